@@ -1,0 +1,1 @@
+"""The node's HTTP API: thin routers over services (see node.runtime)."""

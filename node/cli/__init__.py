@@ -1,0 +1,24 @@
+"""The `credledger` command. Each module below registers its commands on the shared app."""
+
+from __future__ import annotations
+
+import sys
+
+from node.cli import chain_cmds  # noqa: F401  (registers commands)
+from node.cli._app import app, err_console
+from node.errors import CredledgerError
+
+
+def main() -> None:
+    """Entry point: run the app; our errors print one line and exit non-zero, no traceback."""
+    try:
+        app()
+    except CredledgerError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

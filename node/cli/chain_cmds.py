@@ -1,0 +1,211 @@
+"""Foundation commands: compile, devnet, deploy, verify-deployment, up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from node import compiler, paths
+from node.chain import Chain
+from node.cli._app import app, console, err_console
+from node.deploy import deploy as deploy_contracts
+from node.deploy import verify_deployment as verify_contracts
+from node.devnet import DevnetManager, Engine, launch, terminate
+from node.errors import ConfigError
+from node.signer import resolve_account
+from node.tx import TxSender
+
+devnet_app = typer.Typer(help="A local chain from the pinned npm toolchain.", no_args_is_help=True)
+app.add_typer(devnet_app, name="devnet")
+
+RpcOpt = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")]
+KeystoreOpt = Annotated[
+    Path | None, typer.Option("--keystore", help="encrypted JSON keystore of the deployer")
+]
+PasswordOpt = Annotated[
+    Path | None, typer.Option("--password-file", help="file holding the keystore password")
+]
+DevAccountOpt = Annotated[
+    int | None, typer.Option("--dev-account", help="use devnet account N (devnets only)")
+]
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option("--manifest", help="deployment manifest (default deployments/<chainId>.json)"),
+]
+
+
+@app.command()
+def compile(
+    check: Annotated[
+        bool, typer.Option("--check", help="exit 1 if a rebuild would change the artifacts")
+    ] = False,
+) -> None:
+    """Compile contracts/src with the pinned solc into contracts/artifacts."""
+    comp = compiler.find_compiler()
+    with console.status(f"compiling with {comp.origin} solc {compiler.SOLC_VERSION} …"):
+        artifacts = compiler.build_artifacts(compiler=comp)
+    if check:
+        problems = compiler.check_artifacts(artifacts)
+        for p in problems:
+            err_console.print(f"[red]✗[/red] {p}", highlight=False)
+        if problems:
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/green] {len(artifacts)} artifacts match the sources")
+        return
+    written = compiler.write_artifacts(artifacts)
+    for path in written:
+        console.print(f"wrote {path.relative_to(paths.ROOT)}")
+
+
+def _print_devnet(info: object) -> None:
+    from node.devnet import DevnetInfo
+
+    assert isinstance(info, DevnetInfo)
+    console.print(f"engine   {info.engine} (pid {info.pid})")
+    console.print(f"rpc      {info.rpc_url}")
+    console.print(f"chain id {info.chain_id}")
+    if info.log:
+        console.print(f"log      {info.log}")
+    table = Table("dev account", "address", title="funded accounts (10000 ETH each)")
+    for i, addr in enumerate(info.accounts()):
+        table.add_row(str(i), addr)
+    console.print(table)
+
+
+@devnet_app.command("up")
+def devnet_up(
+    engine: Annotated[str, typer.Option(help="anvil or ganache")] = "anvil",
+    port: Annotated[int, typer.Option(help="RPC port on 127.0.0.1")] = 8545,
+    block_time: Annotated[
+        float | None, typer.Option("--block-time", help="seconds per block (default: instant)")
+    ] = None,
+) -> None:
+    """Start a local chain in the background (does nothing if one is running)."""
+    if engine not in ("anvil", "ganache"):
+        raise ConfigError(f"unknown engine {engine!r}; choose anvil or ganache")
+    info, started = DevnetManager().up(engine, port, block_time)  # type: ignore[arg-type]
+    if not started:
+        console.print(f"a devnet is already running ({info.engine} at {info.rpc_url})")
+        return
+    _print_devnet(info)
+
+
+@devnet_app.command("status")
+def devnet_status() -> None:
+    """Show the running devnet, or exit 1 if there is none."""
+    info = DevnetManager().current()
+    if info is None:
+        console.print("no devnet is running")
+        raise typer.Exit(1)
+    _print_devnet(info)
+
+
+@devnet_app.command("down")
+def devnet_down() -> None:
+    """Stop the devnet started by `devnet up`."""
+    info = DevnetManager().down()
+    console.print(f"stopped {info.engine} (pid {info.pid})" if info else "no devnet is running")
+
+
+def _sender(chain: Chain, keystore: Path | None, password: Path | None, dev: int | None) -> TxSender:
+    if keystore is None and dev is None:
+        dev = 0
+    return TxSender(chain, resolve_account(keystore, password, dev))
+
+
+@app.command()
+def deploy(
+    rpc: RpcOpt = "http://127.0.0.1:8545",
+    keystore: KeystoreOpt = None,
+    password_file: PasswordOpt = None,
+    dev_account: DevAccountOpt = None,
+    manifest: ManifestOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="deploy again over a manifest")] = False,
+) -> None:
+    """Deploy the contracts in dependency order, wire their roles, write the manifest."""
+    chain = Chain([rpc])
+    path = manifest or paths.DEPLOYMENTS_DIR / f"{chain.chain_id}.json"
+    sender = _sender(chain, keystore, password_file, dev_account)
+    result, new = deploy_contracts(chain, sender, path, force=force, progress=console.print)
+    if not new:
+        console.print(f"already deployed on chain {chain.chain_id} ({path}); --force to redeploy")
+    for name, entry in result["contracts"].items():
+        console.print(f"{name:<18} {entry['address']}")
+    console.print(f"manifest {path}")
+
+
+@app.command("verify-deployment")
+def verify_deployment(rpc: RpcOpt, manifest: ManifestOpt = None) -> None:
+    """Compare each deployed contract's runtime code to its artifact; exit 1 on any mismatch."""
+    chain = Chain([rpc])
+    path = manifest or paths.DEPLOYMENTS_DIR / f"{chain.chain_id}.json"
+    results = verify_contracts(chain, path)
+    for r in results:
+        mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
+        console.print(f"{mark} {r.name:<18} {r.address}  {r.detail}", highlight=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def up(
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="use this chain instead of starting anvil")
+    ] = None,
+    port: Annotated[int, typer.Option(help="node HTTP port")] = 8600,
+    chain_port: Annotated[int, typer.Option("--chain-port", help="anvil port")] = 8545,
+    block_time: Annotated[float | None, typer.Option("--block-time")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+) -> None:
+    """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
+    import uvicorn
+
+    from node.api.app import create_app
+    from node.runtime import NodeRuntime
+    from node.settings import load_settings
+
+    proc_pid: int | None = None
+    started_here: list[str] = []
+    try:
+        if rpc is None:
+            engine: Engine = "anvil"
+            _, info = launch(engine, chain_port, block_time, paths.STATE_DIR / "up-anvil.log")
+            proc_pid = info.pid
+            rpc = info.rpc_url
+            started_here.append(f"anvil at {rpc} (chain {info.chain_id})")
+        overrides: dict[str, object] = {"chain": {"rpc_urls": [rpc]}, "api": {"port": port}}
+        if data_dir is not None:
+            overrides["data_dir"] = data_dir
+        settings = load_settings(**overrides)
+        chain = Chain(settings.chain.rpc_urls)
+        sender = TxSender(
+            chain,
+            resolve_account(
+                settings.signer.keystore,
+                settings.signer.password_file,
+                settings.signer.dev_account,
+            ),
+        )
+        deploy_contracts(chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None)
+        runtime = NodeRuntime.from_settings(settings)
+        runtime.start()
+        app_ = create_app(runtime)
+        for line in started_here:
+            console.print(f"started {line}")
+        for name, addr in runtime.contracts.items():
+            console.print(f"{name:<18} {addr}")
+        console.print(f"node API  http://{settings.api.host}:{settings.api.port}  (Ctrl-C stops)")
+        console.print(f"health    http://{settings.api.host}:{settings.api.port}/health")
+        try:
+            uvicorn.run(app_, host=settings.api.host, port=settings.api.port, log_level="warning")
+        finally:
+            runtime.stop()
+    finally:
+        if proc_pid is not None:
+            terminate(proc_pid)
+            console.print("stopped anvil")
+
+

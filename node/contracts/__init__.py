@@ -1,0 +1,1 @@
+"""Typed bindings for the project's contracts, built from the committed artifacts."""

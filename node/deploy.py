@@ -1,0 +1,205 @@
+"""Deploy the project's contracts, keep a manifest per chain, and verify deployed bytecode.
+
+The manifest ``deployments/<chainId>.json`` records each contract's address, deploy transaction,
+block, deployer and artifact hash. ``verify_deployment`` compares the runtime code on chain with
+the artifact's ``deployedBytecode``: immutable slots are taken from the chain code and checked to be
+the only differences, so a match means the code is exactly what the committed sources compile to.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from node.artifacts import load_artifact
+from node.chain import Chain
+from node.compiler import artifact_hash
+from node.errors import DeploymentError, WrongChainError
+from node.tx import TxSender
+
+MANIFEST_FORMAT = "credledger-deployment-1"
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """One contract of the deployment plan, in dependency order."""
+
+    name: str
+    # constructor arguments, given the deployer address and the addresses deployed so far
+    args: Callable[[str, dict[str, str]], list[Any]]
+    # roles to grant after deployment: (role constant name, grantee function)
+    roles: list[tuple[str, Callable[[str, dict[str, str]], str]]] = field(default_factory=list)
+
+
+def _deployer(deployer: str, _: dict[str, str]) -> str:
+    return deployer
+
+
+# The deployment plan: every contract in dependency order, with its constructor and roles.
+# The deployer becomes admin; on devnets it also anchors (the node signs with the same key).
+PLAN: list[ContractSpec] = [
+    ContractSpec(
+        "AnchorRegistry",
+        args=lambda deployer, _: [deployer],
+        roles=[("ANCHORER_ROLE", _deployer)],
+    ),
+]
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DeploymentError(f"no manifest at {path}; run `credledger deploy` first") from None
+    except ValueError as exc:
+        raise DeploymentError(f"manifest {path} is not valid JSON: {exc}") from None
+    if data.get("format") != MANIFEST_FORMAT or "contracts" not in data:
+        raise DeploymentError(f"{path} is not a credledger deployment manifest")
+    return data
+
+
+def check_manifest_chain(manifest: dict[str, Any], chain: Chain, path: Path) -> None:
+    if int(manifest.get("chainId", -1)) != chain.chain_id:
+        raise WrongChainError(
+            f"manifest {path} is for chain {manifest.get('chainId')}, "
+            f"but {chain.rpc_url} is chain {chain.chain_id}"
+        )
+
+
+def deploy(
+    chain: Chain,
+    sender: TxSender,
+    manifest_path: Path,
+    *,
+    force: bool = False,
+    plan: list[ContractSpec] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Deploy the plan unless a manifest for this chain already exists; return (manifest, new)."""
+    plan = plan if plan is not None else PLAN
+    if manifest_path.is_file() and not force:
+        manifest = load_manifest(manifest_path)
+        check_manifest_chain(manifest, chain, manifest_path)
+        if all(chain.code_at(c["address"]) for c in manifest["contracts"].values()):
+            return manifest, False
+        raise DeploymentError(
+            f"manifest {manifest_path} names contracts with no code on chain {chain.chain_id} "
+            "(was the devnet restarted?); use --force to deploy again"
+        )
+    deployer = sender.address
+    addresses: dict[str, str] = {}
+    contracts: dict[str, Any] = {}
+    for spec in plan:
+        art = load_artifact(spec.name)
+        factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        receipt = sender.send(factory.constructor(*spec.args(deployer, addresses)))
+        address = Web3.to_checksum_address(receipt["contractAddress"])  # type: ignore[arg-type]
+        addresses[spec.name] = address
+        contracts[spec.name] = {
+            "address": address,
+            "transactionHash": "0x" + receipt["transactionHash"].hex().removeprefix("0x"),
+            "blockNumber": receipt["blockNumber"],
+            "gasUsed": receipt["gasUsed"],
+            "artifactHash": artifact_hash(art),
+        }
+        if progress:
+            progress(f"deployed {spec.name} at {address}")
+        instance = chain.contract(spec.name, address)
+        for role_name, grantee_fn in spec.roles:
+            role = instance.functions[role_name]().call()
+            grantee = grantee_fn(deployer, addresses)
+            if not instance.functions.hasRole(role, grantee).call():
+                sender.send(instance.functions.grantRole(role, grantee))
+            if progress:
+                progress(f"granted {spec.name}.{role_name} to {grantee}")
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "chainId": chain.chain_id,
+        "deployer": deployer,
+        "deployedAt": int(time.time()),
+        "startBlock": min(c["blockNumber"] for c in contracts.values()),
+        "contracts": contracts,
+    }
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(manifest_path)
+    return manifest, True
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    name: str
+    address: str
+    ok: bool
+    detail: str
+
+
+def _strip_immutables(code: bytes, artifact: dict[str, Any]) -> tuple[bytes, int]:
+    out = bytearray(code)
+    count = 0
+    for refs in artifact.get("immutableReferences", {}).values():
+        for ref in refs:
+            start, length = int(ref["start"]), int(ref["length"])
+            out[start : start + length] = b"\0" * length
+            count += 1
+    return bytes(out), count
+
+
+def _split_metadata(code: bytes) -> tuple[bytes, bytes]:
+    """Split runtime code into (executable part, CBOR metadata) using the trailing length."""
+    if len(code) < 2:
+        return code, b""
+    n = int.from_bytes(code[-2:], "big")
+    if n + 2 > len(code):
+        return code, b""
+    return code[: -(n + 2)], code[-(n + 2) :]
+
+
+def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
+    art = load_artifact(name)
+    expected = bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))
+    actual = chain.code_at(address)
+    if not actual:
+        return VerifyResult(name, address, False, "no code at this address")
+    if len(actual) != len(expected):
+        return VerifyResult(
+            name, address, False, f"code length {len(actual)} != artifact {len(expected)}"
+        )
+    normalised, immutables = _strip_immutables(actual, art)
+    if normalised == expected:
+        return VerifyResult(name, address, True, f"matches artifact ({immutables} immutables)")
+    exe_a, meta_a = _split_metadata(normalised)
+    exe_e, meta_e = _split_metadata(expected)
+    if exe_a == exe_e and meta_a != meta_e:
+        return VerifyResult(
+            name, address, False, "executable code matches but metadata hash differs (other sources)"
+        )
+    return VerifyResult(name, address, False, "runtime code differs from the artifact")
+
+
+def verify_deployment(chain: Chain, manifest_path: Path) -> list[VerifyResult]:
+    manifest = load_manifest(manifest_path)
+    check_manifest_chain(manifest, chain, manifest_path)
+    results = []
+    for name, entry in manifest["contracts"].items():
+        results.append(verify_contract(chain, name, entry["address"]))
+        art_hash = artifact_hash(load_artifact(name))
+        if results[-1].ok and entry.get("artifactHash") != art_hash:
+            results[-1] = VerifyResult(
+                name,
+                entry["address"],
+                True,
+                results[-1].detail + "; note: manifest artifactHash is from another build",
+            )
+    return results
+
+
+def addresses(manifest: dict[str, Any]) -> dict[str, str]:
+    return {name: c["address"] for name, c in manifest["contracts"].items()}

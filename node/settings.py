@@ -1,0 +1,159 @@
+"""One typed settings object for the node, validated at start-up.
+
+Sources, highest priority first: constructor arguments (the CLI's flags), environment variables
+with the ``CREDLEDGER_`` prefix (nested with ``__``, e.g. ``CREDLEDGER_ANCHORING__BATCH_INTERVAL``),
+then an optional TOML file named by ``CREDLEDGER_CONFIG``. Components receive their own section
+through their constructor; no core module reads global settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from node import paths
+
+PLACEHOLDER_SECRET = "devnet-insecure-secret-change-me"
+ChainKind = Literal["devnet", "consortium", "public"]
+
+
+class ChainSettings(BaseModel):
+    """Where the chain is and how final a block must be before we trust it."""
+
+    rpc_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8545"], min_length=1)
+    kind: ChainKind = "devnet"
+    # Blocks on top of the including block before a receipt is final. None: 1 on devnets and
+    # QBFT (instant finality), 12 on public chains.
+    confirmations: int | None = Field(default=None, ge=0)
+    request_timeout: float = Field(default=10.0, gt=0)
+    poll_interval: float = Field(default=0.5, gt=0)
+
+    @property
+    def effective_confirmations(self) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        return 12 if self.kind == "public" else 1
+
+
+class SignerSettings(BaseModel):
+    """The node's transaction key: an encrypted keystore + password file, or a devnet account."""
+
+    keystore: Path | None = None
+    password_file: Path | None = None
+    dev_account: int | None = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SignerSettings:
+        if self.keystore is not None:
+            if self.password_file is None:
+                raise ValueError("signer.keystore needs signer.password_file")
+            self.dev_account = None
+        return self
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, ge=0, le=65535)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+
+class AnchoringSettings(BaseModel):
+    batch_interval: float = Field(default=5.0, gt=0)
+    max_batch: int = Field(default=4096, ge=1, le=1_000_000)
+    max_hashes_per_request: int = Field(default=10_000, ge=1)
+    stuck_after: float = Field(default=60.0, gt=0, description="seconds before a fee bump")
+    fee_bump_percent: float = Field(default=12.5, ge=10.0)
+    max_fee_gwei: float = Field(default=500.0, gt=0, description="cap for fee bumps")
+    low_balance_wei: int = Field(default=10**17, ge=0)
+
+
+class IndexerSettings(BaseModel):
+    chunk_blocks: int = Field(default=1000, ge=1, le=100_000)
+    poll_interval: float = Field(default=1.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything a node needs, in one object."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDLEDGER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = paths.STATE_DIR / "node"
+    manifest: Path | None = None
+    subject_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    chain: ChainSettings = Field(default_factory=ChainSettings)
+    signer: SignerSettings = Field(default_factory=SignerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    anchoring: AnchoringSettings = Field(default_factory=AnchoringSettings)
+    indexer: IndexerSettings = Field(default_factory=IndexerSettings)
+
+    @field_validator("subject_secret")
+    @classmethod
+    def _secret_not_empty(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("subject_secret must be at least 16 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _no_placeholders_outside_devnet(self) -> Settings:
+        if self.chain.kind != "devnet":
+            if self.subject_secret.get_secret_value() == PLACEHOLDER_SECRET:
+                raise ValueError(
+                    "subject_secret is the devnet placeholder; set CREDLEDGER_SUBJECT_SECRET "
+                    f"to a real secret for a {self.chain.kind} chain"
+                )
+            if self.signer.keystore is None:
+                raise ValueError(
+                    f"a {self.chain.kind} chain needs signer.keystore and signer.password_file; "
+                    "dev accounts are for devnets only"
+                )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = os.environ.get("CREDLEDGER_CONFIG")
+        if toml:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
+        return tuple(sources)
+
+    def manifest_path(self, chain_id: int) -> Path:
+        return self.manifest or paths.DEPLOYMENTS_DIR / f"{chain_id}.json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate the settings; raise :class:`node.errors.ConfigError` on any problem."""
+    from pydantic import ValidationError
+
+    from node.errors import ConfigError
+
+    toml = os.environ.get("CREDLEDGER_CONFIG")
+    if toml and not Path(toml).is_file():
+        raise ConfigError(f"CREDLEDGER_CONFIG names {toml}, which is not a file")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None

@@ -1,0 +1,91 @@
+"""Shared fixtures: one real anvil per test session, a deployed set of contracts, snapshots.
+
+Integration tests talk to a real chain over JSON-RPC. Isolation comes from anvil snapshots
+(`evm_snapshot` / `evm_revert`), not from mocks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.chain import Chain
+from node.deploy import deploy
+from node.devnet import DevnetInfo, free_port, launch, terminate
+from node.signer import dev_account
+from node.tx import TxSender
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    """A fresh anvil on a free port for the whole test session (instant mining)."""
+    log = tmp_path_factory.mktemp("anvil") / "anvil.log"
+    proc, info = launch("anvil", free_port(), None, log)
+    try:
+        yield info
+    finally:
+        terminate(info.pid)
+
+
+@pytest.fixture(scope="session")
+def ganache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    """A ganache 7.9 (from npm) on a free port for the whole test session."""
+    log = tmp_path_factory.mktemp("ganache") / "ganache.log"
+    proc, info = launch("ganache", free_port(), None, log)
+    try:
+        yield info
+    finally:
+        terminate(info.pid)
+
+
+@pytest.fixture(scope="session")
+def chain(anvil: DevnetInfo) -> Chain:
+    return Chain([anvil.rpc_url])
+
+
+@pytest.fixture(scope="session")
+def deployer(chain: Chain) -> TxSender:
+    return TxSender(chain, dev_account(0))
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    chain: Chain, deployer: TxSender, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The project's contracts deployed once per session on the session anvil."""
+    path = tmp_path_factory.mktemp("deploy") / f"{chain.chain_id}.json"
+    manifest, _ = deploy(chain, deployer, path)
+    manifest["_path"] = str(path)
+    return manifest
+
+
+@pytest.fixture
+def snapshot(chain: Chain) -> Iterator[None]:
+    """Revert every chain change the test made (anvil snapshot)."""
+    snap = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        chain.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the real `credledger` command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
