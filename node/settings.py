@@ -81,6 +81,51 @@ class IndexerSettings(BaseModel):
     poll_interval: float = Field(default=1.0, gt=0)
 
 
+class DepartmentSettings(BaseModel):
+    """A department this node acts for: its signing key, API token hashes and licence types.
+
+    Tokens are never stored in clear: ``token_sha256`` holds ``sha256(token)`` in hex (tokens are
+    long random strings, e.g. ``credledger token new``). ``issues`` / ``supervises`` name licence
+    type codes from the catalogue; the chain holds the same roles and has the final word.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    display_name: str = ""
+    keystore: Path | None = None
+    password_file: Path | None = None
+    dev_account: int | None = Field(default=None, ge=0)
+    token_sha256: list[str] = Field(default_factory=list)
+    issues: list[str] = Field(default_factory=list)
+    supervises: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> DepartmentSettings:
+        if self.keystore is not None and self.password_file is None:
+            raise ValueError(f"department {self.name}: keystore needs password_file")
+        if self.keystore is None and self.dev_account is None:
+            raise ValueError(f"department {self.name}: set keystore+password_file or dev_account")
+        for h in self.token_sha256:
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+                raise ValueError(f"department {self.name}: token_sha256 entries are 64 hex chars")
+        return self
+
+
+class ClerkSettings(BaseModel):
+    """A service-counter clerk: verifies documents and presentations; cannot issue."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$")
+    department: str | None = None
+    token_sha256: list[str] = Field(default_factory=list)
+
+
+class LicenceSettings(BaseModel):
+    """The licence service: admin token hashes (register licence types), public URL for QR."""
+
+    admin_token_sha256: list[str] = Field(default_factory=list)
+    public_url: str | None = None
+    demo: bool = Field(default=False, description="add demo departments, clerks and data (devnet)")
+
+
 class Settings(BaseSettings):
     """Everything a node needs, in one object."""
 
@@ -100,6 +145,9 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     anchoring: AnchoringSettings = Field(default_factory=AnchoringSettings)
     indexer: IndexerSettings = Field(default_factory=IndexerSettings)
+    departments: list[DepartmentSettings] = Field(default_factory=list)
+    clerks: list[ClerkSettings] = Field(default_factory=list)
+    licences: LicenceSettings = Field(default_factory=LicenceSettings)
 
     @field_validator("subject_secret")
     @classmethod
@@ -120,6 +168,16 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"a {self.chain.kind} chain needs signer.keystore and signer.password_file; "
                     "dev accounts are for devnets only"
+                )
+            for dept in self.departments:
+                if dept.keystore is None:
+                    raise ValueError(
+                        f"department {dept.name} needs a keystore on a {self.chain.kind} chain; "
+                        "dev accounts are for devnets only"
+                    )
+            if self.licences.demo:
+                raise ValueError(
+                    f"licences.demo (demo tokens) is for devnets, not {self.chain.kind}"
                 )
         return self
 
