@@ -56,15 +56,21 @@ class FailoverProvider(JSONBaseProvider):
                 response = self._providers[index].make_request(method, params)
             except _TRANSPORT_ERRORS as exc:
                 last = exc
-                log.warning("rpc %s failed (%s); trying the next URL", self.urls[index], exc)
                 continue
             if index != self._current:
                 with self._lock:
+                    log.warning(
+                        "rpc %s failed (%s); failed over to %s",
+                        self.urls[self._current],
+                        type(last).__name__,
+                        self.urls[index],
+                    )
                     self._current = index
                     self.failovers += 1
             return response
+        reason = type(last).__name__ if last else "no answer"
         raise RpcUnavailableError(
-            f"no RPC endpoint answers ({', '.join(self.urls)}): {last}", urls=self.urls
+            f"no RPC endpoint answers ({', '.join(self.urls)}): {reason}", urls=self.urls
         )
 
     def is_connected(self, show_traceback: bool = False) -> bool:
@@ -85,7 +91,9 @@ class Chain:
             self.chain_id: int = self.w3.eth.chain_id
         except RpcUnavailableError as exc:
             urls = ", ".join(rpc_urls)
-            raise RpcUnavailableError(f"cannot reach the chain at {urls}", urls=list(rpc_urls)) from exc
+            raise RpcUnavailableError(
+                f"cannot reach the chain at {urls}", urls=list(rpc_urls)
+            ) from exc
         self._eip1559: bool | None = None
 
     @property
@@ -100,13 +108,15 @@ class Chain:
         return self._eip1559
 
     def contract(self, name: str, address: str) -> Contract:
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact_abi(name))
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(address), abi=artifact_abi(name)
+        )
 
     def code_at(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(Web3.to_checksum_address(address)))
 
     def fee_fields(self) -> dict[str, int]:
-        """Fee fields for a new transaction: EIP-1559 where the chain has a base fee, else legacy."""
+        """Fee fields for a new transaction: EIP-1559 where there is a base fee, else legacy."""
         if self.supports_eip1559:
             base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
             try:
@@ -124,7 +134,9 @@ def wait_for_rpc(url: str, timeout: float = 30.0) -> int:
     while time.monotonic() < deadline:
         try:
             resp = requests.post(
-                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2
+                url,
+                json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                timeout=2,
             )
             return int(resp.json()["result"], 16)
         except Exception as exc:

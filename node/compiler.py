@@ -61,11 +61,12 @@ def find_compiler() -> Compiler:
         return Compiler(exe, "$SOLC")
     try:
         import solcx
+        from solcx.install import get_executable
 
         for version in solcx.get_installed_solc_versions():
             if str(version) == SOLC_VERSION:
-                return Compiler(Path(solcx.get_executable(version)), "py-solc-x")
-    except Exception:  # noqa: S110 - no native compiler installed is the normal case here
+                return Compiler(Path(get_executable(version)), "py-solc-x")
+    except Exception:
         pass
     if not (paths.NODE_MODULES / "solc").is_dir():
         raise ToolchainError(
@@ -123,7 +124,7 @@ def compiler_version(compiler: Compiler) -> str:
 def build_artifacts(
     files: list[Path] | None = None, compiler: Compiler | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Compile and return ``{ContractName: artifact}`` for every deployable contract in ``files``."""
+    """Compile; return ``{ContractName: artifact}`` for every deployable contract in ``files``."""
     files = files if files is not None else source_files()
     if not files:
         raise CompileError(f"no .sol files under {paths.SOURCES_DIR}")

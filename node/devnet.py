@@ -168,9 +168,10 @@ def _alive(pid: int) -> bool:
 class DevnetManager:
     """The one background devnet of `credledger devnet up|status|down`, tracked in a folder."""
 
-    def __init__(self, state_dir: Path = paths.STATE_DIR / "devnet") -> None:
-        self.state_dir = state_dir
-        self.state_file = state_dir / "devnet.json"
+    def __init__(self, state_dir: Path | None = None) -> None:
+        env = os.environ.get("CREDLEDGER_DEVNET_DIR")
+        self.state_dir = state_dir or (Path(env) if env else paths.STATE_DIR / "devnet")
+        self.state_file = self.state_dir / "devnet.json"
 
     def current(self) -> DevnetInfo | None:
         """The running devnet, or None; forgets a recorded one whose process is gone."""

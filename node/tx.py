@@ -66,15 +66,17 @@ class TxSender:
         self.nonces = NonceManager(chain, account.address)
         self.timeout = timeout
 
-    def build(self, call: ContractFunction | ContractConstructor, gas: int | None = None) -> dict[str, Any]:
+    def build(
+        self, call: ContractFunction | ContractConstructor, gas: int | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"from": self.address, "chainId": self.chain.chain_id}
         params.update(self.chain.fee_fields())
         try:
             if gas is None:
-                gas = int(call.estimate_gas({"from": self.address}))  # type: ignore[arg-type]
+                gas = int(call.estimate_gas({"from": self.address}))
                 gas = gas + gas // 5 + 10_000
             params["gas"] = gas
-            tx: dict[str, Any] = call.build_transaction(params)  # type: ignore[arg-type]
+            tx: dict[str, Any] = dict(call.build_transaction(params))  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError) as exc:
             raise revert_from(exc) or ChainError(str(exc)) from None
         return tx
@@ -94,13 +96,17 @@ class TxSender:
                 raise
         return self.wait(tx_hash, call)
 
-    def wait(self, tx_hash: HexBytes, call: ContractFunction | ContractConstructor | None = None) -> TxReceipt:
+    def wait(
+        self, tx_hash: HexBytes, call: ContractFunction | ContractConstructor | None = None
+    ) -> TxReceipt:
         try:
             receipt = self.chain.w3.eth.wait_for_transaction_receipt(
                 tx_hash, timeout=self.timeout, poll_latency=0.05
             )
         except TimeExhausted:
-            raise ChainError(f"transaction 0x{tx_hash.hex()} not mined within {self.timeout:.0f}s") from None
+            raise ChainError(
+                f"transaction 0x{tx_hash.hex()} not mined within {self.timeout:.0f}s"
+            ) from None
         if receipt["status"] != 1:
             raise self._explain_failure(receipt, call)
         return receipt
@@ -111,12 +117,12 @@ class TxSender:
         """Replay the failed call at its block to recover the revert data."""
         if call is not None:
             try:
-                call.call({"from": self.address}, block_identifier=receipt["blockNumber"])  # type: ignore[union-attr,arg-type]
+                call.call({"from": self.address}, block_identifier=receipt["blockNumber"])  # type: ignore[union-attr]
             except (ContractCustomError, ContractLogicError) as exc:
                 err = revert_from(exc)
                 if err is not None:
                     return err
-            except Exception:  # noqa: S110 - fall through to the generic message
+            except Exception:
                 pass
         return ChainError(f"transaction 0x{receipt['transactionHash'].hex()} reverted")
 

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
     """A fresh anvil on a free port for the whole test session (instant mining)."""
     log = tmp_path_factory.mktemp("anvil") / "anvil.log"
-    proc, info = launch("anvil", free_port(), None, log)
+    _proc, info = launch("anvil", free_port(), None, log)
     try:
         yield info
     finally:
@@ -39,7 +39,7 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
 def ganache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
     """A ganache 7.9 (from npm) on a free port for the whole test session."""
     log = tmp_path_factory.mktemp("ganache") / "ganache.log"
-    proc, info = launch("ganache", free_port(), None, log)
+    _proc, info = launch("ganache", free_port(), None, log)
     try:
         yield info
     finally:
@@ -77,7 +77,9 @@ def snapshot(chain: Chain) -> Iterator[None]:
         chain.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     """Run the real `credledger` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -21,6 +21,14 @@ from node.tx import TxSender
 devnet_app = typer.Typer(help="A local chain from the pinned npm toolchain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
 
+StateDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir", envvar="CREDLEDGER_DEVNET_DIR", help="where the devnet's pid and log live"
+    ),
+]
+DEFAULT_DEVNET_DIR = paths.STATE_DIR / "devnet"
+
 RpcOpt = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")]
 KeystoreOpt = Annotated[
     Path | None, typer.Option("--keystore", help="encrypted JSON keystore of the deployer")
@@ -42,22 +50,23 @@ def compile(
     check: Annotated[
         bool, typer.Option("--check", help="exit 1 if a rebuild would change the artifacts")
     ] = False,
+    src: Annotated[Path, typer.Option("--src", help="folder of .sol sources")] = paths.SOURCES_DIR,
+    out: Annotated[Path, typer.Option("--out", help="artifacts folder")] = paths.ARTIFACTS_DIR,
 ) -> None:
     """Compile contracts/src with the pinned solc into contracts/artifacts."""
     comp = compiler.find_compiler()
     with console.status(f"compiling with {comp.origin} solc {compiler.SOLC_VERSION} …"):
-        artifacts = compiler.build_artifacts(compiler=comp)
+        artifacts = compiler.build_artifacts(compiler.source_files(src), compiler=comp)
     if check:
-        problems = compiler.check_artifacts(artifacts)
+        problems = compiler.check_artifacts(artifacts, out)
         for p in problems:
             err_console.print(f"[red]✗[/red] {p}", highlight=False)
         if problems:
             raise typer.Exit(1)
         console.print(f"[green]✓[/green] {len(artifacts)} artifacts match the sources")
         return
-    written = compiler.write_artifacts(artifacts)
-    for path in written:
-        console.print(f"wrote {path.relative_to(paths.ROOT)}")
+    for path in compiler.write_artifacts(artifacts, out):
+        console.print(f"wrote {path}")
 
 
 def _print_devnet(info: object) -> None:
@@ -82,11 +91,12 @@ def devnet_up(
     block_time: Annotated[
         float | None, typer.Option("--block-time", help="seconds per block (default: instant)")
     ] = None,
+    state_dir: StateDirOpt = DEFAULT_DEVNET_DIR,
 ) -> None:
     """Start a local chain in the background (does nothing if one is running)."""
     if engine not in ("anvil", "ganache"):
         raise ConfigError(f"unknown engine {engine!r}; choose anvil or ganache")
-    info, started = DevnetManager().up(engine, port, block_time)  # type: ignore[arg-type]
+    info, started = DevnetManager(state_dir).up(engine, port, block_time)  # type: ignore[arg-type]
     if not started:
         console.print(f"a devnet is already running ({info.engine} at {info.rpc_url})")
         return
@@ -94,9 +104,9 @@ def devnet_up(
 
 
 @devnet_app.command("status")
-def devnet_status() -> None:
+def devnet_status(state_dir: StateDirOpt = DEFAULT_DEVNET_DIR) -> None:
     """Show the running devnet, or exit 1 if there is none."""
-    info = DevnetManager().current()
+    info = DevnetManager(state_dir).current()
     if info is None:
         console.print("no devnet is running")
         raise typer.Exit(1)
@@ -104,13 +114,15 @@ def devnet_status() -> None:
 
 
 @devnet_app.command("down")
-def devnet_down() -> None:
+def devnet_down(state_dir: StateDirOpt = DEFAULT_DEVNET_DIR) -> None:
     """Stop the devnet started by `devnet up`."""
-    info = DevnetManager().down()
+    info = DevnetManager(state_dir).down()
     console.print(f"stopped {info.engine} (pid {info.pid})" if info else "no devnet is running")
 
 
-def _sender(chain: Chain, keystore: Path | None, password: Path | None, dev: int | None) -> TxSender:
+def _sender(
+    chain: Chain, keystore: Path | None, password: Path | None, dev: int | None
+) -> TxSender:
     if keystore is None and dev is None:
         dev = 0
     return TxSender(chain, resolve_account(keystore, password, dev))
@@ -170,6 +182,10 @@ def up(
     proc_pid: int | None = None
     started_here: list[str] = []
     try:
+        running = DevnetManager().current() if rpc is None else None
+        if running is not None:
+            rpc = running.rpc_url
+            console.print(f"using the running devnet ({running.engine} at {rpc})")
         if rpc is None:
             engine: Engine = "anvil"
             _, info = launch(engine, chain_port, block_time, paths.STATE_DIR / "up-anvil.log")
@@ -189,7 +205,9 @@ def up(
                 settings.signer.dev_account,
             ),
         )
-        deploy_contracts(chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None)
+        deploy_contracts(
+            chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None
+        )
         runtime = NodeRuntime.from_settings(settings)
         runtime.start()
         app_ = create_app(runtime)
@@ -207,5 +225,3 @@ def up(
         if proc_pid is not None:
             terminate(proc_pid)
             console.print("stopped anvil")
-
-

@@ -1,0 +1,48 @@
+# credledger — the two commands a new developer types are `make run` and `make test`.
+# Each sets everything up first (venv + pip, npm ci), so either works first on a fresh clone.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+DEVNET  = hardhat-free-devnet
+FORGE   = $(DEVNET)/node_modules/.bin/forge
+
+.PHONY: setup run test lint fmt compile bench clean
+
+setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(DEVNET)/node_modules/.installed: $(DEVNET)/package.json $(DEVNET)/package-lock.json
+	cd $(DEVNET) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: local chain + deployed contracts + node API (Ctrl-C stops everything)
+run: setup
+	$(BIN)/credledger up
+
+## test: lint, reproducible-build check, then every test against real local chains
+test: lint
+	$(BIN)/credledger compile --check
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check node wallet tests scripts bench
+	$(BIN)/ruff format --check node wallet tests scripts bench
+	$(BIN)/mypy
+	$(FORGE) fmt --check contracts/src
+
+fmt: setup
+	$(BIN)/ruff format node wallet tests scripts bench
+	$(BIN)/ruff check --fix node wallet tests scripts bench
+	$(FORGE) fmt contracts/src
+
+compile: setup
+	$(BIN)/credledger compile
+
+clean:
+	rm -rf $(VENV) $(DEVNET)/node_modules .credledger .pytest_cache .mypy_cache .ruff_cache
