@@ -1,0 +1,115 @@
+"""The departments a node acts for: each with its own signing key, tokens and licence types.
+
+A department's chain writes are signed with *its* key (so the chain records which department
+issued or suspended what) through a :class:`~node.tx.TxSender`. Senders are shared per address:
+if a department uses the node's own signer account, it uses the node's sender too, so there is
+exactly one nonce sequence per account in the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from eth_account.signers.local import LocalAccount
+
+from node.auth import Principal, TokenBook
+from node.chain import Chain
+from node.errors import ConfigError, ForbiddenError, NotFoundError
+from node.settings import ClerkSettings, DepartmentSettings
+from node.signer import resolve_account
+from node.tx import TxSender
+
+
+@dataclass
+class Department:
+    name: str
+    display_name: str
+    sender: TxSender
+    issues: frozenset[str] = field(default_factory=frozenset)
+    supervises: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def address(self) -> str:
+        return self.sender.address
+
+    def may_issue(self, type_code: str) -> bool:
+        return type_code in self.issues
+
+    def may_supervise(self, type_code: str) -> bool:
+        return type_code in self.supervises
+
+
+class SenderPool:
+    """One :class:`TxSender` per account address in this process."""
+
+    def __init__(self, chain: Chain, *existing: TxSender) -> None:
+        self.chain = chain
+        self._by_address: dict[str, TxSender] = {s.address: s for s in existing}
+
+    def for_account(self, account: LocalAccount) -> TxSender:
+        sender = self._by_address.get(account.address)
+        if sender is None:
+            sender = TxSender(self.chain, account)
+            self._by_address[account.address] = sender
+        return sender
+
+
+class Departments:
+    """The configured departments and the token book that maps callers to them."""
+
+    def __init__(self, departments: list[Department], tokens: TokenBook) -> None:
+        self._by_name = {d.name: d for d in departments}
+        if len(self._by_name) != len(departments):
+            raise ConfigError("two departments share a name")
+        self.tokens = tokens
+
+    def __iter__(self) -> Iterator[Department]:
+        return iter(self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> Department:
+        dept = self._by_name.get(name)
+        if dept is None:
+            raise NotFoundError(f"this node does not act for a department named {name!r}")
+        return dept
+
+    def of(self, principal: Principal) -> Department:
+        """The department a principal acts for (a clerk acts for its department, if any)."""
+        if principal.department is None:
+            raise ForbiddenError(f"{principal.label} does not belong to a department")
+        return self.get(principal.department)
+
+    def by_address(self, address: str) -> Department | None:
+        return next((d for d in self._by_name.values() if d.address == address), None)
+
+
+def build_departments(
+    departments: list[DepartmentSettings],
+    clerks: list[ClerkSettings],
+    admin_token_hashes: list[str],
+    pool: SenderPool,
+) -> Departments:
+    tokens = TokenBook()
+    built: list[Department] = []
+    for d in departments:
+        account = resolve_account(d.keystore, d.password_file, d.dev_account)
+        built.append(
+            Department(
+                d.name,
+                d.display_name or d.name,
+                pool.for_account(account),
+                frozenset(d.issues),
+                frozenset(d.supervises),
+            )
+        )
+        tokens.add(Principal("department", d.name, d.name), d.token_sha256)
+    names = {d.name for d in built}
+    for c in clerks:
+        if c.department is not None and c.department not in names:
+            raise ConfigError(f"clerk {c.name} names unknown department {c.department!r}")
+        tokens.add(Principal("clerk", c.name, c.department), c.token_sha256)
+    tokens.add(Principal("admin", "admin"), admin_token_hashes)
+    return Departments(built, tokens)

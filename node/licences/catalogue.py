@@ -1,0 +1,110 @@
+"""The licence-type catalogue shipped with the node (``node/data/licence_types.json``).
+
+The business licence plus the 24 kinds of e-licences in the six market-regulation categories the
+Shanghai enterprise code links (seed 001). A type's on-chain id is ``keccak256(code)`` of its
+stable code, so every node derives the same id without a lookup table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal, NewType
+
+from eth_hash.auto import keccak
+
+from node.errors import InputError, NotFoundError
+
+TypeId = NewType("TypeId", bytes)
+HolderRule = Literal["enterprise", "person", "any"]
+CODE_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class LicenceType:
+    code: str
+    category: str
+    zh: str
+    en: str
+    holder: HolderRule = "enterprise"
+
+    @property
+    def type_id(self) -> TypeId:
+        return type_id(self.code)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "typeId": "0x" + self.type_id.hex(),
+            "category": self.category,
+            "zh": self.zh,
+            "en": self.en,
+            "holder": self.holder,
+        }
+
+
+def type_id(code: str) -> TypeId:
+    return TypeId(keccak(code.encode("ascii")))
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    categories: tuple[Category, ...]
+    types: tuple[LicenceType, ...]
+
+    def get(self, code: str) -> LicenceType:
+        for t in self.types:
+            if t.code == code:
+                return t
+        raise NotFoundError(f"unknown licence type {code!r}; GET /v1/licence-types lists them")
+
+    def by_id(self, tid: bytes) -> LicenceType | None:
+        for t in self.types:
+            if t.type_id == tid:
+                return t
+        return None
+
+    def codes(self) -> list[str]:
+        return [t.code for t in self.types]
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+
+def parse_catalogue(data: dict[str, Any]) -> Catalogue:
+    import re
+
+    if data.get("format") != "credledger-licence-types-1":
+        raise InputError("not a credledger licence-type catalogue (format)")
+    cats = tuple(Category(c["code"], c["zh"], c["en"]) for c in data["categories"])
+    cat_codes = {c.code for c in cats}
+    types: list[LicenceType] = []
+    seen: set[str] = set()
+    for t in data["types"]:
+        code = t["code"]
+        if not re.match(CODE_PATTERN, code) or code in seen:
+            raise InputError(f"licence type code {code!r} is malformed or repeated")
+        if t["category"] not in cat_codes:
+            raise InputError(f"licence type {code}: unknown category {t['category']!r}")
+        if t.get("holder", "enterprise") not in ("enterprise", "person", "any"):
+            raise InputError(f"licence type {code}: holder must be enterprise, person or any")
+        seen.add(code)
+        types.append(
+            LicenceType(code, t["category"], t["zh"], t["en"], t.get("holder", "enterprise"))
+        )
+    return Catalogue(cats, tuple(types))
+
+
+@cache
+def load_catalogue() -> Catalogue:
+    text = resources.files("node").joinpath("data/licence_types.json").read_text("utf-8")
+    return parse_catalogue(json.loads(text))
