@@ -74,11 +74,14 @@ class AnchoringSettings(BaseModel):
     fee_bump_percent: float = Field(default=12.5, ge=10.0)
     max_fee_gwei: float = Field(default=500.0, gt=0, description="cap for fee bumps")
     low_balance_wei: int = Field(default=10**17, ge=0)
+    anchor_gas: int = Field(default=150_000, ge=30_000, description="gas limit of anchor()")
+    reorg_window: int = Field(default=64, ge=1, description="blocks re-checked for reorgs")
 
 
 class IndexerSettings(BaseModel):
     chunk_blocks: int = Field(default=1000, ge=1, le=100_000)
     poll_interval: float = Field(default=1.0, gt=0)
+    reorg_window: int = Field(default=128, ge=1, description="recent block hashes kept")
 
 
 class DepartmentSettings(BaseModel):
