@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from node.anchoring.component import component as anchoring_component
 from node.chain import Chain
 from node.deploy import addresses, check_manifest_chain, load_manifest
 from node.settings import Settings
@@ -76,4 +77,4 @@ class ComponentBuilder(Protocol):
 
 # Component builders, called in order by NodeRuntime.from_settings. Each adds its services and
 # workers to the runtime (e.g. anchoring adds services["anchoring"] and its batcher worker).
-COMPONENTS: list[ComponentBuilder] = []
+COMPONENTS: list[ComponentBuilder] = [anchoring_component]

@@ -7,12 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from node import __version__
-from node.api.routes import health
+from node.api.routes import anchors, health, metrics
 from node.errors import CredledgerError
 from node.runtime import NodeRuntime
 
 # Routers of every component; each is mounted as it is.
-ROUTERS = [health.router]
+ROUTERS = [health.router, anchors.router, metrics.router]
 
 
 def create_app(runtime: NodeRuntime) -> FastAPI:

@@ -1,0 +1,60 @@
+"""Wires the anchoring service, its pipeline and the indexer into a :class:`NodeRuntime`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from node.anchoring.pipeline import Pipeline
+from node.anchoring.service import AnchoringService
+from node.anchoring.store import AnchorStore
+from node.errors import DeploymentError
+from node.indexer import Indexer
+from node.metrics import Metrics, configure_json_logs
+
+if TYPE_CHECKING:
+    from node.runtime import NodeRuntime
+
+
+def component(runtime: NodeRuntime) -> None:
+    """Add services["anchoring"], services["indexer"], services["metrics"] and their workers."""
+    settings = runtime.settings
+    configure_json_logs(settings.log_level)
+    metrics = runtime.services.get("metrics")
+    if not isinstance(metrics, Metrics):
+        metrics = Metrics()
+        runtime.services["metrics"] = metrics
+    contracts = runtime.contracts
+    if "AnchorRegistry" not in contracts:
+        raise DeploymentError("the manifest has no AnchorRegistry; deploy the contracts again")
+    address = contracts["AnchorRegistry"]
+    store = AnchorStore(settings.data_dir / "anchoring.sqlite3")
+    service = AnchoringService(
+        store,
+        settings.anchoring,
+        chain_id=runtime.chain.chain_id,
+        contract=address,
+        metrics=metrics,
+    )
+    pipeline = Pipeline(
+        service,
+        runtime.chain,
+        runtime.sender.account,
+        runtime.sender.nonces,
+        settings.anchoring,
+        contract=address,
+        confirmations=settings.chain.effective_confirmations,
+        metrics=metrics,
+    )
+    start_block = int(runtime.manifest.get("startBlock", 0))
+    indexer = Indexer(
+        runtime.chain,
+        contracts,
+        start_block,
+        settings.data_dir / "indexer.sqlite3",
+        settings.indexer,
+        metrics,
+    )
+    runtime.services["anchoring"] = service
+    runtime.services["indexer"] = indexer
+    runtime.workers.append(pipeline)
+    runtime.workers.append(indexer)

@@ -1,0 +1,484 @@
+"""The background worker: batcher, durable submitter, confirmer, reorg watch, balance watch.
+
+One thread runs :meth:`Pipeline.step` in a loop. Each step is idempotent and reads its state from
+the store, so a crash at any line is recovered by the next process running the same step.
+
+Nonces. The pipeline signs with the node's account and shares its :class:`node.tx.NonceManager`
+with the synchronous :class:`node.tx.TxSender` (licence services): a nonce is taken, the
+transaction signed and *persisted* and only then broadcast, all under the manager's lock. After a
+crash the persisted transaction is re-broadcast byte for byte (same nonce, same hash). If
+meanwhile the nonce was used by another transaction (e.g. a licence write in the new process
+before the re-broadcast), the persisted attempt can never be mined: it is marked dead and the
+batch is signed again with a fresh nonce. The chain itself has no nonce gaps, and the contract
+refuses a root twice (``RootAlreadyAnchored``), so a batch is never anchored twice.
+
+Stuck transactions are replaced with the same nonce and fees raised by ``fee_bump_percent``
+(capped at ``max_fee_gwei``). Transport errors back off exponentially; the chain's provider fails
+over between the configured RPC URLs.
+
+Reorgs. Confirmed batches younger than ``reorg_window`` blocks are re-checked: if the block that
+included the anchor is no longer canonical the batch goes back to ``submitted`` and its same
+signed transaction is re-broadcast (or re-signed if its nonce went elsewhere), so the batch is
+anchored again and its receipt names the new block.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+
+from node import merkle
+from node.anchoring.service import AnchoringService
+from node.anchoring.store import AnchorStore, BatchRow, TxRow
+from node.chain import Chain
+from node.errors import RpcUnavailableError
+from node.metrics import Metrics
+from node.settings import AnchoringSettings
+from node.tx import NonceManager
+
+log = logging.getLogger("node.anchoring")
+
+GWEI = 10**9
+
+
+class Pipeline:
+    """Batches, anchors and confirms; ``start``/``stop`` run it in a daemon thread."""
+
+    def __init__(
+        self,
+        service: AnchoringService,
+        chain: Chain,
+        account: LocalAccount,
+        nonces: NonceManager,
+        settings: AnchoringSettings,
+        *,
+        contract: str,
+        confirmations: int,
+        metrics: Metrics,
+    ) -> None:
+        self.service = service
+        self.store: AnchorStore = service.store
+        self.chain = chain
+        self.account = account
+        self.nonces = nonces
+        self.settings = settings
+        self.confirmations = max(confirmations, 1)
+        self.registry = chain.contract("AnchorRegistry", contract)
+        self.contract = self.registry.address
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._backoff = 0.0
+        self._last_reorg_check = 0.0
+        self._last_balance_check = 0.0
+        self._last_broadcast: dict[int, float] = {}
+        self._low_balance = False
+        self.last_error: str | None = None
+        m = metrics
+        self.m_batches = m.counter("anchor_batches_confirmed_total", "batches confirmed")
+        self.m_batch_size = m.histogram(
+            "anchor_batch_size", "leaves per batch", (1, 16, 64, 256, 1024, 2048, 4096, 16384)
+        )
+        self.m_latency = m.histogram(
+            "anchor_latency_seconds", "time from submission to confirmation per hash"
+        )
+        self.m_rpc_errors = m.counter("rpc_errors_total", "RPC calls that failed")
+        self.m_reorgs = m.counter("reorgs_total", "anchors removed by a chain reorganisation")
+        self.m_bumps = m.counter("anchor_fee_bumps_total", "stuck anchor transactions replaced")
+        self.m_sent = m.counter("anchor_transactions_signed_total", "anchor transactions signed")
+        self.m_balance = m.gauge("signer_balance_wei", "balance of the anchoring account")
+        m.gauge("anchor_queue_depth", "hashes not yet confirmed", self._queue_depth)
+
+    def _queue_depth(self) -> float:
+        c = self.store.status_counts()
+        return float(c["pending"] + c["submitted"])
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        try:
+            self.recover()
+        except Exception as exc:  # the loop keeps retrying; start-up must not fail on RPC
+            log.warning("recovery deferred: %s", exc)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="anchoring", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def recover(self) -> None:
+        """Re-broadcast every persisted live transaction before anything else is signed."""
+        for batch in self.store.batches("submitted"):
+            for t in self.store.live_txs(batch.id):
+                self._broadcast(t)
+        log.info("anchoring recovered", extra={"event": "recovered"})
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.step()
+                self._backoff = 0.0
+                self.last_error = None
+                self.service.pipeline_health["lastError"] = None
+            except Exception as exc:
+                self.m_rpc_errors.inc()
+                self._backoff = min(max(self._backoff * 2, 0.2), 5.0)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.service.pipeline_health["lastError"] = self.last_error
+                log.warning(
+                    "anchoring step failed; retrying in %.1fs: %s",
+                    self._backoff,
+                    self.last_error,
+                    extra={"event": "step_failed", "backoff": self._backoff},
+                )
+                self._stop.wait(self._backoff)
+                continue
+            self._stop.wait(0.02 if busy else 0.1)
+
+    # --- one step -----------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Do one round of every duty; return True if there is more to do right away."""
+        busy = self.close_batches()
+        for batch in self.store.batches("pending"):
+            self.sign_and_send(batch)
+        head = int(self.chain.w3.eth.block_number)
+        self.service.pipeline_health["chainHead"] = head
+        latest_nonce: int | None = None
+        for batch in self.store.batches("submitted"):
+            if latest_nonce is None:
+                latest_nonce = int(
+                    self.chain.w3.eth.get_transaction_count(self.account.address, "latest")
+                )
+            self.follow(batch, head, latest_nonce)
+        now = time.monotonic()
+        if now - self._last_reorg_check > 1.0:
+            self._last_reorg_check = now
+            self.check_reorgs(head)
+        if now - self._last_balance_check > 15.0:
+            self._last_balance_check = now
+            self.check_balance()
+        return busy
+
+    def close_batches(self) -> bool:
+        """Close a batch when the oldest waiting hash is ``batch_interval`` old or it is full."""
+        count, oldest = self.store.unbatched()
+        if count == 0 or oldest is None:
+            return False
+        full = count >= self.settings.max_batch
+        if not full and time.time() - oldest < self.settings.batch_interval:
+            return False
+        with self.store.tx() as c:
+            docs = self.store.take_unbatched(c, self.settings.max_batch)
+            tree = merkle.build([d for _, d in docs])
+            cur = c.execute(
+                "INSERT INTO batches (root, leaf_count, status, created_at) "
+                "VALUES (?, ?, 'pending', ?)",
+                (tree.root, len(docs), time.time()),
+            )
+            batch_id = int(cur.lastrowid or 0)
+            c.executemany(
+                "UPDATE docs SET batch_id = ? WHERE seq = ?", [(batch_id, s) for s, _ in docs]
+            )
+        self.m_batch_size.observe(len(docs))
+        log.info(
+            "batch %d closed with %d leaves",
+            batch_id,
+            len(docs),
+            extra={"event": "batch_closed", "batch": batch_id, "leaves": len(docs)},
+        )
+        return count - len(docs) >= self.settings.max_batch
+
+    # --- signing and sending --------------------------------------------------------------------
+
+    def _fees(self, bump_from: TxRow | None = None) -> tuple[int, int]:
+        """(fee cap, tip) for a new transaction or a bumped replacement; legacy: (gasPrice, 0)."""
+        cap_wei = int(self.settings.max_fee_gwei * GWEI)
+        fields = self.chain.fee_fields()
+        if "gasPrice" in fields:
+            fee, tip = int(fields["gasPrice"]), 0
+        else:
+            fee, tip = int(fields["maxFeePerGas"]), int(fields["maxPriorityFeePerGas"])
+        if bump_from is not None:
+            factor = 1 + self.settings.fee_bump_percent / 100
+            fee = max(fee, math.ceil(bump_from.fee_cap * factor))
+            tip = max(tip, math.ceil(bump_from.tip * factor)) if tip or bump_from.tip else 0
+        fee = min(fee, cap_wei)
+        tip = min(tip, fee)
+        return fee, tip
+
+    def _sign(self, batch: BatchRow, nonce: int, fee: int, tip: int) -> tuple[bytes, bytes]:
+        data = self.registry.encode_abi("anchor", args=[batch.root, batch.leaf_count])
+        tx: dict[str, Any] = {
+            "to": self.contract,
+            "data": data,
+            "value": 0,
+            "gas": self.settings.anchor_gas,
+            "nonce": nonce,
+            "chainId": self.chain.chain_id,
+        }
+        if self.chain.supports_eip1559:
+            tx["maxFeePerGas"] = fee
+            tx["maxPriorityFeePerGas"] = tip
+            tx["type"] = 2
+        else:
+            tx["gasPrice"] = fee
+        signed = self.account.sign_transaction(tx)
+        return bytes(signed.raw_transaction), bytes(signed.hash)
+
+    def _persist(
+        self, batch: BatchRow, nonce: int, raw: bytes, tx_hash: bytes, fee: int, tip: int
+    ) -> TxRow:
+        now = time.time()
+        with self.store.tx() as c:
+            cur = c.execute(
+                "INSERT INTO txs (batch_id, nonce, tx_hash, raw, fee_cap, tip, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'live', ?)",
+                (batch.id, nonce, tx_hash, raw, fee, tip, now),
+            )
+            c.execute(
+                "UPDATE batches SET status = 'submitted', anchor_count = anchor_count + 1 "
+                "WHERE id = ?",
+                (batch.id,),
+            )
+        return TxRow(
+            int(cur.lastrowid or 0), batch.id, nonce, tx_hash, raw, fee, tip, "live", now, None
+        )
+
+    def sign_and_send(self, batch: BatchRow) -> None:
+        """Take a nonce, sign, persist (fsync), then broadcast -- all under the nonce lock."""
+        fee, tip = self._fees()
+        with self.nonces.lock:
+            nonce = self.nonces.take()
+            raw, tx_hash = self._sign(batch, nonce, fee, tip)
+            row = self._persist(batch, nonce, raw, tx_hash, fee, tip)
+            self.m_sent.inc()
+            log.info(
+                "batch %d signed as 0x%s (nonce %d)",
+                batch.id,
+                tx_hash.hex(),
+                nonce,
+                extra={"event": "tx_signed", "batch": batch.id, "nonce": nonce},
+            )
+            self._broadcast(row)
+
+    def _broadcast(self, t: TxRow) -> None:
+        """Send the persisted raw bytes; harmless if the node already has them."""
+        self._last_broadcast[t.id] = time.monotonic()
+        try:
+            self.chain.w3.eth.send_raw_transaction(HexBytes(t.raw))
+        except RpcUnavailableError:
+            raise
+        except Exception as exc:
+            text = str(exc).lower()
+            if "already" in text or "known" in text:
+                pass
+            elif "nonce too low" in text or "nonce is too low" in text or "underpriced" in text:
+                log.info("tx 0x%s not accepted: %s", t.tx_hash.hex(), exc)
+                return
+            else:
+                raise
+        if t.sent_at is None:
+            self.store.mark_sent(t.id)
+
+    # --- following a submitted batch ------------------------------------------------------------
+
+    def _receipt(self, tx_hash: bytes) -> Any:
+        try:
+            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def follow(self, batch: BatchRow, head: int, latest_nonce: int) -> None:
+        live = self.store.live_txs(batch.id)
+        if not live:
+            self._set_pending(batch, "no live transaction")
+            return
+        for t in live:
+            receipt = self._receipt(t.tx_hash)
+            if receipt is None:
+                continue
+            if int(receipt["status"]) == 1:
+                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations:
+                    self._confirm(batch, t, receipt)
+                return
+            self._reverted(batch, t)
+            return
+        nonce = live[0].nonce
+        if nonce < latest_nonce:
+            # the nonce is used; if none of our attempts has a receipt, another tx took it
+            if all(self._receipt(t.tx_hash) is None for t in live):
+                with self.store.tx() as c:
+                    c.execute("UPDATE txs SET state = 'dead' WHERE batch_id = ?", (batch.id,))
+                    c.execute("UPDATE batches SET status = 'pending' WHERE id = ?", (batch.id,))
+                log.warning(
+                    "nonce %d of batch %d went to another transaction; signing again",
+                    nonce,
+                    batch.id,
+                    extra={"event": "nonce_taken", "batch": batch.id},
+                )
+            return
+        newest = live[-1]
+        now = time.monotonic()
+        if now - self._last_broadcast.get(newest.id, 0.0) > 2.0:
+            for t in live:
+                self._broadcast(t)
+        if time.time() - newest.created_at > self.settings.stuck_after:
+            self._bump(batch, newest)
+
+    def _bump(self, batch: BatchRow, newest: TxRow) -> None:
+        fee, tip = self._fees(bump_from=newest)
+        if fee <= newest.fee_cap:
+            log.warning(
+                "batch %d stuck but fees are at the cap (%s gwei)",
+                batch.id,
+                self.settings.max_fee_gwei,
+                extra={"event": "fee_cap_reached", "batch": batch.id},
+            )
+            return
+        raw, tx_hash = self._sign(batch, newest.nonce, fee, tip)
+        row = self._persist(batch, newest.nonce, raw, tx_hash, fee, tip)
+        self.m_bumps.inc()
+        log.warning(
+            "batch %d stuck; replaced with 0x%s at %d wei",
+            batch.id,
+            tx_hash.hex(),
+            fee,
+            extra={"event": "fee_bump", "batch": batch.id, "fee": fee},
+        )
+        self._broadcast(row)
+
+    def _confirm(self, batch: BatchRow, t: TxRow, receipt: Any) -> None:
+        block = self.chain.w3.eth.get_block(int(receipt["blockNumber"]))
+        now = time.time()
+        with self.store.tx() as c:
+            c.execute(
+                "UPDATE batches SET status = 'confirmed', tx_hash = ?, block_number = ?, "
+                "block_hash = ?, block_time = ?, confirmed_at = ? WHERE id = ?",
+                (
+                    t.tx_hash,
+                    int(receipt["blockNumber"]),
+                    bytes(receipt["blockHash"]),
+                    int(block["timestamp"]),
+                    now,
+                    batch.id,
+                ),
+            )
+            c.execute(
+                "UPDATE txs SET state = 'dead' WHERE batch_id = ? AND id != ?", (batch.id, t.id)
+            )
+            times = [
+                r[0]
+                for r in c.execute("SELECT submitted_at FROM docs WHERE batch_id = ?", (batch.id,))
+            ]
+        for s in times:
+            self.m_latency.observe(max(0.0, now - s))
+        self.m_batches.inc()
+        log.info(
+            "batch %d confirmed in block %d",
+            batch.id,
+            int(receipt["blockNumber"]),
+            extra={
+                "event": "batch_confirmed",
+                "batch": batch.id,
+                "block": int(receipt["blockNumber"]),
+            },
+        )
+
+    def _reverted(self, batch: BatchRow, t: TxRow) -> None:
+        """A reverted anchor: if the root is anchored by another tx of ours, adopt that one."""
+        if int(self.registry.functions.anchoredAt(batch.root).call()) != 0:
+            logs = self.registry.events.Anchored().get_logs(
+                from_block=0, argument_filters={"root": batch.root}
+            )
+            if logs:
+                ev = logs[-1]
+                receipt = self.chain.w3.eth.get_transaction_receipt(ev["transactionHash"])
+                row = TxRow(
+                    t.id,
+                    batch.id,
+                    t.nonce,
+                    bytes(ev["transactionHash"]),
+                    b"",
+                    0,
+                    0,
+                    "live",
+                    0,
+                    None,
+                )
+                self._confirm(batch, row, receipt)
+                return
+        with self.store.tx() as c:
+            c.execute("UPDATE txs SET state = 'dead' WHERE batch_id = ?", (batch.id,))
+            c.execute("UPDATE batches SET status = 'pending' WHERE id = ?", (batch.id,))
+        log.error(
+            "anchor of batch %d reverted (0x%s); signing again",
+            batch.id,
+            t.tx_hash.hex(),
+            extra={"event": "anchor_reverted", "batch": batch.id},
+        )
+
+    def _set_pending(self, batch: BatchRow, why: str) -> None:
+        with self.store.tx() as c:
+            c.execute("UPDATE batches SET status = 'pending' WHERE id = ?", (batch.id,))
+        log.warning("batch %d back to pending: %s", batch.id, why)
+
+    # --- reorgs and balance ---------------------------------------------------------------------
+
+    def check_reorgs(self, head: int) -> None:
+        for batch in self.store.recent_confirmed(max(0, head - self.settings.reorg_window)):
+            assert batch.block_number is not None
+            try:
+                block = self.chain.w3.eth.get_block(batch.block_number)
+                canonical = bytes(block["hash"]) == batch.block_hash
+            except Exception as exc:
+                if isinstance(exc, RpcUnavailableError):
+                    raise
+                canonical = False
+            if canonical:
+                continue
+            self.m_reorgs.inc()
+            with self.store.tx() as c:
+                c.execute(
+                    "UPDATE batches SET status = 'submitted', tx_hash = NULL, block_number = NULL,"
+                    " block_hash = NULL, block_time = NULL, confirmed_at = NULL WHERE id = ?",
+                    (batch.id,),
+                )
+                c.execute(
+                    "UPDATE txs SET state = 'live' WHERE batch_id = ? AND tx_hash = ?",
+                    (batch.id, batch.tx_hash),
+                )
+            log.warning(
+                "reorg removed the anchor of batch %d (block %d); anchoring it again",
+                batch.id,
+                batch.block_number,
+                extra={"event": "reorg", "batch": batch.id, "block": batch.block_number},
+            )
+
+    def check_balance(self) -> None:
+        balance = int(self.chain.w3.eth.get_balance(self.account.address))
+        self.m_balance.set(balance)
+        self.service.pipeline_health["signerBalanceWei"] = str(balance)
+        low = balance < self.settings.low_balance_wei
+        self.service.pipeline_health["lowBalance"] = low
+        if low and not self._low_balance:
+            log.warning(
+                "anchoring account %s balance %d wei is below %d wei; fund it",
+                self.account.address,
+                balance,
+                self.settings.low_balance_wei,
+                extra={"event": "low_balance", "balance": str(balance)},
+            )
+        self._low_balance = low

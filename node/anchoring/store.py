@@ -1,0 +1,278 @@
+"""The anchoring queue on disk: SQLite in WAL mode with ``synchronous=FULL``.
+
+Every state change the pipeline makes is one SQLite transaction, committed (fsynced) before the
+effect it records is acknowledged or sent: a hash is in ``docs`` before ``POST /v1/anchors``
+answers, a signed transaction is in ``txs`` before it is broadcast. After a crash the pipeline
+resumes from these tables alone.
+
+Tables
+    docs     doc_hash (unique), seq (FIFO order), batch_id (NULL until batched), submitted_at
+    batches  root, leaf_count, status pending|submitted|confirmed, inclusion block and time
+    txs      every signed attempt for a batch: nonce, raw bytes, hash, fees, state
+             live (may still be mined) | dead (can never be mined: its nonce went to another tx)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_hash BLOB NOT NULL UNIQUE,
+    batch_id INTEGER,
+    submitted_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_unbatched ON docs(batch_id, seq);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    root BLOB NOT NULL,
+    leaf_count INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    tx_hash BLOB,
+    block_number INTEGER,
+    block_hash BLOB,
+    block_time INTEGER,
+    confirmed_at REAL,
+    anchor_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches(status, id);
+CREATE TABLE IF NOT EXISTS txs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    tx_hash BLOB NOT NULL UNIQUE,
+    raw BLOB NOT NULL,
+    fee_cap INTEGER NOT NULL,
+    tip INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS txs_batch ON txs(batch_id, state);
+"""
+
+
+@dataclass(frozen=True)
+class DocRow:
+    seq: int
+    doc_hash: bytes
+    batch_id: int | None
+    submitted_at: float
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    id: int
+    root: bytes
+    leaf_count: int
+    status: str
+    created_at: float
+    tx_hash: bytes | None
+    block_number: int | None
+    block_hash: bytes | None
+    block_time: int | None
+    confirmed_at: float | None
+    anchor_count: int
+
+
+@dataclass(frozen=True)
+class TxRow:
+    id: int
+    batch_id: int
+    nonce: int
+    tx_hash: bytes
+    raw: bytes
+    fee_cap: int
+    tip: int
+    state: str
+    created_at: float
+    sent_at: float | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode with full fsync on commit, autocommit off."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class AnchorStore:
+    """All reads and writes of the anchoring tables; one lock serialises writers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn = connect(path)
+        self._conn.executescript(SCHEMA)
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self._conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction (BEGIN IMMEDIATE … COMMIT with fsync)."""
+        with self.lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return list(self._conn.execute(sql, args).fetchall())
+
+    # --- docs ---------------------------------------------------------------------------------
+
+    def add_docs(self, hashes: Sequence[bytes]) -> tuple[list[DocRow], int]:
+        """Insert the new hashes (durably) and return every row in input order, and #new."""
+        now = time.time()
+        with self.tx() as c:
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO docs (doc_hash, submitted_at) VALUES (?, ?)",
+                [(h, now) for h in hashes],
+            )
+            new = c.total_changes - before
+            rows = self._docs_by_hash(c, hashes)
+        return [rows[h] for h in hashes], new
+
+    @staticmethod
+    def _docs_by_hash(c: sqlite3.Connection, hashes: Sequence[bytes]) -> dict[bytes, DocRow]:
+        found: dict[bytes, DocRow] = {}
+        unique = list(dict.fromkeys(hashes))
+        for i in range(0, len(unique), 900):
+            part = unique[i : i + 900]
+            marks = ",".join("?" * len(part))
+            for r in c.execute(
+                "SELECT seq, doc_hash, batch_id, submitted_at FROM docs "
+                f"WHERE doc_hash IN ({marks})",
+                part,
+            ):
+                found[bytes(r[1])] = DocRow(r[0], bytes(r[1]), r[2], r[3])
+        return found
+
+    def docs(self, hashes: Sequence[bytes]) -> dict[bytes, DocRow]:
+        with self.lock:
+            return self._docs_by_hash(self._conn, hashes)
+
+    def doc(self, doc_hash: bytes) -> DocRow | None:
+        return self.docs([doc_hash]).get(doc_hash)
+
+    def unbatched(self) -> tuple[int, float | None]:
+        """(number of hashes waiting for a batch, submit time of the oldest)."""
+        r = self.query("SELECT count(*), min(submitted_at) FROM docs WHERE batch_id IS NULL")[0]
+        return int(r[0]), r[1]
+
+    def take_unbatched(self, c: sqlite3.Connection, limit: int) -> list[tuple[int, bytes]]:
+        return [
+            (int(r[0]), bytes(r[1]))
+            for r in c.execute(
+                "SELECT seq, doc_hash FROM docs WHERE batch_id IS NULL ORDER BY seq LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def batch_docs(self, batch_id: int) -> list[bytes]:
+        """The batch's document hashes in leaf-input order (by seq)."""
+        return [
+            bytes(r[0])
+            for r in self.query(
+                "SELECT doc_hash FROM docs WHERE batch_id = ? ORDER BY seq", (batch_id,)
+            )
+        ]
+
+    # --- batches ------------------------------------------------------------------------------
+
+    _BATCH_COLS = (
+        "id, root, leaf_count, status, created_at, tx_hash, block_number, block_hash, "
+        "block_time, confirmed_at, anchor_count"
+    )
+
+    @staticmethod
+    def _batch(r: tuple[Any, ...]) -> BatchRow:
+        return BatchRow(
+            r[0],
+            bytes(r[1]),
+            r[2],
+            r[3],
+            r[4],
+            bytes(r[5]) if r[5] is not None else None,
+            r[6],
+            bytes(r[7]) if r[7] is not None else None,
+            r[8],
+            r[9],
+            r[10],
+        )
+
+    def batch(self, batch_id: int) -> BatchRow:
+        rows = self.query(f"SELECT {self._BATCH_COLS} FROM batches WHERE id = ?", (batch_id,))
+        return self._batch(rows[0])
+
+    def batches(self, status: str) -> list[BatchRow]:
+        return [
+            self._batch(r)
+            for r in self.query(
+                f"SELECT {self._BATCH_COLS} FROM batches WHERE status = ? ORDER BY id", (status,)
+            )
+        ]
+
+    def recent_confirmed(self, min_block: int) -> list[BatchRow]:
+        return [
+            self._batch(r)
+            for r in self.query(
+                f"SELECT {self._BATCH_COLS} FROM batches WHERE status = 'confirmed' "
+                "AND block_number >= ? ORDER BY id",
+                (min_block,),
+            )
+        ]
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "submitted": 0, "confirmed": 0}
+        for status, n in self.query(
+            "SELECT b.status, count(*) FROM docs d JOIN batches b ON d.batch_id = b.id "
+            "GROUP BY b.status"
+        ):
+            counts[status] = int(n)
+        counts["pending"] += self.unbatched()[0]
+        return counts
+
+    # --- txs ----------------------------------------------------------------------------------
+
+    _TX_COLS = "id, batch_id, nonce, tx_hash, raw, fee_cap, tip, state, created_at, sent_at"
+
+    @staticmethod
+    def _tx(r: tuple[Any, ...]) -> TxRow:
+        return TxRow(r[0], r[1], r[2], bytes(r[3]), bytes(r[4]), r[5], r[6], r[7], r[8], r[9])
+
+    def live_txs(self, batch_id: int) -> list[TxRow]:
+        return [
+            self._tx(r)
+            for r in self.query(
+                f"SELECT {self._TX_COLS} FROM txs WHERE batch_id = ? AND state = 'live' "
+                "ORDER BY id",
+                (batch_id,),
+            )
+        ]
+
+    def all_txs(self) -> list[TxRow]:
+        return [self._tx(r) for r in self.query(f"SELECT {self._TX_COLS} FROM txs ORDER BY id")]
+
+    def mark_sent(self, tx_id: int) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE txs SET sent_at = ? WHERE id = ?", (time.time(), tx_id))
