@@ -1,0 +1,152 @@
+"""`credledger anchor` (submit files, save receipts) and `credledger verify` (chain only)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from node.chain import Chain
+from node.cli._app import app, console, err_console
+from node.errors import ChainError, InputError, RpcUnavailableError
+from node.receipts import check_receipt_on_chain, hex32, parse_hash, sha256_file
+
+REQUEST_HASHES = 1000
+
+
+def _node_error(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        return str(body.get("message", body))
+    except ValueError:
+        return resp.text[:200]
+
+
+def _receipt_path(file: Path, out: Path | None) -> Path:
+    name = file.name + ".receipt.json"
+    return (out / name) if out is not None else file.with_name(name)
+
+
+@app.command()
+def anchor(
+    files: Annotated[list[Path], typer.Argument(help="files to anchor (their SHA-256 is sent)")],
+    node: Annotated[str, typer.Option("--node", help="node API URL")] = "http://127.0.0.1:8600",
+    wait: Annotated[
+        bool, typer.Option("--wait", help="wait until every hash is confirmed")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder for receipts (default: beside each file)")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 300.0,
+) -> None:
+    """Hash files locally, submit the hashes to a node and save each receipt beside its file."""
+    paths: list[Path] = []
+    for f in files:
+        if f.is_dir():
+            paths.extend(sorted(p for p in f.rglob("*") if p.is_file()))
+        elif f.is_file():
+            paths.append(f)
+        else:
+            raise InputError(f"{f} is not a file or folder")
+    paths = [p for p in paths if not p.name.endswith(".receipt.json")]
+    if not paths:
+        raise InputError("no files to anchor")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    base = node.rstrip("/")
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    hashes: dict[Path, bytes] = {}
+    with Progress(*columns, console=err_console) as progress, httpx.Client(timeout=60) as client:
+        task = progress.add_task("hashing", total=len(paths))
+        for p in paths:
+            hashes[p] = sha256_file(p)
+            progress.advance(task)
+        task = progress.add_task("submitting", total=len(paths))
+        items = list(hashes.items())
+        for i in range(0, len(items), REQUEST_HASHES):
+            part = items[i : i + REQUEST_HASHES]
+            try:
+                resp = client.post(
+                    f"{base}/v1/anchors", json={"hashes": [hex32(h) for _, h in part]}
+                )
+            except httpx.TransportError as exc:
+                raise ChainError(f"cannot reach the node at {base}: {exc}") from None
+            if resp.status_code != 202:
+                raise InputError(f"the node refused the hashes: {_node_error(resp)}")
+            progress.advance(task, len(part))
+        if not wait:
+            for p, h in items:
+                console.print(f"submitted {hex32(h)}  {p}", highlight=False)
+            return
+        task = progress.add_task("confirming", total=len(paths))
+        left = dict(items)
+        deadline = time.monotonic() + timeout
+        while left:
+            for p, h in list(left.items()):
+                try:
+                    resp = client.get(f"{base}/v1/anchors/{hex32(h)}")
+                except httpx.TransportError:
+                    break
+                if resp.status_code == 200 and resp.json().get("status") == "confirmed":
+                    receipt = resp.json()["receipt"]
+                    target = _receipt_path(p, out)
+                    target.write_text(json.dumps(receipt, indent=2) + "\n", encoding="utf-8")
+                    del left[p]
+                    progress.advance(task)
+            if left:
+                if time.monotonic() > deadline:
+                    raise ChainError(
+                        f"{len(left)} hashes not confirmed within {timeout:.0f}s; run again later"
+                    )
+                time.sleep(0.5)
+    for p, h in items:
+        console.print(f"confirmed {hex32(h)}  {_receipt_path(p, out)}", highlight=False)
+
+
+@app.command()
+def verify(
+    target: Annotated[str, typer.Argument(help="the document (a file) or its 0x SHA-256 hash")],
+    receipt: Annotated[Path, typer.Option("--receipt", help="the receipt JSON file")],
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")],
+) -> None:
+    """Check a receipt using only the chain: hash, proof, anchor, contract view, canonical block."""
+    logging.getLogger("node.chain").setLevel(logging.CRITICAL)
+    path = Path(target)
+    if path.is_file():
+        doc_hash = sha256_file(path)
+    else:
+        try:
+            doc_hash = parse_hash(target)
+        except InputError:
+            raise InputError(f"{target} is neither a file nor a 32-byte hex hash") from None
+    try:
+        data: Any = json.loads(receipt.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read receipt {receipt}: {exc.strerror}") from None
+    except ValueError:
+        raise InputError(f"{receipt} is not JSON") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{receipt} is not a credledger receipt")
+    try:
+        chain = Chain([rpc], timeout=10)
+        checks = check_receipt_on_chain(chain, data, doc_hash)
+    except RpcUnavailableError:
+        raise RpcUnavailableError(f"cannot reach the chain at {rpc}", urls=[rpc]) from None
+    for c in checks:
+        mark = "[green]✓[/green]" if c.ok else "[red]✗[/red]"
+        console.print(f"{mark} {c.name:<24} {c.detail}", highlight=False)
+    if not all(c.ok for c in checks):
+        console.print("[red]NOT VERIFIED[/red]")
+        raise typer.Exit(1)
+    console.print("[green]VERIFIED[/green]")
