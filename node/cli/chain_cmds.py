@@ -165,7 +165,8 @@ def verify_deployment(rpc: RpcOpt, manifest: ManifestOpt = None) -> None:
 @app.command()
 def up(
     rpc: Annotated[
-        str | None, typer.Option("--rpc", help="use this chain instead of starting anvil")
+        str | None,
+        typer.Option("--rpc", help="use this chain instead of anvil (URL,URL… to fail over)"),
     ] = None,
     port: Annotated[int, typer.Option(help="node HTTP port")] = 8600,
     chain_port: Annotated[int, typer.Option("--chain-port", help="anvil port")] = 8545,
@@ -192,7 +193,8 @@ def up(
             proc_pid = info.pid
             rpc = info.rpc_url
             started_here.append(f"anvil at {rpc} (chain {info.chain_id})")
-        overrides: dict[str, object] = {"chain": {"rpc_urls": [rpc]}, "api": {"port": port}}
+        rpc_urls = [u.strip() for u in rpc.split(",") if u.strip()]
+        overrides: dict[str, object] = {"chain": {"rpc_urls": rpc_urls}, "api": {"port": port}}
         if data_dir is not None:
             overrides["data_dir"] = data_dir
         settings = load_settings(**overrides)
