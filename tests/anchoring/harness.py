@@ -1,0 +1,231 @@
+"""Real processes for the anchoring tests: an anvil, a JSON-RPC proxy that can go down or refuse
+large log ranges, and `credledger up` node processes that can be killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from node.devnet import free_port
+from tests.conftest import ROOT
+
+
+class RpcProxy:
+    """An HTTP JSON-RPC proxy in front of a chain: ``down()`` closes the port (connection
+    refused), ``up()`` opens it again; ``max_log_blocks`` makes it refuse wider eth_getLogs."""
+
+    def __init__(self, target: str, max_log_blocks: int | None = None) -> None:
+        self.target = target
+        self.port = free_port()
+        self.max_log_blocks = max_log_blocks
+        self.refused = 0
+        self.requests = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._client = httpx.Client(timeout=30)
+        self._lock = threading.Lock()
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                proxy.requests += 1
+                reply = proxy._refusal(body)
+                if reply is None:
+                    resp = proxy._client.post(
+                        proxy.target, content=body, headers={"content-type": "application/json"}
+                    )
+                    reply = resp.content
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        return Handler
+
+    def _refusal(self, body: bytes) -> bytes | None:
+        if self.max_log_blocks is None:
+            return None
+        req = json.loads(body)
+        if isinstance(req, dict) and req.get("method") == "eth_getLogs":
+            f = req["params"][0]
+            start, end = int(f["fromBlock"], 16), int(f["toBlock"], 16)
+            if end - start + 1 > self.max_log_blocks:
+                self.refused += 1
+                err = {"code": -32005, "message": "query exceeds max block range"}
+                return json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": err}).encode()
+        return None
+
+    def up(self) -> None:
+        with self._lock:
+            if self._server is not None:
+                return
+            server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            self._server = server
+
+    def down(self) -> None:
+        with self._lock:
+            if self._server is None:
+                return
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class NodeProcess:
+    """`credledger up --rpc …` as a real subprocess with its own data folder."""
+
+    def __init__(
+        self,
+        rpc_urls: list[str],
+        workdir: Path,
+        manifest: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.rpc_urls = rpc_urls
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.manifest = manifest
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "CREDLEDGER_MANIFEST": str(manifest),
+            "CREDLEDGER_DEVNET_DIR": str(workdir / "devnet"),
+            "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
+            "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> None:
+        log = open(self.workdir / f"node-{self.starts}.log", "wb")  # noqa: SIM115
+        self.starts += 1
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "up", "--rpc", ",".join(self.rpc_urls),
+             "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"node exited early; see {self.workdir}/node-*.log")
+            try:
+                if httpx.get(self.url + "/v1/anchors/" + "00" * 32, timeout=1).status_code == 404:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("node did not answer in time")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    # --- client helpers ---------------------------------------------------------------------
+
+    def submit(self, hashes: list[bytes]) -> httpx.Response:
+        return httpx.post(
+            self.url + "/v1/anchors",
+            json={"hashes": ["0x" + h.hex() for h in hashes]},
+            timeout=30,
+        )
+
+    def record(self, h: bytes) -> dict[str, Any]:
+        r = httpx.get(self.url + "/v1/anchors/0x" + h.hex(), timeout=30)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(self.url + "/health", timeout=30).json()
+        return body
+
+    def wait_confirmed(self, hashes: list[bytes], timeout: float = 60) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        done: dict[bytes, dict[str, Any]] = {}
+        while time.monotonic() < deadline:
+            for h in hashes:
+                if h not in done:
+                    rec = self.record(h)
+                    if rec["status"] == "confirmed":
+                        done[h] = rec
+            if len(done) == len(hashes):
+                return [done[h] for h in hashes]
+            time.sleep(0.2)
+        raise AssertionError(f"{len(hashes) - len(done)} hashes not confirmed in {timeout}s")
+
+    def wait_queue_empty(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = self.health()["anchoring"]
+                if last["queueDepth"] == 0:
+                    return
+            except (httpx.HTTPError, KeyError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"queue not empty after {timeout}s: {last}")
+
+    def db(self, name: str = "anchoring.sqlite3") -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.data_dir / name}?mode=ro", uri=True)
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
+    r = httpx.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}, timeout=30
+    )
+    body = r.json()
+    if "error" in body:
+        raise RuntimeError(body["error"])
+    return body["result"]
