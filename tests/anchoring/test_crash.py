@@ -1,0 +1,115 @@
+"""Kill -9 the node at random moments while 10,000 hashes are submitted: nothing acknowledged is
+lost, nothing is anchored twice, the account's nonces have no gap."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from web3 import Web3
+
+from node import merkle
+from tests.anchoring.conftest import DevChain
+from tests.anchoring.harness import NodeProcess
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+TOTAL = 10_000
+CHUNK = 250
+KILLS = 6
+
+
+class Loader(threading.Thread):
+    """A separate client: submits chunks, retrying each until it is acknowledged (202)."""
+
+    def __init__(self, node: NodeProcess, hashes: list[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.node, self.hashes = node, hashes
+        self.acked: set[bytes] = set()
+        self.refused: list[str] = []
+
+    def run(self) -> None:
+        for i in range(0, len(self.hashes), CHUNK):
+            chunk = self.hashes[i : i + CHUNK]
+            while True:
+                try:
+                    r = self.node.submit(chunk)
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+                    continue
+                if r.status_code == 202:
+                    self.acked.update(chunk)
+                    break
+                self.refused.append(r.text)
+                time.sleep(0.1)
+            time.sleep(0.15)
+
+
+def test_kill_9_during_submission_loses_nothing_and_duplicates_nothing(
+    make_chain: Callable[..., DevChain], make_node: Callable[..., NodeProcess]
+) -> None:
+    dev = make_chain()
+    node = make_node([dev.rpc_url], dev.manifest)
+    rng = random.Random(20261121)
+    hashes = [hashlib.sha256(f"crash-{i}".encode()).digest() for i in range(TOTAL)]
+    loader = Loader(node, hashes)
+    loader.start()
+    for _ in range(KILLS):
+        time.sleep(rng.uniform(0.2, 2.0))
+        node.kill9()
+        node.start()
+    loader.join(timeout=120)
+    assert not loader.is_alive()
+    assert len(loader.acked) == TOTAL
+    assert loader.refused == []
+    node.wait_queue_empty(timeout=90)
+
+    # every acknowledged hash is in exactly one confirmed batch whose tree gives its root
+    db = node.db()
+    rows = db.execute(
+        "SELECT d.doc_hash, b.id, b.status FROM docs d JOIN batches b ON d.batch_id = b.id"
+    ).fetchall()
+    by_hash = {bytes(r[0]): (r[1], r[2]) for r in rows}
+    assert len(rows) == len(by_hash) == TOTAL
+    assert all(by_hash[h][1] == "confirmed" for h in loader.acked)
+    batches = db.execute("SELECT id, root, tx_hash FROM batches ORDER BY id").fetchall()
+    for batch_id, root, _ in batches:
+        docs = [bytes(r[0]) for r in db.execute(
+            "SELECT doc_hash FROM docs WHERE batch_id = ? ORDER BY seq", (batch_id,))]  # fmt: skip
+        assert merkle.build(docs).root == bytes(root)
+
+    # on chain: one Anchored event per batch, no reverted or extra anchor transaction
+    w3 = dev.chain.w3
+    registry = dev.chain.contract("AnchorRegistry", dev.registry_address)
+    events = registry.events.Anchored().get_logs(from_block=0)
+    anchored_roots = [bytes(e["args"]["root"]) for e in events]
+    assert sorted(anchored_roots) == sorted(bytes(b[1]) for b in batches)
+    assert {bytes(e["transactionHash"]) for e in events} == {bytes(b[2]) for b in batches}
+    signer = node.health()["signer"]
+    nonces = []
+    anchor_txs = 0
+    selector = bytes(Web3.keccak(text="anchor(bytes32,uint32)")[:4])
+    for n in range(w3.eth.block_number + 1):
+        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
+            if tx["from"] != signer:  # type: ignore[index]
+                continue
+            nonces.append(tx["nonce"])  # type: ignore[index]
+            assert w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1  # type: ignore[index]
+            if bytes(tx["input"][:4]) == selector:  # type: ignore[index]
+                anchor_txs += 1
+    assert anchor_txs == len(batches)
+    assert nonces == list(range(len(nonces)))
+    assert w3.eth.get_transaction_count(signer, "pending") == len(nonces)  # type: ignore[arg-type]
+    assert node.starts == KILLS + 1
+
+    # receipts of a sample verify with the contract's view
+    for h in rng.sample(sorted(loader.acked), 25):
+        receipt = node.record(h)["receipt"]
+        proof = [bytes.fromhex(p[2:]) for p in receipt["proof"]]
+        root = bytes.fromhex(receipt["root"][2:])
+        assert registry.functions.verifyDocument(root, h, proof).call() > 0
