@@ -179,7 +179,7 @@ def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
     exe_e, meta_e = _split_metadata(expected)
     if exe_a == exe_e and meta_a != meta_e:
         return VerifyResult(
-            name, address, False, "executable code matches but metadata hash differs (other sources)"
+            name, address, False, "executable code matches but the metadata hash differs"
         )
     return VerifyResult(name, address, False, "runtime code differs from the artifact")
 

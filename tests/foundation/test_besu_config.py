@@ -18,10 +18,8 @@ GENERATOR = ROOT / "hardhat-free-devnet" / "besu-qbft" / "generate.py"
 
 def test_generated_network_is_consistent(tmp_path: Path) -> None:
     funded = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-    subprocess.run(
-        [sys.executable, str(GENERATOR), "--out", str(tmp_path), "--chain-id", "4242", "--fund", funded],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    args = ["--out", str(tmp_path), "--chain-id", "4242", "--fund", funded]
+    subprocess.run([sys.executable, str(GENERATOR), *args], check=True, capture_output=True)
     genesis = json.loads((tmp_path / "genesis.json").read_text())
     assert genesis["config"]["chainId"] == 4242
     assert genesis["config"]["qbft"]["blockperiodseconds"] == 2
