@@ -41,6 +41,11 @@ def _deployer(deployer: str, _: dict[str, str]) -> str:
     return deployer
 
 
+# Delay of a LicenceRegistry default-admin hand-over (AccessControlDefaultAdminRules): one day gives
+# the consortium time to notice and cancel a hand-over it did not intend.
+LICENCE_ADMIN_DELAY = 86_400
+
+
 # The deployment plan: every contract in dependency order, with its constructor and roles.
 # The deployer becomes admin; on devnets it also anchors (the node signs with the same key).
 PLAN: list[ContractSpec] = [
@@ -48,6 +53,10 @@ PLAN: list[ContractSpec] = [
         "AnchorRegistry",
         args=lambda deployer, _: [deployer],
         roles=[("ANCHORER_ROLE", _deployer)],
+    ),
+    ContractSpec(
+        "LicenceRegistry",
+        args=lambda deployer, _: [LICENCE_ADMIN_DELAY, deployer],
     ),
 ]
 
@@ -179,7 +188,10 @@ def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
     exe_e, meta_e = _split_metadata(expected)
     if exe_a == exe_e and meta_a != meta_e:
         return VerifyResult(
-            name, address, False, "executable code matches but the metadata hash differs"
+            name,
+            address,
+            False,
+            "executable code matches but metadata hash differs (other sources)",
         )
     return VerifyResult(name, address, False, "runtime code differs from the artifact")
 

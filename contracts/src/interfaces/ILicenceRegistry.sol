@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+/// @title ILicenceRegistry
+/// @notice Licences issued by government departments: issuance, amendment, suspension, reinstatement,
+///         revocation, holder binding, and supervision facts recorded against a holder subject.
+/// @dev Storage keeps only what on-chain checks need (who may change a licence, its status, version,
+///      end of validity and current document hash). Everything else is in the events, which carry
+///      enough data for an indexer to rebuild the full history of every licence without storage reads:
+///      join the lifecycle events to `LicenceIssued` on `licenceId` for the holder subject and type.
+///
+///      Identifiers:
+///      - `typeId` is `keccak256(bytes(code))` of the type's stable code (e.g. "FOOD-OPERATION").
+///      - `licenceId` is `keccak256(abi.encode(typeId, serial))`; `serial` is the department's licence
+///        number (e.g. its keccak256, or the ASCII number left-aligned in 32 bytes).
+///      - `holder` is the holder subject: a hash, never a clear identifier (see the product brief).
+interface ILicenceRegistry {
+    /// @notice Status of a licence. `NotFound` and `Expired` are derived by the views, never stored.
+    enum Status {
+        NotFound,
+        Active,
+        Suspended,
+        Revoked,
+        Expired
+    }
+
+    /// @notice Kinds of supervision facts a supervising department records against a holder subject.
+    enum SupervisionKind {
+        AbnormalOperationListed,
+        AbnormalOperationRemoved,
+        AdministrativePenalty
+    }
+
+    /// @notice A registered licence type.
+    /// @param index Compact number assigned at registration (1, 2, …), stored with each licence.
+    /// @param schemaHash Hash of the JSON schema of the type's documents.
+    /// @param name Human-readable name.
+    struct LicenceType {
+        uint32 index;
+        bytes32 schemaHash;
+        string name;
+    }
+
+    /// @notice What the registry knows about a licence.
+    /// @param issuer The department key that issued it.
+    /// @param typeId The licence type.
+    /// @param status Derived status: Active, Suspended, Revoked or Expired (NotFound if unknown).
+    /// @param version 1 at issuance, + 1 per amendment.
+    /// @param validUntil End of validity (unix seconds, exclusive); 0 means no end ("长期").
+    /// @param docHash Hash of the current document; older versions' hashes are in `LicenceAmended` events.
+    struct Licence {
+        address issuer;
+        bytes32 typeId;
+        Status status;
+        uint16 version;
+        uint40 validUntil;
+        bytes32 docHash;
+    }
+
+    /// @notice One licence to issue.
+    /// @param typeId The licence type; the caller must be an authorised issuer of it.
+    /// @param serial The department's licence number (see the contract notes); `(typeId, serial)` is unique.
+    /// @param holder The holder subject (hash of the normalised USCC, or keyed hash of a citizen ID).
+    /// @param holderAddress The holder's wallet address if already known, else address(0).
+    /// @param docHash Hash of the licence document.
+    /// @param validFrom Start of validity (unix seconds); recorded in the event only.
+    /// @param validUntil End of validity (unix seconds, exclusive), or 0 for no end.
+    struct IssueRequest {
+        bytes32 typeId;
+        bytes32 serial;
+        bytes32 holder;
+        address holderAddress;
+        bytes32 docHash;
+        uint40 validFrom;
+        uint40 validUntil;
+    }
+
+    // ------------------------------------------------------------------ events
+
+    /// @notice The admin registered a licence type.
+    event LicenceTypeRegistered(bytes32 indexed typeId, uint32 index, bytes32 schemaHash, string name);
+
+    /// @notice The admin set the roles of `department` for a type (0 removes all).
+    /// @param roles Bit set of `ROLE_ISSUER` (1) and `ROLE_SUPERVISOR` (2).
+    event AuthorisationSet(bytes32 indexed typeId, address indexed department, uint8 roles);
+
+    /// @notice A licence was issued, with status Active and version 1.
+    /// @dev The serial is not repeated here (the id commits to it, and the document carries the licence
+    ///      number): leaving it out keeps `issue` under its gas budget.
+    event LicenceIssued(
+        bytes32 indexed licenceId,
+        bytes32 indexed holder,
+        address indexed issuer,
+        bytes32 typeId,
+        address holderAddress,
+        bytes32 docHash,
+        uint40 validFrom,
+        uint40 validUntil
+    );
+
+    /// @notice A licence was suspended by `by` (its issuer, or an issuer or supervisor of its type).
+    event LicenceSuspended(bytes32 indexed licenceId, address indexed by, uint16 reasonCode);
+
+    /// @notice A suspended licence was made active again.
+    event LicenceReinstated(bytes32 indexed licenceId, address indexed by);
+
+    /// @notice A licence was revoked; this is final.
+    event LicenceRevoked(bytes32 indexed licenceId, address indexed by, uint16 reasonCode);
+
+    /// @notice A licence was amended: new document, new end of validity, version + 1.
+    event LicenceAmended(
+        bytes32 indexed licenceId, address indexed by, uint16 version, bytes32 docHash, uint40 validUntil
+    );
+
+    /// @notice The issuer bound the holder's wallet address to a licence (after identity checks).
+    event HolderBound(bytes32 indexed licenceId, address indexed holderAddress, address indexed by);
+
+    /// @notice A supervising department recorded a fact against a holder subject.
+    /// @param refHash Hash of the decision document (listing notice, penalty decision …).
+    event SupervisionRecorded(
+        bytes32 indexed subject, address indexed supervisor, SupervisionKind indexed kind, bytes32 refHash
+    );
+
+    // ------------------------------------------------------------------ errors
+
+    /// @notice No licence type with this id is registered.
+    error UnknownLicenceType(bytes32 typeId);
+    /// @notice A licence type with this id is already registered.
+    error LicenceTypeExists(bytes32 typeId);
+    /// @notice A type needs a non-zero id and schema hash and a non-empty name.
+    error InvalidLicenceType(bytes32 typeId);
+    /// @notice `roles` has bits other than ROLE_ISSUER and ROLE_SUPERVISOR, or the department is address(0).
+    error InvalidAuthorisation(bytes32 typeId, address department, uint8 roles);
+    /// @notice `account` is not an authorised issuer of `typeId`.
+    error NotIssuer(bytes32 typeId, address account);
+    /// @notice `account` may not make this change to `licenceId`.
+    error NotAuthorised(bytes32 licenceId, address account);
+    /// @notice No licence has this id.
+    error LicenceNotFound(bytes32 licenceId);
+    /// @notice A licence with this id (same type and serial) already exists.
+    error LicenceExists(bytes32 licenceId);
+    /// @notice The licence is not Active (`status` is its stored status).
+    error LicenceNotActive(bytes32 licenceId, Status status);
+    /// @notice The licence is not Suspended (`status` is its stored status).
+    error LicenceNotSuspended(bytes32 licenceId, Status status);
+    /// @notice The licence is revoked; revocation is final.
+    error LicenceIsRevoked(bytes32 licenceId, Status status);
+    /// @notice The holder subject must not be zero.
+    error InvalidHolder(bytes32 licenceId);
+    /// @notice The document hash must not be zero.
+    error InvalidDocHash(bytes32 licenceId);
+    /// @notice The validity window is empty or already over (`validUntil` 0 means no end; `validFrom`
+    ///         is 0 when the error comes from `amend`).
+    error InvalidValidity(bytes32 licenceId, uint40 validFrom, uint40 validUntil);
+    /// @notice A holder address cannot be address(0).
+    error InvalidHolderAddress(bytes32 licenceId, address holderAddress);
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Registers a licence type. Only the default admin.
+    /// @param typeId `keccak256(bytes(code))` of the type's stable code.
+    function registerType(bytes32 typeId, string calldata name, bytes32 schemaHash) external;
+
+    /// @notice Sets the roles of `department` for a registered type. Only the default admin.
+    /// @param roles Bit set of ROLE_ISSUER (1: issue, and change any licence of the type) and
+    ///        ROLE_SUPERVISOR (2: suspend and reinstate licences of the type); 0 removes both.
+    function setAuthorisation(bytes32 typeId, address department, uint8 roles) external;
+
+    // ------------------------------------------------------------------ issuance
+
+    /// @notice Issues one licence. Only an authorised issuer of the type.
+    /// @return licenceId `keccak256(abi.encode(typeId, serial))`.
+    function issue(
+        bytes32 typeId,
+        bytes32 serial,
+        bytes32 holder,
+        address holderAddress,
+        bytes32 docHash,
+        uint40 validFrom,
+        uint40 validUntil
+    ) external returns (bytes32 licenceId);
+
+    /// @notice Issues several licences (of any types the caller issues) in one transaction; all or none.
+    function issueBatch(IssueRequest[] calldata requests) external returns (bytes32[] memory licenceIds);
+
+    // ------------------------------------------------------------------ lifecycle
+    // Who may: the department key that issued the licence, or a key currently authorised as issuer
+    // of its type; suspend and reinstate also a supervisor of its type.
+
+    /// @notice Active → Suspended. The licence's issuer, or an issuer or supervisor of its type.
+    function suspend(bytes32 licenceId, uint16 reasonCode) external;
+
+    /// @notice Suspended → Active. The licence's issuer, or an issuer or supervisor of its type.
+    function reinstate(bytes32 licenceId) external;
+
+    /// @notice Active or Suspended → Revoked (final). The licence's issuer, or an issuer of its type.
+    function revoke(bytes32 licenceId, uint16 reasonCode) external;
+
+    /// @notice Replaces the document and end of validity; version + 1; the old document hash no longer
+    ///         verifies as current. Not on revoked licences. The licence's issuer, or an issuer of its type.
+    function amend(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil) external;
+
+    /// @notice Binds the holder's wallet address (event only). Not on revoked licences.
+    ///         The licence's issuer, or an issuer of its type.
+    function bindHolder(bytes32 licenceId, address holderAddress) external;
+
+    /// @notice Records a supervision fact against a holder subject (event only). Only SUPERVISOR_ROLE.
+    function recordSupervision(bytes32 subject, SupervisionKind kind, bytes32 refHash) external;
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The licence record; all zero with status NotFound for an unknown id.
+    function getLicence(bytes32 licenceId) external view returns (Licence memory);
+
+    /// @notice Current status: NotFound, Active, Suspended, Revoked, or Expired (from the block time;
+    ///         a revoked licence stays Revoked).
+    function statusOf(bytes32 licenceId) external view returns (Status);
+
+    /// @notice Whether `docHash` is the licence's current document (false after an amendment replaced it).
+    function isCurrentDocument(bytes32 licenceId, bytes32 docHash) external view returns (bool);
+
+    /// @notice `keccak256(abi.encode(typeId, serial))`.
+    function licenceIdOf(bytes32 typeId, bytes32 serial) external pure returns (bytes32);
+
+    /// @notice The registered type (index 0 if unknown).
+    function getType(bytes32 typeId) external view returns (LicenceType memory);
+
+    /// @notice Roles of `department` for `typeId` (bit set of ROLE_ISSUER and ROLE_SUPERVISOR).
+    function authorisationOf(bytes32 typeId, address department) external view returns (uint8);
+}
