@@ -3,9 +3,11 @@ large log ranges, and `credledger up` node processes that can be killed with SIG
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +36,7 @@ class RpcProxy:
         self._server: ThreadingHTTPServer | None = None
         self._client = httpx.Client(timeout=30)
         self._lock = threading.Lock()
+        self._conns: set[socket.socket] = set()
         self.up()
 
     @property
@@ -49,8 +52,19 @@ class RpcProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                proxy._conns.add(self.connection)
+
+            def finish(self) -> None:
+                proxy._conns.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if proxy._server is None:  # down: drop the connection without an answer
+                    self.close_connection = True
+                    return
                 proxy.requests += 1
                 reply = proxy._refusal(body)
                 if reply is None:
@@ -95,6 +109,9 @@ class RpcProxy:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            for conn in list(self._conns):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class NodeProcess:
