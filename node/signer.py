@@ -25,9 +25,7 @@ Account.enable_unaudited_hdwallet_features()
 def dev_account(index: int) -> LocalAccount:
     if not 0 <= index < 1000:
         raise ConfigError(f"dev account index {index} is out of range 0-999")
-    acct: LocalAccount = Account.from_mnemonic(
-        DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
-    )
+    acct: LocalAccount = Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
     return acct
 
 
