@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -95,16 +96,17 @@ def test_kill_9_during_submission_loses_nothing_and_duplicates_nothing(
     anchor_txs = 0
     selector = bytes(Web3.keccak(text="anchor(bytes32,uint32)")[:4])
     for n in range(w3.eth.block_number + 1):
-        for tx in w3.eth.get_block(n, full_transactions=True)["transactions"]:
-            if tx["from"] != signer:  # type: ignore[index]
+        block: Any = w3.eth.get_block(n, full_transactions=True)
+        for tx in block["transactions"]:
+            if tx["from"] != signer:
                 continue
-            nonces.append(tx["nonce"])  # type: ignore[index]
-            assert w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1  # type: ignore[index]
-            if bytes(tx["input"][:4]) == selector:  # type: ignore[index]
+            nonces.append(tx["nonce"])
+            assert w3.eth.get_transaction_receipt(tx["hash"])["status"] == 1
+            if bytes(tx["input"][:4]) == selector:
                 anchor_txs += 1
     assert anchor_txs == len(batches)
     assert nonces == list(range(len(nonces)))
-    assert w3.eth.get_transaction_count(signer, "pending") == len(nonces)  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_count(signer, "pending") == len(nonces)
     assert node.starts == KILLS + 1
 
     # receipts of a sample verify with the contract's view

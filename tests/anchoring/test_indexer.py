@@ -11,7 +11,7 @@ import pytest
 
 from node import merkle
 from node.chain import Chain
-from node.indexer import Indexer
+from node.indexer import IndexedEvent, Indexer
 from node.settings import IndexerSettings
 from node.signer import dev_account
 from node.tx import TxSender
@@ -79,7 +79,7 @@ def test_indexes_all_events_with_queries_splitting_and_resume(
     more = _root("ix-more")
     sender.send(registry.functions.anchor(more, 1))
     ix2 = _indexer(dev, dev.rpc_url, tmp_path / "ix.sqlite3")
-    seen = []
+    seen: list[IndexedEvent] = []
     ix2.on_event(seen.append)
     _catch_up(ix2)
     assert [s.args["root"] for s in seen] == ["0x" + more.hex()]
