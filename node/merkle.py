@@ -23,7 +23,9 @@ The keccak backend is native (``safe-pysha3``); pycryptodome is a fallback only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NewType
 
 DocHash = NewType("DocHash", bytes)
@@ -103,6 +105,10 @@ class Tree:
 
     def all_proofs(self) -> list[list[bytes]]:
         """Every proof, in input order, sharing work top-down (one list copy per node)."""
+        with _no_gc():
+            return self._all_proofs()
+
+    def _all_proofs(self) -> list[list[bytes]]:
         nodes = self.nodes
         total = len(nodes)
         paths: list[list[bytes]] = [[]] * total
@@ -112,8 +118,25 @@ class Tree:
         return [paths[p] for p in self._position]
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while millions of acyclic bytes/lists are made (no result changes)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def build(doc_hashes: Sequence[bytes]) -> Tree:
     """Build the tree of ``doc_hashes`` (32 bytes each, at least one, no duplicates)."""
+    with _no_gc():
+        return _build(doc_hashes)
+
+
+def _build(doc_hashes: Sequence[bytes]) -> Tree:
     n = len(doc_hashes)
     if n == 0:
         raise ValueError("a Merkle tree needs at least one document hash")

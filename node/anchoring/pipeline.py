@@ -32,16 +32,16 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 
 from node import merkle
 from node.anchoring.service import AnchoringService
 from node.anchoring.store import AnchorStore, BatchRow, TxRow
 from node.chain import Chain
-from node.errors import RpcUnavailableError
+from node.errors import ChainError, RpcUnavailableError
 from node.metrics import Metrics
 from node.settings import AnchoringSettings
-from node.tx import NonceManager
+from node.tx import NonceManager, revert_from
 
 log = logging.getLogger("node.anchoring")
 
@@ -257,8 +257,30 @@ class Pipeline:
             int(cur.lastrowid or 0), batch.id, nonce, tx_hash, raw, fee, tip, "live", now, None
         )
 
+    def preflight(self, batch: BatchRow) -> bool:
+        """Simulate anchor(); False if the root is already anchored (adopted instead).
+
+        Any other revert (role missing, anchorer retired …) raises, so the loop backs off and
+        ``/health`` shows the reason instead of burning gas on transactions that would fail.
+        """
+        try:
+            self.registry.functions.anchor(batch.root, batch.leaf_count).call(
+                {"from": self.account.address}
+            )
+        except (ContractCustomError, ContractLogicError) as exc:
+            if self._adopt_existing(batch):
+                return False
+            err = revert_from(exc)
+            raise ChainError(
+                f"anchoring batch {batch.id} would revert: {err or exc}; "
+                "check the node account's ANCHORER_ROLE"
+            ) from None
+        return True
+
     def sign_and_send(self, batch: BatchRow) -> None:
         """Take a nonce, sign, persist (fsync), then broadcast -- all under the nonce lock."""
+        if not self.preflight(batch):
+            return
         fee, tip = self._fees()
         with self.nonces.lock:
             nonce = self.nonces.take()
@@ -397,29 +419,25 @@ class Pipeline:
             },
         )
 
+    def _adopt_existing(self, batch: BatchRow) -> bool:
+        """If the root is already anchored (by an earlier tx of ours), confirm with that tx."""
+        if int(self.registry.functions.anchoredAt(batch.root).call()) == 0:
+            return False
+        logs = self.registry.events.Anchored().get_logs(
+            from_block=0, argument_filters={"root": batch.root}
+        )
+        if not logs:
+            return False
+        ev = logs[-1]
+        receipt = self.chain.w3.eth.get_transaction_receipt(ev["transactionHash"])
+        row = TxRow(0, batch.id, -1, bytes(ev["transactionHash"]), b"", 0, 0, "live", 0, None)
+        self._confirm(batch, row, receipt)
+        return True
+
     def _reverted(self, batch: BatchRow, t: TxRow) -> None:
         """A reverted anchor: if the root is anchored by another tx of ours, adopt that one."""
-        if int(self.registry.functions.anchoredAt(batch.root).call()) != 0:
-            logs = self.registry.events.Anchored().get_logs(
-                from_block=0, argument_filters={"root": batch.root}
-            )
-            if logs:
-                ev = logs[-1]
-                receipt = self.chain.w3.eth.get_transaction_receipt(ev["transactionHash"])
-                row = TxRow(
-                    t.id,
-                    batch.id,
-                    t.nonce,
-                    bytes(ev["transactionHash"]),
-                    b"",
-                    0,
-                    0,
-                    "live",
-                    0,
-                    None,
-                )
-                self._confirm(batch, row, receipt)
-                return
+        if self._adopt_existing(batch):
+            return
         with self.store.tx() as c:
             c.execute("UPDATE txs SET state = 'dead' WHERE batch_id = ?", (batch.id,))
             c.execute("UPDATE batches SET status = 'pending' WHERE id = ?", (batch.id,))

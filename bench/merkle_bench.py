@@ -1,0 +1,130 @@
+"""Merkle tree + every proof, beside OpenTimestamps' make_merkle_tree and @openzeppelin/merkle-tree.
+
+    .venv/bin/python bench/merkle_bench.py [--sizes 1024,100000,1000000] [--repeat 3]
+
+All three build from the same leaves (doc hash i = sha256(i as 8 big-endian bytes)). Ours and
+OpenZeppelin's produce the same root (checked); OpenTimestamps uses sha256 and its own shape, and
+its Timestamp objects carry each leaf's path (its "proofs"). Best of --repeat runs each.
+Writes bench/results/merkle.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from opentimestamps.core.timestamp import Timestamp, make_merkle_tree
+
+from node import merkle
+
+ROOT = Path(__file__).resolve().parent.parent
+OZ = """
+const { StandardMerkleTree } = require(process.argv[1] + "/@openzeppelin/merkle-tree");
+const crypto = require("crypto");
+const n = Number(process.argv[2]), repeat = Number(process.argv[3]);
+const values = [];
+for (let i = 0; i < n; i++) {
+  const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(i));
+  values.push(["0x" + crypto.createHash("sha256").update(b).digest("hex")]);
+}
+let best = Infinity, root = null;
+for (let r = 0; r < repeat; r++) {
+  const t0 = process.hrtime.bigint();
+  const tree = StandardMerkleTree.of(values, ["bytes32"]);
+  for (let i = 0; i < n; i++) tree.getProof(i);
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  best = Math.min(best, dt); root = tree.root;
+}
+process.stdout.write(JSON.stringify({ seconds: best, root }));
+"""
+
+
+def docs(n: int) -> list[bytes]:
+    return [hashlib.sha256(i.to_bytes(8, "big")).digest() for i in range(n)]
+
+
+def best_of(repeat: int, fn: Any) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def ours(leaves: list[bytes]) -> bytes:
+    tree = merkle.build(leaves)
+    proofs = tree.all_proofs()
+    assert len(proofs) == len(leaves)
+    return tree.root
+
+
+def ots(leaves: list[bytes]) -> bytes:
+    stamps = [Timestamp(d) for d in leaves]
+    tip: bytes = make_merkle_tree(stamps).msg
+    return tip
+
+
+def openzeppelin(n: int, repeat: int, timeout: float) -> dict[str, Any] | None:
+    modules = ROOT / "hardhat-free-devnet" / "node_modules"
+    try:
+        r = subprocess.run(
+            ["node", "--max-old-space-size=6000", "-e", OZ, str(modules), str(n), str(repeat)],
+            capture_output=True, text=True, timeout=timeout, check=True,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None
+    data: dict[str, Any] = json.loads(r.stdout)
+    return data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1024,100000,1000000")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--oz-timeout", type=float, default=600)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "merkle.json"))
+    args = ap.parse_args()
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        leaves = docs(n)
+        rep = args.repeat if n <= 100_000 else max(1, args.repeat - 1)
+        t_ours, root = best_of(rep, lambda leaves=leaves: ours(leaves))
+        t_ots, _ = best_of(rep, lambda leaves=leaves: ots(leaves))
+        oz = openzeppelin(n, rep, args.oz_timeout)
+        row = {
+            "leaves": n,
+            "ours_s": round(t_ours, 4),
+            "opentimestamps_s": round(t_ots, 4),
+            "openzeppelin_s": round(oz["seconds"], 4) if oz else None,
+            "speedup_vs_opentimestamps": round(t_ots / t_ours, 2),
+            "speedup_vs_openzeppelin": round(oz["seconds"] / t_ours, 2) if oz else None,
+            "same_root_as_openzeppelin": (oz["root"] == "0x" + root.hex()) if oz else None,
+        }
+        rows.append(row)
+        print(
+            f"{n:>9} leaves  ours {t_ours:7.3f}s  opentimestamps {t_ots:7.3f}s "
+            f"(x{row['speedup_vs_opentimestamps']})  openzeppelin "
+            + (f"{oz['seconds']:7.3f}s (x{row['speedup_vs_openzeppelin']})" if oz else "timeout"),
+            flush=True,
+        )
+    result = {
+        "benchmark": "merkle tree + all proofs",
+        "keccak_backend": merkle.KECCAK_BACKEND,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cpus",
+        "repeat": args.repeat,
+        "results": rows,
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
