@@ -1,0 +1,74 @@
+"""Start a real anvil and a real `credledger up` node for the benchmarks; stop them after."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from node.devnet import free_port, launch, terminate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Running:
+    rpc_url: str
+    node_url: str
+    workdir: Path
+
+
+@contextmanager
+def chain_and_node(
+    block_time: float | None = None, env: dict[str, str] | None = None
+) -> Iterator[Running]:
+    with tempfile.TemporaryDirectory(prefix="credledger-bench-") as tmp:
+        work = Path(tmp)
+        _, info = launch("anvil", free_port(), block_time, work / "anvil.log")
+        port = free_port()
+        full_env = {
+            **os.environ,
+            "CREDLEDGER_MANIFEST": str(work / "manifest.json"),
+            "CREDLEDGER_DEVNET_DIR": str(work / "devnet"),
+            "CREDLEDGER_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        log = open(work / "node.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "up", "--rpc", info.rpc_url, "--port", str(port),
+             "--data-dir", str(work / "data")],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"node exited: {(work / 'node.log').read_text()[-2000:]}")
+                try:
+                    if httpx.get(url + "/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit("node did not start")
+                time.sleep(0.2)
+            yield Running(info.rpc_url, url, work)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+            terminate(info.pid)
