@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from node.anchoring.component import component as anchoring_component
 from node.chain import Chain
 from node.deploy import addresses, check_manifest_chain, load_manifest
+from node.licences.component import component as licences_component
 from node.settings import Settings
 from node.signer import resolve_account
 from node.tx import TxSender
@@ -77,4 +78,4 @@ class ComponentBuilder(Protocol):
 
 # Component builders, called in order by NodeRuntime.from_settings. Each adds its services and
 # workers to the runtime (e.g. anchoring adds services["anchoring"] and its batcher worker).
-COMPONENTS: list[ComponentBuilder] = [anchoring_component]
+COMPONENTS: list[ComponentBuilder] = [anchoring_component, licences_component]

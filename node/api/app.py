@@ -7,12 +7,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from node import __version__
-from node.api.routes import anchors, health, metrics
+from node.api.routes import (
+    anchors,
+    enterprises,
+    health,
+    licences,
+    metrics,
+    verifications,
+    verify,
+)
 from node.errors import CredledgerError
 from node.runtime import NodeRuntime
 
 # Routers of every component; each is mounted as it is.
-ROUTERS = [health.router, anchors.router, metrics.router]
+ROUTERS = [
+    health.router,
+    anchors.router,
+    metrics.router,
+    licences.router,
+    enterprises.router,
+    verify.router,
+    verifications.router,
+]
 
 
 def create_app(runtime: NodeRuntime) -> FastAPI:

@@ -136,6 +136,10 @@ def deploy(
     dev_account: DevAccountOpt = None,
     manifest: ManifestOpt = None,
     force: Annotated[bool, typer.Option("--force", help="deploy again over a manifest")] = False,
+    with_catalogue: Annotated[
+        bool,
+        typer.Option("--with-catalogue", help="register the shipped licence-type catalogue"),
+    ] = False,
 ) -> None:
     """Deploy the contracts in dependency order, wire their roles, write the manifest."""
     chain = Chain([rpc])
@@ -147,6 +151,10 @@ def deploy(
     for name, entry in result["contracts"].items():
         console.print(f"{name:<18} {entry['address']}")
     console.print(f"manifest {path}")
+    if with_catalogue:
+        from node.licences.cli_support import register_shipped_catalogue
+
+        register_shipped_catalogue(chain, sender, result, console.print)
 
 
 @app.command("verify-deployment")
@@ -172,16 +180,25 @@ def up(
     chain_port: Annotated[int, typer.Option("--chain-port", help="anvil port")] = 8545,
     block_time: Annotated[float | None, typer.Option("--block-time")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="demo departments, tokens and enterprise (default: on for the local devnet)",
+        ),
+    ] = None,
 ) -> None:
     """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
     import uvicorn
 
     from node.api.app import create_app
+    from node.licences import demo as licence_demo
     from node.runtime import NodeRuntime
     from node.settings import load_settings
 
     proc_pid: int | None = None
     started_here: list[str] = []
+    demo = (rpc is None) if demo is None else demo
     try:
         running = DevnetManager().current() if rpc is None else None
         if running is not None:
@@ -198,6 +215,8 @@ def up(
         if data_dir is not None:
             overrides["data_dir"] = data_dir
         settings = load_settings(**overrides)
+        if demo:
+            settings = licence_demo.enable(settings)
         chain = Chain(settings.chain.rpc_urls)
         sender = TxSender(
             chain,
@@ -212,6 +231,8 @@ def up(
         )
         runtime = NodeRuntime.from_settings(settings)
         runtime.start()
+        if settings.licences.demo:
+            licence_demo.prepare(runtime, console.print)
         app_ = create_app(runtime)
         for line in started_here:
             console.print(f"started {line}")

@@ -34,6 +34,21 @@ CREATE TABLE IF NOT EXISTS holders (
     kind     TEXT NOT NULL,
     display  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notes (
+    licence_id BLOB NOT NULL,
+    tx_hash    TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    note       TEXT NOT NULL,
+    PRIMARY KEY (tx_hash, licence_id)
+);
+CREATE TABLE IF NOT EXISTS serials (
+    licence_id BLOB PRIMARY KEY,
+    serial     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata (
+    licence_id BLOB PRIMARY KEY,
+    metadata   TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS verifications (
     id          TEXT PRIMARY KEY,
     record_hash BLOB NOT NULL UNIQUE,
@@ -95,6 +110,8 @@ class LicenceStore:
                 )
                 return None
         stored_fp, state, response = row
+        if state == "pending" and stored_fp == fingerprint and self._stale(principal, key):
+            return None  # the process that claimed it died; this request takes over
         if stored_fp != fingerprint:
             raise ConflictError(
                 "this Idempotency-Key was already used for a different request; "
@@ -108,6 +125,15 @@ class LicenceStore:
             )
         answer: dict[str, Any] = json.loads(response)
         return answer
+
+    def _stale(self, principal: str, key: str, after: float = 300.0) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE idempotency SET created_at=? WHERE principal=? AND key=? "
+                "AND state='pending' AND created_at < ?",
+                (time.time(), principal, key, time.time() - after),
+            )
+            return cur.rowcount == 1
 
     def complete(self, principal: str, key: str, response: dict[str, Any]) -> None:
         with self._tx() as db:
@@ -136,6 +162,48 @@ class LicenceStore:
                 "SELECT kind, display FROM holders WHERE subject=?", (subject,)
             ).fetchone()
         return (row[0], row[1]) if row else None
+
+    # --- notes and metadata (this node's own, off chain) ----------------------------------
+
+    def add_note(self, licence_id: bytes, tx_hash: str, action: str, note: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?)",
+                (licence_id, tx_hash.lower(), action, note),
+            )
+
+    def notes_of(self, licence_id: bytes) -> dict[str, str]:
+        """tx hash -> note for one licence."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tx_hash, note FROM notes WHERE licence_id=?", (licence_id,)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def set_serial(self, licence_id: bytes, serial: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO serials VALUES (?, ?)", (licence_id, serial))
+
+    def serial_of(self, licence_id: bytes) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT serial FROM serials WHERE licence_id=?", (licence_id,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def set_metadata(self, licence_id: bytes, metadata: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO metadata VALUES (?, ?)",
+                (licence_id, json.dumps(metadata, ensure_ascii=False, sort_keys=True)),
+            )
+
+    def metadata_of(self, licence_id: bytes) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT metadata FROM metadata WHERE licence_id=?", (licence_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
 
     # --- verification records -------------------------------------------------------------
 

@@ -40,14 +40,14 @@ class Status(StrEnum):
 def effective_status(stored: str, valid_from: int, valid_until: int, now: int) -> Status:
     """``stored`` is the contract's status (ACTIVE, SUSPENDED, REVOKED); time adds the rest.
 
-    ``valid_until`` 0 means open-ended (a business licence without a term).
+    ``valid_until`` is exclusive, as in the contract; 0 means open-ended (长期).
     """
     stored = stored.upper()
     if stored == "REVOKED":
         return Status.REVOKED
     if stored == "SUSPENDED":
         return Status.SUSPENDED
-    if valid_until and now > valid_until:
+    if valid_until and now >= valid_until:
         return Status.EXPIRED
     if now < valid_from:
         return Status.NOT_YET_VALID

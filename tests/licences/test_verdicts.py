@@ -23,8 +23,8 @@ LID = b"\xaa" * 32
     ("stored", "valid_from", "valid_until", "now", "expected"),
     [
         ("ACTIVE", 100, 200, 150, Status.ACTIVE),
-        ("ACTIVE", 100, 200, 200, Status.ACTIVE),  # the last second is still valid
-        ("ACTIVE", 100, 200, 201, Status.EXPIRED),
+        ("ACTIVE", 100, 200, 199, Status.ACTIVE),
+        ("ACTIVE", 100, 200, 200, Status.EXPIRED),  # validUntil is exclusive, as on chain
         ("ACTIVE", 100, 0, 10**10, Status.ACTIVE),  # open-ended
         ("ACTIVE", 100, 200, 99, Status.NOT_YET_VALID),
         ("SUSPENDED", 100, 200, 300, Status.SUSPENDED),  # suspension outranks expiry

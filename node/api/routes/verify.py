@@ -1,0 +1,44 @@
+"""Document verification: a file or its hash, optionally the licence it claims to be."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from node.api.deps import Runtime
+from node.api.routes.licences import (
+    Body,
+    Caller,
+    Licences,
+    doc_hash_of,
+    read_payload,
+    validated,
+)
+from node.licences.inputs import parse_licence_id
+
+router = APIRouter(tags=["verify"])
+
+
+class VerifyBody(Body):
+    document_hash: str | None = Field(default=None, alias="documentHash")
+    licence_id: str | None = Field(default=None, alias="licenceId")
+
+
+@router.post("/v1/verify/document")
+async def verify_document(
+    request: Request, runtime: Runtime, service: Licences, caller: Caller
+) -> dict[str, Any]:
+    """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN.
+
+    With a clerk's (or department's) token the check is recorded and anchored; the answer carries
+    the record's id (``GET /v1/verifications/{id}``).
+    """
+    fields, file_hash = await read_payload(request, runtime)
+    body = validated(VerifyBody, fields)
+    doc = doc_hash_of(body.document_hash, file_hash)
+    assert doc is not None
+    lid = parse_licence_id(body.licence_id) if body.licence_id else None
+    return await run_in_threadpool(service.verify_document, caller, doc, lid)

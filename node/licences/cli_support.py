@@ -1,0 +1,26 @@
+"""Helpers the CLI calls (kept here so the shared command modules stay small)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from node.chain import Chain
+from node.deploy import addresses
+from node.errors import DeploymentError
+from node.licences.catalogue import load_catalogue
+from node.licences.service import register_catalogue
+from node.tx import TxSender
+
+
+def register_shipped_catalogue(
+    chain: Chain, admin: TxSender, manifest: dict[str, Any], say: Callable[[str], None]
+) -> int:
+    """`credledger deploy --with-catalogue`: register every shipped type not yet on chain."""
+    address = addresses(manifest).get("LicenceRegistry")
+    if address is None:
+        raise DeploymentError("the manifest has no LicenceRegistry to register licence types in")
+    catalogue = load_catalogue()
+    n = register_catalogue(chain, address, admin, catalogue, progress=say)
+    say(f"licence types: {n} registered now, {len(catalogue.types)} in the catalogue")
+    return n
