@@ -79,6 +79,7 @@ class Pipeline:
         self._last_balance_check = 0.0
         self._last_broadcast: dict[int, float] = {}
         self._low_balance = False
+        self._at_cap: set[int] = set()
         self.last_error: str | None = None
         m = metrics
         self.m_batches = m.counter("anchor_batches_confirmed_total", "batches confirmed")
@@ -215,6 +216,7 @@ class Pipeline:
             factor = 1 + self.settings.fee_bump_percent / 100
             fee = max(fee, math.ceil(bump_from.fee_cap * factor))
             tip = max(tip, math.ceil(bump_from.tip * factor)) if tip or bump_from.tip else 0
+            return fee, min(tip, fee)  # a replacement is never capped down: see _bump
         fee = min(fee, cap_wei)
         tip = min(tip, fee)
         return fee, tip
@@ -362,7 +364,10 @@ class Pipeline:
 
     def _bump(self, batch: BatchRow, newest: TxRow) -> None:
         fee, tip = self._fees(bump_from=newest)
-        if fee <= newest.fee_cap:
+        if fee > int(self.settings.max_fee_gwei * GWEI):  # +12.5% would pass the cap: wait
+            if batch.id in self._at_cap:
+                return
+            self._at_cap.add(batch.id)
             log.warning(
                 "batch %d stuck but fees are at the cap (%s gwei)",
                 batch.id,
