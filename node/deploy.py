@@ -58,6 +58,8 @@ PLAN: list[ContractSpec] = [
         "LicenceRegistry",
         args=lambda deployer, _: [LICENCE_ADMIN_DELAY, deployer],
     ),
+    # No roles and no admin: every grant belongs to its holder.
+    ContractSpec("ConsentRegistry", args=lambda _deployer, _: []),
 ]
 
 

@@ -6,32 +6,44 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 import {IAnchorRegistry} from "./interfaces/IAnchorRegistry.sol";
 
 /// @title AnchorRegistry
-/// @notice The anchoring primitive: one storage slot per Merkle batch, the time it was anchored.
+/// @notice The anchoring primitive: one storage slot per Merkle batch holding when and by whom it was
+///         anchored; anchors count only if made by an `ANCHORER_ROLE` holder during its term.
 contract AnchorRegistry is IAnchorRegistry, AccessControl {
     /// @notice Role of the nodes allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
     /// @notice Version of this contract's interface and storage.
-    string public constant VERSION = "1.0.0";
+    string public constant VERSION = "2.0.0";
 
-    mapping(bytes32 root => uint64 time) private _anchoredAt;
+    // root => time (64 bits) | anchorer (160 bits) << 64
+    mapping(bytes32 root => uint256 record) private _anchors;
+    // anchorer => since (64 bits) | until (64 bits) << 64; until 0 while the role is held
+    mapping(address anchorer => uint256 term) private _terms;
 
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
     /// @inheritdoc IAnchorRegistry
-    function anchor(bytes32 root, uint32 leafCount) external onlyRole(ANCHORER_ROLE) {
+    function anchor(bytes32 root, uint32 leafCount) external {
         if (root == bytes32(0) || leafCount == 0) revert InvalidBatch(root, leafCount);
-        uint64 existing = _anchoredAt[root];
-        if (existing != 0) revert RootAlreadyAnchored(root, existing);
+        uint256 existing = _anchors[root];
+        if (existing != 0) {
+            uint64 previous = uint64(existing);
+            if (_counts(address(uint160(existing >> 64)), previous)) revert RootAlreadyAnchored(root, previous);
+            // written by a non-anchorer: only an anchorer may take the root over
+            _checkRole(ANCHORER_ROLE);
+        }
         uint64 time = uint64(block.timestamp);
-        _anchoredAt[root] = time;
-        emit Anchored(root, leafCount, time);
+        _anchors[root] = uint256(time) | (uint256(uint160(msg.sender)) << 64);
+        emit Anchored(root, msg.sender, leafCount, time);
     }
 
     /// @inheritdoc IAnchorRegistry
-    function anchoredAt(bytes32 root) external view returns (uint64) {
-        return _anchoredAt[root];
+    function anchoredAt(bytes32 root) public view returns (uint64) {
+        uint256 record = _anchors[root];
+        uint64 time = uint64(record);
+        if (record == 0 || !_counts(address(uint160(record >> 64)), time)) return 0;
+        return time;
     }
 
     /// @inheritdoc IAnchorRegistry
@@ -40,9 +52,47 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         view
         returns (uint64 anchoredAt_)
     {
-        anchoredAt_ = _anchoredAt[root];
+        anchoredAt_ = anchoredAt(root);
         if (anchoredAt_ == 0) return 0;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(docHash))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) return 0;
+    }
+
+    /// @inheritdoc IAnchorRegistry
+    function anchorRecord(bytes32 root) external view returns (uint64 time, address anchorer) {
+        uint256 record = _anchors[root];
+        return (uint64(record), address(uint160(record >> 64)));
+    }
+
+    /// @inheritdoc IAnchorRegistry
+    function anchorerTerm(address account) external view returns (uint64 since, uint64 until) {
+        uint256 term = _terms[account];
+        return (uint64(term), uint64(term >> 64));
+    }
+
+    /// @dev Opens an anchorer's term when it is granted `ANCHORER_ROLE`; a closed term cannot reopen.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == ANCHORER_ROLE) {
+            uint256 term = _terms[account];
+            if (term != 0) revert AnchorerRetired(account, uint64(term >> 64));
+            _terms[account] = uint64(block.timestamp);
+        }
+    }
+
+    /// @dev Closes an anchorer's term when `ANCHORER_ROLE` is revoked or renounced.
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == ANCHORER_ROLE) {
+            _terms[account] |= uint256(uint64(block.timestamp)) << 64;
+        }
+    }
+
+    /// @dev Whether `account` was an anchorer at `time`: since <= time < until (until 0: open).
+    function _counts(address account, uint64 time) private view returns (bool) {
+        uint256 term = _terms[account];
+        uint64 since = uint64(term);
+        uint64 until = uint64(term >> 64);
+        return since != 0 && since <= time && (until == 0 || time < until);
     }
 }

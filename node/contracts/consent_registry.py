@@ -1,0 +1,225 @@
+"""Typed binding for ConsentRegistry: grants of the use of an asset, direct or by EIP-712 signature.
+
+Ownership of the asset is not checked on chain (see ``IConsentRegistry``): whoever relies on a grant
+checks that its holder owns the asset (licence holder address, material in the holder's wallet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
+from web3.types import TxReceipt
+
+from node.contracts._base import Binding
+from node.contracts.eip712 import (
+    GrantRequest,
+    grant_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+from node.contracts.errors import register
+from node.errors import ContractRevert
+
+AssetId = NewType("AssetId", bytes)
+Purpose = NewType("Purpose", bytes)
+
+
+def purpose_of(code: str) -> Purpose:
+    """A purpose on chain: keccak256 of its code, e.g. ``purpose_of("LOAN-APPLICATION")``."""
+    return Purpose(keccak(code.encode()))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A stored grant (``IConsentRegistry.Grant``); ``max_uses`` 0 means no limit."""
+
+    expires_at: int
+    max_uses: int
+    uses: int
+
+
+class GrantNotFound(ContractRevert):
+    """No grant: never granted, or revoked (args: holder, assetId, grantee, purpose)."""
+
+    code = "grant_not_found"
+    http_status = 404
+
+
+class GrantExpired(ContractRevert):
+    """The grant expired (args: holder, assetId, grantee, purpose, expiresAt)."""
+
+    code = "grant_expired"
+    http_status = 409
+
+
+class GrantExhausted(ContractRevert):
+    """The grant was used its maximum number of times (args: …, maxUses)."""
+
+    code = "grant_exhausted"
+    http_status = 409
+
+
+class InvalidExpiry(ContractRevert):
+    """The expiry must be in the future (args: expiresAt)."""
+
+    code = "invalid_expiry"
+    http_status = 400
+
+
+class InvalidGrantee(ContractRevert):
+    """The grantee is zero or the holder itself (args: grantee)."""
+
+    code = "invalid_grantee"
+    http_status = 400
+
+
+class SignatureExpired(ContractRevert):
+    """The signed request's deadline has passed; sign a new one (args: deadline)."""
+
+    code = "signature_expired"
+    http_status = 400
+
+
+class InvalidSignature(ContractRevert):
+    """Not the holder's signature over this request and its current nonce (args: holder)."""
+
+    code = "invalid_signature"
+    http_status = 403
+
+
+class InvalidAccountNonce(ContractRevert):
+    """OpenZeppelin Nonces: wrong nonce (args: account, currentNonce)."""
+
+    code = "invalid_nonce"
+    http_status = 409
+
+
+class InvalidShortString(ContractRevert):
+    """OpenZeppelin ShortStrings (construction only)."""
+
+    code = "invalid_short_string"
+    http_status = 400
+
+
+class StringTooLong(ContractRevert):
+    """OpenZeppelin ShortStrings (construction only; args: str)."""
+
+    code = "string_too_long"
+    http_status = 400
+
+
+register(
+    GrantNotFound,
+    GrantExpired,
+    GrantExhausted,
+    InvalidExpiry,
+    InvalidGrantee,
+    SignatureExpired,
+    InvalidSignature,
+    InvalidAccountNonce,
+    InvalidShortString,
+    StringTooLong,
+)
+
+
+class ConsentRegistry(Binding):
+    """ConsentRegistry at ``address``; writes signed by ``sender`` (holder, grantee, relayer)."""
+
+    NAME = "ConsentRegistry"
+
+    # direct, by the holder (the sender)
+    def grant(self, request: GrantRequest) -> TxReceipt:
+        return self._send(
+            self.contract.functions.grant(
+                request.asset_id,
+                to_checksum_address(request.grantee),
+                request.purpose,
+                request.expires_at,
+                request.max_uses,
+            )
+        )
+
+    def revoke(self, asset_id: bytes, grantee: str, purpose: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.revoke(asset_id, to_checksum_address(grantee), purpose)
+        )
+
+    # signed by the holder, sent by a relayer (the sender)
+    def grant_by_sig(self, request: GrantRequest, deadline: int, signature: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
+        )
+
+    def revoke_by_sig(
+        self,
+        holder: str,
+        asset_id: bytes,
+        grantee: str,
+        purpose: bytes,
+        deadline: int,
+        signature: bytes,
+    ) -> TxReceipt:
+        return self._send(
+            self.contract.functions.revokeBySig(
+                to_checksum_address(holder),
+                asset_id,
+                to_checksum_address(grantee),
+                purpose,
+                deadline,
+                signature,
+            )
+        )
+
+    def sign_grant(self, holder: LocalAccount, request: GrantRequest, deadline: int) -> bytes:
+        """The holder's signature over ``request`` with its current nonce on this deployment."""
+        data = grant_typed_data(
+            self.chain.chain_id, self.address, request, self.nonce(request.holder), deadline
+        )
+        return sign_typed_data(holder, data)
+
+    def sign_revoke(
+        self, holder: LocalAccount, asset_id: bytes, grantee: str, purpose: bytes, deadline: int
+    ) -> bytes:
+        data = revoke_typed_data(
+            self.chain.chain_id,
+            self.address,
+            holder=holder.address,
+            asset_id=asset_id,
+            grantee=grantee,
+            purpose=purpose,
+            nonce=self.nonce(holder.address),
+            deadline=deadline,
+        )
+        return sign_typed_data(holder, data)
+
+    # by the grantee (the sender)
+    def consume(self, holder: str, asset_id: bytes, purpose: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.consume(to_checksum_address(holder), asset_id, purpose)
+        )
+
+    # views
+    def is_authorized(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bool:
+        return bool(
+            self.contract.functions.isAuthorized(
+                to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose
+            ).call()
+        )
+
+    def get_grant(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> Grant | None:
+        expires_at, max_uses, uses = self.contract.functions.getGrant(
+            to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose
+        ).call()
+        if int(expires_at) == 0:
+            return None
+        return Grant(int(expires_at), int(max_uses), int(uses))
+
+    def nonce(self, holder: str) -> int:
+        return int(self.contract.functions.nonces(to_checksum_address(holder)).call())
+
+    def domain_separator(self) -> bytes:
+        return bytes(self.contract.functions.DOMAIN_SEPARATOR().call())
