@@ -243,10 +243,15 @@ class LicenceService:
     ) -> list[ev.Event]:
         return self.indexer.events(ev.CONTRACT, event, where)
 
-    def _catch_up(self, timeout: float = 10.0) -> None:
-        """Wait until the indexer has seen the current head (used when a read finds it behind)."""
+    def _catch_up(self, timeout: float = 10.0) -> bool:
+        """Wait until the indexer has the current head; False if it already had it (or timed out).
+
+        Used when a read finds nothing or something older than the contract's state.
+        """
         head = int(self.chain.w3.eth.block_number)
-        self.indexer.wait_until(head, timeout)
+        if self.indexer.indexed_height >= head:
+            return False
+        return self.indexer.wait_until(head, timeout)
 
     def now(self) -> int:
         """Chain time: the later of the wall clock and the latest block (devnets can be ahead)."""
@@ -844,7 +849,11 @@ class LicenceService:
         if licence_id is not None:
             outcome: Outcome = judge_claimed(doc_hash, self._facts(licence_id))
         else:
-            facts = [f for f in map(self._facts, self._licences_with_document(doc_hash)) if f]
+            found = self._licences_with_document(doc_hash)
+            if not found and self._catch_up():
+                # nothing indexed yet: the licence may be in a block the indexer has not read
+                found = self._licences_with_document(doc_hash)
+            facts = [f for f in map(self._facts, found) if f]
             anchored_at, receipt = (None, None) if facts else self._anchored_at(doc_hash)
             outcome = judge_unclaimed(doc_hash, facts, anchored_at)
             if receipt is not None:

@@ -1,0 +1,202 @@
+"""One anvil for the licence tests, the contracts and catalogue on it, and two department nodes.
+
+Node A acts for the market-regulation department (issuer of the non-drug types) and an
+enforcement department (supervisor of every type), with a counter clerk and an admin token;
+node B acts for the drug administration. Each has its own key, tokens and databases; they share
+only the chain (and the consortium-wide subject secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.auth import TokenBook
+from node.chain import Chain
+from node.departments import Department, Departments
+from node.deploy import addresses, deploy
+from node.devnet import DevnetInfo, free_port, launch, terminate
+from node.licences.catalogue import load_catalogue
+from node.licences.service import authorise_departments, register_catalogue
+from node.signer import dev_account
+from node.tx import TxSender
+from tests.licences.harness import Node, toml_config
+
+CATALOGUE = load_catalogue()
+MED = [t.code for t in CATALOGUE.types if t.category == "MED"]
+MARKET = [t.code for t in CATALOGUE.types if t.category != "MED"]
+# configured for the market department on its node but never authorised on chain: the contract
+# itself must refuse it
+NOT_ON_CHAIN = "MED-DEVICE-OPERATION"
+
+TOKENS = {
+    "market": "tok-market-" + "a" * 32,
+    "enforcement": "tok-enforcement-" + "b" * 32,
+    "clerk_a": "tok-clerk-a-" + "c" * 32,
+    "admin": "tok-admin-" + "d" * 32,
+    "drugs": "tok-drugs-" + "e" * 32,
+    "clerk_b": "tok-clerk-b-" + "f" * 32,
+}
+ENTERPRISE = "91310000MA1FL1234Q"
+OTHER_ENTERPRISE = "91440300708461136T"
+
+
+@dataclass
+class LicenceChain:
+    info: DevnetInfo
+    chain: Chain
+    manifest: Path
+    contracts: dict[str, str]
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        return self.chain.w3.provider.make_request(method, params or [])["result"]  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def lchain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LicenceChain]:
+    tmp = tmp_path_factory.mktemp("lic-chain")
+    _, info = launch("anvil", free_port(), None, tmp / "anvil.log")
+    try:
+        chain = Chain([info.rpc_url])
+        admin = TxSender(chain, dev_account(0))
+        manifest_path = tmp / "manifest.json"
+        manifest, _ = deploy(chain, admin, manifest_path)
+        contracts = addresses(manifest)
+        registry = contracts["LicenceRegistry"]
+        register_catalogue(chain, registry, admin, CATALOGUE)
+
+        # on-chain roles: market issues and supervises the non-drug types, enforcement
+        # supervises everything, drugs issues and supervises the drug types
+        def dept(name: str, account: int, issues: list[str], supervises: list[str]) -> Department:
+            sender = TxSender(chain, dev_account(account))
+            return Department(name, name, sender, frozenset(issues), frozenset(supervises))
+
+        chain_view = Departments(
+            [
+                dept("market", 1, MARKET, MARKET),
+                dept("drugs", 2, MED, MED),
+                dept("enforcement", 3, [], MARKET + MED),
+            ],
+            TokenBook(),
+        )
+        authorise_departments(chain, registry, admin, chain_view)
+        # node B anchors with dev account 4
+        anchor = chain.contract("AnchorRegistry", contracts["AnchorRegistry"])
+        role = anchor.functions.ANCHORER_ROLE().call()
+        admin.send(anchor.functions.grantRole(role, dev_account(4).address))
+        yield LicenceChain(info, chain, manifest_path, contracts)
+    finally:
+        terminate(info.pid)
+
+
+def _node_a_config() -> str:
+    return toml_config(
+        departments=[
+            {
+                "name": "market",
+                "dev_account": 1,
+                "token": TOKENS["market"],
+                "issues": [*MARKET, NOT_ON_CHAIN],
+                "supervises": MARKET,
+            },
+            {
+                "name": "enforcement",
+                "dev_account": 3,
+                "token": TOKENS["enforcement"],
+                "supervises": MARKET + MED,
+            },
+        ],
+        clerks=[{"name": "clerk-a", "department": "market", "token": TOKENS["clerk_a"]}],
+        admin_tokens=[TOKENS["admin"]],
+    )
+
+
+def _node_b_config() -> str:
+    return toml_config(
+        departments=[
+            {
+                "name": "drugs",
+                "dev_account": 2,
+                "token": TOKENS["drugs"],
+                "issues": MED,
+                "supervises": MED,
+            }
+        ],
+        clerks=[{"name": "clerk-b", "department": "drugs", "token": TOKENS["clerk_b"]}],
+        admin_tokens=[],
+    )
+
+
+@pytest.fixture(scope="session")
+def node_a(lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    node = Node(
+        "A",
+        lchain.info.rpc_url,
+        tmp_path_factory.mktemp("node-a"),
+        lchain.manifest,
+        _node_a_config(),
+        signer_dev_account=0,
+    )
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def node_b(lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    node = Node(
+        "B",
+        lchain.info.rpc_url,
+        tmp_path_factory.mktemp("node-b"),
+        lchain.manifest,
+        _node_b_config(),
+        signer_dev_account=4,
+    )
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+_counter = iter(range(1, 10**9))
+
+
+def serial(prefix: str = "T") -> str:
+    return f"{prefix}-{os.getpid()}-{next(_counter):06d}"
+
+
+def document(label: str) -> bytes:
+    """A unique document body for one test."""
+    return f"licence document {label} {serial()}".encode()
+
+
+def sha(data: bytes) -> str:
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def issue_body(
+    type_code: str = "FOOD-OPERATION",
+    doc: bytes | None = None,
+    uscc: str | None = ENTERPRISE,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": type_code,
+        "serialNumber": serial(),
+        "documentHash": sha(doc if doc is not None else document(type_code)),
+        "validFrom": "2024-01-01",
+        "validUntil": "2036-12-31",
+    }
+    if uscc is not None:
+        body["holderUscc"] = uscc
+    body.update(extra)
+    return body

@@ -1,0 +1,161 @@
+"""Real node processes for the licence tests: `credledger up --rpc … --no-demo` + TOML config."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from node.auth import hash_token
+from node.devnet import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECT_SECRET = "licence-tests-subject-secret-0123456789"
+
+
+def toml_config(
+    departments: list[dict[str, Any]],
+    clerks: list[dict[str, Any]],
+    admin_tokens: list[str],
+) -> str:
+    """A node config; tokens are given in clear here and written as their SHA-256."""
+
+    def arr(xs: list[str]) -> str:
+        return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
+
+    lines = [f'subject_secret = "{SUBJECT_SECRET}"', "", "[licences]"]
+    lines.append(f"admin_token_sha256 = {arr([hash_token(t) for t in admin_tokens])}")
+    for d in departments:
+        lines += [
+            "",
+            "[[departments]]",
+            f'name = "{d["name"]}"',
+            f"dev_account = {d['dev_account']}",
+            f"token_sha256 = {arr([hash_token(d['token'])])}",
+            f"issues = {arr(d.get('issues', []))}",
+            f"supervises = {arr(d.get('supervises', []))}",
+        ]
+    for c in clerks:
+        lines += [
+            "",
+            "[[clerks]]",
+            f'name = "{c["name"]}"',
+            f'department = "{c["department"]}"',
+            f"token_sha256 = {arr([hash_token(c['token'])])}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class Node:
+    """One node process with its own data folder, config, signer and HTTP client."""
+
+    def __init__(
+        self,
+        name: str,
+        rpc_url: str,
+        workdir: Path,
+        manifest: Path,
+        config: str,
+        signer_dev_account: int,
+    ) -> None:
+        self.name = name
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = workdir / "data"
+        self.log_path = workdir / "node.log"
+        (workdir / "config.toml").write_text(config, encoding="utf-8")
+        self.port = free_port()
+        self.rpc_url = rpc_url
+        self.env = {
+            **os.environ,
+            "CREDLEDGER_CONFIG": str(workdir / "config.toml"),
+            "CREDLEDGER_MANIFEST": str(manifest),
+            "CREDLEDGER_DEVNET_DIR": str(workdir / "devnet"),
+            "CREDLEDGER_SIGNER__DEV_ACCOUNT": str(signer_dev_account),
+            "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
+            "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+        # every response body this node sent, for the privacy checks
+        self.responses: list[str] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "up", "--rpc", self.rpc_url,
+             "--port", str(self.port), "--data-dir", str(self.data_dir), "--no-demo"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"node {self.name} exited; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if self.client.get("/v1/licence-types").status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"node {self.name} did not answer within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+        self.client.close()
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = dict(kw.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        r = self.client.request(method, path, headers=headers, **kw)
+        with self._lock:
+            self.responses.append(r.text)
+        return r
+
+    def get(self, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, token, **kw)
+
+    def ok(self, r: httpx.Response, status: int = 200) -> dict[str, Any]:
+        assert r.status_code == status, f"{r.status_code} {r.text}"
+        body: dict[str, Any] = r.json()
+        return body
+
+    def health(self) -> dict[str, Any]:
+        return self.ok(self.get("/health"))
+
+    def wait_indexed(self, block: int, timeout: float = 10.0) -> float:
+        """Wait until this node's indexer has ``block``; return how long it took."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.health()["indexer"]["indexedHeight"] >= block:
+                return time.monotonic() - start
+            time.sleep(0.05)
+        raise AssertionError(f"node {self.name} did not index block {block} in {timeout}s")
