@@ -26,7 +26,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NewType
+from typing import Any, NewType
 
 DocHash = NewType("DocHash", bytes)
 MerkleRoot = NewType("MerkleRoot", bytes)
@@ -34,27 +34,28 @@ MerkleRoot = NewType("MerkleRoot", bytes)
 _Hasher = Callable[[bytes], bytes]
 
 
-def _pick_keccak() -> tuple[_Hasher, str]:
+def _pick_keccak() -> tuple[_Hasher, Any, str]:
+    """(keccak256 function, native constructor or None, backend name)."""
     try:
         import sha3  # type: ignore[import-untyped]  # safe-pysha3: native C keccak
 
-        k = sha3.keccak_256
+        ctor = sha3.keccak_256
 
         def native(data: bytes) -> bytes:
-            digest: bytes = k(data).digest()
+            digest: bytes = ctor(data).digest()
             return digest
 
-        return native, "safe-pysha3"
+        return native, ctor, "safe-pysha3"
     except ImportError:  # pragma: no cover - only where the wheel is missing
         from Crypto.Hash import keccak as _k
 
         def slow(data: bytes) -> bytes:
             return _k.new(digest_bits=256, data=data).digest()
 
-        return slow, "pycryptodome"
+        return slow, None, "pycryptodome"
 
 
-keccak256, KECCAK_BACKEND = _pick_keccak()
+keccak256, _NATIVE, KECCAK_BACKEND = _pick_keccak()
 
 
 def _check(doc_hash: bytes) -> None:
@@ -140,10 +141,16 @@ def _build(doc_hashes: Sequence[bytes]) -> Tree:
     n = len(doc_hashes)
     if n == 0:
         raise ValueError("a Merkle tree needs at least one document hash")
-    for d in doc_hashes:
-        _check(d)
-    k = keccak256
-    leaves = [k(k(bytes(d))) for d in doc_hashes]
+    if set(map(len, doc_hashes)) != {32} or not all(
+        isinstance(d, bytes | bytearray) for d in doc_hashes
+    ):
+        raise ValueError("a document hash must be exactly 32 bytes")
+    # the same rules as leaf_hash/node_hash, with the native constructor inlined (hot loops)
+    if _NATIVE is not None:
+        K = _NATIVE
+        leaves: list[bytes] = [K(K(d).digest()).digest() for d in doc_hashes]
+    else:  # pragma: no cover
+        leaves = [keccak256(keccak256(bytes(d))) for d in doc_hashes]
     order = sorted(range(n), key=leaves.__getitem__)
     total = 2 * n - 1
     nodes: list[bytes] = [b""] * total
@@ -152,10 +159,14 @@ def _build(doc_hashes: Sequence[bytes]) -> Tree:
     for rank, i in enumerate(order):
         position[i] = last - rank
         nodes[last - rank] = leaves[i]
-    for j in range(total - 1 - n, -1, -1):
-        a = nodes[2 * j + 1]
-        b = nodes[2 * j + 2]
-        nodes[j] = k(a + b if a < b else b + a)
+    if _NATIVE is not None:
+        for j in range(total - 1 - n, -1, -1):
+            a = nodes[2 * j + 1]
+            b = nodes[2 * j + 2]
+            nodes[j] = K(a + b if a < b else b + a).digest()
+    else:  # pragma: no cover
+        for j in range(total - 1 - n, -1, -1):
+            nodes[j] = node_hash(nodes[2 * j + 1], nodes[2 * j + 2])
     if len(set(leaves)) != n:
         raise ValueError("duplicate document hash in one batch")
     return Tree(nodes, [bytes(d) for d in doc_hashes], position)
