@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Measure the gas of every budgeted contract call and write ``contracts/gas-report.json``.
+
+Usage: ``.venv/bin/python scripts/gas_report.py`` (starts its own anvil), or ``--check`` to exit 1
+if the committed report or the table in ``contracts/README.md`` differ from a fresh measurement.
+``tests/contracts/test_gas.py`` runs :func:`measure` on the test session's anvil and asserts the
+committed numbers exactly, so a change that moves gas fails until this script is run again.
+
+Gas is deterministic: the contracts are deployed by a dedicated key at nonce 0 (so at the same
+addresses on every fresh anvil, which makes signatures and thus calldata identical), and every
+input is a fixed value. Numbers are total transaction gas (``gasUsed``: 21,000 base + calldata +
+execution), the figure a department pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from eth_account import Account  # noqa: E402
+from eth_account.signers.local import LocalAccount  # noqa: E402
+from eth_hash.auto import keccak  # noqa: E402
+
+from node import compiler  # noqa: E402
+from node.chain import Chain  # noqa: E402
+from node.contracts.anchor_registry import AnchorRegistry  # noqa: E402
+from node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
+from node.contracts.eip712 import GrantRequest  # noqa: E402
+from node.contracts.licence_registry import (  # noqa: E402
+    ROLE_ISSUER,
+    ROLE_SUPERVISOR,
+    IssueRequest,
+    LicenceRegistry,
+    SupervisionKind,
+    serial_of,
+)
+from node.deploy import deploy  # noqa: E402
+from node.tx import TxSender  # noqa: E402
+
+REPORT = ROOT / "contracts" / "gas-report.json"
+README = ROOT / "contracts" / "README.md"
+TABLE_START = "<!-- gas-table:start (scripts/gas_report.py writes this) -->"
+TABLE_END = "<!-- gas-table:end -->"
+FORMAT = "credledger-gas-report-1"
+
+# Budgets from issue 3 (total transaction gas).
+BUDGETS: dict[str, int] = {
+    "LicenceRegistry.issue": 75_000,
+    "LicenceRegistry.issue (no holder address)": 75_000,
+    "LicenceRegistry.issueBatch(24 types) per licence": 55_000,
+    "LicenceRegistry.issueBatch(24 same type) per licence": 55_000,
+    "LicenceRegistry.suspend": 30_000,
+    "LicenceRegistry.reinstate": 30_000,
+    "LicenceRegistry.revoke": 30_000,
+    "AnchorRegistry.anchor": 47_000,
+    "AnchorRegistry.anchor per document (1,024 leaves)": 46,
+    "ConsentRegistry.grantBySig (holder's first nonce)": 80_000,
+    "ConsentRegistry.grantBySig": 80_000,
+    "ConsentRegistry.consume": 35_000,
+}
+
+NOTES: dict[str, str] = {
+    "LicenceRegistry.suspend (by a supervisor of the type)": (
+        "not the issuing key: one more cold read (the supervisor's authorisation)"
+    ),
+    "LicenceRegistry.amend": "two slots: the licence word and the document hash",
+}
+
+NAMESPACE = "credledger-gas-report"
+T_FROM = 1_767_225_600  # 2026-01-01
+T_UNTIL = 4_102_444_800  # 2100-01-01
+HOLDER = keccak(b"subject:91310000MA1FL0XX3A")
+DOC = keccak(b"gas report document v1")
+
+
+def _key(name: str) -> LocalAccount:
+    acct: LocalAccount = Account.from_key(keccak(f"{NAMESPACE}/{name}".encode()))
+    return acct
+
+
+def _fund(chain: Chain, address: str) -> None:
+    chain.w3.provider.make_request("anvil_setBalance", [address, hex(10**22)])  # type: ignore[arg-type]
+
+
+def measure(chain: Chain) -> dict[str, int]:
+    """Deploy the PLAN from fresh dedicated keys and measure every call; returns name -> gasUsed."""
+    keys = {n: _key(n) for n in ("admin", "issuer", "supervisor", "holder", "grantee", "relayer")}
+    for k in keys.values():
+        _fund(chain, k.address)
+    senders = {n: TxSender(chain, k) for n, k in keys.items()}
+    out: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest, _ = deploy(chain, senders["admin"], Path(tmp) / "m.json", force=True)
+    addr = {n: c["address"] for n, c in manifest["contracts"].items()}
+    for name, c in manifest["contracts"].items():
+        out[f"{name} deployment"] = int(c["gasUsed"])
+
+    admin = LicenceRegistry(chain, addr["LicenceRegistry"], senders["admin"])
+    types = [keccak(f"GAS-TYPE-{i:02d}".encode()) for i in range(24)]
+    for t in types:
+        admin.register_type(t, "type", keccak(b"schema"))
+        admin.set_authorisation(t, keys["issuer"].address, ROLE_ISSUER)
+        admin.set_authorisation(t, keys["supervisor"].address, ROLE_SUPERVISOR)
+    lic = admin.with_sender(senders["issuer"])
+
+    def req(i: int, type_index: int = 0, holder_address: str | None = None) -> IssueRequest:
+        return IssueRequest(
+            type_id=types[type_index],
+            serial=serial_of(f"JY1310101{i:07d}"),
+            holder=HOLDER,
+            doc_hash=keccak(f"gas report document {i}".encode()),
+            valid_from=T_FROM,
+            valid_until=T_UNTIL,
+            holder_address=holder_address,
+        )
+
+    lid, r = lic.issue(req(1, holder_address=keys["holder"].address))
+    out["LicenceRegistry.issue"] = int(r["gasUsed"])
+    _, r = lic.issue(req(2))
+    out["LicenceRegistry.issue (no holder address)"] = int(r["gasUsed"])
+    _, r = lic.issue_batch([req(100 + i, i) for i in range(24)])
+    out["LicenceRegistry.issueBatch(24 types)"] = int(r["gasUsed"])
+    out["LicenceRegistry.issueBatch(24 types) per licence"] = int(r["gasUsed"]) // 24
+    _, r = lic.issue_batch([req(200 + i, 0) for i in range(24)])
+    out["LicenceRegistry.issueBatch(24 same type)"] = int(r["gasUsed"])
+    out["LicenceRegistry.issueBatch(24 same type) per licence"] = int(r["gasUsed"]) // 24
+    out["LicenceRegistry.suspend"] = int(lic.suspend(lid, 7)["gasUsed"])
+    out["LicenceRegistry.reinstate"] = int(lic.reinstate(lid)["gasUsed"])
+    sup = lic.with_sender(senders["supervisor"])
+    out["LicenceRegistry.suspend (by a supervisor of the type)"] = int(
+        sup.suspend(lid, 7)["gasUsed"]
+    )
+    lic.reinstate(lid)
+    out["LicenceRegistry.amend"] = int(lic.amend(lid, DOC, T_UNTIL)["gasUsed"])
+    out["LicenceRegistry.bindHolder"] = int(lic.bind_holder(lid, keys["holder"].address)["gasUsed"])
+    out["LicenceRegistry.revoke"] = int(lic.revoke(lid, 9)["gasUsed"])
+    admin.grant_supervisor_role(keys["supervisor"].address)
+    out["LicenceRegistry.recordSupervision"] = int(
+        sup.record_supervision(HOLDER, SupervisionKind.ADMINISTRATIVE_PENALTY, DOC)["gasUsed"]
+    )
+
+    anchors = AnchorRegistry(chain, addr["AnchorRegistry"], senders["admin"])
+    r = anchors.anchor(keccak(b"gas report root"), 1024)
+    out["AnchorRegistry.anchor"] = int(r["gasUsed"])
+    out["AnchorRegistry.anchor per document (1,024 leaves)"] = -(-int(r["gasUsed"]) // 1024)
+
+    consents = ConsentRegistry(chain, addr["ConsentRegistry"], senders["relayer"])
+    holder = keys["holder"]
+
+    def grant(asset: bytes, max_uses: int = 5) -> GrantRequest:
+        return GrantRequest(
+            holder.address, asset, keys["grantee"].address, purpose_of("LOAN-APPLICATION"),
+            T_UNTIL, max_uses,
+        )  # fmt: skip
+
+    g1 = grant(lid)
+    r = consents.grant_by_sig(g1, T_UNTIL, consents.sign_grant(holder, g1, T_UNTIL))
+    out["ConsentRegistry.grantBySig (holder's first nonce)"] = int(r["gasUsed"])
+    g2 = grant(DOC)
+    r = consents.grant_by_sig(g2, T_UNTIL, consents.sign_grant(holder, g2, T_UNTIL))
+    out["ConsentRegistry.grantBySig"] = int(r["gasUsed"])
+    bank = consents.with_sender(senders["grantee"])
+    r = bank.consume(holder.address, lid, g1.purpose)
+    out["ConsentRegistry.consume"] = int(r["gasUsed"])
+    direct = consents.with_sender(senders["holder"])
+    g3 = grant(keccak(b"third asset"))
+    out["ConsentRegistry.grant"] = int(direct.grant(g3)["gasUsed"])
+    out["ConsentRegistry.revoke"] = int(
+        direct.revoke(g3.asset_id, g3.grantee, g3.purpose)["gasUsed"]
+    )
+    sig = consents.sign_revoke(holder, g2.asset_id, g2.grantee, g2.purpose, T_UNTIL)
+    r = consents.revoke_by_sig(holder.address, g2.asset_id, g2.grantee, g2.purpose, T_UNTIL, sig)
+    out["ConsentRegistry.revokeBySig"] = int(r["gasUsed"])
+    return out
+
+
+def report(measurements: dict[str, int]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "about": "total transaction gas (gasUsed) on anvil; budgets from issue 3",
+        "compiler": {
+            "solc": compiler.SOLC_VERSION,
+            "evmVersion": compiler.EVM_VERSION,
+            "optimizerRuns": compiler.OPTIMIZER_RUNS,
+        },
+        "measurements": {
+            name: {
+                "gasUsed": gas,
+                **({"budget": BUDGETS[name]} if name in BUDGETS else {}),
+                **({"note": NOTES[name]} if name in NOTES else {}),
+            }
+            for name, gas in measurements.items()
+        },
+    }
+
+
+def render_report(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2) + "\n"
+
+
+def render_table(data: dict[str, Any]) -> str:
+    lines = ["| call | gas used | budget |", "|---|---:|---:|"]
+    for name, m in data["measurements"].items():
+        budget = f"{m['budget']:,}" if "budget" in m else "–"
+        lines.append(f"| {name} | {m['gasUsed']:,} | {budget} |")
+    return "\n".join(lines)
+
+
+def readme_with_table(readme: str, table: str) -> str:
+    start, end = readme.index(TABLE_START), readme.index(TABLE_END)
+    return readme[: start + len(TABLE_START)] + "\n" + table + "\n" + readme[end:]
+
+
+def over_budget(data: dict[str, Any]) -> list[str]:
+    return [
+        f"{name}: {m['gasUsed']:,} > budget {m['budget']:,}"
+        for name, m in data["measurements"].items()
+        if "budget" in m and m["gasUsed"] > m["budget"]
+    ]
+
+
+def main() -> int:
+    from node.devnet import free_port, launch, terminate
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        _, info = launch("anvil", free_port(), None, Path(tmp) / "anvil.log")
+        try:
+            data = report(measure(Chain([info.rpc_url])))
+        finally:
+            terminate(info.pid)
+    text = render_report(data)
+    readme = readme_with_table(README.read_text(encoding="utf-8"), render_table(data))
+    problems = over_budget(data)
+    if args.check:
+        if REPORT.read_text(encoding="utf-8") != text:
+            problems.append(f"{REPORT} is out of date: run scripts/gas_report.py")
+        if README.read_text(encoding="utf-8") != readme:
+            problems.append(f"{README} gas table is out of date: run scripts/gas_report.py")
+    else:
+        REPORT.write_text(text, encoding="utf-8")
+        README.write_text(readme, encoding="utf-8")
+        print(f"wrote {REPORT} and the table in {README}")
+    for p in problems:
+        print(p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
