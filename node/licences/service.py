@@ -74,6 +74,7 @@ CHAIN_STATUS = {0: "NOT_FOUND", 1: "ACTIVE", 2: "SUSPENDED", 3: "REVOKED", 4: "E
 ROLE_ISSUER = 1
 ROLE_SUPERVISOR = 2
 MAX_BATCH = 100
+_ARTICLE = {"enterprise": "an enterprise", "person": "a person"}
 SUPERVISION_KIND_CODES = {k: i for i, k in enumerate(ev.SUPERVISION_KINDS)}
 
 # contract custom error -> (our error class, message template)
@@ -266,6 +267,8 @@ class LicenceService:
         except NotFoundError:
             pass
         found = self.type_by_id(type_id(code))
+        if found is None and self._catch_up():
+            found = self.type_by_id(type_id(code))
         if found is None:
             raise NotFoundError(f"unknown licence type {code!r}; GET /v1/licence-types lists them")
         return found
@@ -300,6 +303,8 @@ class LicenceService:
         if self.catalogue.category(t.category) is None:
             raise InputError(f"unknown category {t.category!r}", field="category")
         receipt = self._send(self.admin, _register_call(self.registry, t), t.code)
+        with self._types_lock:
+            self._chain_types[t.type_id] = t
         return {**t.to_json(), "transactionHash": ev.hexb(receipt["transactionHash"])}
 
     def authorise(
@@ -348,7 +353,9 @@ class LicenceService:
         )
         if t.holder != "any" and holder.kind != t.holder:
             raise InputError(
-                f"{t.code} ({t.en}) is held by an {t.holder}, not a {holder.kind}", field="holder"
+                f"{t.code} ({t.en}) is held by {_ARTICLE[t.holder]}, "
+                f"not by {_ARTICLE[holder.kind]}",
+                field="holder",
             )
         valid_from = parse_time(item.valid_from, "validFrom")
         valid_until = (

@@ -1,0 +1,88 @@
+"""Idempotency keys and 20 concurrent issuing clients: no nonce error, no duplicate."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.licences.conftest import TOKENS, LicenceChain, issue_body
+from tests.licences.harness import Node
+
+
+def _issued_events(lchain: LicenceChain, licence_id: str) -> int:
+    registry = lchain.chain.contract("LicenceRegistry", lchain.contracts["LicenceRegistry"])
+    logs = registry.events.LicenceIssued().get_logs(
+        from_block=0, argument_filters={"licenceId": bytes.fromhex(licence_id[2:])}
+    )
+    return len(logs)
+
+
+def test_identical_retries_never_issue_twice(node_a: Node, lchain: LicenceChain) -> None:
+    body = issue_body()
+    key = {"Idempotency-Key": "retry-" + body["serialNumber"]}
+    first = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=body, headers=key), 201)
+    second = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=body, headers=key), 201)
+    assert second["replayed"] is True
+    assert second["transactionHash"] == first["transactionHash"]
+    assert second["licenceId"] == first["licenceId"]
+    assert _issued_events(lchain, first["licenceId"]) == 1
+    # the same key for another request is a conflict, and nothing is issued
+    other = {**body, "serialNumber": body["serialNumber"] + "-x"}
+    r = node_a.post("/v1/licences", TOKENS["market"], json=other, headers=key)
+    assert r.status_code == 409
+    assert "already used for a different request" in r.json()["message"]
+    # without a key, a repeat is refused by the contract (same type and serial)
+    r = node_a.post("/v1/licences", TOKENS["market"], json=body)
+    assert r.status_code == 409
+    assert r.json()["details"]["contract_error"] == "LicenceExists"
+
+
+def test_idempotent_lifecycle_change(node_a: Node) -> None:
+    lid = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=issue_body()), 201)[
+        "licenceId"
+    ]
+    key = {"Idempotency-Key": "suspend-" + lid}
+    a = node_a.post(
+        f"/v1/licences/{lid}/suspend", TOKENS["market"], json={"reasonCode": 1}, headers=key
+    )
+    b = node_a.post(
+        f"/v1/licences/{lid}/suspend", TOKENS["market"], json={"reasonCode": 1}, headers=key
+    )
+    assert a.status_code == b.status_code == 200
+    assert a.json()["transactionHash"] == b.json()["transactionHash"]
+    history = node_a.ok(node_a.get(f"/v1/licences/{lid}"))["history"]
+    assert [h["action"] for h in history] == ["ISSUED", "SUSPENDED"]
+
+
+def test_twenty_concurrent_clients(node_a: Node, lchain: LicenceChain) -> None:
+    bodies = [issue_body() for _ in range(20)]
+    # one retry with the same key raced against its original
+    racing = issue_body()
+    key = {"Idempotency-Key": "race-" + racing["serialNumber"]}
+
+    def send(body: dict[str, object], headers: dict[str, str] | None = None) -> httpx.Response:
+        with httpx.Client(base_url=node_a.url, timeout=120) as c:
+            h = {"Authorization": f"Bearer {TOKENS['market']}", **(headers or {})}
+            return c.post("/v1/licences", json=body, headers=h)
+
+    with ThreadPoolExecutor(22) as pool:
+        futures = [pool.submit(send, b) for b in bodies]
+        race = [pool.submit(send, racing, key), pool.submit(send, racing, key)]
+        results = [f.result() for f in futures]
+        raced = [f.result() for f in race]
+    assert [r.status_code for r in results] == [201] * 20, [
+        r.text for r in results if r.status_code != 201
+    ]
+    ids = [r.json()["licenceId"] for r in results]
+    txs = [r.json()["transactionHash"] for r in results]
+    assert len(set(ids)) == 20 and len(set(txs)) == 20
+    for lid in ids:
+        assert _issued_events(lchain, lid) == 1
+    # the raced pair: one issued; the other replayed it or was told the first is still running
+    codes = sorted(r.status_code for r in raced)
+    assert codes in ([201, 201], [201, 409]), [r.text for r in raced]
+    raced_id = next(r.json()["licenceId"] for r in raced if r.status_code == 201)
+    assert _issued_events(lchain, raced_id) == 1
+    log = node_a.log_path.read_text(encoding="utf-8", errors="replace").lower()
+    assert "nonce" not in log
