@@ -1,0 +1,286 @@
+"""`credledger licence …`: issue, change, show and verify licences through a node; tokens;
+on-chain setup of the catalogue and department roles (admin key)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.table import Table
+
+from node.cli._app import app, console
+from node.errors import CredledgerError, InputError
+
+licence_app = typer.Typer(
+    help="Licences: issue, suspend, revoke, show, verify (through a node's API).",
+    no_args_is_help=True,
+)
+app.add_typer(licence_app, name="licence")
+
+NodeOpt = Annotated[
+    str, typer.Option("--node", envvar="CREDLEDGER_NODE_URL", help="node API base URL")
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", envvar="CREDLEDGER_TOKEN", help="department or clerk bearer token"),
+]
+KeyOpt = Annotated[
+    str | None, typer.Option("--idempotency-key", help="retrying with the same key never repeats")
+]
+DEFAULT_NODE = "http://127.0.0.1:8600"
+
+
+class NodeAnswer(CredledgerError):
+    """The node refused the request; the message is the node's."""
+
+    code = "node_error"
+
+
+def _call(
+    method: str,
+    node: str,
+    path: str,
+    token: str | None = None,
+    key: str | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    headers: dict[str, str] = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if key:
+        headers["Idempotency-Key"] = key
+    try:
+        r = httpx.request(method, node.rstrip("/") + path, headers=headers, timeout=120, **kw)
+    except httpx.HTTPError as exc:
+        raise NodeAnswer(f"cannot reach the node at {node}: {exc}") from None
+    try:
+        body: dict[str, Any] = r.json()
+    except ValueError:
+        body = {"message": r.text}
+    if r.status_code >= 400:
+        raise NodeAnswer(f"{r.status_code}: {body.get('message', r.text)}")
+    return body
+
+
+def _print(body: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(body, ensure_ascii=False))
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the node's JSON answer")]
+
+
+@licence_app.command("types")
+def types(node: NodeOpt = DEFAULT_NODE, offline: bool = False) -> None:
+    """List licence types (the shipped catalogue with --offline, else the node's incl. new ones)."""
+    if offline:
+        from node.licences.catalogue import load_catalogue
+
+        rows = [t.to_json() for t in load_catalogue().types]
+    else:
+        rows = _call("GET", node, "/v1/licence-types")["types"]
+    table = Table("code", "category", "中文", "English", "holder")
+    for t in rows:
+        table.add_row(t["code"], t["category"], t["zh"], t["en"], t["holder"])
+    console.print(table)
+
+
+@licence_app.command("issue")
+def issue(
+    type_code: Annotated[
+        str, typer.Option("--type", help="licence type code, e.g. FOOD-OPERATION")
+    ],
+    serial: Annotated[str, typer.Option("--serial", help="the department's licence number")],
+    valid_from: Annotated[str, typer.Option("--valid-from", help="YYYY-MM-DD or unix seconds")],
+    document: Annotated[
+        Path | None, typer.Option("--document", help="the licence document (its SHA-256 is sent)")
+    ] = None,
+    document_hash: Annotated[str | None, typer.Option("--document-hash")] = None,
+    uscc: Annotated[str | None, typer.Option("--uscc", help="holder's credit code")] = None,
+    citizen_id: Annotated[
+        str | None, typer.Option("--citizen-id", help="holder's ID number (never leaves the node)")
+    ] = None,
+    valid_until: Annotated[str | None, typer.Option("--valid-until")] = None,
+    holder_address: Annotated[str | None, typer.Option("--holder-address")] = None,
+    node: NodeOpt = DEFAULT_NODE,
+    token: TokenOpt = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue a licence as the department whose token is given."""
+    if document is not None:
+        try:
+            document_hash = "0x" + hashlib.sha256(document.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise InputError(f"cannot read {document}: {exc}") from None
+    body = {
+        "type": type_code,
+        "serialNumber": serial,
+        "documentHash": document_hash,
+        "validFrom": valid_from,
+        "validUntil": valid_until,
+        "holderUscc": uscc,
+        "holderCitizenId": citizen_id,
+        "holderAddress": holder_address,
+    }
+    out = _call(
+        "POST",
+        node,
+        "/v1/licences",
+        token,
+        key,
+        json={k: v for k, v in body.items() if v is not None},
+    )
+    _print(out, as_json)
+    if not as_json:
+        console.print(f"issued {out['type']} {out['licenceId']}")
+        console.print(f"holder {out['holder']['display']}  tx {out['transactionHash']}")
+
+
+def _change(action: str) -> Any:
+    def command(
+        licence_id: Annotated[str, typer.Argument(help="0x licence id")],
+        reason: Annotated[int | None, typer.Option("--reason", help="reason code")] = None,
+        note: Annotated[str | None, typer.Option("--note", help="kept off chain")] = None,
+        node: NodeOpt = DEFAULT_NODE,
+        token: TokenOpt = None,
+        key: KeyOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        body: dict[str, Any] = {"note": note} if note else {}
+        if reason is not None:
+            body["reasonCode"] = reason
+        out = _call("POST", node, f"/v1/licences/{licence_id}/{action}", token, key, json=body)
+        _print(out, as_json)
+        if not as_json:
+            console.print(f"{action}: {out['licenceId']} is now {out['status']}")
+
+    command.__doc__ = f"{action.capitalize()} a licence (reason codes: GET /v1/reason-codes)."
+    return command
+
+
+for _action in ("suspend", "reinstate", "revoke"):
+    licence_app.command(_action)(_change(_action))
+
+
+@licence_app.command("show")
+def show(
+    licence_id: Annotated[str, typer.Argument(help="0x licence id")],
+    node: NodeOpt = DEFAULT_NODE,
+    as_json: JsonOpt = False,
+) -> None:
+    """A licence with its status and history (from chain events)."""
+    out = _call("GET", node, f"/v1/licences/{licence_id}")
+    if as_json:
+        _print(out, True)
+        return
+    t = out["type"]
+    console.print(f"{t.get('code')} {t.get('zh', '')} / {t.get('en', '')}")
+    console.print(f"status   {out['status']}  version {out['version']}")
+    console.print(f"holder   {out['holder']['display'] or out['holder']['subject']}")
+    console.print(f"issuer   {out['issuer']['name'] or out['issuer']['address']}")
+    console.print(f"validity {out['validFromIso']} → {out['validUntilIso'] or '长期 (no end)'}")
+    table = Table("time", "action", "by", "detail")
+    for h in out["history"]:
+        by = h.get("by")
+        who = by if isinstance(by, str) else (by or {}).get("name") or (by or {}).get("address")
+        detail = h.get("reason") or h.get("verdict") or h.get("docHash") or ""
+        table.add_row(str(h["time"]), h["action"], str(who), str(detail))
+    console.print(table)
+
+
+@licence_app.command("verify")
+def verify(
+    document: Annotated[Path, typer.Argument(help="the document to check")],
+    licence_id: Annotated[
+        str | None, typer.Option("--licence", help="the licence it claims")
+    ] = None,
+    node: NodeOpt = DEFAULT_NODE,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verdict for a document; with a clerk token the check is recorded and anchored."""
+    try:
+        doc_hash = "0x" + hashlib.sha256(document.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"cannot read {document}: {exc}") from None
+    body: dict[str, Any] = {"documentHash": doc_hash}
+    if licence_id:
+        body["licenceId"] = licence_id
+    out = _call("POST", node, "/v1/verify/document", token, json=body)
+    if as_json:
+        _print(out, True)
+    else:
+        colour = "green" if out["verdict"] == "VALID" else "red"
+        console.print(f"[{colour}]{out['verdict']}[/{colour}]", highlight=False)
+        for reason in out["reasons"]:
+            console.print(f"  {reason}", highlight=False)
+        if "verification" in out:
+            console.print(f"recorded as {out['verification']['id']}")
+    if out["verdict"] != "VALID":
+        raise typer.Exit(1)
+
+
+@licence_app.command("enterprise")
+def enterprise(uscc: str, node: NodeOpt = DEFAULT_NODE, as_json: JsonOpt = False) -> None:
+    """The enterprise code view: every licence and supervision record of one USCC."""
+    out = _call("GET", node, f"/v1/enterprises/{uscc}")
+    if as_json:
+        _print(out, True)
+        return
+    table = Table("type", "status", "valid until", "licence id")
+    for x in out["licences"]:
+        table.add_row(
+            x["type"].get("code") or "?", x["status"], str(x["validUntilIso"]), x["licenceId"]
+        )
+    console.print(table)
+    for s in out["supervision"]:
+        console.print(f"supervision {s['kind']} at {s['time']} ref {s['refHash']}")
+
+
+@licence_app.command("token")
+def token_new() -> None:
+    """Make a new bearer token; put its SHA-256 in the settings and give the token out once."""
+    from node.auth import hash_token, new_token
+
+    t = new_token()
+    console.print(f"token        {t}")
+    console.print(f"token_sha256 {hash_token(t)}")
+
+
+@licence_app.command("setup-chain")
+def setup_chain(
+    rpc: Annotated[str, typer.Option("--rpc")] = "http://127.0.0.1:8545",
+    keystore: Annotated[Path | None, typer.Option("--keystore")] = None,
+    password_file: Annotated[Path | None, typer.Option("--password-file")] = None,
+    dev_account: Annotated[int | None, typer.Option("--dev-account")] = None,
+) -> None:
+    """Admin: register the catalogue and give the configured departments their on-chain roles."""
+    from node.chain import Chain
+    from node.departments import SenderPool, build_departments
+    from node.deploy import addresses, load_manifest
+    from node.errors import DeploymentError
+    from node.licences.catalogue import load_catalogue
+    from node.licences.service import authorise_departments, register_catalogue
+    from node.settings import load_settings
+    from node.signer import resolve_account
+    from node.tx import TxSender
+
+    settings = load_settings(chain={"rpc_urls": [rpc]})
+    chain = Chain([rpc])
+    admin = TxSender(
+        chain, resolve_account(keystore, password_file, dev_account if keystore is None else None)
+    )
+    registry = addresses(load_manifest(settings.manifest_path(chain.chain_id))).get(
+        "LicenceRegistry"
+    )
+    if registry is None:
+        raise DeploymentError("the manifest has no LicenceRegistry; run `credledger deploy`")
+    n = register_catalogue(chain, registry, admin, load_catalogue(), progress=console.print)
+    depts = build_departments(settings.departments, [], [], SenderPool(chain, admin))
+    sent = authorise_departments(chain, registry, admin, depts, progress=console.print)
+    console.print(f"{n} types registered, {sent} role transactions sent")

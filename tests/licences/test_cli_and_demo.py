@@ -1,0 +1,137 @@
+"""The catalogue file, `credledger licence …`, `deploy --with-catalogue`, and `up`'s demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from node.devnet import free_port
+from node.licences.catalogue import load_catalogue
+from tests.conftest import ROOT
+from tests.licences.conftest import ENTERPRISE, TOKENS, LicenceChain
+from tests.licences.harness import Node
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_catalogue_has_the_business_licence_and_24_kinds_in_six_categories() -> None:
+    cat = load_catalogue()
+    assert len(cat.types) == 25
+    assert cat.types[0].code == "BL-BUSINESS" and cat.types[0].zh == "营业执照"
+    by_category: dict[str, int] = {}
+    for t in cat.types[1:]:
+        by_category[t.category] = by_category.get(t.category, 0) + 1
+    assert by_category == {"FOOD": 4, "SE": 4, "IND": 4, "INSP": 4, "METR": 4, "MED": 4}
+    names = {c.code: c.zh for c in cat.categories}
+    assert [names[c] for c in ("FOOD", "SE", "IND", "INSP", "METR", "MED")] == [
+        "食品餐饮", "特种设备", "工业生产", "检验检测", "计量", "药品医疗",
+    ]  # fmt: skip
+    assert len({t.code for t in cat.types}) == 25
+    assert len({t.type_id for t in cat.types}) == 25
+    assert all(t.zh and t.en for t in cat.types)
+
+
+def test_cli_issue_suspend_show_verify(node_a: Node, tmp_path: Path) -> None:
+    doc = tmp_path / "permit.pdf"
+    doc.write_bytes(b"%PDF food permit for the CLI test " + os.urandom(8))
+    env = {"CREDLEDGER_NODE_URL": node_a.url, "CREDLEDGER_TOKEN": TOKENS["market"]}
+    issued = cli(
+        "licence", "issue", "--type", "FOOD-OPERATION", "--serial", f"JY-CLI-{os.getpid()}",
+        "--uscc", ENTERPRISE, "--document", str(doc), "--valid-from", "2025-01-01",
+        "--valid-until", "2030-12-31", "--json", env=env,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    lid = json.loads(issued.stdout)["licenceId"]
+    ok = cli("licence", "verify", str(doc), "--licence", lid, env=env)
+    assert ok.returncode == 0 and "VALID" in ok.stdout
+    sus = cli("licence", "suspend", lid, "--reason", "1", "--note", "cli test", env=env)
+    assert sus.returncode == 0, sus.stderr
+    assert "SUSPENDED" in sus.stdout
+    bad = cli("licence", "verify", str(doc), env={"CREDLEDGER_NODE_URL": node_a.url})
+    assert bad.returncode == 1 and "SUSPENDED" in bad.stdout
+    shown = cli("licence", "show", lid, env=env)
+    assert shown.returncode == 0 and "SUSPENDED" in shown.stdout
+    refused = cli("licence", "revoke", lid, "--reason", "1", env={**env, "CREDLEDGER_TOKEN": "x"})
+    assert refused.returncode != 0
+    assert "401" in refused.stderr
+    token = cli("licence", "token")
+    assert token.returncode == 0 and "token_sha256" in token.stdout
+
+
+def test_deploy_with_catalogue(lchain: LicenceChain, tmp_path: Path) -> None:
+    manifest = tmp_path / "fresh.json"
+    out = cli(
+        "deploy", "--rpc", lchain.info.rpc_url, "--dev-account", "5",
+        "--manifest", str(manifest), "--with-catalogue",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "licence types: 25 registered now" in out.stdout
+    address = json.loads(manifest.read_text())["contracts"]["LicenceRegistry"]["address"]
+    registry = lchain.chain.contract("LicenceRegistry", address)
+    for t in load_catalogue().types:
+        index, _, name = registry.functions.getType(t.type_id).call()
+        assert index > 0 and json.loads(name)["code"] == t.code
+
+
+def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
+    api, chain_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "CREDLEDGER_DEVNET_DIR": str(tmp_path / "devnet"),
+        "CREDLEDGER_MANIFEST": str(tmp_path / "manifest.json"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node.cli", "up", "--port", str(api), "--chain-port",
+         str(chain_port), "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{api}"
+    try:
+        deadline = time.monotonic() + 90
+        view = None
+        while time.monotonic() < deadline and view is None:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                r = httpx.get(f"{base}/v1/enterprises/{ENTERPRISE}", timeout=2)
+                if r.status_code == 200 and len(r.json()["licences"]) == 2:
+                    view = r.json()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        assert view is not None, "demo enterprise never showed two licences"
+        codes = sorted(x["type"]["code"] for x in view["licences"])
+        assert codes == ["BL-BUSINESS", "FOOD-OPERATION"]
+        food = next(x for x in view["licences"] if x["type"]["code"] == "FOOD-OPERATION")
+        r = httpx.post(
+            f"{base}/v1/licences/{food['licenceId']}/suspend",
+            headers={"Authorization": "Bearer devnet-enforcement-token"},
+            json={"reasonCode": 1},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        demo_doc = tmp_path / "data" / "demo" / "food-operation.txt"
+        v = httpx.post(
+            f"{base}/v1/verify/document",
+            headers={"Authorization": "Bearer devnet-clerk-token"},
+            files={"document": demo_doc.read_bytes()},
+            timeout=30,
+        ).json()
+        assert v["verdict"] == "SUSPENDED"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert "devnet-market-token" in out and "demo enterprise" in out
