@@ -43,7 +43,10 @@ from node.tx import TxSender  # noqa: E402
 EAS_DIR = ROOT / "bench" / "licences_eas"
 EAS_SRC = EAS_DIR / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "contracts"
 SCRATCH = paths.STATE_DIR / "bench-eas" / "contracts"
-SCHEMA = "bytes32 typeId,bytes32 serial,bytes32 holder,bytes32 docHash,uint40 validFrom,uint40 validUntil"
+SCHEMA = (
+    "bytes32 typeId,bytes32 serial,bytes32 holder,bytes32 docHash,"
+    "uint40 validFrom,uint40 validUntil"
+)
 RUNS = 20
 BATCH = 24
 
