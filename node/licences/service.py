@@ -231,6 +231,21 @@ class LicenceService:
         # lock (measured: 16 free-running writers issue about half as fast as 4).
         self._writers = threading.BoundedSemaphore(max_writers)
 
+    def health(self) -> dict[str, Any]:
+        """Shown under ``licences`` in ``GET /health``."""
+        return {
+            "registry": self.registry_address,
+            "departments": [
+                {
+                    "name": d.name,
+                    "address": d.address,
+                    "issues": len(d.issues),
+                    "supervises": len(d.supervises),
+                }
+                for d in self.departments
+            ],
+        }
+
     # --- collaborators ------------------------------------------------------------------------
 
     @property
