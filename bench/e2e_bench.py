@@ -117,6 +117,7 @@ def main() -> None:
         "target_p95_s": BATCH_INTERVAL + 2 * BLOCK_TIME,
         "gas": gas,
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     print(
         f"p50 {result['p50_s']}s p95 {result['p95_s']}s (target <= {result['target_p95_s']}s); "

@@ -90,6 +90,7 @@ def main() -> None:
         "ingest_to_trivial_request_ratio": round(ingest_rps / trivial_rps, 3),
         "stored_hashes_after_run": health["pending"] + health["submitted"] + health["confirmed"],
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     print(
         f"ingest {result['hashes_per_second']} hashes/s ({ingest_rps:.1f} req/s of "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import time
@@ -124,7 +125,8 @@ def main() -> None:
         "benchmark": "merkle tree + all proofs",
         "keccak_backend": merkle.KECCAK_BACKEND,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cpus",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "repeat": args.repeat,
         "results": rows,
     }
