@@ -208,7 +208,13 @@ class NodeProcess:
         return body
 
     def wait_confirmed(self, hashes: list[bytes], timeout: float = 60) -> list[dict[str, Any]]:
+        """Wait until every hash is confirmed (polls the first and last, then reads all)."""
         deadline = time.monotonic() + timeout
+        probes = list(dict.fromkeys([hashes[0], hashes[-1]]))
+        while time.monotonic() < deadline:
+            if all(self.record(h)["status"] == "confirmed" for h in probes):
+                break
+            time.sleep(0.2)
         done: dict[bytes, dict[str, Any]] = {}
         while time.monotonic() < deadline:
             for h in hashes:

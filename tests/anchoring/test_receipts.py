@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from node.devnet import free_port
-from node.receipts import parse_hash
+from node.receipts import check_receipt_on_chain, parse_hash
 from tests.anchoring.conftest import DevChain
 from tests.anchoring.harness import NodeProcess
 from tests.conftest import run_cli
@@ -70,22 +70,36 @@ def test_anchor_then_verify_positive_and_negative(
     # a wrong root
     code, text = _verify(str(files[0]), variant("root", root="0x" + "11" * 32), rpc)
     assert code == 1 and "✗ merkle proof" in text
-    # a proof from another batch: anchor one more file alone, take its proof
-    other = _anchor_folder(shared_node, tmp_path / "docs2", tmp_path / "r2", 1)[0]
-    other_receipt = json.loads((tmp_path / "r2" / (other.name + ".receipt.json")).read_text())
+    # a proof from another batch: anchor one more document alone, take its proof
+    other = os.urandom(32)
+    assert shared_node.submit([other]).status_code == 202
+    other_receipt = shared_node.wait_confirmed([other])[0]["receipt"]
     assert other_receipt["root"] != base["root"]
     stolen = variant("proof", proof=other_receipt["proof"] or ["0x" + "22" * 32])
     code, text = _verify(str(files[0]), stolen, rpc)
     assert code == 1 and "✗ merkle proof" in text
-    stolen_root = variant("proof-root", proof=other_receipt["proof"], root=other_receipt["root"])
-    code, text = _verify(str(files[0]), stolen_root, rpc)
-    assert code == 1
     # another chain id
     code, text = _verify(str(files[0]), variant("chain", chainId=1), rpc)
     assert code == 1 and "✗ chain id" in text
-    # a block hash that is not canonical
-    code, text = _verify(str(files[0]), variant("block", blockHash="0x" + "33" * 32), rpc)
-    assert code == 1 and "✗ block canonical" in text
+    # the same checks in-process (no subprocess): another batch's root and proof, a block hash
+    # that is not canonical
+    doc = parse_hash(base["docHash"])
+    failed = {
+        c.name
+        for c in check_receipt_on_chain(
+            shared_chain.chain,
+            {**base, "proof": other_receipt["proof"], "root": other_receipt["root"]},
+            doc,
+        )
+        if not c.ok
+    }
+    assert "merkle proof" in failed and "contract verifyDocument" in failed
+    bad_block = {**base, "blockHash": "0x" + "33" * 32}
+    failed = {
+        c.name for c in check_receipt_on_chain(shared_chain.chain, bad_block, doc) if not c.ok
+    }
+    assert failed == {"block canonical", "anchor transaction"}
+    assert all(c.ok for c in check_receipt_on_chain(shared_chain.chain, base, doc))
 
     # the contract view agrees, with no node involved
     registry = shared_chain.chain.contract("AnchorRegistry", base["contract"])
