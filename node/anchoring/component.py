@@ -54,6 +54,8 @@ def component(runtime: NodeRuntime) -> None:
         settings.indexer,
         metrics,
     )
+    # a rollback seen by the indexer makes the pipeline re-check its recent anchors at once
+    indexer.on_reorg(lambda _block: pipeline.request_reorg_check())
     runtime.services["anchoring"] = service
     runtime.services["indexer"] = indexer
     runtime.workers.append(pipeline)

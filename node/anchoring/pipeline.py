@@ -80,6 +80,7 @@ class Pipeline:
         self._last_broadcast: dict[int, float] = {}
         self._low_balance = False
         self._at_cap: set[int] = set()
+        self._anchorer_role: bytes | None = None
         self.last_error: str | None = None
         m = metrics
         self.m_batches = m.counter("anchor_batches_confirmed_total", "batches confirmed")
@@ -153,8 +154,15 @@ class Pipeline:
     def step(self) -> bool:
         """Do one round of every duty; return True if there is more to do right away."""
         busy = self.close_batches()
+        refused: ChainError | None = None
         for batch in self.store.batches("pending"):
-            self.sign_and_send(batch)
+            try:
+                self.sign_and_send(batch)
+            except ChainError as exc:
+                if isinstance(exc, RpcUnavailableError):
+                    raise
+                refused = exc  # keep following what is in flight; report after
+                break
         head = int(self.chain.w3.eth.block_number)
         self.service.pipeline_health["chainHead"] = head
         latest_nonce: int | None = None
@@ -171,6 +179,8 @@ class Pipeline:
         if now - self._last_balance_check > 15.0:
             self._last_balance_check = now
             self.check_balance()
+        if refused is not None:
+            raise refused
         return busy
 
     def close_batches(self) -> bool:
@@ -265,6 +275,14 @@ class Pipeline:
         Any other revert (role missing, anchorer retired …) raises, so the loop backs off and
         ``/health`` shows the reason instead of burning gas on transactions that would fail.
         """
+        if self._anchorer_role is None:
+            self._anchorer_role = bytes(self.registry.functions.ANCHORER_ROLE().call())
+        if not self.registry.functions.hasRole(self._anchorer_role, self.account.address).call():
+            # the registry accepts anyone's anchor() but only counts anchors of role holders
+            raise ChainError(
+                f"the node account {self.account.address} lacks ANCHORER_ROLE on "
+                f"{self.contract}; an admin must grant it before batches are anchored"
+            )
         try:
             self.registry.functions.anchor(batch.root, batch.leaf_count).call(
                 {"from": self.account.address}
@@ -336,6 +354,10 @@ class Pipeline:
                 continue
             if int(receipt["status"]) == 1:
                 if head - int(receipt["blockNumber"]) + 1 >= self.confirmations:
+                    if int(self.registry.functions.anchoredAt(batch.root).call()) == 0:
+                        # mined, but the registry does not count it (role revoked meanwhile)
+                        self._reverted(batch, t)
+                        return
                     self._confirm(batch, t, receipt)
                 return
             self._reverted(batch, t)
@@ -459,6 +481,10 @@ class Pipeline:
         log.warning("batch %d back to pending: %s", batch.id, why)
 
     # --- reorgs and balance ---------------------------------------------------------------------
+
+    def request_reorg_check(self) -> None:
+        """Re-check recent anchors on the next step (the indexer calls this after a rollback)."""
+        self._last_reorg_check = 0.0
 
     def check_reorgs(self, head: int) -> None:
         for batch in self.store.recent_confirmed(max(0, head - self.settings.reorg_window)):

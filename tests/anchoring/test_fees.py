@@ -65,3 +65,27 @@ def test_stuck_tx_is_bumped_within_the_cap_then_mined_once(
     assert health["lowBalance"] is True
     logs = "".join(p.read_text() for p in node.workdir.glob("node-*.log"))
     assert '"event": "low_balance"' in logs and '"event": "fee_bump"' in logs
+
+
+def test_missing_anchorer_role_spends_nothing_and_recovers_when_granted(
+    make_chain: Callable[..., DevChain], make_node: Callable[..., NodeProcess]
+) -> None:
+    from node.signer import dev_account
+    from node.tx import TxSender
+
+    dev = make_chain()
+    node = make_node([dev.rpc_url], dev.manifest, {"CREDLEDGER_SIGNER__DEV_ACCOUNT": "3"})
+    account = dev_account(3).address
+    hs = [hashlib.sha256(f"no-role-{i}".encode()).digest() for i in range(3)]
+    assert node.submit(hs).status_code == 202
+    time.sleep(3)
+    health = node.health()["anchoring"]
+    assert "ANCHORER_ROLE" in (health["lastError"] or ""), health
+    assert node.record(hs[0])["status"] == "pending"
+    assert dev.chain.w3.eth.get_transaction_count(account) == 0  # no gas burnt on reverts
+
+    registry = dev.chain.contract("AnchorRegistry", dev.registry_address)
+    admin = TxSender(dev.chain, dev_account(0))
+    admin.send(registry.functions.grantRole(registry.functions.ANCHORER_ROLE().call(), account))
+    node.wait_confirmed(hs, timeout=30)
+    assert dev.chain.w3.eth.get_transaction_count(account) == 1
