@@ -230,6 +230,7 @@ class LicenceService:
         # Few writers at a time: more threads only fight for the GIL while one holds the nonce
         # lock (measured: 16 free-running writers issue about half as fast as 4).
         self._writers = threading.BoundedSemaphore(max_writers)
+        self._last_write_block = 0
 
     def health(self) -> dict[str, Any]:
         """Shown under ``licences`` in ``GET /health``."""
@@ -363,9 +364,19 @@ class LicenceService:
                 estimate = int(call.estimate_gas({"from": sender.address}))
             except (ContractCustomError, ContractLogicError) as exc:
                 raise revert_from(exc) or ContractRevert(str(exc)) from None
-            return sender.send(call, gas=estimate + estimate // 5 + 10_000)
+            receipt = sender.send(call, gas=estimate + estimate // 5 + 10_000)
         except ContractRevert as exc:
             raise translate(exc, type_code) from None
+        with self._types_lock:
+            self._last_write_block = max(self._last_write_block, int(receipt["blockNumber"]))
+        return receipt
+
+    def _own_writes_indexed(self, timeout: float = 10.0) -> None:
+        """Read-your-writes: wait until the indexer has the last block this node wrote to."""
+        with self._types_lock:
+            block = self._last_write_block
+        if block and self.indexer.indexed_height < block:
+            self.indexer.wait_until(block, timeout)
 
     def _department(self, principal: Principal | None, action: str) -> Department:
         p = require(principal, "department", action=action)
@@ -395,7 +406,8 @@ class LicenceService:
         )
         if valid_until and valid_until <= valid_from:
             raise InputError("validUntil must be after validFrom", field="validUntil")
-        if valid_until and valid_until <= self.now():
+        # wall clock here (no RPC on the issuing path); the contract checks against block time
+        if valid_until and valid_until <= int(time.time()):
             raise InputError("validUntil is already in the past", field="validUntil")
         if len(item.doc_hash) != 32 or not any(item.doc_hash):
             raise InputError("the document hash must be 32 non-zero bytes", field="documentHash")
@@ -765,6 +777,7 @@ class LicenceService:
         return body
 
     def get(self, licence_id: bytes) -> dict[str, Any]:
+        self._own_writes_indexed()
         chain_view = self._chain_licence(licence_id)
         if chain_view is None:
             raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
@@ -806,6 +819,7 @@ class LicenceService:
     def enterprise(self, uscc: str) -> dict[str, Any]:
         code = normalise_uscc(uscc)
         subject = enterprise_subject(code)
+        self._own_writes_indexed()
         issued = self._events("LicenceIssued", {"holder": ev.hexb(subject)})
         ids = {e.args["licenceId"].lower() for e in issued}
         lifecycle = [
@@ -833,6 +847,7 @@ class LicenceService:
     # --- document verification ----------------------------------------------------------------
 
     def _facts(self, licence_id: bytes) -> LicenceFacts | None:
+        self._own_writes_indexed()
         chain_view = self._chain_licence(licence_id)
         if chain_view is None:
             return None
