@@ -284,3 +284,37 @@ def setup_chain(
     depts = build_departments(settings.departments, [], [], SenderPool(chain, admin))
     sent = authorise_departments(chain, registry, admin, depts, progress=console.print)
     console.print(f"{n} types registered, {sent} role transactions sent")
+
+
+@licence_app.command("register-type")
+def register_type(
+    code: Annotated[str, typer.Option("--code", help="stable code, e.g. FOOD-CENTRAL-KITCHEN")],
+    category: Annotated[str, typer.Option("--category", help="FOOD, SE, IND, INSP, METR, MED…")],
+    zh: Annotated[str, typer.Option("--zh", help="Chinese name")],
+    en: Annotated[str, typer.Option("--en", help="English name")],
+    holder: Annotated[str, typer.Option("--holder", help="enterprise, person or any")] = (
+        "enterprise"
+    ),
+    node: NodeOpt = DEFAULT_NODE,
+    token: TokenOpt = None,
+) -> None:
+    """Admin: register a new licence type on chain through the node (admin token)."""
+    body = {"code": code, "category": category, "zh": zh, "en": en, "holder": holder}
+    out = _call("POST", node, "/v1/licence-types", token, json=body)
+    console.print(f"registered {out['code']} ({out['typeId']}) tx {out['transactionHash']}")
+
+
+@licence_app.command("authorise")
+def authorise(
+    type_code: Annotated[str, typer.Option("--type", help="licence type code")],
+    department: Annotated[str, typer.Option("--department", help="the department's address")],
+    roles: Annotated[
+        list[str], typer.Option("--role", help="issuer and/or supervisor (repeat the option)")
+    ],
+    node: NodeOpt = DEFAULT_NODE,
+    token: TokenOpt = None,
+) -> None:
+    """Admin: set a department address's roles for a type (no --role removes them)."""
+    body = {"department": department, "roles": roles}
+    out = _call("POST", node, f"/v1/licence-types/{type_code}/authorisations", token, json=body)
+    console.print(f"{out['department']} is now {out['roles'] or 'nothing'} for {out['type']}")

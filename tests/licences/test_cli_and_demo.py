@@ -135,3 +135,25 @@ def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     assert "devnet-market-token" in out and "demo enterprise" in out
+
+
+def test_cli_admin_registers_a_type(node_a: Node) -> None:
+    env = {"CREDLEDGER_NODE_URL": node_a.url, "CREDLEDGER_TOKEN": TOKENS["admin"]}
+    code = f"METR-CLI-{os.getpid()}"
+    out = cli(
+        "licence", "register-type", "--code", code, "--category", "METR",
+        "--zh", "测试计量证书", "--en", "CLI test certificate", env=env,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"registered {code}" in out.stdout
+    market = node_a.health()["licences"]["departments"][0]["address"]
+    grant = cli(
+        "licence", "authorise", "--type", code, "--department", market, "--role", "issuer",
+        env=env,
+    )  # fmt: skip
+    assert grant.returncode == 0, grant.stderr
+    denied = cli(
+        "licence", "register-type", "--code", code + "-X", "--category", "METR", "--zh", "x",
+        "--en", "x", env={**env, "CREDLEDGER_TOKEN": TOKENS["market"]},
+    )  # fmt: skip
+    assert denied.returncode != 0 and "403" in denied.stderr
