@@ -10,7 +10,7 @@ Use it through ``runtime.services["indexer"]`` (an :class:`Indexer`):
 ``indexed_height``
     The highest block whose events are all stored (``-1`` before the first chunk).
 ``wait_until(height, timeout)``
-    Block until ``indexed_height >= height``; True on success.
+    Block until ``indexed_height >= height`` (waking the indexer to poll at once); True on success.
 ``on_event(callback)``
     Register ``callback(event: IndexedEvent)``, called from the indexer thread for each new
     event after it is committed (not called again for events re-added after a reorg rollback
@@ -151,6 +151,7 @@ class Indexer:
         self._reorg_callbacks: list[Callable[[int], None]] = []
         self._height_cond = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.chain_head: int | None = None
         self.last_error: str | None = None
@@ -200,6 +201,8 @@ class Indexer:
 
     def wait_until(self, height: int, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
+        if self.indexed_height < height:
+            self._wake.set()  # poll now instead of after poll_interval
         with self._height_cond:
             while self.indexed_height < height:
                 left = deadline - time.monotonic()
@@ -232,6 +235,7 @@ class Indexer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -251,7 +255,8 @@ class Indexer:
                 self._stop.wait(backoff)
                 continue
             if caught_up:
-                self._stop.wait(self.settings.poll_interval)
+                self._wake.wait(self.settings.poll_interval)
+                self._wake.clear()
 
     # --- following ----------------------------------------------------------------------------
 

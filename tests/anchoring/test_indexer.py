@@ -113,3 +113,34 @@ def test_reorg_rolls_back_removed_events(
     assert roots == ["0x" + kept.hex(), "0x" + other.hex()]
     assert rolled and ix.indexed_height == dev.chain.w3.eth.block_number
     ix.close()
+
+
+def test_wait_until_wakes_the_running_indexer(
+    make_chain: Callable[..., DevChain], tmp_path: Path
+) -> None:
+    import time
+
+    dev = make_chain()
+    manifest = json.loads(dev.manifest.read_text())
+    ix = Indexer(
+        Chain([dev.rpc_url]),
+        {n: c["address"] for n, c in manifest["contracts"].items()},
+        int(manifest["startBlock"]),
+        tmp_path / "ix.sqlite3",
+        IndexerSettings(poll_interval=30),  # it would sleep 30 s between rounds
+    )
+    ix.start()
+    try:
+        assert ix.wait_until(dev.chain.w3.eth.block_number, timeout=10)
+        registry = dev.chain.contract("AnchorRegistry", dev.registry_address)
+        receipt = TxSender(dev.chain, dev_account(0)).send(
+            registry.functions.anchor(_root("wake"), 1)
+        )
+        t0 = time.monotonic()
+        assert ix.wait_until(receipt["blockNumber"], timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert ix.events(where={"root": "0x" + _root("wake").hex()})
+        assert ix.health()["indexedHeight"] >= receipt["blockNumber"]
+    finally:
+        ix.stop()
+        ix.close()
