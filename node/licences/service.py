@@ -452,7 +452,7 @@ class LicenceService:
         self.store.complete(principal.label, key, answer)
         return answer
 
-    def _issued_json(self, p: Prepared, receipt: TxReceipt) -> dict[str, Any]:
+    def _issued_json(self, p: Prepared, tx_hash: str, block: int) -> dict[str, Any]:
         return {
             "licenceId": ev.hexb(p.licence_id),
             "type": p.licence_type.code,
@@ -463,8 +463,8 @@ class LicenceService:
             "validUntil": p.valid_until or None,
             "status": "ACTIVE",
             "version": 1,
-            "transactionHash": ev.hexb(receipt["transactionHash"]),
-            "blockNumber": int(receipt["blockNumber"]),
+            "transactionHash": tx_hash,
+            "blockNumber": block,
         }
 
     def _after_issue(self, p: Prepared) -> None:
@@ -481,9 +481,19 @@ class LicenceService:
         p = self.prepare(dept, item)
 
         def work() -> dict[str, Any]:
-            receipt = self._send(
-                dept.sender, self.registry.functions.issue(*p.as_request()), p.licence_type.code
-            )
+            try:
+                receipt = self._send(
+                    dept.sender,
+                    self.registry.functions.issue(*p.as_request()),
+                    p.licence_type.code,
+                )
+            except ConflictError as exc:
+                # A keyed retry after a crash or a timeout: the first attempt may have been
+                # mined. If the licence on chain is exactly this one, answer as the first would.
+                recovered = self._recover_issue(p, dept) if idempotency_key else None
+                if recovered is None:
+                    raise exc from None
+                return recovered
             self._after_issue(p)
             log.info(
                 "issued licence",
@@ -493,9 +503,26 @@ class LicenceService:
                     "by": dept.name,
                 },
             )
-            return self._issued_json(p, receipt)
+            return self._issued_json(
+                p, ev.hexb(receipt["transactionHash"]), int(receipt["blockNumber"])
+            )
 
         return self._idempotent(principal, idempotency_key, p.fingerprint(), work)
+
+    def _recover_issue(self, p: Prepared, dept: Department) -> dict[str, Any] | None:
+        view = self._chain_licence(p.licence_id)
+        if view is None or view[0] != dept.address or view[5] != p.doc_hash:
+            return None
+        self._catch_up()
+        issued = self._events("LicenceIssued", {"licenceId": ev.hexb(p.licence_id)})
+        if len(issued) != 1 or issued[0].args["holder"] != ev.hexb(p.holder.subject):
+            return None
+        self._after_issue(p)
+        e = issued[0]
+        return {
+            **self._issued_json(p, e.tx_hash, e.block_number),
+            "recovered": True,
+        }
 
     def issue_batch(
         self,
@@ -531,7 +558,12 @@ class LicenceService:
             for p in prepared:
                 self._after_issue(p)
             return {
-                "licences": [self._issued_json(p, receipt) for p in prepared],
+                "licences": [
+                    self._issued_json(
+                        p, ev.hexb(receipt["transactionHash"]), int(receipt["blockNumber"])
+                    )
+                    for p in prepared
+                ],
                 "transactionHash": ev.hexb(receipt["transactionHash"]),
                 "gasUsed": int(receipt["gasUsed"]),
             }

@@ -90,3 +90,23 @@ def test_twenty_concurrent_clients(node_a: Node, lchain: LicenceChain) -> None:
         assert "nonce too low" not in low and "already known" not in low, line
         if '"level": "warning"' in low or '"level": "error"' in low or "traceback" in low:
             assert "nonce" not in low, line
+
+
+def test_keyed_retry_after_a_lost_answer_recovers_the_licence(
+    node_a: Node, lchain: LicenceChain
+) -> None:
+    # the first attempt reached the chain but its answer was lost (crash, timeout): here it is
+    # sent without a key, then retried with one
+    body = issue_body()
+    first = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=body), 201)
+    key = {"Idempotency-Key": "lost-" + body["serialNumber"]}
+    again = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=body, headers=key), 201)
+    assert again["recovered"] is True
+    assert again["licenceId"] == first["licenceId"]
+    assert again["transactionHash"] == first["transactionHash"]
+    assert _issued_events(lchain, first["licenceId"]) == 1
+    # the same type and serial with another document is not "the same licence": 409
+    other = {**body, "documentHash": "0x" + "77" * 32}
+    key2 = {"Idempotency-Key": "lost2-" + body["serialNumber"]}
+    r = node_a.post("/v1/licences", TOKENS["market"], json=other, headers=key2)
+    assert r.status_code == 409
