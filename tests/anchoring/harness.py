@@ -29,6 +29,7 @@ class RpcProxy:
 
     def __init__(self, target: str, max_log_blocks: int | None = None) -> None:
         self.target = target
+        self.blocked_methods: set[str] = set()  # answered by dropping the connection
         self.port = free_port()
         self.max_log_blocks = max_log_blocks
         self.refused = 0
@@ -62,8 +63,8 @@ class RpcProxy:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if proxy._server is None:  # down: drop the connection without an answer
-                    self.close_connection = True
+                if proxy._server is None or proxy._blocked(body):
+                    self.close_connection = True  # down: drop the connection without an answer
                     return
                 proxy.requests += 1
                 reply = proxy._refusal(body)
@@ -79,6 +80,12 @@ class RpcProxy:
                 self.wfile.write(reply)
 
         return Handler
+
+    def _blocked(self, body: bytes) -> bool:
+        if not self.blocked_methods:
+            return False
+        req = json.loads(body)
+        return isinstance(req, dict) and req.get("method") in self.blocked_methods
 
     def _refusal(self, body: bytes) -> bytes | None:
         if self.max_log_blocks is None:

@@ -115,3 +115,48 @@ def test_kill_9_during_submission_loses_nothing_and_duplicates_nothing(
         proof = [bytes.fromhex(p[2:]) for p in receipt["proof"]]
         root = bytes.fromhex(receipt["root"][2:])
         assert registry.functions.verifyDocument(root, h, proof).call() > 0
+
+
+def test_persisted_tx_whose_nonce_was_taken_is_signed_again(
+    make_chain: Callable[..., DevChain], make_node: Callable[..., NodeProcess]
+) -> None:
+    """Signed and persisted, never broadcast, crash; meanwhile another transaction of the same
+    account uses that nonce. After restart the batch is signed again with a fresh nonce."""
+    from node.signer import dev_account
+    from tests.anchoring.harness import RpcProxy
+
+    dev = make_chain()
+    proxy = RpcProxy(dev.rpc_url)
+    node = make_node([proxy.url], dev.manifest)
+    proxy.blocked_methods = {"eth_sendRawTransaction"}
+    hs = [hashlib.sha256(f"taken-{i}".encode()).digest() for i in range(6)]
+    assert node.submit(hs).status_code == 202
+    deadline = time.monotonic() + 20
+    rows: list[Any] = []
+    while time.monotonic() < deadline and not rows:
+        rows = node.db().execute("SELECT nonce, tx_hash, state, sent_at FROM txs").fetchall()
+        time.sleep(0.2)
+    assert len(rows) == 1 and rows[0][2] == "live" and rows[0][3] is None  # persisted, unsent
+    nonce = rows[0][0]
+    node.kill9()
+
+    # another writer of the same account takes that nonce (e.g. a licence service)
+    w3 = dev.chain.w3
+    acct = dev_account(0)
+    other = acct.sign_transaction(
+        {"to": dev_account(5).address, "value": 1, "gas": 21_000, "nonce": nonce,
+         "chainId": dev.chain.chain_id, **dev.chain.fee_fields()}
+    )  # fmt: skip
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(other.raw_transaction))
+    assert w3.eth.get_transaction_count(acct.address) == nonce + 1
+
+    proxy.blocked_methods = set()
+    node.start()
+    rec = node.wait_confirmed(hs, timeout=30)[0]
+    tx = w3.eth.get_transaction(rec["transactionHash"])
+    assert tx["nonce"] == nonce + 1
+    states = node.db().execute("SELECT nonce, state FROM txs ORDER BY id").fetchall()
+    assert states == [(nonce, "dead"), (nonce + 1, "live")]
+    registry = dev.chain.contract("AnchorRegistry", dev.registry_address)
+    assert len(registry.events.Anchored().get_logs(from_block=0)) == 1
+    assert w3.eth.get_transaction_count(acct.address, "pending") == nonce + 2
