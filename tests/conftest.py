@@ -17,33 +17,31 @@ import pytest
 
 from node.chain import Chain
 from node.deploy import deploy
-from node.devnet import DevnetInfo, free_port, launch, terminate
+from node.devnet import DevnetInfo, Engine, free_port, launch, terminate
 from node.signer import dev_account
 from node.tx import TxSender
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
-    """A fresh anvil on a free port for the whole test session (instant mining)."""
-    log = tmp_path_factory.mktemp("anvil") / "anvil.log"
-    _proc, info = launch("anvil", free_port(), None, log)
+def _session_chain(engine: Engine, tmp: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    _proc, info = launch(engine, free_port(), None, tmp.mktemp(engine) / f"{engine}.log")
     try:
         yield info
     finally:
         terminate(info.pid)
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
+    """A fresh anvil on a free port for the whole test session (instant mining)."""
+    yield from _session_chain("anvil", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def ganache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
     """A ganache 7.9 (from npm) on a free port for the whole test session."""
-    log = tmp_path_factory.mktemp("ganache") / "ganache.log"
-    _proc, info = launch("ganache", free_port(), None, log)
-    try:
-        yield info
-    finally:
-        terminate(info.pid)
+    yield from _session_chain("ganache", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
