@@ -42,6 +42,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
     function anchoredAt(bytes32 root) public view returns (uint64) {
         uint256 record = _anchors[root];
         uint64 time = uint64(record);
+        // slither-disable-next-line incorrect-equality (0 is the no-record sentinel, not a time)
         if (record == 0 || !_counts(address(uint160(record >> 64)), time)) return 0;
         return time;
     }
@@ -53,6 +54,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         returns (uint64 anchoredAt_)
     {
         anchoredAt_ = anchoredAt(root);
+        // slither-disable-next-line incorrect-equality (0 means not anchored, not a time)
         if (anchoredAt_ == 0) return 0;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(docHash))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) return 0;
@@ -93,6 +95,7 @@ contract AnchorRegistry is IAnchorRegistry, AccessControl {
         uint256 term = _terms[account];
         uint64 since = uint64(term);
         uint64 until = uint64(term >> 64);
+        // slither-disable-next-line incorrect-equality (until 0 means the term is still open)
         return since != 0 && since <= time && (until == 0 || time < until);
     }
 }

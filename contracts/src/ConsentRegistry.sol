@@ -133,6 +133,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     function _checkSignature(address holder, bytes32 structHash, bytes calldata signature) private view {
         bytes32 digest = _hashTypedDataV4(structHash);
         if (signature.length == 65) {
+            // slither-disable-next-line unused-return (the error argument is not needed)
             (address recovered, ECDSA.RecoverError err,) =
                 ECDSA.tryRecover(digest, uint8(signature[64]), bytes32(signature[0:32]), bytes32(signature[32:64]));
             if (err == ECDSA.RecoverError.NoError && recovered == holder) return;

@@ -110,8 +110,8 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     function issueBatch(IssueRequest[] calldata requests) external returns (bytes32[] memory licenceIds) {
         uint256 n = requests.length;
         licenceIds = new bytes32[](n);
-        bytes32 lastType;
-        uint32 typeIndex;
+        bytes32 lastType = bytes32(0);
+        uint32 typeIndex = 0;
         for (uint256 i; i < n; ++i) {
             IssueRequest calldata r = requests[i];
             if (i == 0 || r.typeId != lastType) {
