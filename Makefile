@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup run test lint fmt compile bench clean
+.PHONY: setup run test lint slither fmt compile bench clean
 
 setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed
 
@@ -34,12 +34,17 @@ lint: setup
 	$(BIN)/ruff check node wallet tests scripts bench
 	$(BIN)/ruff format --check node wallet tests scripts bench
 	$(BIN)/mypy
-	$(FORGE) fmt --check contracts/src
+	$(FORGE) fmt --check contracts/src contracts/test
+	scripts/slither.sh
+
+## slither: static analysis of the contracts (own venv, slither pins web3<8); fails on high/medium
+slither: setup
+	scripts/slither.sh
 
 fmt: setup
 	$(BIN)/ruff format node wallet tests scripts bench
 	$(BIN)/ruff check --fix node wallet tests scripts bench
-	$(FORGE) fmt contracts/src
+	$(FORGE) fmt contracts/src contracts/test
 
 compile: setup
 	$(BIN)/credledger compile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.conftest import run_cli
 @pytest.fixture
 def scratch_sources() -> Iterator[Path]:
     """A copy of the contract sources inside the project root (remappings are root-relative)."""
-    base = paths.STATE_DIR / "test-compile"
+    base = paths.STATE_DIR / f"test-compile-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
     shutil.copytree(paths.SOURCES_DIR, base / "src")
     try:
