@@ -623,6 +623,22 @@ class LicenceService:
         fp = {"action": action, "licence": ev.hexb(licence_id), **fingerprint}
         return self._idempotent(principal, idempotency_key, fp, work)
 
+    def _change_with_reason(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        action: str,
+        reason_code: Any,
+        note: Any,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
+        """suspend and revoke: a reason code on chain, the free-text note off chain."""
+        reason = parse_reason(reason_code)
+        text = clean_note(note)
+        call = self.registry.functions[action](licence_id, reason.code)
+        fp = {"reason": reason.code, "note": text}
+        return self._change(principal, licence_id, action, call, text, idempotency_key, fp)
+
     def suspend(
         self,
         principal: Principal | None,
@@ -631,11 +647,9 @@ class LicenceService:
         note: Any = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        reason = parse_reason(reason_code)
-        text = clean_note(note)
-        call = self.registry.functions.suspend(licence_id, reason.code)
-        fp = {"reason": reason.code, "note": text}
-        return self._change(principal, licence_id, "suspend", call, text, idempotency_key, fp)
+        return self._change_with_reason(
+            principal, licence_id, "suspend", reason_code, note, idempotency_key
+        )
 
     def reinstate(
         self,
@@ -658,11 +672,9 @@ class LicenceService:
         note: Any = None,
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        reason = parse_reason(reason_code)
-        text = clean_note(note)
-        call = self.registry.functions.revoke(licence_id, reason.code)
-        fp = {"reason": reason.code, "note": text}
-        return self._change(principal, licence_id, "revoke", call, text, idempotency_key, fp)
+        return self._change_with_reason(
+            principal, licence_id, "revoke", reason_code, note, idempotency_key
+        )
 
     def amend(
         self,
