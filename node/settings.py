@@ -31,14 +31,22 @@ class ChainSettings(BaseModel):
 
     rpc_urls: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8545"], min_length=1)
     kind: ChainKind = "devnet"
-    # Blocks on top of the including block before a receipt is final. None: 1 on devnets and
-    # QBFT (instant finality), 12 on public chains.
-    confirmations: int | None = Field(default=None, ge=0)
+    # Blocks on top of the including block before a receipt is final, or "finalized" to wait for
+    # the chain's finalized block tag (post-merge public chains). None: 1 on devnets and QBFT
+    # (instant finality), 12 on public chains.
+    confirmations: int | Literal["finalized"] | None = None
     request_timeout: float = Field(default=10.0, gt=0)
     poll_interval: float = Field(default=0.5, gt=0)
 
+    @field_validator("confirmations")
+    @classmethod
+    def _confirmations_positive(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("confirmations must be 0 or more, or 'finalized'")
+        return v
+
     @property
-    def effective_confirmations(self) -> int:
+    def effective_confirmations(self) -> int | Literal["finalized"]:
         if self.confirmations is not None:
             return self.confirmations
         return 12 if self.kind == "public" else 1

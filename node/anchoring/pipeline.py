@@ -28,7 +28,7 @@ import logging
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -60,7 +60,7 @@ class Pipeline:
         settings: AnchoringSettings,
         *,
         contract: str,
-        confirmations: int,
+        confirmations: int | Literal["finalized"],
         metrics: Metrics,
     ) -> None:
         self.service = service
@@ -69,7 +69,10 @@ class Pipeline:
         self.account = account
         self.nonces = nonces
         self.settings = settings
-        self.confirmations = max(confirmations, 1)
+        # "finalized": a batch is final once its block is at or below the chain's finalized tag
+        self.confirmations: int | Literal["finalized"] = (
+            confirmations if confirmations == "finalized" else max(int(confirmations), 1)
+        )
         self.registry = chain.contract("AnchorRegistry", contract)
         self.contract = self.registry.address
         self._stop = threading.Event()
@@ -166,12 +169,15 @@ class Pipeline:
         head = int(self.chain.w3.eth.block_number)
         self.service.pipeline_health["chainHead"] = head
         latest_nonce: int | None = None
+        final_height: int | None = None
         for batch in self.store.batches("submitted"):
             if latest_nonce is None:
                 latest_nonce = int(
                     self.chain.w3.eth.get_transaction_count(self.account.address, "latest")
                 )
-            self.follow(batch, head, latest_nonce)
+                final_height = self.final_height(head)
+            assert final_height is not None
+            self.follow(batch, final_height, latest_nonce)
         now = time.monotonic()
         if now - self._last_reorg_check > 1.0:
             self._last_reorg_check = now
@@ -343,7 +349,13 @@ class Pipeline:
         except TransactionNotFound:
             return None
 
-    def follow(self, batch: BatchRow, head: int, latest_nonce: int) -> None:
+    def final_height(self, head: int) -> int:
+        """The highest block this node treats as final: by confirmations, or the finalized tag."""
+        if self.confirmations == "finalized":
+            return int(self.chain.w3.eth.get_block("finalized")["number"])
+        return head - self.confirmations + 1
+
+    def follow(self, batch: BatchRow, final_height: int, latest_nonce: int) -> None:
         live = self.store.live_txs(batch.id)
         if not live:
             self._set_pending(batch, "no live transaction")
@@ -353,7 +365,7 @@ class Pipeline:
             if receipt is None:
                 continue
             if int(receipt["status"]) == 1:
-                if head - int(receipt["blockNumber"]) + 1 >= self.confirmations:
+                if int(receipt["blockNumber"]) <= final_height:
                     if int(self.registry.functions.anchoredAt(batch.root).call()) == 0:
                         # mined, but the registry does not count it (role revoked meanwhile)
                         self._reverted(batch, t)

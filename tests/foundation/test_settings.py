@@ -56,12 +56,19 @@ def test_public_chain_defaults_to_12_confirmations(
         ({"chain": {"rpc_urls": []}}, "chain.rpc_urls"),
         ({"anchoring": {"batch_interval": 0}}, "anchoring.batch_interval"),
         ({"subject_secret": "short"}, "subject_secret"),
+        ({"chain": {"confirmations": -1}}, "chain.confirmations"),
+        ({"chain": {"confirmations": "safe"}}, "chain.confirmations"),
         ({"unknown_key": 1}, "unknown_key"),
     ],
 )
 def test_bad_values_name_the_setting(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(**overrides)
+
+
+def test_finalized_tag_as_confirmations(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDLEDGER_CHAIN__CONFIRMATIONS", "finalized")
+    assert load_settings().chain.effective_confirmations == "finalized"
 
 
 def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
