@@ -7,6 +7,7 @@ check that the document was anchored, where and when.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ RECEIPT_VERSION = 1
 LEAF_ENCODING = "keccak256(keccak256(abi.encode(bytes32 docHash)))"
 TREE_KIND = "openzeppelin-standard-merkle-tree (sorted leaves, sorted pairs, keccak256)"
 DOC_HASH_ALGORITHM = "sha256"
+
+
+def _utc(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def hex32(b: bytes) -> str:
@@ -154,7 +159,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
         Check(
             "anchored on chain",
             anchored_at != 0,
-            f"root anchored at {anchored_at} (unix time) by {address}"
+            f"root anchored at {_utc(anchored_at)} in registry {address}"
             if anchored_at
             else f"root {hex32(root)} is not anchored at {address}",
         )

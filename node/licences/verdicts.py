@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from node.licences.inputs import iso
+
 
 class Verdict(StrEnum):
     VALID = "VALID"
@@ -96,10 +98,10 @@ def _status_reasons(f: LicenceFacts) -> list[str]:
     if f.status is Status.ACTIVE:
         return [f"licence {lid} is active and the document is its current version"]
     if f.status is Status.EXPIRED:
-        return [f"licence {lid} expired at {f.valid_until} (unix time)"]
+        return [f"licence {lid} expired at {iso(f.valid_until)}"]
     if f.status is Status.NOT_YET_VALID:
         return [f"licence {lid} is not valid yet"]
-    since = f" since {f.status_since} (unix time)" if f.status_since else ""
+    since = f" since {iso(f.status_since)}" if f.status_since else ""
     why = f": {f.status_reason}" if f.status_reason else ""
     return [f"licence {lid} is {f.status.value.lower()}{since}{why}"]
 
@@ -159,7 +161,7 @@ def judge_unclaimed(
     if anchored_at:
         return Outcome(
             Verdict.VALID,
-            [f"the document was anchored on chain at {anchored_at} (unix time) as a material"],
+            [f"the document was anchored on chain at {iso(anchored_at)} as a material"],
         )
     return Outcome(
         Verdict.UNKNOWN,

@@ -60,7 +60,10 @@ def test_claimed_current_document(status: Status, verdict: Verdict) -> None:
 
 def test_claimed_suspension_reason_and_time_are_reported() -> None:
     out = judge_claimed(DOC, facts(Status.SUSPENDED))
-    assert "since 1234" in out.reasons[0] and "R01 inspection" in out.reasons[0]
+    # 1234 unix seconds, shown in China time as the licences API does
+    assert (
+        "since 1970-01-01T08:20:34+08:00" in out.reasons[0] and "R01 inspection" in out.reasons[0]
+    )
 
 
 def test_claimed_old_document_is_superseded() -> None:
