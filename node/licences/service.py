@@ -873,9 +873,19 @@ class LicenceService:
                     "verdict": record["verdict"],
                     "by": record["checkedBy"],
                     "time": record["checkedAt"],
+                    "chainHead": record["chainHead"],
                     "recordHash": ev.hexb(rhash),
                 }
             )
+        # chain events and this node's verifications in chain order: a verification comes after
+        # every event of the head block it was judged at (wall-clock and block times may differ)
+        history.sort(
+            key=lambda e: (
+                (e["blockNumber"], e["logIndex"])
+                if "blockNumber" in e
+                else (e["chainHead"], 1 << 30)
+            )
+        )
         body["history"] = history
         body["metadata"] = self.store.metadata_of(licence_id)
         return body
@@ -962,6 +972,8 @@ class LicenceService:
         if principal is not None and principal.kind == "admin":
             raise ForbiddenError("verify as a clerk or a department, not as the admin")
         material: dict[str, Any] | None = None
+        # the chain head before any read: the verdict reflects this block or a later one
+        chain_head = int(self.chain.w3.eth.block_number)
         if licence_id is not None:
             outcome: Outcome = judge_claimed(doc_hash, self._facts(licence_id))
         else:
@@ -984,7 +996,7 @@ class LicenceService:
         }
         if principal is not None:
             body["verification"] = self._record_verification(
-                principal, doc_hash, licence_id, outcome
+                principal, doc_hash, licence_id, outcome, chain_head
             )
         return body
 
@@ -1000,6 +1012,7 @@ class LicenceService:
         doc_hash: bytes,
         licence_id: bytes | None,
         outcome: Outcome,
+        chain_head: int,
     ) -> dict[str, Any]:
         vid = "vr_" + uuid.uuid4().hex
         record = {
@@ -1016,6 +1029,7 @@ class LicenceService:
             "department": principal.department,
             "checkedAt": int(time.time()),
             "chainId": self.chain.chain_id,
+            "chainHead": chain_head,
             "registry": self.registry_address,
         }
         record_hash = _hash_json(record)

@@ -206,3 +206,20 @@ def test_enterprise_view_and_qr(node_a: Node) -> None:
     bad = node_a.get("/v1/enterprises/91310000MA1FL1234R")
     assert bad.status_code == 422
     assert "check character should be Q" in bad.json()["message"]
+
+
+def test_history_lists_verifications_in_order_with_chain_events(node_a: Node) -> None:
+    doc = document("ordered history")
+    lid = _issue(node_a, doc)["licenceId"]
+    assert _verify_file(node_a, doc, lid, token=TOKENS["clerk_a"])["verdict"] == "VALID"
+    node_a.ok(
+        node_a.post(
+            f"/v1/licences/{lid}/suspend",
+            token=TOKENS["market"],
+            json={"reasonCode": 1, "note": "after the counter check"},
+        )
+    )
+    history = node_a.ok(node_a.get(f"/v1/licences/{lid}"))["history"]
+    assert [h["action"] for h in history] == ["ISSUED", "VERIFIED", "SUSPENDED"]
+    issued, verified, suspended = history
+    assert issued["blockNumber"] <= verified["chainHead"] < suspended["blockNumber"]
