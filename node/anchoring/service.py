@@ -79,6 +79,18 @@ class AnchoringService:
 
     # --- intake -------------------------------------------------------------------------------
 
+    def check_count(self, count: int, what: str = "hashes") -> None:
+        """Refuse an empty request or one over ``max_hashes_per_request`` items."""
+        limit = self.settings.max_hashes_per_request
+        if count > limit:
+            raise PayloadTooLargeError(
+                f"{count} {what} in one request; the limit is {limit}, split the request",
+                limit=limit,
+                count=count,
+            )
+        if count == 0:
+            raise InputError(f"no {what} given; send at least one")
+
     def submit(self, hashes: Sequence[bytes]) -> list[AnchorRecord]:
         """Store ``hashes`` durably (fsync) and return their records, in input order.
 
@@ -86,15 +98,7 @@ class AnchoringService:
         :class:`InputError` naming each bad index. A hash already known returns its record and is
         never a second leaf.
         """
-        limit = self.settings.max_hashes_per_request
-        if len(hashes) > limit:
-            raise PayloadTooLargeError(
-                f"{len(hashes)} hashes in one request; the limit is {limit}, split the request",
-                limit=limit,
-                count=len(hashes),
-            )
-        if not hashes:
-            raise InputError("no hashes given; send at least one 32-byte hash")
+        self.check_count(len(hashes))
         bad = [
             {"index": i, "reason": "not 32 bytes"}
             for i, h in enumerate(hashes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,7 +25,7 @@ def _service(runtime: Any) -> AnchoringService:
     return service
 
 
-def _parse_json(body: bytes, limit: int) -> list[bytes]:
+def _parse_json(body: bytes, check_count: Callable[..., None]) -> list[bytes]:
     if not body.strip():
         raise InputError('empty body; send {"hashes": ["0x…"]} or a multipart upload of files')
     try:
@@ -34,14 +35,7 @@ def _parse_json(body: bytes, limit: int) -> list[bytes]:
     if not isinstance(data, dict) or not isinstance(data.get("hashes"), list):
         raise InputError('the body must be a JSON object {"hashes": ["0x…", …]}')
     items = data["hashes"]
-    if len(items) > limit:
-        raise PayloadTooLargeError(
-            f"{len(items)} hashes in one request; the limit is {limit}, split the request",
-            limit=limit,
-            count=len(items),
-        )
-    if not items:
-        raise InputError('"hashes" is empty; send at least one 32-byte hash')
+    check_count(len(items))  # before parsing: a huge list is refused without work
     out: list[bytes] = []
     bad: list[dict[str, Any]] = []
     for i, item in enumerate(items):
@@ -58,16 +52,15 @@ def _parse_json(body: bytes, limit: int) -> list[bytes]:
     return out
 
 
-async def _parse_files(request: Request, max_bytes: int, limit: int) -> list[bytes]:
+async def _parse_files(
+    request: Request, max_bytes: int, limit: int, check_count: Callable[..., None]
+) -> list[bytes]:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes * max(1, limit):
         raise PayloadTooLargeError(f"upload of {length} bytes is over the limit")
     form = await request.form(max_files=limit + 1, max_fields=limit + 1)
     files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
-    if not files:
-        raise InputError("the multipart upload has no files; attach one or more files")
-    if len(files) > limit:
-        raise PayloadTooLargeError(f"{len(files)} files in one request; the limit is {limit}")
+    check_count(len(files), "files")
     hashes: list[bytes] = []
     too_big: list[dict[str, Any]] = []
     for i, f in enumerate(files):
@@ -102,10 +95,12 @@ async def submit(request: Request, runtime: Runtime) -> JSONResponse:
     limit = service.settings.max_hashes_per_request
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        hashes = await _parse_files(request, runtime.settings.api.max_upload_bytes, limit)
+        hashes = await _parse_files(
+            request, runtime.settings.api.max_upload_bytes, limit, service.check_count
+        )
     else:
         body = await request.body()
-        hashes = _parse_json(body, limit)
+        hashes = _parse_json(body, service.check_count)
     records = await run_in_threadpool(service.submit, hashes)
     return JSONResponse(
         status_code=202,
