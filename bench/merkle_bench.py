@@ -5,7 +5,8 @@
 All three build from the same leaves (doc hash i = sha256(i as 8 big-endian bytes)). Ours and
 OpenZeppelin's produce the same root (checked); OpenTimestamps uses sha256 and its own shape, and
 its Timestamp objects carry each leaf's path (its "proofs"). Best of --repeat runs each.
-Writes bench/results/merkle.json.
+Writes bench/results/merkle.json. The tree is built by node/_merkle_native.c when it compiled
+(``merkle_backend`` in the JSON says which).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         leaves = docs(n)
         rep = args.repeat if n <= 100_000 else 1
+        load_before = round(os.getloadavg()[0], 2)
         t_ours, root = best_of(rep, lambda leaves=leaves: ours(leaves))
         t_ots, _ = best_of(rep, lambda leaves=leaves: ots(leaves))
         oz = openzeppelin(n, rep if n <= 100_000 else 1, args.oz_timeout)
@@ -113,6 +115,7 @@ def main() -> None:
             "speedup_vs_opentimestamps": round(t_ots / t_ours, 2),
             "speedup_vs_openzeppelin": round(oz["seconds"] / t_ours, 2) if oz else None,
             "same_root_as_openzeppelin": (oz["root"] == "0x" + root.hex()) if oz else None,
+            "load_average_1min_before": load_before,
         }
         rows.append(row)
         print(
@@ -124,6 +127,7 @@ def main() -> None:
     result = {
         "benchmark": "merkle tree + all proofs",
         "keccak_backend": merkle.KECCAK_BACKEND,
+        "merkle_backend": merkle.MERKLE_BACKEND,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],

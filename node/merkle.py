@@ -18,12 +18,16 @@ and every proof verifies with ``MerkleProof.verify`` on chain. The fixed vectors
 ``tests/test_merkle_vectors.py`` pin this; they are checked in Python, with the npm package and
 against the deployed contract.
 
-The keccak backend is native (``safe-pysha3``); pycryptodome is a fallback only.
+The keccak backend is native (``safe-pysha3``); pycryptodome is a fallback only. Trees are built
+by the C extension ``node/_merkle_native.c`` (same rules; :data:`MERKLE_BACKEND` is ``"native"``)
+when it was compiled; the pure-Python code here is the reference and fallback, and
+``tests/test_merkle_native.py`` checks that both give byte-identical trees and proofs.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NewType
@@ -56,6 +60,17 @@ def _pick_keccak() -> tuple[_Hasher, Any, str]:
 
 
 keccak256, _NATIVE, KECCAK_BACKEND = _pick_keccak()
+
+
+def _pick_merkle() -> tuple[Any, str]:
+    """(the compiled node._merkle_native module or None, backend name)."""
+    try:
+        return importlib.import_module("node._merkle_native"), "native"
+    except ImportError:  # pragma: no cover - only where the extension was not built
+        return None, "python"
+
+
+_MERKLE_NATIVE, MERKLE_BACKEND = _pick_merkle()
 
 
 def _check(doc_hash: bytes) -> None:
@@ -107,9 +122,14 @@ class Tree:
     def all_proofs(self) -> list[list[bytes]]:
         """Every proof, in input order, sharing work top-down (one list copy per node)."""
         with _no_gc():
+            native = _MERKLE_NATIVE
+            if native is not None and type(self.nodes) is list and type(self._position) is list:
+                proofs: list[list[bytes]] = native.all_proofs(self.nodes, self._position)
+                return proofs
             return self._all_proofs()
 
     def _all_proofs(self) -> list[list[bytes]]:
+        """The pure-Python reference of :meth:`all_proofs`."""
         nodes = self.nodes
         total = len(nodes)
         paths: list[list[bytes]] = [[]] * total
@@ -137,14 +157,34 @@ def build(doc_hashes: Sequence[bytes]) -> Tree:
         return _build(doc_hashes)
 
 
-def _build(doc_hashes: Sequence[bytes]) -> Tree:
-    n = len(doc_hashes)
-    if n == 0:
+def _validate(doc_hashes: Sequence[bytes]) -> list[bytes]:
+    """Refuse a batch that is empty or has anything but 32-byte hashes; the hashes as bytes."""
+    if len(doc_hashes) == 0:
         raise ValueError("a Merkle tree needs at least one document hash")
+    if set(map(type, doc_hashes)) == {bytes}:  # the usual case, checked without a Python loop
+        if set(map(len, doc_hashes)) != {32}:
+            raise ValueError("a document hash must be exactly 32 bytes")
+        return list(doc_hashes)
     if set(map(len, doc_hashes)) != {32} or not all(
         isinstance(d, bytes | bytearray) for d in doc_hashes
     ):
         raise ValueError("a document hash must be exactly 32 bytes")
+    return [bytes(d) for d in doc_hashes]
+
+
+def _build(doc_hashes: Sequence[bytes]) -> Tree:
+    if _MERKLE_NATIVE is None:  # pragma: no cover
+        return _build_python(doc_hashes)
+    docs = _validate(doc_hashes)
+    # leaves, sort (refusing duplicates with the same ValueError) and inner nodes in C
+    nodes, position = _MERKLE_NATIVE.build(b"".join(docs))
+    return Tree(nodes, docs, position)
+
+
+def _build_python(doc_hashes: Sequence[bytes]) -> Tree:
+    """The pure-Python reference of :func:`build` (call inside ``_no_gc`` for speed)."""
+    docs = _validate(doc_hashes)
+    n = len(docs)
     # the same rules as leaf_hash/node_hash, with the native constructor inlined (hot loops)
     if _NATIVE is not None:
         K = _NATIVE
@@ -169,7 +209,7 @@ def _build(doc_hashes: Sequence[bytes]) -> Tree:
             nodes[j] = node_hash(nodes[2 * j + 1], nodes[2 * j + 2])
     if len(set(leaves)) != n:
         raise ValueError("duplicate document hash in one batch")
-    return Tree(nodes, [bytes(d) for d in doc_hashes], position)
+    return Tree(nodes, docs, position)
 
 
 def compute_root(doc_hash: bytes, proof: Sequence[bytes]) -> bytes:
