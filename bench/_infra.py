@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -12,12 +14,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from node.devnet import free_port, launch, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_result(out: str | Path, result: dict[str, Any]) -> None:
+    """Add the machine and its load to ``result``, write it as JSON and say where."""
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cpus"
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 @dataclass

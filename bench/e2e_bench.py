@@ -11,9 +11,7 @@ each anchor transaction divided by its leaves. Writes bench/results/e2e.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -23,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _infra import ROOT, chain_and_node
+from _infra import ROOT, chain_and_node, write_result
 
 BLOCK_TIME = 2.0
 BATCH_INTERVAL = 5.0
@@ -116,16 +114,13 @@ def main() -> None:
         "mean_s": round(statistics.mean(latencies), 2),
         "target_p95_s": BATCH_INTERVAL + 2 * BLOCK_TIME,
         "gas": gas,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     print(
         f"p50 {result['p50_s']}s p95 {result['p95_s']}s (target <= {result['target_p95_s']}s); "
         f"gas/doc {gas[1024]['gas_per_doc']} @1024 (target <= 46), "
         f"{gas[4096]['gas_per_doc']} @4096 (target <= 12)"
     )
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _infra import ROOT, chain_and_node
+from _infra import ROOT, chain_and_node, write_result
 
 
 def run_clients(clients: int, work: list[object], fn: object) -> float:
@@ -89,16 +88,13 @@ def main() -> None:
         "trivial_requests_per_second": round(trivial_rps, 1),
         "ingest_to_trivial_request_ratio": round(ingest_rps / trivial_rps, 3),
         "stored_hashes_after_run": health["pending"] + health["submitted"] + health["confirmed"],
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     print(
         f"ingest {result['hashes_per_second']} hashes/s ({ingest_rps:.1f} req/s of "
         f"{args.per_request}); trivial GET /docs {trivial_rps:.1f} req/s; "
         f"ratio {result['ingest_to_trivial_request_ratio']}"
     )
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from typing import Any
 from opentimestamps.core.timestamp import Timestamp, make_merkle_tree
 
 from node import merkle
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _infra import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 OZ = """
@@ -129,13 +133,10 @@ def main() -> None:
         "keccak_backend": merkle.KECCAK_BACKEND,
         "merkle_backend": merkle.MERKLE_BACKEND,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "repeat": args.repeat,
         "results": rows,
     }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
 
 
 if __name__ == "__main__":
