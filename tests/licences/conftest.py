@@ -133,38 +133,32 @@ def _node_b_config() -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def node_a(lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def _session_node(
+    name: str, lchain: LicenceChain, tmp: pytest.TempPathFactory, config: str, dev_account: int
+) -> Iterator[Node]:
     node = Node(
-        "A",
+        name,
         lchain.info.rpc_url,
-        tmp_path_factory.mktemp("node-a"),
+        tmp.mktemp(f"node-{name.lower()}"),
         lchain.manifest,
-        _node_a_config(),
-        signer_dev_account=0,
+        config,
+        signer_dev_account=dev_account,
     )
     node.start()
     try:
         yield node
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def node_a(lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    yield from _session_node("A", lchain, tmp_path_factory, _node_a_config(), 0)
 
 
 @pytest.fixture(scope="session")
 def node_b(lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    node = Node(
-        "B",
-        lchain.info.rpc_url,
-        tmp_path_factory.mktemp("node-b"),
-        lchain.manifest,
-        _node_b_config(),
-        signer_dev_account=4,
-    )
-    node.start()
-    try:
-        yield node
-    finally:
-        node.stop()
+    yield from _session_node("B", lchain, tmp_path_factory, _node_b_config(), 4)
 
 
 _counter = iter(range(1, 10**9))
