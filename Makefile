@@ -33,6 +33,7 @@ test: lint
 lint: setup
 	$(BIN)/ruff check node wallet tests scripts bench
 	$(BIN)/ruff format --check node wallet tests scripts bench
+	@mkdir -p build/typecheck/credledger && ln -sfn ../../../node build/typecheck/credledger/node && ln -sfn ../../../wallet build/typecheck/credledger/wallet
 	$(BIN)/mypy
 	$(FORGE) fmt --check contracts/src contracts/test
 	scripts/slither.sh

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from node.devnet import free_port, launch, terminate
+from credledger.node.devnet import free_port, launch, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,8 @@ def chain_and_node(
         }
         log = open(work / "node.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "up", "--rpc", info.rpc_url, "--port", str(port),
+            [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", info.rpc_url,
+             "--port", str(port),
              "--data-dir", str(work / "data")],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,

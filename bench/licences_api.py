@@ -29,15 +29,15 @@ from eth_hash.auto import keccak
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from node.chain import Chain  # noqa: E402
-from node.deploy import addresses, deploy  # noqa: E402
-from node.devnet import free_port, launch, terminate  # noqa: E402
-from node.identifiers import enterprise_subject  # noqa: E402
-from node.licences.catalogue import load_catalogue  # noqa: E402
-from node.licences.demo import DEMO_DEPARTMENTS  # noqa: E402
-from node.licences.service import register_catalogue  # noqa: E402
-from node.signer import dev_account  # noqa: E402
-from node.tx import TxSender  # noqa: E402
+from credledger.node.chain import Chain  # noqa: E402
+from credledger.node.deploy import addresses, deploy  # noqa: E402
+from credledger.node.devnet import free_port, launch, terminate  # noqa: E402
+from credledger.node.identifiers import enterprise_subject  # noqa: E402
+from credledger.node.licences.catalogue import load_catalogue  # noqa: E402
+from credledger.node.licences.demo import DEMO_DEPARTMENTS  # noqa: E402
+from credledger.node.licences.service import register_catalogue  # noqa: E402
+from credledger.node.signer import dev_account  # noqa: E402
+from credledger.node.tx import TxSender  # noqa: E402
 
 BACKGROUND = 10_000
 PER_TX = 200
@@ -102,7 +102,7 @@ def main() -> None:
             }
             log = open(work / "node.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "up", "--rpc", info.rpc_url, "--port",
+                [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", info.rpc_url, "--port",
                  str(port), "--data-dir", str(work / "data"), "--demo"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,

@@ -30,15 +30,15 @@ from eth_hash.auto import keccak
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from node import compiler, paths  # noqa: E402
-from node.chain import Chain  # noqa: E402
-from node.deploy import addresses, deploy  # noqa: E402
-from node.devnet import free_port, launch, terminate  # noqa: E402
-from node.identifiers import enterprise_subject  # noqa: E402
-from node.licences.catalogue import load_catalogue  # noqa: E402
-from node.licences.service import register_catalogue  # noqa: E402
-from node.signer import dev_account  # noqa: E402
-from node.tx import TxSender  # noqa: E402
+from credledger.node import compiler, paths  # noqa: E402
+from credledger.node.chain import Chain  # noqa: E402
+from credledger.node.deploy import addresses, deploy  # noqa: E402
+from credledger.node.devnet import free_port, launch, terminate  # noqa: E402
+from credledger.node.identifiers import enterprise_subject  # noqa: E402
+from credledger.node.licences.catalogue import load_catalogue  # noqa: E402
+from credledger.node.licences.service import register_catalogue  # noqa: E402
+from credledger.node.signer import dev_account  # noqa: E402
+from credledger.node.tx import TxSender  # noqa: E402
 
 EAS_DIR = ROOT / "bench" / "licences_eas"
 EAS_SRC = EAS_DIR / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "contracts"

@@ -24,7 +24,7 @@ from typing import Any
 
 from opentimestamps.core.timestamp import Timestamp, make_merkle_tree
 
-from node import merkle
+from credledger.node import merkle
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _infra import write_result

@@ -7,8 +7,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from node import paths
-from node.errors import ToolchainError
+from credledger.node import paths
+from credledger.node.errors import ToolchainError
 
 
 @cache

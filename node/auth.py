@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from node.errors import ConfigError, ForbiddenError, UnauthorizedError
+from credledger.node.errors import ConfigError, ForbiddenError, UnauthorizedError
 
 PrincipalKind = Literal["department", "clerk", "admin"]
 TOKEN_PREFIX = "clt_"

@@ -19,8 +19,8 @@ from web3.contract import Contract
 from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from node.artifacts import abi as artifact_abi
-from node.errors import RpcUnavailableError
+from credledger.node.artifacts import abi as artifact_abi
+from credledger.node.errors import RpcUnavailableError
 
 log = logging.getLogger(__name__)
 

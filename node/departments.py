@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from eth_account.signers.local import LocalAccount
 
-from node.auth import Principal, TokenBook
-from node.chain import Chain
-from node.errors import ConfigError, ForbiddenError, NotFoundError
-from node.settings import ClerkSettings, DepartmentSettings
-from node.signer import resolve_account
-from node.tx import TxSender
+from credledger.node.auth import Principal, TokenBook
+from credledger.node.chain import Chain
+from credledger.node.errors import ConfigError, ForbiddenError, NotFoundError
+from credledger.node.settings import ClerkSettings, DepartmentSettings
+from credledger.node.signer import resolve_account
+from credledger.node.tx import TxSender
 
 
 @dataclass

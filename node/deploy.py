@@ -17,11 +17,11 @@ from typing import Any
 
 from web3 import Web3
 
-from node.artifacts import load_artifact
-from node.chain import Chain
-from node.compiler import artifact_hash
-from node.errors import DeploymentError, WrongChainError
-from node.tx import TxSender
+from credledger.node.artifacts import load_artifact
+from credledger.node.chain import Chain
+from credledger.node.compiler import artifact_hash
+from credledger.node.errors import DeploymentError, WrongChainError
+from credledger.node.tx import TxSender
 
 MANIFEST_FORMAT = "credledger-deployment-1"
 

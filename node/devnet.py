@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from node import paths
-from node.chain import wait_for_rpc
-from node.errors import ConfigError, RpcUnavailableError, ToolchainError
-from node.signer import DEV_ACCOUNT_COUNT, DEV_BALANCE_ETH, DEV_MNEMONIC, dev_account
+from credledger.node import paths
+from credledger.node.chain import wait_for_rpc
+from credledger.node.errors import ConfigError, RpcUnavailableError, ToolchainError
+from credledger.node.signer import DEV_ACCOUNT_COUNT, DEV_BALANCE_ETH, DEV_MNEMONIC, dev_account
 
 Engine = Literal["anvil", "ganache"]
 CHAIN_IDS: dict[str, int] = {"anvil": 31337, "ganache": 1337}

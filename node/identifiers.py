@@ -37,7 +37,7 @@ from typing import Literal, NewType
 
 from eth_hash.auto import keccak
 
-from node.errors import InputError
+from credledger.node.errors import InputError
 
 Uscc = NewType("Uscc", str)
 CitizenId = NewType("CitizenId", str)

@@ -47,14 +47,14 @@ from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
 
-from node.anchoring.store import connect
-from node.artifacts import abi as artifact_abi
-from node.chain import Chain
-from node.errors import RpcUnavailableError
-from node.metrics import Metrics
-from node.settings import IndexerSettings
+from credledger.node.anchoring.store import connect
+from credledger.node.artifacts import abi as artifact_abi
+from credledger.node.chain import Chain
+from credledger.node.errors import RpcUnavailableError
+from credledger.node.metrics import Metrics
+from credledger.node.settings import IndexerSettings
 
-log = logging.getLogger("node.indexer")
+log = logging.getLogger("credledger.node.indexer")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -65,7 +65,7 @@ keccak256, _NATIVE, KECCAK_BACKEND = _pick_keccak()
 def _pick_merkle() -> tuple[Any, str]:
     """(the compiled node._merkle_native module or None, backend name)."""
     try:
-        return importlib.import_module("node._merkle_native"), "native"
+        return importlib.import_module("credledger.node._merkle_native"), "native"
     except ImportError:  # pragma: no cover - only where the extension was not built
         return None, "python"
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from web3 import Web3
 
-from node import merkle
-from node.chain import Chain
-from node.errors import InputError
+from credledger.node import merkle
+from credledger.node.chain import Chain
+from credledger.node.errors import InputError
 
 RECEIPT_FORMAT = "credledger-receipt"
 RECEIPT_VERSION = 1

@@ -12,13 +12,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from node.anchoring.component import component as anchoring_component
-from node.chain import Chain
-from node.deploy import addresses, check_manifest_chain, load_manifest
-from node.licences.component import component as licences_component
-from node.settings import Settings
-from node.signer import resolve_account
-from node.tx import TxSender
+from credledger.node.anchoring.component import component as anchoring_component
+from credledger.node.chain import Chain
+from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
+from credledger.node.licences.component import component as licences_component
+from credledger.node.settings import Settings
+from credledger.node.signer import resolve_account
+from credledger.node.tx import TxSender
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from node import paths
+from credledger.node import paths
 
 PLACEHOLDER_SECRET = "devnet-insecure-secret-change-me"
 ChainKind = Literal["devnet", "consortium", "public"]
@@ -215,7 +215,7 @@ def load_settings(**overrides: object) -> Settings:
     """Build and validate the settings; raise :class:`node.errors.ConfigError` on any problem."""
     from pydantic import ValidationError
 
-    from node.errors import ConfigError
+    from credledger.node.errors import ConfigError
 
     toml = os.environ.get("CREDLEDGER_CONFIG")
     if toml and not Path(toml).is_file():

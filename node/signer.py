@@ -11,7 +11,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from node.errors import ConfigError
+from credledger.node.errors import ConfigError
 
 # The well-known development mnemonic of anvil and Hardhat; `credledger devnet up` starts ganache
 # with it too, so dev account N is the same address on every devnet engine.

@@ -17,9 +17,9 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
 from web3.types import TxReceipt
 
-from node.chain import Chain
-from node.contracts.errors import decode_revert
-from node.errors import ChainError, ContractRevert
+from credledger.node.chain import Chain
+from credledger.node.contracts.errors import decode_revert
+from credledger.node.errors import ChainError, ContractRevert
 
 
 class NonceManager:

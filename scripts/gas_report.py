@@ -29,12 +29,12 @@ from eth_account import Account  # noqa: E402
 from eth_account.signers.local import LocalAccount  # noqa: E402
 from eth_hash.auto import keccak  # noqa: E402
 
-from node import compiler  # noqa: E402
-from node.chain import Chain  # noqa: E402
-from node.contracts.anchor_registry import AnchorRegistry  # noqa: E402
-from node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
-from node.contracts.eip712 import GrantRequest  # noqa: E402
-from node.contracts.licence_registry import (  # noqa: E402
+from credledger.node import compiler  # noqa: E402
+from credledger.node.chain import Chain  # noqa: E402
+from credledger.node.contracts.anchor_registry import AnchorRegistry  # noqa: E402
+from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
+from credledger.node.contracts.eip712 import GrantRequest  # noqa: E402
+from credledger.node.contracts.licence_registry import (  # noqa: E402
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     IssueRequest,
@@ -42,8 +42,8 @@ from node.contracts.licence_registry import (  # noqa: E402
     SupervisionKind,
     serial_of,
 )
-from node.deploy import deploy  # noqa: E402
-from node.tx import TxSender  # noqa: E402
+from credledger.node.deploy import deploy  # noqa: E402
+from credledger.node.tx import TxSender  # noqa: E402
 
 REPORT = ROOT / "contracts" / "gas-report.json"
 README = ROOT / "contracts" / "README.md"
@@ -228,7 +228,7 @@ def over_budget(data: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
-    from node.devnet import free_port, launch, terminate
+    from credledger.node.devnet import free_port, launch, terminate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare, do not write")

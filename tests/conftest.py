@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from node.chain import Chain
-from node.deploy import deploy
-from node.devnet import DevnetInfo, Engine, free_port, launch, terminate
-from node.signer import dev_account
-from node.tx import TxSender
+from credledger.node.chain import Chain
+from credledger.node.deploy import deploy
+from credledger.node.devnet import DevnetInfo, Engine, free_port, launch, terminate
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +81,7 @@ def run_cli(
     """Run the real `credledger` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "node.cli", *args],
+        [sys.executable, "-m", "credledger.node.cli", *args],
         capture_output=True,
         text=True,
         env=full_env,

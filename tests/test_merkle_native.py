@@ -18,7 +18,7 @@ import sha3  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node import merkle
+from credledger.node import merkle
 
 NATIVE: Any = merkle._MERKLE_NATIVE
 
@@ -58,7 +58,7 @@ def raised(fn: Callable[[], Any]) -> tuple[type[BaseException], str]:
 def test_native_backend_is_in_use() -> None:
     """The extension compiled in this environment (CI installs from a fresh clone)."""
     assert merkle.MERKLE_BACKEND == "native"
-    assert NATIVE is not None and NATIVE.__name__ == "node._merkle_native"
+    assert NATIVE is not None and NATIVE.__name__ == "credledger.node._merkle_native"
     assert str(NATIVE.__file__).endswith(".so")
 
 

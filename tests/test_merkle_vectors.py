@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node import merkle
-from node.chain import Chain
-from node.tx import TxSender
+from credledger.node import merkle
+from credledger.node.chain import Chain
+from credledger.node.tx import TxSender
 from tests.conftest import ROOT
 
 # doc hash i = sha256("credledger-vector-<i>"); root of the first n of them

@@ -7,6 +7,6 @@
 
 from __future__ import annotations
 
-from node.anchoring.service import AnchoringService, AnchorRecord
+from credledger.node.anchoring.service import AnchoringService, AnchorRecord
 
 __all__ = ["AnchorRecord", "AnchoringService"]

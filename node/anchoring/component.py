@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from node.anchoring.pipeline import Pipeline
-from node.anchoring.service import AnchoringService
-from node.anchoring.store import AnchorStore
-from node.errors import DeploymentError
-from node.indexer import Indexer
-from node.metrics import Metrics, configure_json_logs
+from credledger.node.anchoring.pipeline import Pipeline
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.anchoring.store import AnchorStore
+from credledger.node.errors import DeploymentError
+from credledger.node.indexer import Indexer
+from credledger.node.metrics import Metrics, configure_json_logs
 
 if TYPE_CHECKING:
-    from node.runtime import NodeRuntime
+    from credledger.node.runtime import NodeRuntime
 
 
 def component(runtime: NodeRuntime) -> None:

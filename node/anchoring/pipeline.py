@@ -34,16 +34,16 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 
-from node import merkle
-from node.anchoring.service import AnchoringService
-from node.anchoring.store import AnchorStore, BatchRow, TxRow
-from node.chain import Chain
-from node.errors import ChainError, RpcUnavailableError
-from node.metrics import Metrics
-from node.settings import AnchoringSettings
-from node.tx import NonceManager, revert_from
+from credledger.node import merkle
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.anchoring.store import AnchorStore, BatchRow, TxRow
+from credledger.node.chain import Chain
+from credledger.node.errors import ChainError, RpcUnavailableError
+from credledger.node.metrics import Metrics
+from credledger.node.settings import AnchoringSettings
+from credledger.node.tx import NonceManager, revert_from
 
-log = logging.getLogger("node.anchoring")
+log = logging.getLogger("credledger.node.anchoring")
 
 GWEI = 10**9
 

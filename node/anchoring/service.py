@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from node import merkle
-from node.anchoring.store import AnchorStore, BatchRow, DocRow
-from node.errors import InputError, NotFoundError, PayloadTooLargeError
-from node.metrics import Metrics
-from node.receipts import build_receipt, hex32
-from node.settings import AnchoringSettings
+from credledger.node import merkle
+from credledger.node.anchoring.store import AnchorStore, BatchRow, DocRow
+from credledger.node.errors import InputError, NotFoundError, PayloadTooLargeError
+from credledger.node.metrics import Metrics
+from credledger.node.receipts import build_receipt, hex32
+from credledger.node.settings import AnchoringSettings
 
 Status = Literal["pending", "submitted", "confirmed"]
 

@@ -6,8 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from node import __version__
-from node.api.routes import (
+from credledger.node import __version__
+from credledger.node.api.routes import (
     anchors,
     enterprises,
     health,
@@ -16,8 +16,8 @@ from node.api.routes import (
     verifications,
     verify,
 )
-from node.errors import CredledgerError
-from node.runtime import NodeRuntime
+from credledger.node.errors import CredledgerError
+from credledger.node.runtime import NodeRuntime
 
 # Routers of every component; each is mounted as it is.
 ROUTERS = [

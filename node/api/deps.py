@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from node.runtime import NodeRuntime
+from credledger.node.runtime import NodeRuntime
 
 
 def get_runtime(request: Request) -> NodeRuntime:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 
-import node.cli.anchor_cmds  # noqa: F401  (registers commands)
-from node.cli import chain_cmds, licence_cmds  # noqa: F401  (registers commands)
-from node.cli._app import app, err_console
-from node.errors import CredledgerError
+import credledger.node.cli.anchor_cmds  # noqa: F401  (registers commands)
+from credledger.node.cli import chain_cmds, licence_cmds  # noqa: F401  (registers commands)
+from credledger.node.cli._app import app, err_console
+from credledger.node.errors import CredledgerError
 
 
 def main() -> None:

@@ -1,3 +1,3 @@
-from node.cli import main
+from credledger.node.cli import main
 
 main()

@@ -12,10 +12,10 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from node.chain import Chain
-from node.cli._app import app, console, err_console
-from node.errors import ChainError, InputError, RpcUnavailableError
-from node.receipts import check_receipt_on_chain, hex32, parse_hash, sha256_file
+from credledger.node.chain import Chain
+from credledger.node.cli._app import app, console, err_console
+from credledger.node.errors import ChainError, InputError, RpcUnavailableError
+from credledger.node.receipts import check_receipt_on_chain, hex32, parse_hash, sha256_file
 
 REQUEST_HASHES = 1000
 
@@ -121,7 +121,7 @@ def verify(
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")],
 ) -> None:
     """Check a receipt using only the chain: hash, proof, anchor, contract view, canonical block."""
-    logging.getLogger("node.chain").setLevel(logging.CRITICAL)
+    logging.getLogger("credledger.node.chain").setLevel(logging.CRITICAL)
     path = Path(target)
     if path.is_file():
         doc_hash = sha256_file(path)

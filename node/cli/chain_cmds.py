@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from node import compiler, paths
-from node.chain import Chain
-from node.cli._app import app, console, err_console
-from node.deploy import deploy as deploy_contracts
-from node.deploy import verify_deployment as verify_contracts
-from node.devnet import DevnetManager, Engine, launch, terminate
-from node.errors import ConfigError
-from node.signer import resolve_account
-from node.tx import TxSender
+from credledger.node import compiler, paths
+from credledger.node.chain import Chain
+from credledger.node.cli._app import app, console, err_console
+from credledger.node.deploy import deploy as deploy_contracts
+from credledger.node.deploy import verify_deployment as verify_contracts
+from credledger.node.devnet import DevnetManager, Engine, launch, terminate
+from credledger.node.errors import ConfigError
+from credledger.node.signer import resolve_account
+from credledger.node.tx import TxSender
 
 devnet_app = typer.Typer(help="A local chain from the pinned npm toolchain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
@@ -70,7 +70,7 @@ def compile(
 
 
 def _print_devnet(info: object) -> None:
-    from node.devnet import DevnetInfo
+    from credledger.node.devnet import DevnetInfo
 
     assert isinstance(info, DevnetInfo)
     console.print(f"engine   {info.engine} (pid {info.pid})")
@@ -152,7 +152,7 @@ def deploy(
         console.print(f"{name:<18} {entry['address']}")
     console.print(f"manifest {path}")
     if with_catalogue:
-        from node.licences.cli_support import register_shipped_catalogue
+        from credledger.node.licences.cli_support import register_shipped_catalogue
 
         register_shipped_catalogue(chain, sender, result, console.print)
 
@@ -191,10 +191,10 @@ def up(
     """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
     import uvicorn
 
-    from node.api.app import create_app
-    from node.licences import demo as licence_demo
-    from node.runtime import NodeRuntime
-    from node.settings import load_settings
+    from credledger.node.api.app import create_app
+    from credledger.node.licences import demo as licence_demo
+    from credledger.node.runtime import NodeRuntime
+    from credledger.node.settings import load_settings
 
     proc_pid: int | None = None
     started_here: list[str] = []

@@ -12,8 +12,8 @@ import httpx
 import typer
 from rich.table import Table
 
-from node.cli._app import app, console
-from node.errors import CredledgerError, InputError
+from credledger.node.cli._app import app, console
+from credledger.node.errors import CredledgerError, InputError
 
 licence_app = typer.Typer(
     help="Licences: issue, suspend, revoke, show, verify (through a node's API).",
@@ -78,7 +78,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the node's JSON ans
 def types(node: NodeOpt = DEFAULT_NODE, offline: bool = False) -> None:
     """List licence types (the shipped catalogue with --offline, else the node's incl. new ones)."""
     if offline:
-        from node.licences.catalogue import load_catalogue
+        from credledger.node.licences.catalogue import load_catalogue
 
         rows = [t.to_json() for t in load_catalogue().types]
     else:
@@ -245,7 +245,7 @@ def enterprise(uscc: str, node: NodeOpt = DEFAULT_NODE, as_json: JsonOpt = False
 @licence_app.command("token")
 def token_new() -> None:
     """Make a new bearer token; put its SHA-256 in the settings and give the token out once."""
-    from node.auth import hash_token, new_token
+    from credledger.node.auth import hash_token, new_token
 
     t = new_token()
     console.print(f"token        {t}")
@@ -260,15 +260,15 @@ def setup_chain(
     dev_account: Annotated[int | None, typer.Option("--dev-account")] = None,
 ) -> None:
     """Admin: register the catalogue and give the configured departments their on-chain roles."""
-    from node.chain import Chain
-    from node.departments import SenderPool, build_departments
-    from node.deploy import addresses, load_manifest
-    from node.errors import DeploymentError
-    from node.licences.catalogue import load_catalogue
-    from node.licences.service import authorise_departments, register_catalogue
-    from node.settings import load_settings
-    from node.signer import resolve_account
-    from node.tx import TxSender
+    from credledger.node.chain import Chain
+    from credledger.node.departments import SenderPool, build_departments
+    from credledger.node.deploy import addresses, load_manifest
+    from credledger.node.errors import DeploymentError
+    from credledger.node.licences.catalogue import load_catalogue
+    from credledger.node.licences.service import authorise_departments, register_catalogue
+    from credledger.node.settings import load_settings
+    from credledger.node.signer import resolve_account
+    from credledger.node.tx import TxSender
 
     settings = load_settings(chain={"rpc_urls": [rpc]})
     chain = Chain([rpc])

@@ -8,9 +8,9 @@ from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from node.chain import Chain
-from node.errors import ConfigError
-from node.tx import TxSender
+from credledger.node.chain import Chain
+from credledger.node.errors import ConfigError
+from credledger.node.tx import TxSender
 
 
 class Binding:

@@ -13,11 +13,11 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from web3.types import TxReceipt
 
-from node.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
-from node.contracts._base import Binding
-from node.contracts.errors import register
-from node.errors import ContractRevert
-from node.merkle import MerkleRoot
+from credledger.node.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
+from credledger.node.contracts._base import Binding
+from credledger.node.contracts.errors import register
+from credledger.node.errors import ContractRevert
+from credledger.node.merkle import MerkleRoot
 
 ANCHORER_ROLE = keccak(b"ANCHORER_ROLE")
 

@@ -14,15 +14,15 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from web3.types import TxReceipt
 
-from node.contracts._base import Binding
-from node.contracts.eip712 import (
+from credledger.node.contracts._base import Binding
+from credledger.node.contracts.eip712 import (
     GrantRequest,
     grant_typed_data,
     revoke_typed_data,
     sign_typed_data,
 )
-from node.contracts.errors import register
-from node.errors import ContractRevert
+from credledger.node.contracts.errors import register
+from credledger.node.errors import ContractRevert
 
 AssetId = NewType("AssetId", bytes)
 Purpose = NewType("Purpose", bytes)

@@ -13,9 +13,9 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
 
-from node import paths
-from node.artifacts import load_artifact
-from node.errors import ContractRevert
+from credledger.node import paths
+from credledger.node.artifacts import load_artifact
+from credledger.node.errors import ContractRevert
 
 # name -> class; bindings modules register their contract's errors here (see `register`).
 ERROR_CLASSES: dict[str, type[ContractRevert]] = {}

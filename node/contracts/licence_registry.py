@@ -15,12 +15,12 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from web3.types import BlockIdentifier, TxReceipt
 
-from node.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
-from node.contracts._base import Binding
-from node.contracts.errors import register
-from node.errors import ContractRevert
-from node.licences.catalogue import TypeId
-from node.merkle import DocHash
+from credledger.node.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
+from credledger.node.contracts._base import Binding
+from credledger.node.contracts.errors import register
+from credledger.node.errors import ContractRevert
+from credledger.node.licences.catalogue import TypeId
+from credledger.node.merkle import DocHash
 
 LicenceId = NewType("LicenceId", bytes)
 

@@ -6,8 +6,8 @@ our contracts' ABIs contain are here; each carries the HTTP status the API answe
 
 from __future__ import annotations
 
-from node.contracts.errors import register
-from node.errors import ContractRevert
+from credledger.node.contracts.errors import register
+from credledger.node.errors import ContractRevert
 
 
 class AccessControlUnauthorizedAccount(ContractRevert):

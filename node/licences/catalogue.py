@@ -15,7 +15,7 @@ from typing import Any, Literal, NewType
 
 from eth_hash.auto import keccak
 
-from node.errors import InputError, NotFoundError
+from credledger.node.errors import InputError, NotFoundError
 
 TypeId = NewType("TypeId", bytes)
 HolderRule = Literal["enterprise", "person", "any"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from node.chain import Chain
-from node.deploy import addresses
-from node.errors import DeploymentError
-from node.licences.catalogue import load_catalogue
-from node.licences.service import register_catalogue
-from node.tx import TxSender
+from credledger.node.chain import Chain
+from credledger.node.deploy import addresses
+from credledger.node.errors import DeploymentError
+from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.licences.service import register_catalogue
+from credledger.node.tx import TxSender
 
 
 def register_shipped_catalogue(

@@ -18,9 +18,9 @@ from typing import Any
 
 from web3.types import TxReceipt
 
-from node.errors import CredledgerError
+from credledger.node.errors import CredledgerError
 
-log = logging.getLogger("node.licences")
+log = logging.getLogger("credledger.node.licences")
 
 # send(requests) -> receipt: one request is sent as `issue`, several as `issueBatch`
 Sender = Callable[[Sequence[Any]], TxReceipt]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from node.departments import SenderPool, build_departments
-from node.licences.catalogue import load_catalogue
-from node.licences.demo import demo_settings
-from node.licences.service import LicenceService
-from node.licences.store import LicenceStore
+from credledger.node.departments import SenderPool, build_departments
+from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.licences.demo import demo_settings
+from credledger.node.licences.service import LicenceService
+from credledger.node.licences.store import LicenceStore
 
 if TYPE_CHECKING:
-    from node.runtime import NodeRuntime
+    from credledger.node.runtime import NodeRuntime
 
-log = logging.getLogger("node.licences")
+log = logging.getLogger("credledger.node.licences")
 
 
 def component(runtime: NodeRuntime) -> None:

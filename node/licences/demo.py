@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from node.auth import Principal, hash_token
-from node.errors import ConflictError
-from node.licences.catalogue import load_catalogue
-from node.settings import ClerkSettings, DepartmentSettings, Settings
+from credledger.node.auth import Principal, hash_token
+from credledger.node.errors import ConflictError
+from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.settings import ClerkSettings, DepartmentSettings, Settings
 
 if TYPE_CHECKING:
-    from node.runtime import NodeRuntime
+    from credledger.node.runtime import NodeRuntime
 
 ADMIN_TOKEN = "devnet-admin-token"
 
@@ -146,7 +146,7 @@ def demo_documents(data_dir: Path) -> dict[str, Path]:
 def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
     """Register the catalogue, authorise the demo departments and issue the demo enterprise's
     business licence and food permit (each step skipped when already done)."""
-    from node.licences.service import (
+    from credledger.node.licences.service import (
         IssueInput,
         LicenceService,
         authorise_departments,

@@ -18,8 +18,8 @@ from typing import Any
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from node.errors import InputError
-from node.identifiers import is_citizen_id
+from credledger.node.errors import InputError
+from credledger.node.identifiers import is_citizen_id
 
 # Dates without a time are Beijing dates: valid from 00:00 of the first day, until 24:00 of the
 # last day ("有效期至 2030-12-31" includes that day). The contract's validUntil is exclusive.

@@ -27,10 +27,10 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
-from node.auth import Principal, require
-from node.chain import Chain
-from node.departments import Department, Departments
-from node.errors import (
+from credledger.node.auth import Principal, require
+from credledger.node.chain import Chain
+from credledger.node.departments import Department, Departments
+from credledger.node.errors import (
     ConflictError,
     ContractRevert,
     CredledgerError,
@@ -39,17 +39,17 @@ from node.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from node.identifiers import (
+from credledger.node.identifiers import (
     Holder,
     enterprise_subject,
     holder_from,
     is_citizen_id,
     normalise_uscc,
 )
-from node.licences import events as ev
-from node.licences.catalogue import Catalogue, LicenceType, type_id
-from node.licences.coalesce import IssueCoalescer
-from node.licences.inputs import (
+from credledger.node.licences import events as ev
+from credledger.node.licences.catalogue import Catalogue, LicenceType, type_id
+from credledger.node.licences.coalesce import IssueCoalescer
+from credledger.node.licences.inputs import (
     clean_note,
     decode_serial,
     encode_serial,
@@ -59,8 +59,8 @@ from node.licences.inputs import (
     parse_time,
     reason_text,
 )
-from node.licences.store import LicenceStore
-from node.licences.verdicts import (
+from credledger.node.licences.store import LicenceStore
+from credledger.node.licences.verdicts import (
     LicenceFacts,
     Outcome,
     Status,
@@ -68,9 +68,9 @@ from node.licences.verdicts import (
     judge_claimed,
     judge_unclaimed,
 )
-from node.tx import TxSender, revert_from
+from credledger.node.tx import TxSender, revert_from
 
-log = logging.getLogger("node.licences")
+log = logging.getLogger("credledger.node.licences")
 
 CHAIN_STATUS = {0: "NOT_FOUND", 1: "ACTIVE", 2: "SUSPENDED", 3: "REVOKED", 4: "EXPIRED"}
 ROLE_ISSUER = 1

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from node.errors import ConflictError
+from credledger.node.errors import ConflictError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from node.licences.inputs import iso
+from credledger.node.licences.inputs import iso
 
 
 class Verdict(StrEnum):

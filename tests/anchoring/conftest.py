@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from node.chain import Chain
-from node.deploy import deploy
-from node.devnet import DevnetInfo, free_port, launch, terminate
-from node.signer import dev_account
-from node.tx import TxSender
+from credledger.node.chain import Chain
+from credledger.node.deploy import deploy
+from credledger.node.devnet import DevnetInfo, free_port, launch, terminate
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
 from tests.anchoring.harness import NodeProcess
 
 

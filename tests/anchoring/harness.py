@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from node.devnet import free_port
+from credledger.node.devnet import free_port
 from tests.conftest import ROOT
 
 
@@ -155,7 +155,7 @@ class NodeProcess:
         log = open(self.workdir / f"node-{self.starts}.log", "wb")  # noqa: SIM115
         self.starts += 1
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "up", "--rpc", ",".join(self.rpc_urls),
+            [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", ",".join(self.rpc_urls),
              "--port", str(self.port), "--data-dir", str(self.data_dir)],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,

@@ -8,8 +8,8 @@ import os
 import httpx
 import pytest
 
-from node import merkle
-from node.receipts import parse_hash
+from credledger.node import merkle
+from credledger.node.receipts import parse_hash
 from tests.anchoring.harness import NodeProcess
 
 pytestmark = pytest.mark.chain

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from node.devnet import free_port
+from credledger.node.devnet import free_port
 from tests.anchoring.conftest import DevChain
 from tests.anchoring.harness import NodeProcess, RpcProxy, rpc
 from tests.conftest import run_cli

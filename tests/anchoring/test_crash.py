@@ -14,7 +14,7 @@ import httpx
 import pytest
 from web3 import Web3
 
-from node import merkle
+from credledger.node import merkle
 from tests.anchoring.conftest import DevChain
 from tests.anchoring.harness import NodeProcess
 
@@ -122,7 +122,7 @@ def test_persisted_tx_whose_nonce_was_taken_is_signed_again(
 ) -> None:
     """Signed and persisted, never broadcast, crash; meanwhile another transaction of the same
     account uses that nonce. After restart the batch is signed again with a fresh nonce."""
-    from node.signer import dev_account
+    from credledger.node.signer import dev_account
     from tests.anchoring.harness import RpcProxy
 
     dev = make_chain()

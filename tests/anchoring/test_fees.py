@@ -70,8 +70,8 @@ def test_stuck_tx_is_bumped_within_the_cap_then_mined_once(
 def test_missing_anchorer_role_spends_nothing_and_recovers_when_granted(
     make_chain: Callable[..., DevChain], make_node: Callable[..., NodeProcess]
 ) -> None:
-    from node.signer import dev_account
-    from node.tx import TxSender
+    from credledger.node.signer import dev_account
+    from credledger.node.tx import TxSender
 
     dev = make_chain()
     node = make_node([dev.rpc_url], dev.manifest, {"CREDLEDGER_SIGNER__DEV_ACCOUNT": "3"})

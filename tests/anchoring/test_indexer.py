@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from node import merkle
-from node.chain import Chain
-from node.indexer import IndexedEvent, Indexer
-from node.settings import IndexerSettings
-from node.signer import dev_account
-from node.tx import TxSender
+from credledger.node import merkle
+from credledger.node.chain import Chain
+from credledger.node.indexer import IndexedEvent, Indexer
+from credledger.node.settings import IndexerSettings
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
 from tests.anchoring.conftest import DevChain
 from tests.anchoring.harness import RpcProxy, rpc
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from node.chain import Chain, wait_for_rpc
-from node.deploy import deploy
-from node.devnet import engine_command, free_port, terminate
-from node.signer import dev_account
-from node.tx import TxSender
+from credledger.node.chain import Chain, wait_for_rpc
+from credledger.node.deploy import deploy
+from credledger.node.devnet import engine_command, free_port, terminate
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
 from tests.anchoring.harness import NodeProcess
 
 pytestmark = pytest.mark.chain

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from node.devnet import free_port
-from node.receipts import check_receipt_on_chain, parse_hash
+from credledger.node.devnet import free_port
+from credledger.node.receipts import check_receipt_on_chain, parse_hash
 from tests.anchoring.conftest import DevChain
 from tests.anchoring.harness import NodeProcess
 from tests.conftest import run_cli

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from eth_hash.auto import keccak
 
-from node import merkle
-from node.contracts.anchor_registry import (
+from credledger.node import merkle
+from credledger.node.contracts.anchor_registry import (
     ANCHORER_ROLE,
     AnchorerRetired,
     InvalidBatch,
     RootAlreadyAnchored,
 )
-from node.contracts.openzeppelin import AccessControlUnauthorizedAccount
+from credledger.node.contracts.openzeppelin import AccessControlUnauthorizedAccount
 from tests.contracts.conftest import Env, warp
 from tests.contracts.helpers import expect, only_event, reverts
 

@@ -11,10 +11,10 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from node import paths
-from node.artifacts import load_artifact
-from node.compiler import build_artifacts
-from node.contracts.consent_registry import (
+from credledger.node import paths
+from credledger.node.artifacts import load_artifact
+from credledger.node.compiler import build_artifacts
+from credledger.node.contracts.consent_registry import (
     ConsentRegistry,
     GrantExhausted,
     GrantExpired,
@@ -25,14 +25,14 @@ from node.contracts.consent_registry import (
     SignatureExpired,
     purpose_of,
 )
-from node.contracts.eip712 import (
+from credledger.node.contracts.eip712 import (
     GRANT_TYPEHASH,
     REVOKE_TYPEHASH,
     GrantRequest,
     grant_typed_data,
     sign_typed_data,
 )
-from node.signer import dev_account
+from credledger.node.signer import dev_account
 from tests.contracts.conftest import Env, actor_key, now, rpc, warp
 from tests.contracts.helpers import expect, only_event, reverts
 

@@ -7,9 +7,9 @@ import json
 import pytest
 from eth_hash.auto import keccak
 
-from node import paths
-from node.contracts import anchor_registry, consent_registry, licence_registry  # noqa: F401
-from node.contracts.eip712 import (
+from credledger.node import paths
+from credledger.node.contracts import anchor_registry, consent_registry, licence_registry  # noqa: F401
+from credledger.node.contracts.eip712 import (
     GRANT_TYPE_STRING,
     REVOKE_TYPE_STRING,
     GrantRequest,
@@ -18,9 +18,9 @@ from node.contracts.eip712 import (
     revoke_typed_data,
     sign_typed_data,
 )
-from node.contracts.errors import ERROR_CLASSES, decode_revert
-from node.errors import ContractRevert
-from node.signer import dev_account
+from credledger.node.contracts.errors import ERROR_CLASSES, decode_revert
+from credledger.node.errors import ContractRevert
+from credledger.node.signer import dev_account
 from tests.contracts.conftest import Env, rpc
 
 CONTRACTS = ("LicenceRegistry", "AnchorRegistry", "ConsentRegistry")

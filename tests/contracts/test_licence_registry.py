@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_hash.auto import keccak
 
-from node.contracts.licence_registry import (
+from credledger.node.contracts.licence_registry import (
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     SUPERVISOR_ROLE,
@@ -31,12 +31,12 @@ from node.contracts.licence_registry import (
     licence_id_of,
     serial_of,
 )
-from node.contracts.openzeppelin import (
+from credledger.node.contracts.openzeppelin import (
     AccessControlEnforcedDefaultAdminDelay,
     AccessControlEnforcedDefaultAdminRules,
     AccessControlUnauthorizedAccount,
 )
-from node.errors import ContractRevert
+from credledger.node.errors import ContractRevert
 from tests.contracts.conftest import BL, FOOD, MED, SCHEMA, Env, now, warp
 from tests.contracts.helpers import expect, only_event, reverts
 

@@ -38,16 +38,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from node.contracts.anchor_registry import ANCHORER_ROLE, RootAlreadyAnchored
-from node.contracts.consent_registry import (
+from credledger.node.contracts.anchor_registry import ANCHORER_ROLE, RootAlreadyAnchored
+from credledger.node.contracts.consent_registry import (
     GrantExhausted,
     GrantExpired,
     GrantNotFound,
     InvalidSignature,
     purpose_of,
 )
-from node.contracts.eip712 import GrantRequest
-from node.contracts.licence_registry import (
+from credledger.node.contracts.eip712 import GrantRequest
+from credledger.node.contracts.licence_registry import (
     IssueRequest,
     LicenceExists,
     LicenceIsRevoked,
@@ -59,8 +59,8 @@ from node.contracts.licence_registry import (
     NotIssuer,
     licence_id_of,
 )
-from node.contracts.openzeppelin import AccessControlUnauthorizedAccount
-from node.errors import ContractRevert
+from credledger.node.contracts.openzeppelin import AccessControlUnauthorizedAccount
+from credledger.node.errors import ContractRevert
 from tests.contracts.conftest import BL, FOOD, Env, now, warp
 from tests.contracts.helpers import _norm
 

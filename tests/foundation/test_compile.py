@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from node import compiler, paths
+from credledger.node import compiler, paths
 from tests.conftest import run_cli
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from node.chain import Chain
-from node.deploy import PLAN
-from node.devnet import DevnetInfo, free_port
+from credledger.node.chain import Chain
+from credledger.node.deploy import PLAN
+from credledger.node.devnet import DevnetInfo, free_port
 from tests.conftest import run_cli
 
 
@@ -95,7 +95,7 @@ def test_unreachable_rpc_is_one_line_exit_2(command: str, tmp_path: Path) -> Non
 
 
 def test_keystore_deployer(anvil: DevnetInfo, tmp_path: Path) -> None:
-    from node.signer import create_keystore
+    from credledger.node.signer import create_keystore
 
     keystore, password = tmp_path / "key.json", tmp_path / "pw"
     password.write_text("correct horse\n")

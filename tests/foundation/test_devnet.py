@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.devnet import free_port
+from credledger.node.devnet import free_port
 from tests.conftest import run_cli
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from node.errors import ConfigError
-from node.settings import PLACEHOLDER_SECRET, load_settings
+from credledger.node.errors import ConfigError
+from credledger.node.settings import PLACEHOLDER_SECRET, load_settings
 
 
 def test_defaults_are_a_devnet() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from node.devnet import free_port, port_free
+from credledger.node.devnet import free_port, port_free
 from tests.conftest import ROOT
 
 
@@ -39,7 +39,7 @@ def test_up_serves_health_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
         "CREDLEDGER_MANIFEST": str(tmp_path / "manifest.json"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "up", "--port", str(api_port),
+        [sys.executable, "-m", "credledger.node.cli", "up", "--port", str(api_port),
          "--chain-port", str(chain_port), "--data-dir", str(tmp_path / "data")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL,

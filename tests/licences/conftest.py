@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from node.auth import TokenBook
-from node.chain import Chain
-from node.departments import Department, Departments
-from node.deploy import addresses, deploy
-from node.devnet import DevnetInfo, free_port, launch, terminate
-from node.licences.catalogue import load_catalogue
-from node.licences.service import authorise_departments, register_catalogue
-from node.signer import dev_account
-from node.tx import TxSender
+from credledger.node.auth import TokenBook
+from credledger.node.chain import Chain
+from credledger.node.departments import Department, Departments
+from credledger.node.deploy import addresses, deploy
+from credledger.node.devnet import DevnetInfo, free_port, launch, terminate
+from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.licences.service import authorise_departments, register_catalogue
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
 from tests.licences.harness import Node, toml_config
 
 CATALOGUE = load_catalogue()

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from node.auth import hash_token
-from node.devnet import free_port
+from credledger.node.auth import hash_token
+from credledger.node.devnet import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT_SECRET = "licence-tests-subject-secret-0123456789"
@@ -96,7 +96,7 @@ class Node:
     def start(self, timeout: float = 60) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "up", "--rpc", self.rpc_url,
+            [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", self.rpc_url,
              "--port", str(self.port), "--data-dir", str(self.data_dir), "--no-demo"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,

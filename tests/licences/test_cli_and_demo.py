@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from node.devnet import free_port
-from node.licences.catalogue import load_catalogue
+from credledger.node.devnet import free_port
+from credledger.node.licences.catalogue import load_catalogue
 from tests.conftest import ROOT
 from tests.licences.conftest import ENTERPRISE, TOKENS, LicenceChain
 from tests.licences.harness import Node
@@ -21,7 +21,7 @@ from tests.licences.harness import Node
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "node.cli", *args],
+        [sys.executable, "-m", "credledger.node.cli", *args],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -94,7 +94,7 @@ def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
         "CREDLEDGER_MANIFEST": str(tmp_path / "manifest.json"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "up", "--port", str(api), "--chain-port",
+        [sys.executable, "-m", "credledger.node.cli", "up", "--port", str(api), "--chain-port",
          str(chain_port), "--data-dir", str(tmp_path / "data")],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         stdin=subprocess.DEVNULL,

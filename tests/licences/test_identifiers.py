@@ -11,7 +11,7 @@ from eth_hash.auto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.identifiers import (
+from credledger.node.identifiers import (
     USCC_ALPHABET,
     IdentifierError,
     citizen_id_check_digit,
@@ -95,7 +95,7 @@ def test_uscc_parts() -> None:
 
 def test_uscc_weights_are_the_standard_ones() -> None:
     # GB 32100-2015 table: weights 3^i mod 31
-    from node.identifiers import _USCC_WEIGHTS
+    from credledger.node.identifiers import _USCC_WEIGHTS
 
     assert _USCC_WEIGHTS == [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 

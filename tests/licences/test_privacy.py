@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from eth_hash.auto import keccak
 
-from node.identifiers import citizen_id_check_digit
+from credledger.node.identifiers import citizen_id_check_digit
 from tests.licences.conftest import TOKENS, LicenceChain, document, issue_body, sha
 from tests.licences.harness import SUBJECT_SECRET, Node
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from node.auth import Principal, TokenBook, hash_token, new_token, require
-from node.errors import ConfigError, ForbiddenError, UnauthorizedError
-from node.licences.demo import demo_settings, enable
-from node.settings import load_settings
+from credledger.node.auth import Principal, TokenBook, hash_token, new_token, require
+from credledger.node.errors import ConfigError, ForbiddenError, UnauthorizedError
+from credledger.node.licences.demo import demo_settings, enable
+from credledger.node.settings import load_settings
 
 REAL_SECRET = "a-real-consortium-secret-0123456789"
 

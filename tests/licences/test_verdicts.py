@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.licences.verdicts import (
+from credledger.node.licences.verdicts import (
     LicenceFacts,
     Status,
     Verdict,

@@ -12,10 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
-from node.anchoring.service import AnchoringService
-from node.api.deps import Runtime
-from node.errors import InputError, PayloadTooLargeError
-from node.receipts import hex32, parse_hash
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.api.deps import Runtime
+from credledger.node.errors import InputError, PayloadTooLargeError
+from credledger.node.receipts import hex32, parse_hash
 
 router = APIRouter(prefix="/v1/anchors", tags=["anchors"])
 

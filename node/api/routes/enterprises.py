@@ -11,11 +11,18 @@ from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import Runtime
-from node.api.routes.licences import Body, Caller, Licences, needs_token, read_payload, validated
-from node.errors import InputError
-from node.identifiers import normalise_uscc
-from node.licences.inputs import parse_hash
+from credledger.node.api.deps import Runtime
+from credledger.node.api.routes.licences import (
+    Body,
+    Caller,
+    Licences,
+    needs_token,
+    read_payload,
+    validated,
+)
+from credledger.node.errors import InputError
+from credledger.node.identifiers import normalise_uscc
+from credledger.node.licences.inputs import parse_hash
 
 router = APIRouter(tags=["enterprises"])
 

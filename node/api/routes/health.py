@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from node import __version__
-from node.api.deps import Runtime
+from credledger.node import __version__
+from credledger.node.api.deps import Runtime
 
 router = APIRouter(tags=["health"])
 

@@ -15,18 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from node.api.deps import Runtime
-from node.auth import Principal, PrincipalKind, require
-from node.errors import (
+from credledger.node.api.deps import Runtime
+from credledger.node.auth import Principal, PrincipalKind, require
+from credledger.node.errors import (
     CredledgerError,
     InputError,
     NotFoundError,
     PayloadTooLargeError,
     UnauthorizedError,
 )
-from node.licences.catalogue import CODE_PATTERN, LicenceType
-from node.licences.inputs import parse_hash, parse_licence_id, reasons
-from node.licences.service import IssueInput, LicenceService
+from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
+from credledger.node.licences.inputs import parse_hash, parse_licence_id, reasons
+from credledger.node.licences.service import IssueInput, LicenceService
 
 router = APIRouter(tags=["licences"])
 M = TypeVar("M", bound=BaseModel)

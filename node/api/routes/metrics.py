@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from node.api.deps import Runtime
-from node.metrics import Metrics
+from credledger.node.api.deps import Runtime
+from credledger.node.metrics import Metrics
 
 router = APIRouter(tags=["metrics"])
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from node.api.routes.licences import Licences
+from credledger.node.api.routes.licences import Licences
 
 router = APIRouter(tags=["verifications"])
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from node.api.deps import Runtime
-from node.api.routes.licences import (
+from credledger.node.api.deps import Runtime
+from credledger.node.api.routes.licences import (
     Body,
     Caller,
     Licences,
@@ -17,7 +17,7 @@ from node.api.routes.licences import (
     read_payload,
     validated,
 )
-from node.licences.inputs import parse_licence_id
+from credledger.node.licences.inputs import parse_licence_id
 
 router = APIRouter(tags=["verify"])
 
