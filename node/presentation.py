@@ -50,7 +50,7 @@ from typing import Literal, Protocol
 from ecdsa import NIST256p, SigningKey, VerifyingKey, ellipticcurve, numbertheory
 from ecdsa.util import sigdecode_string, sigencode_string
 from eth_hash.auto import keccak
-from eth_keys import keys as eth_keys
+from eth_keys.datatypes import PrivateKey, Signature
 from eth_utils.address import to_checksum_address
 
 from credledger.node.errors import InputError
@@ -208,7 +208,7 @@ class ChainKeySigner:
             if isinstance(private_key, str)
             else private_key
         )
-        self._key = eth_keys.PrivateKey(raw)
+        self._key = PrivateKey(raw)
         self._address = self._key.public_key.to_checksum_address()
 
     @property
@@ -217,7 +217,8 @@ class ChainKeySigner:
 
     def sign(self, message: bytes) -> bytes:
         sig = self._key.sign_msg_hash(eip191_digest(message))  # low s, v in {0, 1}
-        return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v])
+        out: bytes = sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v])
+        return out
 
 
 class DeviceKeySigner:
@@ -229,7 +230,7 @@ class DeviceKeySigner:
         if key.curve != NIST256p:
             raise ValueError("a device key is a NIST P-256 key")
         self._key = key
-        self._vk: VerifyingKey = key.get_verifying_key()  # type: ignore[assignment]
+        self._vk: VerifyingKey = key.get_verifying_key()
         self._address = p256_address(self._vk)
 
     @classmethod
@@ -348,9 +349,7 @@ def presenter(p: Presentation, chain_id: int) -> str:
         if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
             raise BadSignature("secp256k1 signature out of range or with high s")
         try:
-            pub = eth_keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(
-                eip191_digest(message)
-            )
+            pub = Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(eip191_digest(message))
         except Exception as exc:  # eth_keys raises BadSignature / ValidationError
             raise BadSignature(str(exc)) from None
         address = str(pub.to_checksum_address())

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from credledger.node.anchoring.component import component as anchoring_component
 from credledger.node.chain import Chain
+from credledger.node.counter.component import component as counter_component
 from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
 from credledger.node.licences.component import component as licences_component
 from credledger.node.settings import Settings
@@ -78,4 +79,4 @@ class ComponentBuilder(Protocol):
 
 # Component builders, called in order by NodeRuntime.from_settings. Each adds its services and
 # workers to the runtime (e.g. anchoring adds services["anchoring"] and its batcher worker).
-COMPONENTS: list[ComponentBuilder] = [anchoring_component, licences_component]
+COMPONENTS: list[ComponentBuilder] = [anchoring_component, licences_component, counter_component]

@@ -13,6 +13,7 @@ from credledger.node.api.routes import (
     health,
     licences,
     metrics,
+    presentations,
     verifications,
     verify,
 )
@@ -28,6 +29,7 @@ ROUTERS = [
     enterprises.router,
     verify.router,
     verifications.router,
+    presentations.router,
 ]
 
 

@@ -1,0 +1,1 @@
+"""The counter: presentation verification (node/counter/verify.py) and its single-use store."""

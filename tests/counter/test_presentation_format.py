@@ -51,9 +51,7 @@ def test_chain_key_signature_is_plain_eip191_personal_sign() -> None:
     """Any Ethereum wallet's personal_sign over M gives a signature the node accepts."""
     acct = Account.create()
     unsigned = pr.create(SECP, [os.urandom(32)], CHAIN)
-    p = pr.Presentation(
-        **{**unsigned.__dict__, "presenter_tag": bytes.fromhex(acct.address[2:10])}
-    )
+    p = pr.Presentation(**{**unsigned.__dict__, "presenter_tag": bytes.fromhex(acct.address[2:10])})
     signed = acct.sign_message(encode_defunct(primitive=p.message(CHAIN)))
     sig = signed.signature
     p = pr.Presentation(**{**p.__dict__, "signature": bytes(sig[:64]) + bytes([sig[64] - 27])})

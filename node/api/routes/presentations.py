@@ -1,0 +1,87 @@
+"""Presentations at a counter: verify a token, find the checks of a statement, get a receipt."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from credledger.node.api.deps import Runtime
+from credledger.node.api.routes.licences import (
+    Body,
+    Caller,
+    Licences,
+    ServiceUnavailable,
+    read_payload,
+    validated,
+)
+from credledger.node.counter.verify import PresentationVerifier
+from credledger.node.errors import ConflictError
+from credledger.node.licences.inputs import parse_hash
+
+router = APIRouter(tags=["presentations"])
+
+
+def get_counter(runtime: Runtime) -> PresentationVerifier:
+    service = runtime.services.get("counter")
+    if not isinstance(service, PresentationVerifier):
+        raise ServiceUnavailable("presentation verification is off (no licence service)")
+    return service
+
+
+Counter = Annotated[PresentationVerifier, Depends(get_counter)]
+
+
+class PresentationBody(Body):
+    token: str = Field(min_length=1, max_length=2000)
+    asset_id: str | None = Field(default=None, alias="assetId")
+    document_hash: str | None = Field(default=None, alias="documentHash")
+
+
+@router.post("/v1/verify/presentation")
+async def verify_presentation(
+    request: Request, runtime: Runtime, counter: Counter, caller: Caller
+) -> dict[str, Any]:
+    """Verdict VALID, INVALID (an asset is not valid) or REFUSED (the token is), per-asset verdicts
+    with reason codes, and the verification record (anchored). JSON ``{token}``, or multipart with
+    the asset's ``document`` (and ``assetId`` when the token names several assets)."""
+    fields, file_hash = await read_payload(request, runtime)
+    body = validated(PresentationBody, fields)
+    doc = file_hash or (
+        parse_hash(body.document_hash, "documentHash") if body.document_hash else None
+    )
+    asset = parse_hash(body.asset_id, "assetId") if body.asset_id else None
+    return await run_in_threadpool(counter.verify, caller, body.token, doc, asset)
+
+
+@router.get("/v1/presentations/{statement_hash}")
+async def presentation_checks(statement_hash: str, counter: Counter) -> dict[str, Any]:
+    """The checks of one presentation statement (``sha256(M)``, known to its holder)."""
+    h = parse_hash(statement_hash, "statementHash")
+    checks = await run_in_threadpool(counter.of_statement, h)
+    return {"statementHash": "0x" + h.hex(), "verifications": checks}
+
+
+@router.get("/v1/verifications/{verification_id}/receipt")
+async def verification_receipt(verification_id: str, service: Licences) -> JSONResponse:
+    """The record and its anchoring receipt, as a download (409 until the anchor is confirmed)."""
+    found = await run_in_threadpool(service.verification, verification_id)
+    if not found.get("receipt"):
+        raise ConflictError(
+            f"verification {verification_id} is not anchored yet; retry in a few seconds",
+            anchor=found.get("anchor"),
+        )
+    return JSONResponse(
+        {
+            "format": "credledger-verification-receipt-1",
+            "verificationId": verification_id,
+            "record": found["record"],
+            "recordHash": found["recordHash"],
+            "recordHashAlgorithm": found["recordHashAlgorithm"],
+            "receipt": found["receipt"],
+        },
+        headers={"Content-Disposition": f'attachment; filename="{verification_id}.receipt.json"'},
+    )

@@ -1,0 +1,580 @@
+"""Verification of a presentation token at a counter (``POST /v1/verify/presentation``).
+
+Token checks first (format, signature, validity window, audience, single use), then per asset:
+the presenter's authority (the holder itself, or an agent/device with an active on-chain
+COUNTER-PRESENTATION grant), the issuer's current authorisation for the type, status, validity
+and — when the clerk uploads it — the document. Every check, accepted or refused, becomes a
+verification record anchored like a document check. Licence facts come from the licence
+service's public reads (``get``, ``verify_document``) and contract views; nothing is cached
+across blocks.
+
+Verdicts: ``VALID`` (every asset valid), ``INVALID`` (the token is sound but an asset is not),
+``REFUSED`` (the token itself is refused). Reason codes are listed in ``REASONS`` and
+``docs/counter.md``; the clerk page translates them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
+
+from credledger.node import presentation as pr
+from credledger.node.auth import Principal, require
+from credledger.node.chain import Chain
+from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.errors import ForbiddenError, NotFoundError
+from credledger.node.licences.inputs import iso
+from credledger.node.licences.service import ROLE_ISSUER, LicenceService
+
+from .store import CounterStore
+
+log = logging.getLogger("credledger.node.counter")
+
+COUNTER_PURPOSE = purpose_of("COUNTER-PRESENTATION")
+FORMAT = "credledger-presentation-verification-1"
+
+# code -> what it means (the API's English sentence is built per case; the page translates)
+REASONS = {
+    "TOKEN_MALFORMED": "the text is not a presentation token",
+    "BAD_SIGNATURE": "the signature does not match the token (altered, damaged or forged)",
+    "TOKEN_EXPIRED": "the token is older than its validity",
+    "TOKEN_NOT_YET_VALID": "the token was issued in the future (the phone's clock is wrong)",
+    "REPLAYED": "the token was already presented once",
+    "WRONG_AUDIENCE": "the token is meant for another department or counter",
+    "NOT_HOLDER": "the presenter is not the asset's holder and has no grant from it",
+    "AGENT_NOT_AUTHORISED": "the presenter's COUNTER-PRESENTATION grant is not active",
+    "ISSUER_NOT_AUTHORISED": "the issuing department is not authorised for this licence type",
+    "SUSPENDED": "the licence is suspended",
+    "REVOKED": "the licence is revoked",
+    "EXPIRED": "the licence has expired",
+    "NOT_YET_VALID": "the licence is not valid yet",
+    "SUPERSEDED": "the document is an earlier version of the licence",
+    "TAMPERED": "the document does not match the asset",
+    "UNKNOWN_ASSET": "no licence or anchored material has this id",
+    "DOCUMENT_NEEDED": "a material is checked against its document; upload it",
+    "VALID": "the asset is valid",
+}
+# precedence of asset verdicts: the first one found wins
+_ORDER = [
+    "UNKNOWN_ASSET",
+    "NOT_HOLDER",
+    "AGENT_NOT_AUTHORISED",
+    "ISSUER_NOT_AUTHORISED",
+    "REVOKED",
+    "SUSPENDED",
+    "EXPIRED",
+    "NOT_YET_VALID",
+    "TAMPERED",
+    "SUPERSEDED",
+    "DOCUMENT_NEEDED",
+]
+
+
+def material_asset_id(holder: str, doc_hash: bytes) -> bytes:
+    """A material's asset id: ``keccak256(abi.encode(holder, docHash))`` (Contracts II)."""
+    return keccak(abi_encode(["address", "bytes32"], [to_checksum_address(holder), doc_hash]))
+
+
+def _reason(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def _hash_json(obj: Any) -> bytes:
+    return hashlib.sha256(
+        json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).digest()
+
+
+@dataclass
+class AssetCheck:
+    asset_id: bytes
+    kind: str = "unknown"
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        codes = {r["code"] for r in self.reasons}
+        return next((c for c in _ORDER if c in codes), "VALID")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "assetId": "0x" + self.asset_id.hex(),
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            **self.details,
+        }
+
+
+class PresentationVerifier:
+    def __init__(
+        self,
+        chain: Chain,
+        licences: LicenceService,
+        consent: ConsentRegistry | None,
+        store: CounterStore,
+        services: dict[str, Any],
+    ) -> None:
+        self.chain = chain
+        self.chain_id = chain.chain_id
+        self.licences = licences
+        self.consent = consent
+        self.store = store
+        self._services = services
+        self._has_holder_of = any(
+            f.get("name") == "holderOf"
+            for f in licences.registry.abi
+            if f.get("type") == "function"
+        )
+
+    @property
+    def anchoring(self) -> Any | None:
+        return self._services.get("anchoring")
+
+    # --- the check ----------------------------------------------------------------------------
+
+    def verify(
+        self,
+        principal: Principal | None,
+        token: str,
+        doc_hash: bytes | None = None,
+        doc_asset: bytes | None = None,
+    ) -> dict[str, Any]:
+        p_ = require(principal, "clerk", "department", action="verify presentations")
+        if p_.kind == "department" and p_.department is None:  # pragma: no cover
+            raise ForbiddenError("a department principal without a department")
+        chain_head = int(self.chain.w3.eth.block_number)
+        now = int(time.time())
+        vid = "vr_" + uuid.uuid4().hex
+        token_reasons: list[dict[str, Any]] = []
+        p: pr.Presentation | None = None
+        presenter: str | None = None
+        statement: bytes | None = None
+        try:
+            p = pr.decode(token)
+        except pr.TokenFormatError as exc:
+            token_reasons.append(_reason("TOKEN_MALFORMED", exc.message))
+        if p is not None:
+            statement = p.statement_hash(self.chain_id)
+            try:
+                presenter = pr.presenter(p, self.chain_id)
+            except pr.BadSignature:
+                token_reasons.append(
+                    _reason(
+                        "BAD_SIGNATURE",
+                        "the signature does not match the token's content: it was altered, "
+                        "damaged in scanning, signed for another network or forged",
+                    )
+                )
+            token_reasons += self._token_checks(p, p_, now)
+            if presenter is not None and not any(
+                r["code"] in ("TOKEN_EXPIRED", "TOKEN_NOT_YET_VALID", "TOKEN_MALFORMED")
+                for r in token_reasons
+            ):
+                first = self.store.use(statement, p.expires_at + pr.CLOCK_SKEW, vid)
+                if first is not None:
+                    token_reasons.append(
+                        _reason(
+                            "REPLAYED",
+                            f"this token was already presented at {iso(int(first[1]))} "
+                            f"(verification {first[0]}); ask the holder to show a fresh code",
+                            firstVerification=first[0],
+                            firstAt=int(first[1]),
+                        )
+                    )
+        assets: list[AssetCheck] = []
+        if p is not None and not token_reasons:
+            assert presenter is not None
+            assets = [self._check_asset(a, presenter, p, doc_hash, doc_asset) for a in p.asset_ids]
+            verdict = "VALID" if all(a.verdict == "VALID" for a in assets) else "INVALID"
+        else:
+            verdict = "REFUSED"
+            if p is not None:
+                assets = [AssetCheck(a, "not-checked") for a in p.asset_ids]
+        asset_json = [a.to_json() for a in assets]
+        if verdict == "REFUSED":
+            for a in asset_json:
+                a["verdict"] = "NOT_CHECKED"
+        body: dict[str, Any] = {
+            "verdict": verdict,
+            "reasons": token_reasons,
+            "presentation": self._presentation_json(p, presenter, statement),
+            "assets": asset_json,
+            "documentHash": "0x" + doc_hash.hex() if doc_hash else None,
+            "checkedAt": now,
+        }
+        body["verification"] = self._record(
+            vid, p_, p, presenter, statement, verdict, token_reasons, asset_json, doc_hash,
+            chain_head,
+        )  # fmt: skip
+        log.info(
+            "presentation verified",
+            extra={"event": "presentation_verified", "verdict": verdict, "by": p_.label},
+        )
+        return body
+
+    def _token_checks(self, p: pr.Presentation, who: Principal, now: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if p.ttl == 0 or p.ttl > pr.MAX_TTL:
+            out.append(
+                _reason(
+                    "TOKEN_MALFORMED",
+                    f"the token claims a validity of {p.ttl} s; at most {pr.MAX_TTL} s is allowed",
+                )
+            )
+        if p.issued_at > now + pr.CLOCK_SKEW:
+            out.append(
+                _reason(
+                    "TOKEN_NOT_YET_VALID",
+                    f"the token was issued at {iso(p.issued_at)}, in the future; "
+                    "the presenting phone's clock is wrong",
+                    issuedAt=p.issued_at,
+                )
+            )
+        elif now >= p.expires_at + pr.CLOCK_SKEW:
+            out.append(
+                _reason(
+                    "TOKEN_EXPIRED",
+                    f"the token expired at {iso(p.expires_at)} ({now - p.expires_at} s ago); "
+                    "ask the holder to show a fresh code",
+                    expiresAt=p.expires_at,
+                )
+            )
+        if p.audience_tag is not None:
+            mine = [who.department or who.name]
+            if who.kind == "clerk" and who.department:
+                mine.append(f"{who.department}/{who.name}")
+            if p.audience_tag not in {pr.audience_tag(m) for m in mine}:
+                out.append(
+                    _reason(
+                        "WRONG_AUDIENCE",
+                        f"the token is meant for another department or counter, not {mine[-1]}",
+                    )
+                )
+        return out
+
+    # --- one asset ------------------------------------------------------------------------
+
+    def _check_asset(
+        self,
+        asset: bytes,
+        presenter: str,
+        p: pr.Presentation,
+        doc_hash: bytes | None,
+        doc_asset: bytes | None,
+    ) -> AssetCheck:
+        check = AssetCheck(asset)
+        # the document applies to the asset it names, or to the only asset of the token
+        doc = (
+            doc_hash
+            if (doc_asset == asset or (doc_asset is None and len(p.asset_ids) == 1))
+            else None
+        )
+        try:
+            lic = self.licences.get(asset)
+        except NotFoundError:
+            lic = None
+        if lic is not None:
+            check.kind = "licence"
+            self._check_licence(check, lic, presenter, doc)
+        else:
+            self._check_material(check, presenter, doc)
+        if not check.reasons:
+            check.reasons.append(_reason("VALID", "the asset is valid"))
+        return check
+
+    def _holder_of(self, licence_id: bytes, lic: dict[str, Any]) -> str | None:
+        if self._has_holder_of:
+            h = str(self.licences.registry.functions.holderOf(licence_id).call())
+            return None if int(h, 16) == 0 else to_checksum_address(h)
+        bound = lic.get("holderAddress")
+        return to_checksum_address(bound) if bound else None
+
+    def _authority(self, check: AssetCheck, holder: str | None, presenter: str, what: str) -> None:
+        aid = "0x" + check.asset_id.hex()
+        if holder is None:
+            check.reasons.append(
+                _reason(
+                    "NOT_HOLDER",
+                    f"{what} {aid} is not bound to a holder address on chain, so nobody can "
+                    "present it; ask the issuing department to bind it",
+                )
+            )
+            return
+        check.details["holder"] = holder
+        if holder.lower() == presenter.lower():
+            check.details["presentedBy"] = "holder"
+            return
+        check.details["presentedBy"] = "agent"
+        if self.consent is not None and self.consent.is_authorized(
+            holder, check.asset_id, presenter, COUNTER_PURPOSE
+        ):
+            return
+        grant = (
+            self.consent.get_grant(holder, check.asset_id, presenter, COUNTER_PURPOSE)
+            if self.consent is not None
+            else None
+        )
+        revoked = self._revoked(holder, check.asset_id, presenter)
+        if grant is not None or revoked:
+            why = (
+                "was revoked"
+                if grant is None
+                else ("has expired" if grant.expires_at <= int(time.time()) else "is used up")
+            )
+            check.reasons.append(
+                _reason(
+                    "AGENT_NOT_AUTHORISED",
+                    f"{presenter}'s COUNTER-PRESENTATION grant from holder {holder} for {what} "
+                    f"{aid} {why}",
+                    presenter=presenter,
+                )
+            )
+        else:
+            check.reasons.append(
+                _reason(
+                    "NOT_HOLDER",
+                    f"{presenter} is not the holder of {what} {aid} (the holder is {holder}) "
+                    "and holds no COUNTER-PRESENTATION grant from it",
+                    presenter=presenter,
+                )
+            )
+
+    def _revoked(self, holder: str, asset: bytes, grantee: str) -> bool:
+        idx = self._services.get("indexer")
+        if idx is None or self.consent is None:
+            return False
+        for e in idx.events("ConsentRegistry", "ConsentRevoked", {"assetId": "0x" + asset.hex()}):
+            a = e.args
+            if (
+                str(a.get("holder", "")).lower() == holder.lower()
+                and str(a.get("grantee", "")).lower() == grantee.lower()
+                and str(a.get("purpose", "")).lower() == "0x" + COUNTER_PURPOSE.hex()
+            ):
+                return True
+        return False
+
+    def _check_licence(
+        self, check: AssetCheck, lic: dict[str, Any], presenter: str, doc: bytes | None
+    ) -> None:
+        lid = check.asset_id
+        t = lic.get("type") or {}
+        issuer = (lic.get("issuer") or {}).get("address")
+        check.details.update(
+            {
+                "type": {k: t.get(k) for k in ("code", "zh", "en")},
+                "serialNumber": lic.get("serialNumber"),
+                "issuer": lic.get("issuer"),
+                "status": lic.get("status"),
+                "statusReason": lic.get("statusReason"),
+                "validFrom": lic.get("validFrom"),
+                "validUntil": lic.get("validUntil"),
+                "version": lic.get("version"),
+                "documentHash": lic.get("documentHash"),
+            }
+        )
+        self._authority(check, self._holder_of(lid, lic), presenter, "licence")
+        if issuer and t.get("typeId"):
+            bits = int(
+                self.licences.registry.functions.authorisationOf(
+                    bytes.fromhex(t["typeId"][2:]), to_checksum_address(issuer)
+                ).call()
+            )
+            if not bits & ROLE_ISSUER:
+                name = (lic.get("issuer") or {}).get("name") or issuer
+                check.reasons.append(
+                    _reason(
+                        "ISSUER_NOT_AUTHORISED",
+                        f"the issuing department {name} is not (or no longer) authorised on "
+                        f"chain to issue {t.get('code')}",
+                    )
+                )
+        status = str(lic.get("status"))
+        sr = lic.get("statusReason") or {}
+        if status in ("SUSPENDED", "REVOKED"):
+            since = sr.get("since")
+            check.reasons.append(
+                _reason(
+                    status,
+                    f"licence 0x{lid.hex()} is {status.lower()}"
+                    + (f" since {iso(since)}" if since else "")
+                    + (f": {sr.get('text')}" if sr.get("text") else ""),
+                    reason=sr.get("text"),
+                    reasonCode=sr.get("code"),
+                    since=since,
+                )
+            )
+        elif status == "EXPIRED":
+            check.reasons.append(
+                _reason(
+                    "EXPIRED", f"licence 0x{lid.hex()} expired at {iso(lic.get('validUntil') or 0)}"
+                )
+            )
+        elif status == "NOT_YET_VALID":
+            check.reasons.append(
+                _reason(
+                    "NOT_YET_VALID",
+                    f"licence 0x{lid.hex()} is valid from {iso(lic.get('validFrom') or 0)}",
+                )
+            )
+        if doc is not None:
+            current = bytes.fromhex(str(lic.get("documentHash", "0x"))[2:])
+            match = doc == current
+            check.details["document"] = {"hash": "0x" + doc.hex(), "match": match}
+            if not match:
+                judged = self.licences.verify_document(None, doc, lid)
+                code = "SUPERSEDED" if judged.get("verdict") == "SUPERSEDED" else "TAMPERED"
+                check.details["document"]["verdict"] = code
+                check.reasons.append(_reason(code, "; ".join(judged.get("reasons") or [])))
+
+    def _check_material(self, check: AssetCheck, presenter: str, doc: bytes | None) -> None:
+        aid = "0x" + check.asset_id.hex()
+        record = None
+        if self.anchoring is not None:
+            try:
+                record = self.anchoring.get(check.asset_id)
+            except NotFoundError:
+                record = None
+        if record is None or record.status != "confirmed" or not record.receipt:
+            check.reasons.append(
+                _reason(
+                    "UNKNOWN_ASSET",
+                    f"no licence on chain and no anchored material known to this node has id {aid}"
+                    + (" (its anchoring is not confirmed yet)" if record is not None else ""),
+                )
+            )
+            return
+        check.kind = "material"
+        receipt = record.receipt
+        anchored_at = int(receipt.get("blockTime") or receipt.get("anchoredAt") or 0)
+        check.details["anchoredAt"] = anchored_at
+        if doc is None:
+            check.reasons.append(
+                _reason(
+                    "DOCUMENT_NEEDED",
+                    f"material {aid} was anchored at {iso(anchored_at)}; its holder and content "
+                    "are checked against its document: upload it",
+                )
+            )
+            return
+        # the holder: the presenter, or a holder who granted the presenter this asset
+        candidates = [presenter, *self._grantors(check.asset_id, presenter)]
+        holder = next((h for h in candidates if material_asset_id(h, doc) == check.asset_id), None)
+        check.details["document"] = {"hash": "0x" + doc.hex(), "match": holder is not None}
+        if holder is None:
+            check.reasons.append(
+                _reason(
+                    "TAMPERED",
+                    f"the document (sha256 0x{doc.hex()}) is not material {aid} of the presenter "
+                    "or of a holder who granted the presenter its use",
+                )
+            )
+            return
+        self._authority(check, holder, presenter, "material")
+
+    def _grantors(self, asset: bytes, grantee: str) -> list[str]:
+        idx = self._services.get("indexer")
+        if idx is None:
+            return []
+        found = []
+        for e in idx.events("ConsentRegistry", "ConsentGranted", {"assetId": "0x" + asset.hex()}):
+            if str(e.args.get("grantee", "")).lower() == grantee.lower():
+                found.append(to_checksum_address(e.args["holder"]))
+        return list(dict.fromkeys(found))
+
+    # --- records ----------------------------------------------------------------------------
+
+    def _presentation_json(
+        self, p: pr.Presentation | None, presenter: str | None, statement: bytes | None
+    ) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        return {
+            "statementHash": "0x" + statement.hex() if statement else None,
+            "presenter": presenter,
+            "keyKind": p.kind,
+            "issuedAt": p.issued_at,
+            "expiresAt": p.expires_at,
+            "audienceTag": "0x" + p.audience_tag.hex() if p.audience_tag else None,
+            "assetIds": ["0x" + a.hex() for a in p.asset_ids],
+        }
+
+    def _record(
+        self,
+        vid: str,
+        who: Principal,
+        p: pr.Presentation | None,
+        presenter: str | None,
+        statement: bytes | None,
+        verdict: str,
+        token_reasons: list[dict[str, Any]],
+        assets: list[dict[str, Any]],
+        doc_hash: bytes | None,
+        chain_head: int,
+    ) -> dict[str, Any]:
+        record = {
+            "format": FORMAT,
+            "id": vid,
+            "checked": {
+                "presentation": self._presentation_json(p, presenter, statement),
+                "documentHash": "0x" + doc_hash.hex() if doc_hash else None,
+            },
+            "verdict": verdict,
+            "reasons": [r["code"] for r in token_reasons],
+            "assets": [
+                {
+                    "assetId": a["assetId"],
+                    "verdict": a["verdict"],
+                    "reasons": [r["code"] for r in a["reasons"]],
+                }
+                for a in assets
+            ],
+            "checkedBy": who.label,
+            "department": who.department,
+            "checkedAt": int(time.time()),
+            "chainId": self.chain_id,
+            "chainHead": chain_head,
+            "registry": self.licences.registry_address,
+        }
+        record_hash = _hash_json(record)
+        licence_ids = [
+            bytes.fromhex(a["assetId"][2:]) for a in assets if a.get("kind") == "licence"
+        ]
+        self.licences.store.add_verification(vid, record_hash, record, licence_ids)
+        status = "not-anchored"
+        if self.anchoring is not None:
+            status = self.anchoring.submit([record_hash])[0].status
+        summary = {
+            "reasons": [r["code"] for r in token_reasons],
+            "assets": [
+                {
+                    "assetId": a["assetId"],
+                    "verdict": a["verdict"],
+                    "type": (a.get("type") or {}).get("code"),
+                }
+                for a in assets
+            ],
+        }
+        self.store.add_check(vid, statement, who.label, verdict, summary)
+        return {"id": vid, "recordHash": "0x" + record_hash.hex(), "anchorStatus": status}
+
+    def today(self, principal: Principal | None) -> list[dict[str, Any]]:
+        """This clerk's checks since local midnight (the clerk page's list)."""
+        who = require(principal, "clerk", "department", action="list verifications")
+        t = time.localtime()
+        midnight = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+        return self.store.checks_by(who.label, midnight)
+
+    def of_statement(self, statement: bytes) -> list[dict[str, Any]]:
+        """The checks of one presentation: the holder's side of the receipt."""
+        return self.store.checks_of(statement)
