@@ -19,6 +19,7 @@ from credledger.node.api.routes import (
 )
 from credledger.node.errors import CredledgerError
 from credledger.node.runtime import NodeRuntime
+from credledger.node.web import router as web_router
 
 # Routers of every component; each is mounted as it is.
 ROUTERS = [
@@ -30,6 +31,7 @@ ROUTERS = [
     verify.router,
     verifications.router,
     presentations.router,
+    web_router,
 ]
 
 

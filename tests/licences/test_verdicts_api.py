@@ -202,7 +202,7 @@ def test_enterprise_view_and_qr(node_a: Node) -> None:
     assert qr.status_code == 200
     assert qr.headers["content-type"].startswith("image/svg+xml")
     assert b"<svg" in qr.content
-    assert qr.headers["x-enterprise-code-url"].endswith(f"/v1/enterprises/{ENTERPRISE}")
+    assert qr.headers["x-enterprise-code-url"].endswith(f"/e/{ENTERPRISE}")
     bad = node_a.get("/v1/enterprises/91310000MA1FL1234R")
     assert bad.status_code == 422
     assert "check character should be Q" in bad.json()["message"]

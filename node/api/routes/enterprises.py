@@ -41,7 +41,7 @@ async def enterprise(uscc: str, service: Licences) -> dict[str, Any]:
 async def enterprise_qr(uscc: str, request: Request, service: Licences) -> Response:
     code = normalise_uscc(uscc)
     base = service.public_url or str(request.base_url)
-    url = f"{base.rstrip('/')}/v1/enterprises/{code}"
+    url = f"{base.rstrip('/')}/e/{code}"  # the enterprise-code page (node/web)
     qr = segno.make(url, error="m")
     out = io.BytesIO()
     qr.save(out, kind="svg", scale=4, title=f"enterprise code {code}")

@@ -1,0 +1,75 @@
+"""Chromium (Debian's /usr/bin/chromium, never a downloaded browser) driven by Playwright.
+
+``make setup`` installs it with apt-get when missing; the tests skip only if it is not there
+and cannot be installed. Screenshots go to tests/output/browser/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.counter import conftest as counter_fixtures
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = Path(__file__).resolve().parents[1] / "output" / "browser"
+
+# the counter tests' chain, node and key holders, re-used here
+lchain = counter_fixtures.lchain
+counter_node = counter_fixtures.counter_node
+parties = counter_fixtures.parties
+
+
+def _ensure_chromium() -> bool:
+    if os.path.exists(CHROMIUM):
+        return True
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return False
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], capture_output=True)
+    return os.path.exists(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not _ensure_chromium():
+        pytest.skip("Debian's chromium is not installed and apt-get cannot install it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def shot(page: Any, name: str) -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
