@@ -7,9 +7,15 @@ BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup run test lint slither fmt compile bench clean
+.PHONY: setup chromium run test lint slither fmt compile bench clean
 
-setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed
+setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed chromium
+
+# the browser tests drive Debian's Chromium (never a downloaded browser); CJK fonts for the pages
+chromium:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } \
+	  || echo "chromium not installed: the browser tests will skip (apt-get install chromium)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

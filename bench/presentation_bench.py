@@ -1,0 +1,180 @@
+"""Presentation verifications at the node (POST /v1/verify/presentation), beside the same
+server's trivial endpoint (GET /docs) measured in the same run.
+
+    .venv/bin/python bench/presentation_bench.py [--tokens 600] [--assets 1] [--clients 4]
+
+Starts anvil and a real `credledger up` node (demo departments and clerk), issues licences bound
+to a holder address, then has client threads in this process verify fresh tokens (each token is
+single-use, so every request is a full check: signature, chain reads, the durable single-use
+insert, the verification record and its anchoring submission). Nothing is cached across blocks.
+Writes bench/results/presentation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the catalogue's data files
+from _infra import ROOT, chain_and_node, write_result
+
+from credledger.node import presentation as pr
+from credledger.node.auth import hash_token
+from credledger.node.chain import Chain
+from credledger.node.deploy import addresses
+from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.licences.service import register_catalogue
+from credledger.node.signer import dev_account
+from credledger.node.tx import TxSender
+
+CLERK_TOKEN = "bench-clerk-token-" + "c" * 32
+MARKET_TOKEN = "bench-market-token-" + "m" * 32
+ADMIN_TOKEN = "bench-admin-token-" + "a" * 32
+
+
+def config() -> str:
+    """The node's config: the market department (dev account 1) and one clerk."""
+    return (
+        "\n".join(
+            [
+                'subject_secret = "presentation-bench-subject-secret-0123456789"',
+                "[licences]",
+                f'admin_token_sha256 = ["{hash_token(ADMIN_TOKEN)}"]',
+                "[[departments]]",
+                'name = "market"',
+                "dev_account = 1",
+                f'token_sha256 = ["{hash_token(MARKET_TOKEN)}"]',
+                'issues = ["FOOD-OPERATION"]',
+                'supervises = ["FOOD-OPERATION"]',
+                "[[clerks]]",
+                'name = "counter-1"',
+                'department = "market"',
+                f'token_sha256 = ["{hash_token(CLERK_TOKEN)}"]',
+            ]
+        )
+        + "\n"
+    )
+
+
+def run(clients: int, items: list[object], fn: object) -> tuple[float, list[float]]:
+    lock = threading.Lock()
+    todo = list(items)
+    lat: list[float] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=60) as c:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    item = todo.pop()
+                t = time.perf_counter()
+                fn(c, item)  # type: ignore[operator]
+                d = time.perf_counter() - t
+                with lock:
+                    lat.append(d)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, lat
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return round(1000 * xs[min(len(xs) - 1, int(q * len(xs)))], 2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=600)
+    ap.add_argument("--assets", type=int, default=1)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--trivial-requests", type=int, default=1000)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "presentation.json"))
+    args = ap.parse_args()
+    holder = dev_account(6)
+    signer = pr.ChainKeySigner(holder.key)
+    cfg = Path(tempfile.mkdtemp(prefix="credledger-bench-cfg-")) / "config.toml"
+    cfg.write_text(config())
+    env = {"CREDLEDGER_ANCHORING__BATCH_INTERVAL": "2", "CREDLEDGER_CONFIG": str(cfg)}
+    with chain_and_node(env=env) as running:
+        url = running.node_url
+        chain_id = Chain([running.rpc_url]).chain_id
+        # the licence types on chain (the deployer, dev account 0, is the registry's admin)
+        manifest = json.loads((running.workdir / "manifest.json").read_text())
+        chain = Chain([running.rpc_url])
+        register_catalogue(
+            chain, addresses(manifest)["LicenceRegistry"], TxSender(chain, dev_account(0)),
+            load_catalogue(),
+        )  # fmt: skip
+        auth = {"department": dev_account(1).address, "roles": ["issuer", "supervisor"]}
+        r = httpx.post(url + "/v1/licence-types/FOOD-OPERATION/authorisations", json=auth,
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60)  # fmt: skip
+        assert r.status_code == 200, r.text
+        assets = []
+        for i in range(args.assets):
+            body = {
+                "type": "FOOD-OPERATION",
+                "serialNumber": f"BENCH-{time.time_ns()}-{i}",
+                "documentHash": "0x" + f"{i + 1:064x}",
+                "validFrom": "2024-01-01",
+                "validUntil": "2036-12-31",
+                "holderUscc": "91310000MA1FL1234Q",
+                "holderAddress": holder.address,
+            }
+            r = httpx.post(url + "/v1/licences", json=body, timeout=60,
+                           headers={"Authorization": f"Bearer {MARKET_TOKEN}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+            assets.append(bytes.fromhex(r.json()["licenceId"][2:]))
+        tokens = [pr.create(signer, assets, chain_id).encode() for _ in range(args.tokens + 20)]
+        headers = {"Authorization": f"Bearer {CLERK_TOKEN}"}
+
+        def verify(c: httpx.Client, token: str) -> None:
+            r = c.post(url + "/v1/verify/presentation", json={"token": token}, headers=headers)
+            assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.text
+
+        def trivial(c: httpx.Client, _: int) -> None:
+            assert c.get(url + "/docs").status_code == 200
+
+        run(args.clients, list(tokens[:20]), verify)  # warm-up
+        t_verify, lat_v = run(args.clients, list(tokens[20:]), verify)
+        t_trivial, lat_t = run(args.clients, list(range(args.trivial_requests)), trivial)
+    vps = args.tokens / t_verify
+    tps = args.trivial_requests / t_trivial
+    result = {
+        "benchmark": "presentation verification POST /v1/verify/presentation",
+        "tokens": args.tokens,
+        "assets_per_token": args.assets,
+        "clients": args.clients,
+        "verifications_per_second": round(vps, 1),
+        "verify_p50_ms": pct(lat_v, 0.50),
+        "verify_p99_ms": pct(lat_v, 0.99),
+        "verify_mean_ms": round(1000 * statistics.fmean(lat_v), 2),
+        "trivial_requests_per_second": round(tps, 1),
+        "trivial_p50_ms": pct(lat_t, 0.50),
+        "trivial_p99_ms": pct(lat_t, 0.99),
+        "verify_to_trivial_ratio": round(vps / tps, 3),
+        "target": ">= 300 verifications/s on 2 cores with p99 < 50 ms",
+    }
+    print(
+        f"verify {vps:.1f}/s p50 {result['verify_p50_ms']} ms p99 {result['verify_p99_ms']} ms; "
+        f"trivial {tps:.1f}/s p50 {result['trivial_p50_ms']} ms p99 {result['trivial_p99_ms']} ms"
+    )
+    write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
