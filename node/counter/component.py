@@ -26,5 +26,20 @@ def component(runtime: NodeRuntime) -> None:
     consent = ConsentRegistry(runtime.chain, consent_address) if consent_address else None
     store = CounterStore(runtime.settings.data_dir / "counter.sqlite3")
     runtime.services["counter"] = PresentationVerifier(
-        runtime.chain, licences, consent, store, runtime.services
+        runtime.chain,
+        licences,
+        licences.store,
+        licences.registry_address,
+        consent,
+        store,
+        anchoring=runtime.services.get("anchoring"),
+        indexer=runtime.services.get("indexer"),
+        catalogue=licences.catalogue,
+        departments=licences.departments,
     )
+
+
+def counter_of(runtime: NodeRuntime) -> PresentationVerifier | None:
+    """The runtime's verifier (the one place that knows where the runtime keeps it)."""
+    found = runtime.services.get("counter")
+    return found if isinstance(found, PresentationVerifier) else None

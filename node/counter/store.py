@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,46 +53,53 @@ class CounterStore:
         with self._lock:
             self._db.close()
 
-    def use(
-        self, statement: bytes, expires_at: int, verification_id: str
+    def settle(
+        self,
+        statement: bytes | None,
+        expires_at: int,
+        verification_id: str,
+        checked_by: str,
+        decide: Callable[[tuple[str, float] | None], tuple[str, dict[str, Any]]],
     ) -> tuple[str, float] | None:
-        """Mark ``statement`` used; None the first time, else (first verification id, time)."""
+        """One durable transaction (one fsync): take ``statement`` (when given) and write the
+        check row. ``decide(first_use)`` gives the verdict and summary, knowing whether the
+        statement was already used (``first_use`` = its first verification id and time)."""
         now = time.time()
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                first: tuple[str, float] | None = None
+                if statement is not None:
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
+                        (statement, verification_id, now, expires_at),
+                    )
+                    if cur.rowcount != 1:
+                        row = self._db.execute(
+                            "SELECT verification_id, used_at FROM used WHERE statement=?",
+                            (statement,),
+                        ).fetchone()
+                        first = (str(row[0]), float(row[1]))
+                verdict, summary = decide(first)
+                self._db.execute(
+                    "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        verification_id,
+                        statement,
+                        checked_by,
+                        now,
+                        verdict,
+                        json.dumps(summary, sort_keys=True, ensure_ascii=False),
+                    ),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             if now - self._last_purge > 60:
                 self._db.execute("DELETE FROM used WHERE expires_at < ?", (now - PURGE_AFTER,))
                 self._last_purge = now
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
-                (statement, verification_id, now, expires_at),
-            )
-            if cur.rowcount == 1:
-                return None
-            row = self._db.execute(
-                "SELECT verification_id, used_at FROM used WHERE statement=?", (statement,)
-            ).fetchone()
-        return (str(row[0]), float(row[1])) if row else ("?", now)
-
-    def add_check(
-        self,
-        verification_id: str,
-        statement: bytes | None,
-        checked_by: str,
-        verdict: str,
-        summary: dict[str, Any],
-    ) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    verification_id,
-                    statement,
-                    checked_by,
-                    time.time(),
-                    verdict,
-                    json.dumps(summary, sort_keys=True, ensure_ascii=False),
-                ),
-            )
+        return first
 
     def checks_by(self, checked_by: str, since: float, limit: int = 200) -> list[dict[str, Any]]:
         with self._lock:

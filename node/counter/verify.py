@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
@@ -31,15 +31,20 @@ from credledger.node import presentation as pr
 from credledger.node.auth import Principal, require
 from credledger.node.chain import Chain
 from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.departments import Departments
 from credledger.node.errors import ForbiddenError, NotFoundError
-from credledger.node.licences.inputs import iso
-from credledger.node.licences.service import ROLE_ISSUER, LicenceService
+from credledger.node.licences import events as ev
+from credledger.node.licences.catalogue import Catalogue
+from credledger.node.licences.inputs import decode_serial, iso, reason_text
+from credledger.node.licences.verdicts import Status, effective_status
 
 from .store import CounterStore
 
 log = logging.getLogger("credledger.node.counter")
 
 COUNTER_PURPOSE = purpose_of("COUNTER-PRESENTATION")
+ROLE_ISSUER = 1  # LicenceRegistry authorisation bit
+CHAIN_STATUS = {1: "ACTIVE", 2: "SUSPENDED", 3: "REVOKED", 4: "EXPIRED"}
 FORMAT = "credledger-presentation-verification-1"
 
 # code -> what it means (the API's English sentence is built per case; the page translates)
@@ -94,6 +99,21 @@ def _hash_json(obj: Any) -> bytes:
     ).digest()
 
 
+def _summary(reasons: list[dict[str, Any]], assets: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the clerk's list of today's checks shows."""
+    return {
+        "reasons": [r["code"] for r in reasons],
+        "assets": [
+            {
+                "assetId": a["assetId"],
+                "verdict": a["verdict"],
+                "type": (a.get("type") or {}).get("code"),
+            }
+            for a in assets
+        ],
+    }
+
+
 @dataclass
 class AssetCheck:
     asset_id: bytes
@@ -116,30 +136,74 @@ class AssetCheck:
         }
 
 
+class LicenceReads(Protocol):
+    """What the verifier reads from the licence service (its public methods)."""
+
+    def get(self, licence_id: bytes) -> Any: ...
+
+    def verify_document(
+        self, principal: Principal | None, doc_hash: bytes, licence_id: bytes | None = None
+    ) -> Any: ...
+
+
+class RecordStore(Protocol):
+    """Where verification records are kept (the licence store's ``add_verification``)."""
+
+    def serial_of(self, licence_id: bytes) -> str | None: ...
+
+    def add_verification(
+        self, vid: str, record_hash: bytes, record: dict[str, Any], licence_ids: list[bytes]
+    ) -> None: ...
+
+
+class EventSource(Protocol):
+    def events(
+        self, contract: str | None = None, event: str | None = None, where: Any = None
+    ) -> list[Any]: ...
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A licence-service answer as its JSON dict (a dict today, a pydantic model with ``body()``
+    after the service split)."""
+    if isinstance(value, dict):
+        return value
+    body = getattr(value, "body", None)
+    out: dict[str, Any] = body() if callable(body) else value.model_dump(mode="json", by_alias=True)
+    return out
+
+
 class PresentationVerifier:
+    """Every dependency is given: licence reads, the records' store, the contracts, anchoring and
+    the event indexer (None when that component does not run on this node)."""
+
     def __init__(
         self,
         chain: Chain,
-        licences: LicenceService,
+        licences: LicenceReads,
+        records: RecordStore,
+        registry_address: str,
         consent: ConsentRegistry | None,
         store: CounterStore,
-        services: dict[str, Any],
+        anchoring: Any | None = None,
+        indexer: EventSource | None = None,
+        catalogue: Catalogue | None = None,
+        departments: Departments | None = None,
     ) -> None:
         self.chain = chain
         self.chain_id = chain.chain_id
         self.licences = licences
+        self.records = records
+        self.registry_address = registry_address
+        self.registry = chain.contract("LicenceRegistry", registry_address)
         self.consent = consent
         self.store = store
-        self._services = services
+        self.anchoring = anchoring
+        self.indexer = indexer
+        self.catalogue = catalogue
+        self.departments = departments
         self._has_holder_of = any(
-            f.get("name") == "holderOf"
-            for f in licences.registry.abi
-            if f.get("type") == "function"
+            f.get("name") == "holderOf" for f in self.registry.abi if f.get("type") == "function"
         )
-
-    @property
-    def anchoring(self) -> Any | None:
-        return self._services.get("anchoring")
 
     # --- the check ----------------------------------------------------------------------------
 
@@ -153,8 +217,11 @@ class PresentationVerifier:
         p_ = require(principal, "clerk", "department", action="verify presentations")
         if p_.kind == "department" and p_.department is None:  # pragma: no cover
             raise ForbiddenError("a department principal without a department")
-        chain_head = int(self.chain.w3.eth.block_number)
+        head = self.chain.w3.eth.get_block("latest")
+        chain_head = int(head["number"])
+        # token validity is wall-clock time (the phone's clock); licence status is chain time
         now = int(time.time())
+        chain_now = max(now, int(head["timestamp"]))
         vid = "vr_" + uuid.uuid4().hex
         token_reasons: list[dict[str, Any]] = []
         p: pr.Presentation | None = None
@@ -177,46 +244,64 @@ class PresentationVerifier:
                     )
                 )
             token_reasons += self._token_checks(p, p_, now)
-            if presenter is not None and not any(
-                r["code"] in ("TOKEN_EXPIRED", "TOKEN_NOT_YET_VALID", "TOKEN_MALFORMED")
-                for r in token_reasons
-            ):
-                first = self.store.use(statement, p.expires_at + pr.CLOCK_SKEW, vid)
-                if first is not None:
-                    token_reasons.append(
-                        _reason(
-                            "REPLAYED",
-                            f"this token was already presented at {iso(int(first[1]))} "
-                            f"(verification {first[0]}); ask the holder to show a fresh code",
-                            firstVerification=first[0],
-                            firstAt=int(first[1]),
-                        )
-                    )
-        assets: list[AssetCheck] = []
+        # a statement is taken (single use) once its signature is good and it is in its window
+        consume = presenter is not None and not any(
+            r["code"] in ("TOKEN_EXPIRED", "TOKEN_NOT_YET_VALID", "TOKEN_MALFORMED")
+            for r in token_reasons
+        )
+        checks: list[AssetCheck] = []
         if p is not None and not token_reasons:
             assert presenter is not None
-            assets = [self._check_asset(a, presenter, p, doc_hash, doc_asset) for a in p.asset_ids]
-            verdict = "VALID" if all(a.verdict == "VALID" for a in assets) else "INVALID"
-        else:
-            verdict = "REFUSED"
-            if p is not None:
-                assets = [AssetCheck(a, "not-checked") for a in p.asset_ids]
-        asset_json = [a.to_json() for a in assets]
-        if verdict == "REFUSED":
-            for a in asset_json:
-                a["verdict"] = "NOT_CHECKED"
+            checks = [
+                self._check_asset(a, presenter, p, doc_hash, doc_asset, chain_now)
+                for a in p.asset_ids
+            ]
+        outcome: dict[str, Any] = {}
+
+        def decide(first: tuple[str, float] | None) -> tuple[str, dict[str, Any]]:
+            reasons = list(token_reasons)
+            if first is not None:
+                reasons.append(
+                    _reason(
+                        "REPLAYED",
+                        f"this token was already presented at {iso(int(first[1]))} "
+                        f"(verification {first[0]}); ask the holder to show a fresh code",
+                        firstVerification=first[0],
+                        firstAt=int(first[1]),
+                    )
+                )
+            if reasons:
+                verdict = "REFUSED"
+                assets = [
+                    {**AssetCheck(a, "not-checked").to_json(), "verdict": "NOT_CHECKED"}
+                    for a in (p.asset_ids if p is not None else ())
+                ]
+            else:
+                verdict = "VALID" if all(c.verdict == "VALID" for c in checks) else "INVALID"
+                assets = [c.to_json() for c in checks]
+            outcome.update(verdict=verdict, reasons=reasons, assets=assets)
+            return verdict, _summary(reasons, assets)
+
+        self.store.settle(
+            statement if consume else None,
+            (p.expires_at + pr.CLOCK_SKEW) if p is not None else 0,
+            vid,
+            p_.label,
+            decide,
+        )
         body: dict[str, Any] = {
-            "verdict": verdict,
-            "reasons": token_reasons,
+            "verdict": outcome["verdict"],
+            "reasons": outcome["reasons"],
             "presentation": self._presentation_json(p, presenter, statement),
-            "assets": asset_json,
+            "assets": outcome["assets"],
             "documentHash": "0x" + doc_hash.hex() if doc_hash else None,
             "checkedAt": now,
         }
         body["verification"] = self._record(
-            vid, p_, p, presenter, statement, verdict, token_reasons, asset_json, doc_hash,
-            chain_head,
+            vid, p_, p, presenter, statement, outcome["verdict"], outcome["reasons"],
+            outcome["assets"], doc_hash, chain_head,
         )  # fmt: skip
+        verdict = outcome["verdict"]
         log.info(
             "presentation verified",
             extra={"event": "presentation_verified", "verdict": verdict, "by": p_.label},
@@ -272,6 +357,7 @@ class PresentationVerifier:
         p: pr.Presentation,
         doc_hash: bytes | None,
         doc_asset: bytes | None,
+        chain_now: int,
     ) -> AssetCheck:
         check = AssetCheck(asset)
         # the document applies to the asset it names, or to the only asset of the token
@@ -280,10 +366,7 @@ class PresentationVerifier:
             if (doc_asset == asset or (doc_asset is None and len(p.asset_ids) == 1))
             else None
         )
-        try:
-            lic = self.licences.get(asset)
-        except NotFoundError:
-            lic = None
+        lic = self._licence_view(asset, chain_now)
         if lic is not None:
             check.kind = "licence"
             self._check_licence(check, lic, presenter, doc)
@@ -293,9 +376,74 @@ class PresentationVerifier:
             check.reasons.append(_reason("VALID", "the asset is valid"))
         return check
 
+    def _licence_view(self, lid: bytes, chain_now: int) -> dict[str, Any] | None:
+        """The licence as the cards need it: the contract's current record (one call) joined
+        with its indexed events; when the indexer has not caught up with the contract, the
+        licence service's ``get`` (which waits for it)."""
+        issuer, tid, status_code, version, valid_until, doc = self.registry.functions.getLicence(
+            lid
+        ).call()
+        if int(status_code) == 0:
+            return None
+        stored = CHAIN_STATUS[int(status_code)]
+        rec = None
+        if self.indexer is not None:
+            evs = self.indexer.events(ev.CONTRACT, None, {"licenceId": ev.hexb(lid)})
+            issued = [e for e in evs if e.event == "LicenceIssued"]
+            rest = [e for e in evs if e.event in ev.LIFECYCLE]
+            rec = ev.build_records(issued, rest).get(lid)
+        fresh = (
+            rec is not None
+            and rec.version == int(version)
+            and rec.doc_hash == bytes(doc)
+            and (stored == "EXPIRED" or rec.status == stored)
+        )
+        if rec is None or not fresh:
+            try:
+                return as_dict(self.licences.get(lid))
+            except NotFoundError:
+                return None
+        status = effective_status(
+            stored if stored != "EXPIRED" else rec.status,
+            rec.valid_from,
+            int(valid_until),
+            chain_now,
+        )
+        t = self.catalogue.by_id(bytes(tid)) if self.catalogue is not None else None
+        dept = self.departments.by_address(str(issuer)) if self.departments is not None else None
+        body: dict[str, Any] = {
+            "licenceId": ev.hexb(lid),
+            "type": t.to_json() if t else {"typeId": ev.hexb(bytes(tid)), "code": None},
+            "serialNumber": decode_serial(rec.serial)
+            if rec.serial
+            else self.records.serial_of(lid),
+            "issuer": {"address": str(issuer), "name": dept.name if dept else None},
+            "holderAddress": rec.holder_address,
+            "documentHash": ev.hexb(bytes(doc)),
+            "validFrom": rec.valid_from,
+            "validUntil": int(valid_until) or None,
+            "validFromIso": iso(rec.valid_from),
+            "validUntilIso": iso(int(valid_until)),
+            "version": int(version),
+            "status": status.value,
+        }
+        if status in (Status.SUSPENDED, Status.REVOKED) and rec.status_reason is not None:
+            by = (
+                self.departments.by_address(rec.status_by)
+                if self.departments and rec.status_by
+                else None
+            )
+            body["statusReason"] = {
+                "code": rec.status_reason,
+                "text": reason_text(rec.status_reason),
+                "since": rec.status_since,
+                "by": {"address": rec.status_by, "name": by.name if by else None},
+            }
+        return body
+
     def _holder_of(self, licence_id: bytes, lic: dict[str, Any]) -> str | None:
         if self._has_holder_of:
-            h = str(self.licences.registry.functions.holderOf(licence_id).call())
+            h = str(self.registry.functions.holderOf(licence_id).call())
             return None if int(h, 16) == 0 else to_checksum_address(h)
         bound = lic.get("holderAddress")
         return to_checksum_address(bound) if bound else None
@@ -351,7 +499,7 @@ class PresentationVerifier:
             )
 
     def _revoked(self, holder: str, asset: bytes, grantee: str) -> bool:
-        idx = self._services.get("indexer")
+        idx = self.indexer
         if idx is None or self.consent is None:
             return False
         for e in idx.events("ConsentRegistry", "ConsentRevoked", {"assetId": "0x" + asset.hex()}):
@@ -379,6 +527,8 @@ class PresentationVerifier:
                 "statusReason": lic.get("statusReason"),
                 "validFrom": lic.get("validFrom"),
                 "validUntil": lic.get("validUntil"),
+                "validFromIso": lic.get("validFromIso"),
+                "validUntilIso": lic.get("validUntilIso"),
                 "version": lic.get("version"),
                 "documentHash": lic.get("documentHash"),
             }
@@ -386,7 +536,7 @@ class PresentationVerifier:
         self._authority(check, self._holder_of(lid, lic), presenter, "licence")
         if issuer and t.get("typeId"):
             bits = int(
-                self.licences.registry.functions.authorisationOf(
+                self.registry.functions.authorisationOf(
                     bytes.fromhex(t["typeId"][2:]), to_checksum_address(issuer)
                 ).call()
             )
@@ -424,7 +574,7 @@ class PresentationVerifier:
             check.reasons.append(
                 _reason(
                     "NOT_YET_VALID",
-                    f"licence 0x{lid.hex()} is valid from {iso(lic.get('validFrom') or 0)}",
+                    f"licence 0x{lid.hex()} is valid from {lic.get('validFromIso')}",
                 )
             )
         if doc is not None:
@@ -432,7 +582,7 @@ class PresentationVerifier:
             match = doc == current
             check.details["document"] = {"hash": "0x" + doc.hex(), "match": match}
             if not match:
-                judged = self.licences.verify_document(None, doc, lid)
+                judged = as_dict(self.licences.verify_document(None, doc, lid))
                 code = "SUPERSEDED" if judged.get("verdict") == "SUPERSEDED" else "TAMPERED"
                 check.details["document"]["verdict"] = code
                 check.reasons.append(_reason(code, "; ".join(judged.get("reasons") or [])))
@@ -483,7 +633,7 @@ class PresentationVerifier:
         self._authority(check, holder, presenter, "material")
 
     def _grantors(self, asset: bytes, grantee: str) -> list[str]:
-        idx = self._services.get("indexer")
+        idx = self.indexer
         if idx is None:
             return []
         found = []
@@ -544,28 +694,16 @@ class PresentationVerifier:
             "checkedAt": int(time.time()),
             "chainId": self.chain_id,
             "chainHead": chain_head,
-            "registry": self.licences.registry_address,
+            "registry": self.registry_address,
         }
         record_hash = _hash_json(record)
         licence_ids = [
             bytes.fromhex(a["assetId"][2:]) for a in assets if a.get("kind") == "licence"
         ]
-        self.licences.store.add_verification(vid, record_hash, record, licence_ids)
+        self.records.add_verification(vid, record_hash, record, licence_ids)
         status = "not-anchored"
         if self.anchoring is not None:
             status = self.anchoring.submit([record_hash])[0].status
-        summary = {
-            "reasons": [r["code"] for r in token_reasons],
-            "assets": [
-                {
-                    "assetId": a["assetId"],
-                    "verdict": a["verdict"],
-                    "type": (a.get("type") or {}).get("code"),
-                }
-                for a in assets
-            ],
-        }
-        self.store.add_check(vid, statement, who.label, verdict, summary)
         return {"id": vid, "recordHash": "0x" + record_hash.hex(), "anchorStatus": status}
 
     def today(self, principal: Principal | None) -> list[dict[str, Any]]:

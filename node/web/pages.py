@@ -22,7 +22,8 @@ from starlette.datastructures import UploadFile
 
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
-from credledger.node.counter.verify import PresentationVerifier
+from credledger.node.counter.component import counter_of
+from credledger.node.counter.verify import PresentationVerifier, as_dict
 from credledger.node.errors import CredledgerError, InputError, NotFoundError
 from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import iso, parse_licence_id
@@ -151,8 +152,8 @@ def _licences(runtime: Runtime) -> LicenceService:
 
 
 def _counter(runtime: Runtime) -> PresentationVerifier:
-    s = runtime.services.get("counter")
-    if not isinstance(s, PresentationVerifier):
+    s = counter_of(runtime)
+    if s is None:
         raise NotFoundError("presentation verification is off on this node")
     return s
 
@@ -298,7 +299,9 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
     except InputError:
         return _redirect("/clerk")
     service = _licences(runtime)
-    body = await run_in_threadpool(service.verify_document, session.principal, h.digest(), lid)
+    body = as_dict(
+        await run_in_threadpool(service.verify_document, session.principal, h.digest(), lid)
+    )
     return await _verified(request, session, body, "document")
 
 
@@ -337,8 +340,8 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
                     "issuer": lic.get("issuer"),
                     "status": lic.get("status"),
                     "statusReason": lic.get("statusReason"),
-                    "validFrom": lic.get("validFrom"),
-                    "validUntil": lic.get("validUntil"),
+                    "validFromIso": lic.get("validFromIso"),
+                    "validUntilIso": lic.get("validUntilIso"),
                     "serialNumber": lic.get("serialNumber"),
                     "document": {
                         "hash": result.get("documentHash"),
@@ -376,11 +379,11 @@ async def enterprise_page(uscc: str, request: Request, runtime: Runtime) -> Resp
 
 
 def _enterprise_view(service: LicenceService, code: str) -> dict[str, Any]:
-    ent = service.enterprise(code)
+    ent = as_dict(service.enterprise(code))
     licences = []
     for lic in ent["licences"]:
         try:
-            full = service.get(bytes.fromhex(lic["licenceId"][2:]))
+            full = as_dict(service.get(bytes.fromhex(lic["licenceId"][2:])))
         except NotFoundError:
             full = lic
         licences.append(full)

@@ -18,7 +18,8 @@ from credledger.node.api.routes.licences import (
     read_payload,
     validated,
 )
-from credledger.node.counter.verify import PresentationVerifier
+from credledger.node.counter.component import counter_of
+from credledger.node.counter.verify import PresentationVerifier, as_dict
 from credledger.node.errors import ConflictError
 from credledger.node.licences.inputs import parse_hash
 
@@ -26,8 +27,8 @@ router = APIRouter(tags=["presentations"])
 
 
 def get_counter(runtime: Runtime) -> PresentationVerifier:
-    service = runtime.services.get("counter")
-    if not isinstance(service, PresentationVerifier):
+    service = counter_of(runtime)
+    if service is None:
         raise ServiceUnavailable("presentation verification is off (no licence service)")
     return service
 
@@ -68,7 +69,7 @@ async def presentation_checks(statement_hash: str, counter: Counter) -> dict[str
 @router.get("/v1/verifications/{verification_id}/receipt")
 async def verification_receipt(verification_id: str, service: Licences) -> JSONResponse:
     """The record and its anchoring receipt, as a download (409 until the anchor is confirmed)."""
-    found = await run_in_threadpool(service.verification, verification_id)
+    found = as_dict(await run_in_threadpool(service.verification, verification_id))
     if not found.get("receipt"):
         raise ConflictError(
             f"verification {verification_id} is not anchored yet; retry in a few seconds",
