@@ -23,9 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
+from web3.types import RPCEndpoint
 
 from credledger.node import presentation as pr
 from credledger.node.auth import Principal, require
@@ -97,6 +99,46 @@ def _hash_json(obj: Any) -> bytes:
     return hashlib.sha256(
         json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     ).digest()
+
+
+def _abi_type(entry: dict[str, Any]) -> str:
+    if entry["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in entry["components"])
+        return f"({inner})" + str(entry["type"])[len("tuple") :]
+    return str(entry["type"])
+
+
+class ViewCaller:
+    """Raw ``eth_call`` of a contract's view functions: the selector and ABI types computed once,
+    no web3 contract-function machinery per call (which costs more than the call itself)."""
+
+    def __init__(self, chain: Chain, address: str, abi: list[dict[str, Any]]) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self._fns: dict[str, tuple[bytes, list[str], list[str]]] = {}
+        for f in abi:
+            if f.get("type") != "function" or f.get("stateMutability") not in ("view", "pure"):
+                continue
+            ins = [_abi_type(i) for i in f["inputs"]]
+            outs = [_abi_type(o) for o in f["outputs"]]
+            selector = keccak(f"{f['name']}({','.join(ins)})".encode())[:4]
+            self._fns[f["name"]] = (selector, ins, outs)
+
+    def has(self, name: str) -> bool:
+        return name in self._fns
+
+    def call(self, name: str, *args: Any, block: int | None = None) -> tuple[Any, ...]:
+        selector, ins, outs = self._fns[name]
+        data = "0x" + (selector + abi_encode(ins, list(args))).hex()
+        tag = hex(block) if block is not None else "latest"
+        answer = self.chain.provider.make_request(
+            RPCEndpoint("eth_call"),
+            [{"to": self.address, "data": data}, tag],
+        )
+        if "error" in answer:
+            raise RuntimeError(f"eth_call {name} failed: {answer['error']}")
+        raw = bytes.fromhex(str(answer["result"])[2:])
+        return tuple(abi_decode(outs, raw))
 
 
 def _summary(reasons: list[dict[str, Any]], assets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -201,9 +243,8 @@ class PresentationVerifier:
         self.indexer = indexer
         self.catalogue = catalogue
         self.departments = departments
-        self._has_holder_of = any(
-            f.get("name") == "holderOf" for f in self.registry.abi if f.get("type") == "function"
-        )
+        self.views = ViewCaller(chain, registry_address, [dict(f) for f in self.registry.abi])
+        self._has_holder_of = self.views.has("holderOf")
 
     # --- the check ----------------------------------------------------------------------------
 
@@ -380,9 +421,9 @@ class PresentationVerifier:
         """The licence as the cards need it: the contract's current record (one call) joined
         with its indexed events; when the indexer has not caught up with the contract, the
         licence service's ``get`` (which waits for it)."""
-        issuer, tid, status_code, version, valid_until, doc = self.registry.functions.getLicence(
-            lid
-        ).call()
+        ((issuer, tid, status_code, version, valid_until, doc),) = self.views.call(
+            "getLicence", lid
+        )
         if int(status_code) == 0:
             return None
         stored = CHAIN_STATUS[int(status_code)]
@@ -443,7 +484,7 @@ class PresentationVerifier:
 
     def _holder_of(self, licence_id: bytes, lic: dict[str, Any]) -> str | None:
         if self._has_holder_of:
-            h = str(self.registry.functions.holderOf(licence_id).call())
+            h = str(self.views.call("holderOf", licence_id)[0])
             return None if int(h, 16) == 0 else to_checksum_address(h)
         bound = lic.get("holderAddress")
         return to_checksum_address(bound) if bound else None
@@ -536,9 +577,9 @@ class PresentationVerifier:
         self._authority(check, self._holder_of(lid, lic), presenter, "licence")
         if issuer and t.get("typeId"):
             bits = int(
-                self.registry.functions.authorisationOf(
-                    bytes.fromhex(t["typeId"][2:]), to_checksum_address(issuer)
-                ).call()
+                self.views.call(
+                    "authorisationOf", bytes.fromhex(t["typeId"][2:]), to_checksum_address(issuer)
+                )[0]
             )
             if not bits & ROLE_ISSUER:
                 name = (lic.get("issuer") or {}).get("name") or issuer
