@@ -524,6 +524,16 @@ class PresentationVerifier:
             if self.consent is not None
             else None
         )
+        now = int(time.time())
+        if (
+            grant is not None
+            and grant.expires_at > now
+            and (grant.max_uses == 0 or grant.uses < grant.max_uses)
+        ):
+            # a live grant that isAuthorized refuses: paused by the licence's status (Contracts
+            # II pauses grants of suspended or expired licences); the status reason says why
+            check.details["grant"] = "paused"
+            return
         revoked = self._revoked(holder, check.asset_id, presenter)
         if grant is not None or revoked:
             why = (

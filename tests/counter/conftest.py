@@ -92,9 +92,11 @@ class Parties:
 
     def grant(self, asset: bytes, grantee: str, seconds: int = 3600) -> None:
         now = int(self.lchain.chain.w3.eth.get_block("latest")["timestamp"])
-        self.consent(self.holder).grant(
-            GrantRequest(self.holder.address, asset, grantee, COUNTER_PURPOSE, now + seconds)
-        )
+        args = (self.holder.address, asset, grantee, COUNTER_PURPOSE, now + seconds)
+        # Contracts II names the asset's kind (GrantRequest.licence); before it, the plain form
+        make = getattr(GrantRequest, "licence", None)
+        request = make(*args) if make is not None else GrantRequest(*args)
+        self.consent(self.holder).grant(request)
 
     def revoke(self, asset: bytes, grantee: str) -> None:
         self.consent(self.holder).revoke(asset, grantee, COUNTER_PURPOSE)

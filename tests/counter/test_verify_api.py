@@ -111,6 +111,13 @@ def test_agent_and_device_key_need_an_active_grant(parties: Parties) -> None:
     got = parties.verify(parties.token([a], signer=device).encode())
     assert got["assets"][0]["verdict"] == "AGENT_NOT_AUTHORISED"
     assert "revoked" in got["assets"][0]["reasons"][0]["message"]
+    # the agent shows a suspended licence: SUSPENDED, not "agent not authorised" (Contracts II
+    # pauses the grant while the licence is suspended)
+    lic = "0x" + a.hex()
+    body = {"reasonCode": 1}
+    parties.node.ok(parties.node.post(f"/v1/licences/{lic}/suspend", TOKENS["market"], json=body))
+    got = parties.verify(parties.token([a], signer=agent).encode())
+    assert codes(got["assets"][0]["reasons"]) == ["SUSPENDED"]
 
 
 def test_suspension_reinstatement_and_revocation(parties: Parties) -> None:
