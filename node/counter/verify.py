@@ -437,6 +437,7 @@ class PresentationVerifier:
         if int(status_code) == 0:
             return None
         stored = CHAIN_STATUS[int(status_code)]
+        issuer = to_checksum_address(issuer)  # eth_abi decodes addresses in lower case
         rec = None
         if self.indexer is not None:
             evs = self.indexer.events(ev.CONTRACT, None, {"licenceId": ev.hexb(lid)})

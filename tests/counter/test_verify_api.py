@@ -31,6 +31,11 @@ def test_holder_presents_valid_then_replay_is_refused(parties: Parties) -> None:
     assert first["type"]["code"] == "FOOD-OPERATION"
     assert first["issuer"]["name"] == "market"
     vid = got["verification"]["id"]
+    # the same view when read from the indexed events (the second scan, indexer caught up)
+    parties.wait_indexed()
+    fresh = parties.verify(parties.token([lid(a)]).encode())["assets"][0]
+    assert fresh["issuer"]["name"] == "market" and fresh["type"]["code"] == "FOOD-OPERATION"
+    assert fresh["validFromIso"].startswith("2024-01-01") and fresh["serialNumber"]
     again = parties.verify(p.encode())
     assert again["verdict"] == "REFUSED" and codes(again["reasons"]) == ["REPLAYED"]
     assert again["reasons"][0]["firstVerification"] == vid
@@ -40,7 +45,7 @@ def test_holder_presents_valid_then_replay_is_refused(parties: Parties) -> None:
     assert record["verdict"] == "VALID" and record["checkedBy"] == f"clerk:{CLERK_NAME}"
     history = parties.node.ok(parties.node.get(f"/v1/licences/{a['licenceId']}"))["history"]
     # a refused token is not written into the licence's history (anyone can name any licence)
-    assert [h["verdict"] for h in history if h["action"] == "VERIFIED"] == ["VALID"]
+    assert [h["verdict"] for h in history if h["action"] == "VERIFIED"] == ["VALID", "VALID"]
     sh = got["presentation"]["statementHash"]
     both = parties.node.ok(parties.node.get(f"/v1/presentations/{sh}"))["verifications"]
     assert [c["verdict"] for c in both] == ["VALID", "REFUSED"]
