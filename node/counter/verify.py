@@ -141,6 +141,14 @@ class ViewCaller:
         return tuple(abi_decode(outs, raw))
 
 
+def last_valid_day(lic: dict[str, Any]) -> str | None:
+    """The last valid day (validity ends at the start of the exclusive end second)."""
+    end = lic.get("validUntilExclusive", lic.get("validUntil"))
+    if isinstance(end, str):  # already the last valid day
+        return end
+    return (iso(int(end) - 1) or "")[:10] if end else None
+
+
 def _summary(reasons: list[dict[str, Any]], assets: list[dict[str, Any]]) -> dict[str, Any]:
     """What the clerk's list of today's checks shows."""
     return {
@@ -591,6 +599,7 @@ class PresentationVerifier:
                 "validUntil": lic.get("validUntil"),
                 "validFromIso": lic.get("validFromIso"),
                 "validUntilIso": lic.get("validUntilIso"),
+                "validLastDay": last_valid_day(lic),
                 "version": lic.get("version"),
                 "documentHash": lic.get("documentHash"),
             }
@@ -767,6 +776,20 @@ class PresentationVerifier:
         if self.anchoring is not None:
             status = self.anchoring.submit([record_hash])[0].status
         return {"id": vid, "recordHash": "0x" + record_hash.hex(), "anchorStatus": status}
+
+    def note_document_check(self, principal: Principal, answer: dict[str, Any]) -> None:
+        """List a document check made from the clerk page (``verify_document``, recorded by the
+        licence service) among the clerk's checks of today."""
+        vid = (answer.get("verification") or {}).get("id")
+        if not vid:
+            return
+        verdict = str(answer.get("verdict"))
+        assets = [
+            {"assetId": lid, "verdict": verdict, "type": None}
+            for lid in answer.get("licenceIds") or []
+        ]
+        summary = {"reasons": [], "assets": assets, "kind": "document"}
+        self.store.settle(None, 0, vid, principal.label, lambda _first: (verdict, summary))
 
     def today(self, principal: Principal | None) -> list[dict[str, Any]]:
         """This clerk's checks since local midnight (the clerk page's list)."""

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
 from credledger.node.counter.component import counter_of
-from credledger.node.counter.verify import PresentationVerifier, as_dict
+from credledger.node.counter.verify import PresentationVerifier, as_dict, last_valid_day
 from credledger.node.errors import CredledgerError, InputError, NotFoundError
 from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import iso, parse_licence_id
@@ -302,6 +302,7 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
     body = as_dict(
         await run_in_threadpool(service.verify_document, session.principal, h.digest(), lid)
     )
+    await run_in_threadpool(_counter(runtime).note_document_check, session.principal, body)
     return await _verified(request, session, body, "document")
 
 
@@ -342,6 +343,7 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
                     "statusReason": lic.get("statusReason"),
                     "validFromIso": lic.get("validFromIso"),
                     "validUntilIso": lic.get("validUntilIso"),
+                    "validLastDay": last_valid_day(lic),
                     "serialNumber": lic.get("serialNumber"),
                     "document": {
                         "hash": result.get("documentHash"),
@@ -386,5 +388,5 @@ def _enterprise_view(service: LicenceService, code: str) -> dict[str, Any]:
             full = as_dict(service.get(bytes.fromhex(lic["licenceId"][2:])))
         except NotFoundError:
             full = lic
-        licences.append(full)
+        licences.append({**full, "validLastDay": last_valid_day(full)})
     return {**ent, "licences": licences}
