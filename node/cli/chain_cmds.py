@@ -14,7 +14,7 @@ from credledger.node.cli._app import app, console, err_console, parse_rpc
 from credledger.node.deploy import deploy as deploy_contracts
 from credledger.node.deploy import verify_deployment as verify_contracts
 from credledger.node.devnet import DevnetManager
-from credledger.node.errors import ConfigError
+from credledger.node.errors import ConfigError, ToolchainError
 from credledger.node.signer import resolve_account
 from credledger.node.tx import TxSender
 
@@ -70,7 +70,12 @@ def compile(
     src: Annotated[Path, typer.Option("--src", help="folder of .sol sources")] = paths.SOURCES_DIR,
     out: Annotated[Path, typer.Option("--out", help="artifacts folder")] = paths.ARTIFACTS_DIR,
 ) -> None:
-    """Compile contracts/src with the pinned solc into contracts/artifacts."""
+    """Compile contracts/src with the pinned solc into contracts/artifacts (in a checkout)."""
+    if not src.is_dir():
+        raise ToolchainError(
+            f"no Solidity sources at {src}: compiling is for a source checkout (git clone); "
+            "an installed credledger ships the compiled artifacts"
+        )
     comp = compiler.find_compiler()
     with console.status(f"compiling with {comp.origin} solc {compiler.SOLC_VERSION} …"):
         artifacts = compiler.build_artifacts(compiler.source_files(src), compiler=comp)

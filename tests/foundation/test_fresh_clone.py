@@ -22,32 +22,11 @@ import pytest
 
 from credledger.node.devnet import free_port
 from credledger.node.licences.demo import DEMO_ENTERPRISE_USCC
+from tests.support.clone import clone_working_tree
 from tests.support.node_process import ROOT
 from tests.support.procs import cmdline, descendants, wait_gone
 
 pytestmark = pytest.mark.slow
-
-
-def clone_working_tree(dest: Path) -> None:
-    """Copy what `git clone` of the working tree would give, with uncommitted changes."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for raw in listed:
-        if not raw:
-            continue
-        rel = raw.decode()
-        src = ROOT / rel
-        if src.is_dir() and not src.is_symlink():  # a submodule or a stray folder link
-            continue
-        if not src.exists() and not src.is_symlink():  # deleted in the working tree
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target, follow_symlinks=False)
 
 
 def _shim(tmp: Path, clone: Path) -> Path:
