@@ -22,7 +22,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -43,13 +43,15 @@ def group_entry_points(group: str) -> list[EntryPoint]:
     return list(seen.values())
 
 
-def register_commands(app: typer.Typer, warn: Callable[[str], None]) -> list[str]:
-    """Add every ``credledger.cli`` command group to ``app``; return the names added.
+def register_commands(
+    app: typer.Typer, warn: Callable[[str], None], eps: Iterable[EntryPoint] | None = None
+) -> list[str]:
+    """Add every ``credledger.cli`` command group (or ``eps``) to ``app``; return the names.
 
     A package whose entry point does not load costs one warning line, not the whole command.
     """
     added = []
-    for ep in group_entry_points(CLI_GROUP):
+    for ep in group_entry_points(CLI_GROUP) if eps is None else eps:
         try:
             obj = ep.load()
         except Exception as exc:  # a broken plugin must not break the node's own commands
@@ -100,11 +102,11 @@ class RunningCompanion:
 
 
 def companion_specs(
-    ctx: CompanionContext, warn: Callable[[str], None]
+    ctx: CompanionContext, warn: Callable[[str], None], eps: Iterable[EntryPoint] | None = None
 ) -> list[tuple[str, Companion]]:
-    """Ask every ``credledger.companions`` entry point what it wants to run."""
+    """Ask every ``credledger.companions`` entry point (or ``eps``) what it wants to run."""
     specs = []
-    for ep in group_entry_points(COMPANION_GROUP):
+    for ep in group_entry_points(COMPANION_GROUP) if eps is None else eps:
         try:
             factory: Any = ep.load()
             spec = factory(ctx)
