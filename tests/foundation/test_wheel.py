@@ -10,8 +10,10 @@ command runs with the temporary folder as cwd and no PYTHONPATH, and the test fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,13 +59,37 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     constraints.write_text(
         "\n".join(ln for ln in frozen.splitlines() if ln and not ln.startswith("credledger"))
     )
+    house = _wheelhouse(venv / "bin" / "python", constraints, wheel, pip_env)
     inst = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(constraints),
-         str(wheel)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index",
+         "--find-links", str(house), "-c", str(constraints), str(wheel)],
         capture_output=True, text=True, timeout=900, env=pip_env, cwd=tmp,
     )  # fmt: skip
     assert inst.returncode == 0, inst.stderr[-3000:]
     return venv / "bin"
+
+
+def _wheelhouse(python: Path, constraints: Path, wheel: Path, env: dict[str, str]) -> Path:
+    """The dependencies' wheels at the dev venv's versions, fetched (and built) once per version set
+    (~/.cache/credledger/wheelhouse-<hash>), so later runs install without the network."""
+    digest = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
+    house = Path.home() / ".cache" / "credledger" / f"wheelhouse-{digest}"
+    if house.is_dir():
+        return house
+    partial = house.with_name(house.name + f".partial-{os.getpid()}")
+    got = subprocess.run(
+        [str(python), "-m", "pip", "wheel", "-q", "-w", str(partial), "-c", str(constraints),
+         str(wheel)],
+        capture_output=True, text=True, timeout=1200, env=env,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr[-3000:]
+    for own in partial.glob("credledger-*"):
+        own.unlink()
+    try:
+        partial.rename(house)
+    except OSError:  # another run finished first
+        shutil.rmtree(partial, ignore_errors=True)
+    return house
 
 
 @pytest.fixture
