@@ -449,9 +449,9 @@ class LicenceService:
         if len(key) > 200:
             raise InputError("Idempotency-Key is longer than 200 characters")
         fp = _hash_json(fingerprint).hex()
-        stored = self.store.claim(principal.label, key, fp)
-        if stored is not None:
-            return {**stored, "replayed": True}
+        claim = self.store.claim(principal.label, key, fp)
+        if claim.answer is not None:
+            return {**claim.answer, "replayed": True}
         try:
             answer = work()
         except BaseException:
