@@ -1,6 +1,6 @@
 """The event indexer: every event of every contract in the manifest, in SQLite, reorg-safe.
 
-Use it through ``runtime.services["indexer"]`` (an :class:`Indexer`):
+Built once per node (``runtime.indexer``, an :class:`Indexer`); what the services use:
 
 ``events(contract=None, event=None, where=None) -> list[IndexedEvent]``
     Stored events ordered by (block number, log index). ``contract`` is the manifest name
@@ -51,6 +51,7 @@ from credledger.node.chain import Chain
 from credledger.node.db import Database, Migration
 from credledger.node.errors import RpcUnavailableError
 from credledger.node.metrics import Metrics
+from credledger.node.retry import Backoff
 from credledger.node.settings import IndexerSettings
 
 log = logging.getLogger("credledger.node.indexer")
@@ -243,18 +244,18 @@ class Indexer:
             self._thread = None
 
     def _run(self) -> None:
-        backoff = 0.0
+        backoff = Backoff()
         while not self._stop.is_set():
             try:
                 caught_up = self.poll()
-                backoff = 0.0
+                backoff.succeeded()
                 self.last_error = None
             except Exception as exc:
                 self.m_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                backoff = min(max(backoff * 2, 0.2), 5.0)
-                log.warning("indexer round failed; retrying in %.1fs: %s", backoff, exc)
-                self._stop.wait(backoff)
+                wait = backoff.failed()
+                log.warning("indexer round failed; retrying in %.1fs: %s", wait, exc)
+                self._stop.wait(wait)
                 continue
             if caught_up:
                 self._wake.wait(self.settings.poll_interval)
