@@ -82,7 +82,7 @@ def up(
     from credledger.node.api.app import create_app
     from credledger.node.deploy import deploy as deploy_contracts
     from credledger.node.licences import demo as licence_demo
-    from credledger.node.runtime import NodeRuntime
+    from credledger.node.assembly import build_runtime
     from credledger.node.signer import resolve_account
     from credledger.node.tx import TxSender
 
@@ -138,8 +138,7 @@ def up(
             chain, sender, manifest, force=anvil_pid is not None or _stale(chain, manifest, local)
         )
         _say(f"manifest  {manifest}")
-        runtime = NodeRuntime.from_settings(settings)
-        runtime.start()
+        runtime = build_runtime(settings)  # its workers start with the app (lifespan)
         try:
             if settings.licences.demo:
                 licence_demo.prepare(runtime, _say)

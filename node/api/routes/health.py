@@ -57,8 +57,5 @@ def health(
     if is_admin(runtime, authorization):
         body["rpcUrl"] = chain.rpc_url
         body["signer"] = runtime.sender.address
-    for name, service in runtime.services.items():
-        report = getattr(service, "health", None)
-        if callable(report):
-            body[name] = report()
+    body.update(runtime.component_health())
     return body
