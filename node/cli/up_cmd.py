@@ -80,9 +80,9 @@ def up(
     import uvicorn
 
     from credledger.node.api.app import create_app
+    from credledger.node.assembly import build_runtime
     from credledger.node.deploy import deploy as deploy_contracts
     from credledger.node.licences import demo as licence_demo
-    from credledger.node.assembly import build_runtime
     from credledger.node.signer import resolve_account
     from credledger.node.tx import TxSender
 
