@@ -1,45 +1,51 @@
-"""Wires the presentation verifier into a NodeRuntime as ``services["counter"]``."""
+"""The counter component: the presentation verifier (when the licence service runs), its API
+route and the web pages (the clerk's counter and the enterprise-code page)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.api.routes import presentations
 from credledger.node.contracts.consent_registry import ConsentRegistry
 from credledger.node.counter.store import CounterStore
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.service import LicenceService
-
-if TYPE_CHECKING:
-    from credledger.node.runtime import NodeRuntime
+from credledger.node.runtime import Contribution, Core
+from credledger.node.web import router as web_router
 
 log = logging.getLogger("credledger.node.counter")
 
+ROUTERS = (presentations.router, web_router)
 
-def component(runtime: NodeRuntime) -> None:
-    """Add ``services["counter"]`` when the licence service runs (it reads licences through it)."""
-    licences = runtime.services.get("licences")
-    if not isinstance(licences, LicenceService):
+
+@dataclass(frozen=True, kw_only=True)
+class CounterContribution(Contribution):
+    service: PresentationVerifier | None  # None: the routes answer 503, the pages 404
+
+
+def build(
+    core: Core, *, licences: LicenceService | None, anchoring: AnchoringService | None
+) -> CounterContribution:
+    """The verifier over ``data_dir/counter.sqlite3`` (single-use statements, the clerks'
+    checks); it reads licences through ``licences`` and anchors its records through
+    ``anchoring``."""
+    if licences is None:
         log.warning("no licence service; presentation verification is off")
-        return
-    consent_address = runtime.contracts.get("ConsentRegistry")
-    consent = ConsentRegistry(runtime.chain, consent_address) if consent_address else None
-    store = CounterStore(runtime.settings.data_dir / "counter.sqlite3")
-    runtime.services["counter"] = PresentationVerifier(
-        runtime.chain,
+        return CounterContribution(service=None, routers=ROUTERS)
+    consent_address = core.contracts.get("ConsentRegistry")
+    consent = ConsentRegistry(core.chain, consent_address) if consent_address else None
+    service = PresentationVerifier(
+        core.chain,
         licences,
         licences.store,
         licences.registry_address,
         consent,
-        store,
-        anchoring=runtime.services.get("anchoring"),
-        indexer=runtime.services.get("indexer"),
+        CounterStore(core.settings.data_dir / "counter.sqlite3"),
+        anchoring=anchoring,
+        indexer=core.indexer,
         catalogue=licences.catalogue,
         departments=licences.departments,
     )
-
-
-def counter_of(runtime: NodeRuntime) -> PresentationVerifier | None:
-    """The runtime's verifier (the one place that knows where the runtime keeps it)."""
-    found = runtime.services.get("counter")
-    return found if isinstance(found, PresentationVerifier) else None
+    return CounterContribution(service=service, routers=ROUTERS)

@@ -9,14 +9,16 @@ token is refused as expired anyway).
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from credledger.node.db import Database, Migration
+
+# Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a file).
+# Append new migrations; never edit a shipped one.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS used (
     statement       BLOB PRIMARY KEY,
     verification_id TEXT NOT NULL,
@@ -34,24 +36,22 @@ CREATE TABLE IF NOT EXISTS checks (
 CREATE INDEX IF NOT EXISTS checks_by ON checks (checked_by, checked_at);
 CREATE INDEX IF NOT EXISTS checks_statement ON checks (statement);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 PURGE_AFTER = 3600
 
 
 class CounterStore:
+    """``data_dir/counter.sqlite3`` through :class:`~credledger.node.db.Database`
+    (WAL, ``synchronous=FULL``: the single-use take is fsynced before the node answers)."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self.db = Database(path, MIGRATIONS)
         self._last_purge = 0.0
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     def settle(
         self,
@@ -65,56 +65,49 @@ class CounterStore:
         check row. ``decide(first_use)`` gives the verdict and summary, knowing whether the
         statement was already used (``first_use`` = its first verification id and time)."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                first: tuple[str, float] | None = None
-                if statement is not None:
-                    cur = self._db.execute(
-                        "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
-                        (statement, verification_id, now, expires_at),
-                    )
-                    if cur.rowcount != 1:
-                        row = self._db.execute(
-                            "SELECT verification_id, used_at FROM used WHERE statement=?",
-                            (statement,),
-                        ).fetchone()
-                        first = (str(row[0]), float(row[1]))
-                verdict, summary = decide(first)
-                self._db.execute(
-                    "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        verification_id,
-                        statement,
-                        checked_by,
-                        now,
-                        verdict,
-                        json.dumps(summary, sort_keys=True, ensure_ascii=False),
-                    ),
+        first: tuple[str, float] | None = None
+        with self.db.tx() as conn:
+            if statement is not None:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
+                    (statement, verification_id, now, expires_at),
                 )
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            if now - self._last_purge > 60:
-                self._db.execute("DELETE FROM used WHERE expires_at < ?", (now - PURGE_AFTER,))
-                self._last_purge = now
+                if cur.rowcount != 1:
+                    row = conn.execute(
+                        "SELECT verification_id, used_at FROM used WHERE statement=?",
+                        (statement,),
+                    ).fetchone()
+                    first = (str(row[0]), float(row[1]))
+            verdict, summary = decide(first)
+            conn.execute(
+                "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    verification_id,
+                    statement,
+                    checked_by,
+                    now,
+                    verdict,
+                    json.dumps(summary, sort_keys=True, ensure_ascii=False),
+                ),
+            )
+        if now - self._last_purge > 60:
+            self._last_purge = now
+            with self.db.tx() as conn:
+                conn.execute("DELETE FROM used WHERE expires_at < ?", (now - PURGE_AFTER,))
         return first
 
     def checks_by(self, checked_by: str, since: float, limit: int = 200) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT verification_id, checked_at, verdict, summary FROM checks "
-                "WHERE checked_by=? AND checked_at>=? ORDER BY checked_at DESC LIMIT ?",
-                (checked_by, since, limit),
-            ).fetchall()
+        rows = self.db.query(
+            "SELECT verification_id, checked_at, verdict, summary FROM checks "
+            "WHERE checked_by=? AND checked_at>=? ORDER BY checked_at DESC LIMIT ?",
+            (checked_by, since, limit),
+        )
         return [{"id": r[0], "checkedAt": r[1], "verdict": r[2], **json.loads(r[3])} for r in rows]
 
     def checks_of(self, statement: bytes) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT verification_id, checked_at, verdict, summary FROM checks "
-                "WHERE statement=? ORDER BY checked_at",
-                (statement,),
-            ).fetchall()
+        rows = self.db.query(
+            "SELECT verification_id, checked_at, verdict, summary FROM checks "
+            "WHERE statement=? ORDER BY checked_at",
+            (statement,),
+        )
         return [{"id": r[0], "checkedAt": r[1], "verdict": r[2], **json.loads(r[3])} for r in rows]

@@ -30,6 +30,7 @@ from eth_utils.address import to_checksum_address
 from web3.types import RPCEndpoint
 
 from credledger.node import presentation as pr
+from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal, require
 from credledger.node.chain import Chain
 from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
@@ -234,7 +235,7 @@ class PresentationVerifier:
         registry_address: str,
         consent: ConsentRegistry | None,
         store: CounterStore,
-        anchoring: Any | None = None,
+        anchoring: AnchoringService | None = None,
         indexer: EventSource | None = None,
         catalogue: Catalogue | None = None,
         departments: Departments | None = None,

@@ -22,7 +22,6 @@ from starlette.datastructures import UploadFile
 
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
-from credledger.node.counter.component import counter_of
 from credledger.node.counter.verify import PresentationVerifier, as_dict, last_valid_day
 from credledger.node.errors import CredledgerError, InputError, NotFoundError
 from credledger.node.identifiers import normalise_uscc
@@ -145,17 +144,15 @@ def _redirect(url: str) -> RedirectResponse:
 
 
 def _licences(runtime: Runtime) -> LicenceService:
-    s = runtime.services.get("licences")
-    if not isinstance(s, LicenceService):
+    if runtime.licences is None:
         raise NotFoundError("the licence service is off on this node")
-    return s
+    return runtime.licences
 
 
 def _counter(runtime: Runtime) -> PresentationVerifier:
-    s = counter_of(runtime)
-    if s is None:
+    if runtime.counter is None:
         raise NotFoundError("presentation verification is off on this node")
-    return s
+    return runtime.counter
 
 
 # --- static -------------------------------------------------------------------------------------

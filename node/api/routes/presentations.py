@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from credledger.node.api.deps import Runtime
-from credledger.node.api.routes.licences import (
-    Body,
-    Caller,
-    Licences,
-    ServiceUnavailable,
-    read_payload,
-    validated,
-)
-from credledger.node.counter.component import counter_of
-from credledger.node.counter.verify import PresentationVerifier, as_dict
+from credledger.node.api.deps import Caller, Counter, Licences, Runtime
+from credledger.node.api.routes.licences import Body, read_payload, validated
+from credledger.node.counter.verify import as_dict
 from credledger.node.errors import ConflictError
 from credledger.node.licences.inputs import parse_hash
 
 router = APIRouter(tags=["presentations"])
-
-
-def get_counter(runtime: Runtime) -> PresentationVerifier:
-    service = counter_of(runtime)
-    if service is None:
-        raise ServiceUnavailable("presentation verification is off (no licence service)")
-    return service
-
-
-Counter = Annotated[PresentationVerifier, Depends(get_counter)]
 
 
 class PresentationBody(Body):
