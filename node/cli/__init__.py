@@ -5,7 +5,12 @@ from __future__ import annotations
 import sys
 
 import credledger.node.cli.anchor_cmds  # noqa: F401  (registers commands)
-from credledger.node.cli import chain_cmds, licence_cmds, up_cmd  # noqa: F401  (registers commands)
+from credledger.node.cli import (  # noqa: F401  (registers commands)
+    chain_cmds,
+    counter_cmds,
+    licence_cmds,
+    up_cmd,
+)
 from credledger.node.cli._app import app, err_console
 from credledger.node.cli.plugins import register_commands
 from credledger.node.errors import CredledgerError

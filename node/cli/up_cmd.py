@@ -81,6 +81,7 @@ def up(
 
     from credledger.node.api.app import create_app
     from credledger.node.assembly import build_runtime
+    from credledger.node.counter import demo as counter_demo
     from credledger.node.deploy import deploy as deploy_contracts
     from credledger.node.licences import demo as licence_demo
     from credledger.node.signer import resolve_account
@@ -142,6 +143,7 @@ def up(
         try:
             if settings.licences.demo:
                 licence_demo.prepare(runtime, _say)
+                counter_demo.prepare(runtime, _say)
             app_ = create_app(runtime)
             for name, addr in runtime.contracts.items():
                 _say(f"{name:<18} {addr}")
@@ -150,6 +152,8 @@ def up(
                 running = _start_companions(settings, base, chain.chain_id, manifest, wallet_port)
             _say(f"node API  {base}  (Ctrl-C stops)")
             _say(f"health    {base}/health")
+            _say(f"clerk     {base}/clerk  (the counter: verify presentations and documents)")
+            _say(f"ent. code {base}/e/<USCC>  (what an enterprise's QR code opens)")
             uvicorn.run(app_, host=settings.api.host, port=settings.api.port, log_level="warning")
         finally:
             runtime.stop()

@@ -1,0 +1,41 @@
+"""`credledger counter …`: the counter's developer commands (a fresh demo presentation)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from credledger.node import paths
+from credledger.node.cli._app import app, console
+from credledger.node.cli.licence_cmds import DEFAULT_NODE, NodeOpt, _call
+from credledger.node.errors import InputError
+
+counter_app = typer.Typer(help="The counter: presentations a clerk verifies.", no_args_is_help=True)
+app.add_typer(counter_app, name="counter")
+
+
+@counter_app.command("demo-token")
+def demo_token(
+    node: NodeOpt = DEFAULT_NODE,
+    ttl: Annotated[int, typer.Option(help="validity in seconds (at most 300)")] = 300,
+) -> None:
+    """A fresh presentation of the demo enterprise's licences, signed by the demo holder
+    (dev account 9; local devnets with the demo only). Paste it on the clerk page."""
+    from credledger.node.counter import demo
+    from credledger.node.licences.demo import DEMO_ENTERPRISE_USCC
+    from credledger.node.signer import dev_account
+
+    chain_id = int(_call("GET", node, "/health")["chainId"])
+    if chain_id not in paths.DEVNET_CHAIN_IDS:
+        raise InputError(f"chain {chain_id} is not a local devnet: the demo holder key is public")
+    holder = dev_account(demo.DEMO_HOLDER_DEV_ACCOUNT).address.lower()
+    ent = _call("GET", node, f"/v1/enterprises/{DEMO_ENTERPRISE_USCC}")
+    ids = [
+        bytes.fromhex(lic["licenceId"][2:])
+        for lic in ent.get("licences", [])
+        if lic.get("status") == "ACTIVE" and str(lic.get("holderAddress") or "").lower() == holder
+    ]
+    if not ids:
+        raise InputError("the demo enterprise has no active licence of the demo holder (--demo?)")
+    console.print(demo.demo_token(chain_id, ids[:8], ttl=ttl), highlight=False, soft_wrap=True)
