@@ -216,6 +216,7 @@ async def clerk_login(request: Request, runtime: Runtime) -> Response:
     if not pre or not hmac.compare_digest(str(form.get("csrf", "")), pre):
         return _redirect("/clerk?error=clerk.csrf")
     token = str(form.get("token", "")).strip()
+    # TODO(api): rate-limit sign-in per client with node/api/ratelimit.py once it is on main
     try:
         principal = _licences(runtime).departments.tokens.authenticate(f"Bearer {token}")
     except CredledgerError:
