@@ -41,9 +41,11 @@ def _deployer(deployer: str, _: dict[str, str]) -> str:
     return deployer
 
 
-# Delay of a LicenceRegistry default-admin hand-over (AccessControlDefaultAdminRules): one day gives
-# the consortium time to notice and cancel a hand-over it did not intend.
+# Delay of a default-admin hand-over of LicenceRegistry and AnchorRegistry (both
+# AccessControlDefaultAdminRules): one day gives the consortium time to notice and cancel a
+# hand-over it did not intend.
 LICENCE_ADMIN_DELAY = 86_400
+ANCHOR_ADMIN_DELAY = 86_400
 
 
 # The deployment plan: every contract in dependency order, with its constructor and roles.
@@ -51,15 +53,16 @@ LICENCE_ADMIN_DELAY = 86_400
 PLAN: list[ContractSpec] = [
     ContractSpec(
         "AnchorRegistry",
-        args=lambda deployer, _: [deployer],
+        args=lambda deployer, _: [ANCHOR_ADMIN_DELAY, deployer],
         roles=[("ANCHORER_ROLE", _deployer)],
     ),
     ContractSpec(
         "LicenceRegistry",
         args=lambda deployer, _: [LICENCE_ADMIN_DELAY, deployer],
     ),
-    # No roles and no admin: every grant belongs to its holder.
-    ContractSpec("ConsentRegistry", args=lambda _deployer, _: []),
+    # No roles and no admin: every grant belongs to its holder; licence grants are checked against
+    # the LicenceRegistry deployed above (an immutable constructor argument).
+    ContractSpec("ConsentRegistry", args=lambda _deployer, deployed: [deployed["LicenceRegistry"]]),
 ]
 
 
