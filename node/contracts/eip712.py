@@ -3,7 +3,9 @@
 ``grant_typed_data`` / ``revoke_typed_data`` build the exact JSON object a wallet receives in
 ``eth_signTypedData_v4`` (types including ``EIP712Domain``, primaryType, domain, message), so a
 holder can sign in any standard wallet; ``sign_typed_data`` signs the same object locally and gives
-the same 65-byte signature (r || s || v, v in {27, 28}, low s). The type strings must match the
+the same 65-byte signature (r || s || v, v in {27, 28}, low s). The keyed ``nonce`` (key << 64 |
+sequence, far above 2**53) is written as a decimal string, which wallets and eth_account accept for
+``uint256``; a JSON number would lose precision in JavaScript. The type strings must match the
 contract's ``GRANT_TYPEHASH`` and ``REVOKE_TYPEHASH`` (a test checks both against the chain).
 
 Asset ids and nonces (see ``IConsentRegistry``): a grant names its asset by kind — a licence by its
@@ -190,7 +192,7 @@ def grant_typed_data(
             "purpose": _hex32(request.purpose),
             "expiresAt": request.expires_at,
             "maxUses": request.max_uses,
-            "nonce": nonce,
+            "nonce": str(nonce),  # keyed nonces exceed 2**53: a decimal string, as wallets expect
             "deadline": deadline,
         },
     }
@@ -217,7 +219,7 @@ def revoke_typed_data(
             "assetId": _hex32(asset_id),
             "grantee": to_checksum_address(grantee),
             "purpose": _hex32(purpose),
-            "nonce": nonce,
+            "nonce": str(nonce),  # keyed nonces exceed 2**53: a decimal string, as wallets expect
             "deadline": deadline,
         },
     }

@@ -227,6 +227,13 @@ class KeyIsRetired(ContractRevert):
     http_status = 403
 
 
+class RegistryFull(ContractRevert):
+    """No more licence types or department keys fit a 16-bit index (args: limit)."""
+
+    code = "registry_full"
+    http_status = 409
+
+
 class SafeCastOverflowedUintDowncast(ContractRevert):
     """An admin-delay value does not fit (OpenZeppelin SafeCast; args: bits, value)."""
 
@@ -251,6 +258,7 @@ register(
     InvalidValidity,
     InvalidHolderAddress,
     KeyIsRetired,
+    RegistryFull,
     SafeCastOverflowedUintDowncast,
 )
 
