@@ -60,6 +60,7 @@ BUDGETS: dict[str, int] = {
     "LicenceRegistry.suspend": 32_000,
     "LicenceRegistry.reinstate": 32_000,
     "LicenceRegistry.revoke": 32_000,
+    "LicenceRegistry.suspend (by the issuing key, de-authorised)": 32_000,
     "LicenceRegistry.bindHolder": 50_000,
     "LicenceRegistry.bindHolder (re-binding)": 50_000,
     "AnchorRegistry.anchor": 47_000,
@@ -72,9 +73,12 @@ BUDGETS: dict[str, int] = {
 
 NOTES: dict[str, str] = {
     "LicenceRegistry.issue": "with a holder address: one more slot (holderOf)",
-    "LicenceRegistry.suspend": "by the issuing key: the licence word and the key's retirement",
+    "LicenceRegistry.suspend": "by the issuing key: the licence word and its word for the type",
     "LicenceRegistry.suspend (by a supervisor of the type)": (
-        "not the issuing key: the supervisor's authorisation instead of the retirement"
+        "the same two reads: the licence word and the supervisor's word for the type"
+    ),
+    "LicenceRegistry.suspend (by the issuing key, de-authorised)": (
+        "its word for the type keeps its key index (no roles): still two reads"
     ),
     "LicenceRegistry.amend": "two slots: the licence word and the document hash",
     "LicenceRegistry.bindHolder": "first binding of a licence issued without a holder address",
@@ -157,6 +161,10 @@ def measure(chain: Chain) -> dict[str, int]:
         lic.bind_holder(lid2, keys["grantee"].address)["gasUsed"]
     )
     out["LicenceRegistry.revoke"] = int(lic.revoke(lid2, 9)["gasUsed"])
+    admin.set_authorisation(types[0], keys["issuer"].address, 0)
+    out["LicenceRegistry.suspend (by the issuing key, de-authorised)"] = int(
+        lic.suspend(req(200, 0).licence_id, 7)["gasUsed"]
+    )
     admin.grant_supervisor_role(keys["supervisor"].address)
     out["LicenceRegistry.recordSupervision"] = int(
         sup.record_supervision(HOLDER, SupervisionKind.ADMINISTRATIVE_PENALTY, DOC)["gasUsed"]

@@ -59,8 +59,10 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     mapping(bytes32 typeId => LicenceType) private _types;
     mapping(uint32 typeIndex => bytes32 typeId) private _typeIds;
     mapping(bytes32 typeId => mapping(address department => uint256 rolesAndIndices)) private _authorisations;
-    // The same roles keyed by type index, for lifecycle calls (the licence word holds the index).
-    mapping(uint32 typeIndex => mapping(address department => uint8 roles)) private _rolesByIndex;
+    // For lifecycle calls (the licence word holds the type index): roles (8) | keyIndex (16) << 8 of a
+    // department for a type, so one read tells both whether its roles allow the change and whether it
+    // is the licence's issuing key (a de-authorised key keeps its index here; a retired key has 0).
+    mapping(uint32 typeIndex => mapping(address department => uint256 rolesAndKey)) private _rolesByIndex;
     uint32 private _typeCount;
     uint16 private _keyCount;
     mapping(address department => uint256 indexAndRetiredAt) private _keys;
@@ -109,7 +111,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         // a word once written keeps the (non-zero) indices, so a type is listed once per key
         if (_authorisations[typeId][department] == 0) _typesOf[department].push(index);
         _authorisations[typeId][department] = uint256(roles) | (uint256(keyIndex) << 8) | (uint256(index) << 24);
-        _rolesByIndex[index][department] = roles;
+        _rolesByIndex[index][department] = uint256(roles) | (uint256(keyIndex) << 8);
         emit AuthorisationSet(typeId, department, roles);
     }
 
@@ -124,10 +126,12 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         uint256 n = indices.length;
         for (uint256 i; i < n; ++i) {
             uint32 index = indices[i];
-            if (_rolesByIndex[index][key] == 0) continue;
+            uint256 r = _rolesByIndex[index][key];
+            if (r == 0) continue;
+            _rolesByIndex[index][key] = 0; // the roles and the issuing key's standing for the type
+            if (uint8(r) == 0) continue;
             bytes32 typeId = _typeIds[index];
             _authorisations[typeId][key] &= ~uint256(0xff);
-            _rolesByIndex[index][key] = 0;
             emit AuthorisationSet(typeId, key, 0);
         }
         _revokeRole(SUPERVISOR_ROLE, key);
@@ -352,14 +356,17 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     }
 
     /// @dev Loads an existing licence's word and checks the caller may change it: a key with `roles` of
-    ///      its type (one read), else its issuing key if not retired (one more read).
+    ///      its type, or its issuing key unless retired; one more read either way (the caller's word for
+    ///      the licence's type: roles and key index, zeroed at retirement).
     function _authorised(bytes32 licenceId, uint8 roles) private view returns (uint256 w) {
         w = _licences[licenceId];
         if (w == 0) revert LicenceNotFound(licenceId);
-        if (_rolesByIndex[uint16(w >> _TYPE_SHIFT)][msg.sender] & roles != 0) return w;
-        uint256 k = _keys[msg.sender];
-        if (k >> 16 != 0) revert KeyIsRetired(msg.sender, uint64(k >> 16));
-        if (uint16(k) != uint16(w >> _KEY_SHIFT)) revert NotAuthorised(licenceId, msg.sender);
+        uint256 r = _rolesByIndex[uint16(w >> _TYPE_SHIFT)][msg.sender];
+        // the licence's key index is never 0, so a zero word (no standing for the type) never matches
+        if (r & roles == 0 && uint16(r >> 8) != uint16(w >> _KEY_SHIFT)) {
+            _revertIfRetired(msg.sender);
+            revert NotAuthorised(licenceId, msg.sender);
+        }
     }
 
     function _status(uint256 w) private pure returns (Status) {
