@@ -4,6 +4,9 @@ The manifest ``deployments/<chainId>.json`` records each contract's address, dep
 block, deployer and artifact hash. ``verify_deployment`` compares the runtime code on chain with
 the artifact's ``deployedBytecode``: immutable slots are taken from the chain code and checked to be
 the only differences, so a match means the code is exactly what the committed sources compile to.
+It then checks the wiring the bytecode cannot show: the ConsentRegistry's immutable
+``licences()`` must be the manifest's LicenceRegistry, and each admin-rules contract reports its
+default admin and hand-over delay.
 """
 
 from __future__ import annotations
@@ -201,12 +204,34 @@ def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
     return VerifyResult(name, address, False, "runtime code differs from the artifact")
 
 
+def _wiring(chain: Chain, name: str, address: str, deployed: dict[str, str]) -> tuple[bool, str]:
+    """What the bytecode match cannot show: constructor wiring and governance, as (ok, detail)."""
+    contract = chain.contract(name, address)
+    if name == "ConsentRegistry":
+        licences = Web3.to_checksum_address(contract.functions.licences().call())
+        expected = deployed.get("LicenceRegistry")
+        if expected is None or licences != Web3.to_checksum_address(expected):
+            return False, f"licences() is {licences}, not the manifest's LicenceRegistry {expected}"
+        return True, "licences() is the manifest's LicenceRegistry"
+    if name in ("AnchorRegistry", "LicenceRegistry"):
+        admin = contract.functions.defaultAdmin().call()
+        delay = int(contract.functions.defaultAdminDelay().call())
+        return True, f"default admin {admin}, hand-over delay {delay} s"
+    return True, ""
+
+
 def verify_deployment(chain: Chain, manifest_path: Path) -> list[VerifyResult]:
     manifest = load_manifest(manifest_path)
     check_manifest_chain(manifest, chain, manifest_path)
+    deployed = addresses(manifest)
     results = []
     for name, entry in manifest["contracts"].items():
         results.append(verify_contract(chain, name, entry["address"]))
+        if results[-1].ok:
+            ok, detail = _wiring(chain, name, entry["address"], deployed)
+            if detail:
+                r = results[-1]
+                results[-1] = VerifyResult(name, r.address, ok, f"{r.detail}; {detail}")
         art_hash = artifact_hash(load_artifact(name))
         if results[-1].ok and entry.get("artifactHash") != art_hash:
             results[-1] = VerifyResult(
