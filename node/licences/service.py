@@ -358,6 +358,19 @@ class LicenceService:
             "transactionHash": ev.hexb(receipt["transactionHash"]),
         }
 
+    def retire_key(self, principal: Principal | None, key: str) -> dict[str, Any]:
+        """Retire a department key for good (admin only): it loses every role, can never act or
+        be authorised again; its licences stay valid under the type's current issuers."""
+        require(principal, "admin", action="retire department keys")
+        address = parse_address(key, "key")
+        receipt = self._send(self.admin, self.registry.functions.retireKey(address))
+        retired_at = int(self.registry.functions.retiredAt(address).call())
+        return {
+            "key": address,
+            "retiredAt": retired_at,
+            "transactionHash": ev.hexb(receipt["transactionHash"]),
+        }
+
     # --- writes -------------------------------------------------------------------------------
 
     def _send(self, sender: TxSender, call: Any, type_code: str | None = None) -> TxReceipt:

@@ -238,6 +238,12 @@ async def authorise(
     return await run_in_threadpool(service.authorise, caller, code, body.department, body.roles)
 
 
+@router.post("/v1/department-keys/{key}/retire")
+async def retire_key(key: str, service: Licences, caller: Caller) -> dict[str, Any]:
+    needs_token(caller, "admin")
+    return await run_in_threadpool(service.retire_key, caller, key)
+
+
 @router.get("/v1/reason-codes")
 async def reason_codes() -> dict[str, Any]:
     return {"codes": [{"code": r.code, "zh": r.zh, "en": r.en} for r in reasons().values()]}
