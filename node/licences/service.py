@@ -23,6 +23,7 @@ from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
@@ -781,6 +782,11 @@ class LicenceService:
             bytes(doc),
         )
 
+    def _holder_of(self, licence_id: bytes) -> str | None:
+        """The bound holder address as the contract stores it (`holderOf`; what grants check)."""
+        raw = str(self.registry.functions.holderOf(licence_id).call())
+        return None if int(raw, 16) == 0 else to_checksum_address(raw)
+
     def _record(
         self, licence_id: bytes, chain_view: tuple[Any, ...] | None
     ) -> ev.LicenceRecord | None:
@@ -864,9 +870,10 @@ class LicenceService:
                 f"licence {ev.hexb(licence_id)} exists on chain but is not indexed yet; retry"
             )
         _, _, stored, version, valid_until, doc = chain_view
-        # the contract is authoritative for the current state
+        # the contract is authoritative for the current state, the bound holder included
         rec.status = stored if stored != "EXPIRED" else rec.status
         rec.version, rec.valid_until, rec.doc_hash = version, valid_until, doc
+        rec.holder_address = self._holder_of(licence_id)
         body = self._licence_json(rec, rec.status, self.now())
         notes = self.store.notes_of(licence_id)
         history = []

@@ -138,6 +138,7 @@ def test_done_when(fresh: Fresh) -> None:
         node.post(f"/v1/licences/{lid_hex}/bind-holder", TOKENS["old"], json={"holderAddress": b})
     )
     assert licences.holder_of(lid) == b
+    assert node.ok(node.get(f"/v1/licences/{lid_hex}"))["holderAddress"] == b
     assert not relayer.is_authorized(a, lid, bank, LOAN)
     with reverts(NotHolder, a, lid):
         consents(fresh, BANK).consume(a, lid, LOAN)
@@ -187,3 +188,30 @@ def test_cli_retire_key(fresh: Fresh) -> None:
     assert len(again.stderr.strip().splitlines()) == 1 and "403" in again.stderr
     bad = run_cli("licence", "retire-key", "0x5a", "--node", url, "--token", TOKENS["admin"])
     assert bad.returncode != 0 and "422" in bad.stderr
+
+
+def test_the_licence_view_shows_holder_of_not_the_events(fresh: Fresh) -> None:
+    """Overwrite the holder bits of the licence word on chain: the node's view follows the
+    contract (what the ConsentRegistry checks), not the HolderBound / LicenceIssued events."""
+    node, chain = fresh.node, fresh.chain
+    body = {
+        "type": TYPE,
+        "serialNumber": "JY13101010000043",
+        "holderUscc": "91310000MA1FL1234Q",
+        "documentHash": "0x" + keccak(b"permit 43").hex(),
+        "validFrom": "2024-01-01",
+        "holderAddress": dev_account(A).address,
+    }
+    lid_hex = node.ok(node.post("/v1/licences", TOKENS["new"], json=body), 201)["licenceId"]
+    lid = bytes.fromhex(lid_hex.removeprefix("0x"))
+    registry = fresh.contracts["LicenceRegistry"]
+    slot = keccak(lid + (3).to_bytes(32, "big"))  # `_licences` is slot 3 (see the layout test)
+    word = int(chain.w3.eth.get_storage_at(registry, slot).hex(), 16)  # type: ignore[arg-type]
+    assert word & ((1 << 160) - 1) == int(dev_account(A).address, 16)
+    other = dev_account(C).address
+    poked = (word >> 160 << 160) | int(other, 16)
+    chain.w3.provider.make_request(  # type: ignore[arg-type]
+        "anvil_setStorageAt", [registry, "0x" + slot.hex(), "0x" + poked.to_bytes(32, "big").hex()]
+    )
+    assert LicenceRegistry(chain, registry).holder_of(lid) == other
+    assert node.ok(node.get(f"/v1/licences/{lid_hex}"))["holderAddress"] == other
