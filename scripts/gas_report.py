@@ -86,6 +86,7 @@ NOTES: dict[str, str] = {
     "ConsentRegistry.grantBySig (holder's first nonce)": "licence: includes holderAndStatus",
     "ConsentRegistry.consume": "licence grant: includes the ownership read (holderAndStatus)",
     "ConsentRegistry.consume (material)": "no ownership read: the asset id commits to the holder",
+    "ConsentRegistry.revoke": "also uses the slot's nonce (its first use here: a new nonce slot)",
 }
 
 NAMESPACE = "credledger-gas-report"

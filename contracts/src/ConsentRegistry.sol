@@ -54,6 +54,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, NoncesKeyed {
         bytes32 key = grantKey(msg.sender, assetId, grantee, purpose);
         if (_grants[key] == 0) revert GrantNotFound(msg.sender, assetId, grantee, purpose);
         delete _grants[key];
+        // a grant the holder signed earlier and a relayer still holds cannot bring this one back
+        _useNonce(msg.sender, nonceKey(assetId, grantee, purpose));
         emit ConsentRevoked(msg.sender, assetId, grantee, purpose);
     }
 

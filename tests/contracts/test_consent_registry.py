@@ -275,12 +275,20 @@ def test_revoke_emits_and_ends_the_grant(env: Env, lid: bytes) -> None:
     c = env.consents("holder")
     g = req(env, lid)
     c.grant(g)
+    # a signed re-grant a relayer sits on must not revive the grant after the revocation
+    holder = env.accounts["holder"]
+    dl = deadline(env)
+    pending = relayed(env).sign_grant(holder, g, dl)
+    before = c.slot_nonce(g.holder, lid, g.grantee, LOAN)
     r = c.revoke(lid, g.grantee, LOAN)
     assert only_event(c, "ConsentRevoked", r) == expect(
         holder=g.holder, assetId=lid, grantee=g.grantee, purpose=LOAN
     )
     assert not c.is_authorized(g.holder, lid, g.grantee, LOAN)
     assert c.get_grant(g.holder, lid, g.grantee, LOAN) is None
+    assert c.slot_nonce(g.holder, lid, g.grantee, LOAN) == before + 1
+    with reverts(InvalidSignature, g.holder):
+        relayed(env).grant_by_sig(g, dl, pending)
     with reverts(GrantNotFound, g.holder, lid, g.grantee, LOAN):
         c.revoke(lid, g.grantee, LOAN)
     with reverts(GrantNotFound, g.holder, lid, g.grantee, LOAN):

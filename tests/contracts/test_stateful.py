@@ -560,11 +560,13 @@ class AnchorConsentMachine(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from(KINDS))
     def revoke(self, kind: AssetKind) -> None:
-        asset_id = self.request("holder", kind, 0, 1).asset_id
+        slot = self.request("holder", kind, 0, 1)
+        asset_id = slot.asset_id
         got = outcome(lambda: self.env.consents("holder").revoke(asset_id, self.grantee, PURPOSE))
         if ("holder", asset_id) in self.grants:
             assert got is None
             del self.grants[("holder", asset_id)]
+            self.used_nonce(slot)  # a direct revocation uses the slot's nonce too
         else:
             assert got == error(GrantNotFound, self.addr("holder"), asset_id, self.grantee, PURPOSE)
 

@@ -124,7 +124,8 @@ interface IConsentRegistry {
         external
         returns (bytes32 assetId);
 
-    /// @notice Revokes the caller's grant. Reverts `GrantNotFound` if there is none.
+    /// @notice Revokes the caller's grant. Reverts `GrantNotFound` if there is none. Also uses the slot's
+    ///         current nonce, so no request signed before the revocation can be submitted after it.
     function revoke(bytes32 assetId, address grantee, bytes32 purpose) external;
 
     /// @notice Grants on behalf of `request.holder`, who signed EIP-712
