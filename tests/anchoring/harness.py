@@ -19,8 +19,14 @@ from typing import Any
 
 import httpx
 
+from credledger.node.auth import hash_token
 from credledger.node.devnet import free_port
 from tests.conftest import ROOT
+
+# the service identity the anchoring tests anchor with (anchoring needs a token)
+ANCHOR_TOKEN = "tok-anchoring-tests-" + "a" * 32
+AUTH = {"Authorization": f"Bearer {ANCHOR_TOKEN}"}
+SERVICE_TOKENS = json.dumps([{"name": "tests", "token_sha256": [hash_token(ANCHOR_TOKEN)]}])
 
 
 class RpcProxy:
@@ -142,6 +148,7 @@ class NodeProcess:
             "CREDLEDGER_DEVNET_DIR": str(workdir / "devnet"),
             "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
             "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
+            "CREDLEDGER_API__SERVICE_TOKENS": SERVICE_TOKENS,
             **(env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -201,6 +208,7 @@ class NodeProcess:
         return httpx.post(
             self.url + "/v1/anchors",
             json={"hashes": ["0x" + h.hex() for h in hashes]},
+            headers=AUTH,
             timeout=30,
         )
 
