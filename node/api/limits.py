@@ -31,7 +31,6 @@ import re
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from itertools import accumulate
 from typing import Any
 
 from fastapi import Request, Response
@@ -63,23 +62,36 @@ class RequestTimeoutError(CredledgerError):
 
 _STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_DELTA = [0] * 256
-_DELTA[ord("[")] = _DELTA[ord("{")] = 1
-_DELTA[ord("]")] = _DELTA[ord("}")] = -1
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
 
 
-def json_depth(raw: bytes) -> int:
-    """The deepest nesting of ``[``/``{`` in ``raw``, ignoring brackets inside strings.
-
-    Linear and C-speed: escaped backslashes and quotes are dropped, strings cut out, the brackets
-    left are summed. Exact for valid JSON; for invalid JSON it never under-counts the part before
-    the first syntax error, which is all ``json.loads`` would ever recurse into.
-    """
+def _brackets(raw: bytes) -> bytes:
+    """The brackets of ``raw`` outside strings, all as ``[``/``]`` (the kind does not matter for
+    depth); escaped backslashes and quotes are dropped first, then strings cut out."""
     text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = _STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    return max(0, max(accumulate(map(_DELTA.__getitem__, brackets))))
+    return _STRING.sub(b"", text).translate(_ONE_KIND, _NOT_BRACKETS)
+
+
+def json_too_deep(raw: bytes, max_depth: int) -> bool:
+    """Whether ``raw`` nests ``[``/``{`` deeper than ``max_depth`` (brackets in strings ignored).
+
+    C-speed passes over the brackets, each removing the innermost pairs (``bytes.replace`` does
+    not re-match the pairs it creates, so one pass is one level); ``max_depth`` passes that do not
+    empty them mean deeper, or unbalanced — json.loads would recurse before it failed, so that is
+    refused too. Exact for valid JSON; for invalid JSON it never misses the part before the first
+    syntax error, which is all ``json.loads`` would ever recurse into.
+    """
+    brackets = _brackets(raw)
+    if brackets.count(b"[") <= max_depth:
+        return False
+    too_deep = b"[" * (max_depth + 1)
+    for _ in range(max_depth):
+        if too_deep in brackets:
+            return True
+        brackets = brackets.replace(b"[]", b"")
+        if not brackets:
+            return False
+    return True
 
 
 def loads_json(
@@ -89,10 +101,10 @@ def loads_json(
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     if max_bytes is not None and len(data) > max_bytes:
         raise PayloadTooLargeError(f"the JSON body has {len(data)} bytes; at most {max_bytes}")
-    depth = json_depth(data)
-    if depth > max_depth:
+    if json_too_deep(data, max_depth):
         raise JsonTooDeepError(
-            f"the JSON nests {depth} levels deep; at most {max_depth}", field="body"
+            f"the JSON nests deeper than {max_depth} levels (or its brackets do not balance)",
+            field="body",
         )
     try:
         return json.loads(data)

@@ -23,6 +23,7 @@ from credledger.node.identifiers import refuse_citizen_ids
 from credledger.node.licences.inputs import parse_hash
 
 M = TypeVar("M", bound=BaseModel)
+HASH_PATTERN = r"^\s*(0[xX])?[0-9a-fA-F]{64}\s*$"
 
 
 class Body(BaseModel):

@@ -22,6 +22,7 @@ from credledger.node.api.deps import Runtime
 from credledger.node.api.limits import loads_json
 from credledger.node.api.routes._bodies import (
     FILE_SCHEMA,
+    HASH_PATTERN,
     READ_ERRORS,
     WRITE_ERRORS,
     Body,
@@ -37,7 +38,7 @@ Anchorer = Annotated[
     Principal | None,
     Depends(Guard("department", "clerk", "service", public="public_anchoring", action="anchor")),
 ]
-DocHash = Annotated[str, Path(max_length=80, description="0x + 64 hex digits (SHA-256)")]
+DocHash = Annotated[str, Path(pattern=HASH_PATTERN, description="0x + 64 hex digits (SHA-256)")]
 
 
 class AnchorBody(Body):

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Runtime
 from credledger.node.api.routes._bodies import (
+    HASH_PATTERN,
     READ_ERRORS,
     WRITE_ERRORS,
     Body,
@@ -62,7 +63,7 @@ IdempotencyKey = Annotated[
         description="retry-safe writes: the same key and body answer the first result again",
     ),
 ]
-LicenceId = Annotated[str, Path(description="0x + 64 hex digits", max_length=80)]
+LicenceId = Annotated[str, Path(description="0x + 64 hex digits", pattern=HASH_PATTERN)]
 
 
 async def payload(
