@@ -211,6 +211,7 @@ def test_200_mb_streamed_body_is_cut_at_the_limit_with_memory_flat(
     s.close()
     assert status == 413, body
     assert json.loads(body)["error"] == "payload_too_large"
+    print(f"{path} {ctype}: cut after {sent / MB:.0f} MB sent, RSS {before:.0f} -> {peak:.0f} MB")
     # cut near the limit: the socket buffers hold a few MB at most, never the 200 MB
     assert sent < limit + 32 * MB, (answered, sent)
     assert peak - before < 40, f"RSS grew from {before:.0f} MB to {peak:.0f} MB"
