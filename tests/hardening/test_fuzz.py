@@ -41,7 +41,14 @@ def _schemathesis(node: Node, report: Path, *headers: str) -> tuple[int, str, di
     ]  # fmt: skip
     for h in headers:
         cmd += ["--header", h]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    r = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        cwd=report.parent,
+    )
     found = re.search(r"(\d+) generated", r.stdout)
     cases = int(found.group(1)) if found else 0
     assert report.exists()
