@@ -21,12 +21,12 @@ from credledger.node.api.routes._bodies import (
     Body,
     doc_hash_of,
     idempotency_key,
-    read_payload,
     request_body,
     validated,
 )
+from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
-from credledger.node.auth import Principal
+from credledger.node.auth import Principal, PrincipalKind, require
 from credledger.node.errors import CredledgerError
 from credledger.node.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
@@ -70,7 +70,7 @@ async def payload(
     request: Request, runtime: Runtime, file_field: str = "document"
 ) -> tuple[dict[str, Any], bytes | None]:
     api = runtime.settings.api
-    return await read_payload(
+    return await _read_payload(
         request,
         max_file_bytes=api.max_upload_bytes,
         max_depth=api.max_json_depth,
@@ -377,3 +377,16 @@ async def bind_holder(
     return await run_in_threadpool(
         service.bind_holder, caller, lid, body.holder_address, body.note, key
     )
+
+
+# --- names other routers used before the guards existed ----------------------------------------
+
+# the caller, if it sent a token (prefer a Guard with the kinds the route needs)
+Caller = Verifier
+read_payload = payload
+
+
+def needs_token(caller: Principal | None, *kinds: PrincipalKind) -> None:
+    """401 without a token, 403 for the wrong kind (a Guard does this before the body is read)."""
+    anyone: tuple[PrincipalKind, ...] = ("department", "clerk", "admin", "service")
+    require(caller, *(kinds or anyone), action="do this")
