@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credledger.node.api.app import create_app
-from credledger.node.runtime import NodeRuntime
+from credledger.node.assembly import build_runtime
 from credledger.node.settings import load_settings
 from tests.hardening.conftest import ENTERPRISE, TOKENS, HChain
 from tests.licences.harness import Node
@@ -131,7 +131,7 @@ def app_client(hchain: HChain, tmp_path: Path) -> Iterator[TestClient]:
         manifest=hchain.manifest,
         data_dir=tmp_path / "data",
     )
-    runtime = NodeRuntime.from_settings(settings)
+    runtime = build_runtime(settings)
     app = create_app(runtime)
 
     @app.get("/boom")

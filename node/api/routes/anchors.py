@@ -67,9 +67,8 @@ _BODY = {
 }
 
 
-def _service(runtime: Any) -> AnchoringService:
-    service: AnchoringService = runtime.services["anchoring"]
-    return service
+def _service(runtime: Runtime) -> AnchoringService:
+    return runtime.anchoring
 
 
 def _parse_json(body: bytes, check_count: Callable[..., None], max_depth: int) -> list[bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Depends, Path, Request
@@ -26,6 +26,7 @@ from credledger.node.auth import Principal
 from credledger.node.errors import InputError
 from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import parse_hash
+from credledger.node.licences.models import EnterpriseView, SupervisionRecorded
 
 router = APIRouter(tags=["enterprises"], route_class=GuardedRoute)
 Uscc = Annotated[str, Path(max_length=64, description="unified social credit code (18 chars)")]
@@ -39,8 +40,8 @@ class SupervisionBody(Body):
     )
 
 
-@router.get("/v1/enterprises/{uscc}", responses=READ_ERRORS)
-async def enterprise(uscc: Uscc, service: Licences) -> dict[str, Any]:
+@router.get("/v1/enterprises/{uscc}", response_model=EnterpriseView, responses=READ_ERRORS)
+async def enterprise(uscc: Uscc, service: Licences) -> EnterpriseView:
     return await run_in_threadpool(service.enterprise, uscc)
 
 
@@ -66,6 +67,7 @@ async def enterprise_qr(uscc: Uscc, request: Request, service: Licences) -> Resp
 @router.post(
     "/v1/enterprises/{uscc}/supervision",
     status_code=201,
+    response_model=SupervisionRecorded,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(SupervisionBody, file_field="document"),
 )
@@ -76,7 +78,7 @@ async def record_supervision(
     caller: Supervisor,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> SupervisionRecorded:
     """A supervising department records an abnormal-operation listing/removal or a penalty.
 
     Send the decision document as a file (``document``) or its SHA-256 as ``refHash``.

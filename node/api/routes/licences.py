@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from pydantic import Field, StrictInt, StrictStr, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from credledger.node.api.deps import Licences as Licences  # re-exported for the other routers
 from credledger.node.api.deps import Runtime
 from credledger.node.api.routes._bodies import (
     HASH_PATTERN,
@@ -27,30 +28,22 @@ from credledger.node.api.routes._bodies import (
 from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal, PrincipalKind, require
-from credledger.node.errors import CredledgerError
 from credledger.node.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
 from credledger.node.licences.inputs import parse_licence_id, reasons
-from credledger.node.licences.service import IssueInput, LicenceService
+from credledger.node.licences.models import (
+    Authorisation,
+    IssuedBatch,
+    IssuedLicence,
+    LicenceDetail,
+    LifecycleChange,
+    RegisteredType,
+)
+from credledger.node.licences.service import IssueInput
 
 router = APIRouter(tags=["licences"], route_class=GuardedRoute)
 
 
-class ServiceUnavailable(CredledgerError):
-    code = "service_unavailable"
-    http_status = 503
-
-
-def get_licences(runtime: Runtime) -> LicenceService:
-    service = runtime.services.get("licences")
-    if not isinstance(service, LicenceService):
-        raise ServiceUnavailable(
-            "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
-        )
-    return service
-
-
-Licences = Annotated[LicenceService, Depends(get_licences)]
 Admin = Annotated[Principal, Depends(Guard("admin", action="manage licence types"))]
 Department = Annotated[Principal, Depends(Guard("department", action="change licences"))]
 # a token is optional: with a clerk's or department's the check is recorded
@@ -180,12 +173,13 @@ async def list_types(service: Licences) -> dict[str, Any]:
 @router.post(
     "/v1/licence-types",
     status_code=201,
+    response_model=RegisteredType,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(TypeBody),
 )
 async def register_type(
     request: Request, runtime: Runtime, caller: Admin, service: Licences
-) -> dict[str, Any]:
+) -> RegisteredType:
     """Register a licence type on chain (admin)."""
     fields, _ = await payload(request, runtime)
     body = validated(TypeBody, fields)
@@ -195,6 +189,7 @@ async def register_type(
 
 @router.post(
     "/v1/licence-types/{code}/authorisations",
+    response_model=Authorisation,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(AuthorisationBody),
 )
@@ -204,7 +199,7 @@ async def authorise(
     runtime: Runtime,
     caller: Admin,
     service: Licences,
-) -> dict[str, Any]:
+) -> Authorisation:
     """Authorise a department on chain to issue and/or supervise a type (admin)."""
     fields, _ = await payload(request, runtime)
     body = validated(AuthorisationBody, fields)
@@ -222,6 +217,7 @@ async def reason_codes() -> dict[str, Any]:
 @router.post(
     "/v1/licences",
     status_code=201,
+    response_model=IssuedLicence,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(
         IssueBody,
@@ -235,7 +231,7 @@ async def issue(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> IssuedLicence:
     """Issue one licence (a department)."""
     key = idempotency_key(key)
     fields, file_hash = await payload(request, runtime)
@@ -246,6 +242,7 @@ async def issue(
 @router.post(
     "/v1/licences:batch",
     status_code=201,
+    response_model=IssuedBatch,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(BatchBody, multipart=False),
 )
@@ -255,7 +252,7 @@ async def issue_batch(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> IssuedBatch:
     """Issue up to 100 licences in one transaction (a department); all or nothing."""
     key = idempotency_key(key)
     fields, _ = await payload(request, runtime)
@@ -267,13 +264,14 @@ async def issue_batch(
 # --- reads and lifecycle -------------------------------------------------------------------------
 
 
-@router.get("/v1/licences/{licence_id}", responses=READ_ERRORS)
-async def get_licence(licence_id: LicenceId, service: Licences) -> dict[str, Any]:
+@router.get("/v1/licences/{licence_id}", response_model=LicenceDetail, responses=READ_ERRORS)
+async def get_licence(licence_id: LicenceId, service: Licences) -> LicenceDetail:
     return await run_in_threadpool(service.get, parse_licence_id(licence_id))
 
 
 @router.post(
     "/v1/licences/{licence_id}/suspend",
+    response_model=LifecycleChange,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(SuspendBody),
 )
@@ -284,7 +282,7 @@ async def suspend(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     """Suspend an active licence with a reason code (GET /v1/reason-codes)."""
     lid = parse_licence_id(licence_id)
     key = idempotency_key(key)
@@ -294,6 +292,7 @@ async def suspend(
 
 @router.post(
     "/v1/licences/{licence_id}/reinstate",
+    response_model=LifecycleChange,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(ReinstateBody, required=False),
 )
@@ -304,7 +303,7 @@ async def reinstate(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     """Lift a suspension."""
     lid = parse_licence_id(licence_id)
     key = idempotency_key(key)
@@ -314,6 +313,7 @@ async def reinstate(
 
 @router.post(
     "/v1/licences/{licence_id}/revoke",
+    response_model=LifecycleChange,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(SuspendBody),
 )
@@ -324,7 +324,7 @@ async def revoke(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     """Revoke a licence for good, with a reason code."""
     lid = parse_licence_id(licence_id)
     key = idempotency_key(key)
@@ -334,6 +334,7 @@ async def revoke(
 
 @router.post(
     "/v1/licences/{licence_id}/amend",
+    response_model=LifecycleChange,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(AmendBody, file_field="document"),
 )
@@ -344,7 +345,7 @@ async def amend(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     """A new version of the licence document (and optionally a new last valid day)."""
     lid = parse_licence_id(licence_id)
     key = idempotency_key(key)
@@ -359,6 +360,7 @@ async def amend(
 
 @router.post(
     "/v1/licences/{licence_id}/bind-holder",
+    response_model=LifecycleChange,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(BindHolderBody),
 )
@@ -369,7 +371,7 @@ async def bind_holder(
     caller: Department,
     service: Licences,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     """Bind the holder's wallet address to the licence."""
     lid = parse_licence_id(licence_id)
     key = idempotency_key(key)

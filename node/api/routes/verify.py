@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +17,7 @@ from credledger.node.api.routes._bodies import (
 from credledger.node.api.routes.licences import Licences, Verifier, payload
 from credledger.node.api.security import GuardedRoute
 from credledger.node.licences.inputs import parse_licence_id
+from credledger.node.licences.models import DocumentVerdict
 
 router = APIRouter(tags=["verify"], route_class=GuardedRoute)
 
@@ -32,6 +31,7 @@ class VerifyBody(Body):
 
 @router.post(
     "/v1/verify/document",
+    response_model=DocumentVerdict,
     responses=WRITE_ERRORS,
     openapi_extra=request_body(
         VerifyBody,
@@ -41,7 +41,7 @@ class VerifyBody(Body):
 )
 async def verify_document(
     request: Request, runtime: Runtime, caller: Verifier, service: Licences
-) -> dict[str, Any]:
+) -> DocumentVerdict:
     """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN.
 
     With a clerk's (or department's) token the check is recorded and anchored; the answer carries
