@@ -62,6 +62,8 @@ class LicenceType:
 
 
 def type_id(code: str) -> TypeId:
+    if not code.isascii():
+        raise InputError("licence type codes are ASCII: A-Z, 0-9 and '-'", field="type")
     return TypeId(keccak(code.encode("ascii")))
 
 

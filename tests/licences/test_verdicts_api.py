@@ -118,7 +118,7 @@ def test_unknown(node_a: Node) -> None:
 
 def test_anchored_material_is_valid_with_receipt(node_a: Node) -> None:
     doc = document("material")
-    node_a.ok(node_a.post("/v1/anchors", json={"hashes": [sha(doc)]}), 202)
+    node_a.ok(node_a.post("/v1/anchors", TOKENS["clerk_a"], json={"hashes": [sha(doc)]}), 202)
     deadline = time.monotonic() + 20
     out: dict[str, Any] = {}
     while time.monotonic() < deadline:
