@@ -118,6 +118,9 @@ class Caller:
 class LoginThrottle:
     """At most ``limit`` failed logins per key (account, client address) per sliding window."""
 
+    #: a client address may fail this many times more often than one account
+    CLIENT_FACTOR = 20
+
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
@@ -135,7 +138,8 @@ class LoginThrottle:
         with self._lock:
             for key in keys:
                 q = self._recent(key, now)
-                if len(q) >= self.limit:
+                limit = self.limit * (self.CLIENT_FACTOR if key.startswith("client:") else 1)
+                if len(q) >= limit:
                     wait = int(q[0] + self.window - now) + 1
                     raise TooManyAttemptsError(
                         f"too many failed logins; try again in {wait} s", retry_after=wait

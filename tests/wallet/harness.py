@@ -79,6 +79,8 @@ class Wallet:
         self.node_url = node_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=60)
+        # every response body, for the secrets scan
+        self.responses: list[str] = []
 
     @property
     def url(self) -> str:
@@ -126,11 +128,15 @@ class Wallet:
 
     # --- HTTP -----------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
         headers = dict(kw.pop("headers", {}) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return self.client.request(method, path, headers=headers, **kw)
+        r = self.client.request(method, path, headers=headers, **kw)
+        self.responses.append(r.text if len(r.content) < 1 << 20 else "")
+        return r
 
     def get(self, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
         return self.request("GET", path, token, **kw)
@@ -172,6 +178,8 @@ class Wallet:
         while True:
             m = self.ok(self.get(f"/v1/materials/{material_id}", token))
             if m["state"] == state or time.monotonic() > deadline:
-                assert m["state"] == state, f"{material_id} still {m['state']}\n{self.log()[-2000:]}"
+                assert m["state"] == state, (
+                    f"{material_id} still {m['state']}\n{self.log()[-2000:]}"
+                )
                 return m
             time.sleep(0.1)
