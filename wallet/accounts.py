@@ -478,6 +478,10 @@ class AccountService:
         clean_assets = sorted({_asset_hex(a) for a in assets})
         if not clean_assets:
             raise InputError("name at least one asset the agent acts on", field="assets")
+        for a in clean_assets:
+            row = self.store.one("SELECT enterprise_id FROM materials WHERE id=?", a)
+            if row is not None and row["enterprise_id"] != caller.enterprise_id:
+                raise NotFoundError(f"no asset {a} in this enterprise's wallet")
         salt = secrets.token_bytes(16)
         pw_hash = self.passwords.hash(password)
         kek = self.passwords.kek(password, salt)

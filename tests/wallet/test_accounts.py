@@ -126,7 +126,8 @@ def test_administrators_and_agents(wallet: Wallet, enterprise: Enterprise) -> No
     r = wallet.post("/v1/sessions", json={"uscc": enterprise.uscc, "login": "agent2",
                                           "password": PASSWORD})  # fmt: skip
     assert r.status_code == 403
-    # removing an administrator ends their sessions
+    # only the legal representative removes administrators; removing one ends their sessions
+    assert wallet.delete("/v1/people/admin1", admin).status_code == 403
     assert wallet.delete("/v1/people/admin0", tok).status_code == 204
     assert wallet.get("/v1/me", admin).status_code == 401
 
