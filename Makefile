@@ -47,6 +47,11 @@ fmt: setup
 	$(BIN)/ruff check --fix node wallet tests scripts bench
 	$(FORGE) fmt contracts/src contracts/test
 
+## bench: every benchmark in bench/, one after the other, then the results table (QUICK=1: small, < 5 min)
+bench: setup
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+
 compile: setup
 	$(BIN)/credledger compile
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,9 @@ class Running:
 
 @contextmanager
 def chain_and_node(
-    block_time: float | None = None, env: dict[str, str] | None = None
+    block_time: float | None = None,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="credledger-bench-") as tmp:
         work = Path(tmp)
@@ -57,7 +59,7 @@ def chain_and_node(
         proc = subprocess.Popen(
             [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", info.rpc_url,
              "--port", str(port),
-             "--data-dir", str(work / "data")],
+             "--data-dir", str(work / "data"), *args],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip

@@ -51,7 +51,10 @@ def main() -> None:
     ap.add_argument("--per-request", type=int, default=25)
     ap.add_argument("--spacing", type=float, default=0.5)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
+    ap.add_argument("--quick", action="store_true", help="10 requests")
     args = ap.parse_args()
+    if args.quick:
+        args.requests = 10
     env = {"CREDLEDGER_ANCHORING__BATCH_INTERVAL": str(BATCH_INTERVAL)}
     latencies: list[float] = []
     lock = threading.Lock()

@@ -53,7 +53,10 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--trivial-requests", type=int, default=2000)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "ingest.json"))
+    ap.add_argument("--quick", action="store_true", help="20,000 hashes")
     args = ap.parse_args()
+    if args.quick:
+        args.hashes, args.trivial_requests = 20_000, 500
     n_req = args.hashes // args.per_request
     bodies = [
         json.dumps({"hashes": ["0x" + os.urandom(32).hex() for _ in range(args.per_request)]})

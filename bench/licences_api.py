@@ -10,6 +10,7 @@ node's indexer has to read them all from the chain like any node joining late.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -53,7 +54,7 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-def prefill(chain: Chain, registry_address: str) -> int:
+def prefill(chain: Chain, registry_address: str, background: int, per_tx: int) -> int:
     admin = TxSender(chain, dev_account(0))
     bulk = TxSender(chain, dev_account(6))
     cat = load_catalogue()
@@ -65,10 +66,10 @@ def prefill(chain: Chain, registry_address: str) -> int:
     target = enterprise_subject(TARGET)
     types = [t for t in cat.types if t.holder != "person"]
     n = 0
-    for b in range(BACKGROUND // PER_TX):
+    for b in range(background // per_tx):
         reqs = []
-        for i in range(PER_TX):
-            k = b * PER_TX + i
+        for i in range(per_tx):
+            k = b * per_tx + i
             # one licence of the target enterprise in each of the first 24 batches
             holder = target if (i == 0 and b < 24) else keccak(b"holder%d" % (k % 3000))
             t = types[k % len(types)]
@@ -80,7 +81,14 @@ def prefill(chain: Chain, registry_address: str) -> int:
 
 
 def main() -> None:
-    out_path = ROOT / "bench" / "results" / "licences_api.json"
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "licences_api.json")
+    ap.add_argument("--quick", action="store_true", help="1,000 background licences, 100 issued")
+    args = ap.parse_args()
+    out_path: Path = args.out
+    # the target enterprise gets one licence in each of the first 24 prefill transactions
+    background, per_tx = (1_000, 40) if args.quick else (BACKGROUND, PER_TX)
+    issue_n, view_n = (100, 100) if args.quick else (ISSUE_N, VIEW_N)
     with tempfile.TemporaryDirectory(prefix="credledger-licbench-") as tmp:
         work = Path(tmp)
         _, info = launch("anvil", free_port(), None, work / "anvil.log")
@@ -90,7 +98,7 @@ def main() -> None:
             manifest_path = work / "manifest.json"
             manifest, _ = deploy(chain, TxSender(chain, dev_account(0)), manifest_path)
             t0 = time.monotonic()
-            background = prefill(chain, addresses(manifest)["LicenceRegistry"])
+            background = prefill(chain, addresses(manifest)["LicenceRegistry"], background, per_tx)
             prefill_s = time.monotonic() - t0
             port = free_port()
             env = {
@@ -155,9 +163,9 @@ def main() -> None:
 
             t0 = time.monotonic()
             with ThreadPoolExecutor(CLIENTS) as pool:
-                codes = list(pool.map(issue, range(ISSUE_N)))
+                codes = list(pool.map(issue, range(issue_n)))
             single_s = time.monotonic() - t0
-            assert codes.count(201) == ISSUE_N, {c: codes.count(c) for c in set(codes)}
+            assert codes.count(201) == issue_n, {c: codes.count(c) for c in set(codes)}
             issuance = httpx.get(base + "/health", timeout=10).json()["licences"]["issuance"]
 
             def batch(j: int) -> int:
@@ -180,7 +188,7 @@ def main() -> None:
                 while h["indexer"]["indexedHeight"] < chain.w3.eth.block_number:
                     time.sleep(0.2)
                     h = c.get("/health").json()
-                for i in range(VIEW_N + 10):
+                for i in range(view_n + 10):
                     s = time.monotonic()
                     r = c.get(f"/v1/enterprises/{TARGET}")
                     ms = (time.monotonic() - s) * 1000
@@ -208,10 +216,10 @@ def main() -> None:
         "prefill_seconds": round(prefill_s, 1),
         "node_catch_up_seconds": round(catch_up_s, 1),
         "issue_single": {
-            "requests": ISSUE_N,
+            "requests": issue_n,
             "clients": CLIENTS,
             "seconds": round(single_s, 2),
-            "licences_per_second": round(ISSUE_N / single_s, 1),
+            "licences_per_second": round(issue_n / single_s, 1),
             "latency_ms_p50": round(pct(latencies, 50) * 1000, 1),
             "latency_ms_p99": round(pct(latencies, 99) * 1000, 1),
             "node_issuance_counters": issuance,
@@ -226,7 +234,7 @@ def main() -> None:
         },
         "enterprise_view": {
             "licences_in_view": 24,
-            "requests": VIEW_N,
+            "requests": view_n,
             "ms_p50": round(pct(view_ms, 50), 1),
             "ms_p99": round(pct(view_ms, 99), 1),
             "ms_mean": round(statistics.fmean(view_ms), 1),

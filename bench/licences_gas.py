@@ -13,6 +13,7 @@ hash, validity), revocable, with an expiration time, no resolver.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -81,7 +82,10 @@ def gas(receipt: Any) -> int:
 
 
 def main() -> None:
-    out_path = ROOT / "bench" / "results" / "licences_gas.json"
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "licences_gas.json")
+    ap.add_argument("--quick", action="store_true", help="accepted for `make bench QUICK=1`")
+    out_path: Path = ap.parse_args().out
     with tempfile.TemporaryDirectory() as tmp:
         _, info = launch("anvil", free_port(), None, Path(tmp) / "anvil.log")
         try:

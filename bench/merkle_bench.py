@@ -102,7 +102,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--oz-timeout", type=float, default=600)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "merkle.json"))
+    ap.add_argument("--quick", action="store_true", help="1,024 and 10,000 leaves, one round")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes, args.repeat, args.oz_timeout = "1024,10000", 1, 120
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         leaves = docs(n)

@@ -1,0 +1,203 @@
+"""The read path under load: verdicts and licence reads next to the same server's trivial endpoint.
+
+    .venv/bin/python bench/read_path_bench.py          # writes bench/results/read_path.json
+
+A real anvil and a real `credledger up --rpc … --demo` node (uvicorn, as users run it). The load
+generator is `wrk` (Debian's package; `make bench` installs it) in its own process, 8 connections,
+one thread, so the node keeps the other core. Measured in the same run, one after the other:
+
+- trivial: `GET /openapi.json` (a cached static document: what the server itself can do);
+- `GET /v1/licences/{id}`, `GET /v1/enterprises/{uscc}`;
+- `POST /v1/verify/document` with the document and the licence id, anonymous (not recorded);
+- the same with a clerk token: every check recorded (and anchored) as a verification record.
+
+Targets (issue 11): verify ≥ 0.5× trivial and ≥ 1,500 req/s with p99 < 20 ms; licence and
+enterprise reads ≥ 0.5× trivial; recorded verifications ≥ 1,000 req/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _infra import ROOT, chain_and_node, write_result
+
+USCC = "91310000MA1FL1234Q"
+MARKET = "devnet-market-token"
+CLERK = "devnet-clerk-token"
+CONNECTIONS = 8
+BOUNDARY = "credledgerbench"
+
+LUA = """
+local f = assert(io.open("{body}", "rb"))
+wrk.method = "{method}"
+wrk.body = f:read("*a")
+f:close()
+{headers}
+"""
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, Any]:
+    """Run wrk against ``url``; requests/s, p50/p99 in ms and the count of non-2xx answers."""
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, flags=re.M))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: (.*)$", out, flags=re.M)
+    if not rps or "99" not in dist:
+        raise SystemExit(f"cannot read wrk output:\n{out}")
+    return {
+        "requests_per_second": round(float(rps.group(1)), 1),
+        "p50_ms": round(_ms(dist["50"]), 2),
+        "p99_ms": round(_ms(dist["99"]), 2),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1).strip() if errors else None,
+    }
+
+
+def multipart(fields: dict[str, str], document: bytes) -> bytes:
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="document"; '
+        f'filename="permit.txt"\r\nContent-Type: text/plain\r\n\r\n'.encode()
+        + document
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def lua(work: Path, name: str, body: bytes, headers: dict[str, str]) -> Path:
+    body_path = work / f"{name}.body"
+    body_path.write_bytes(body)
+    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    script = work / f"{name}.lua"
+    script.write_text(LUA.format(body=body_path, method="POST", headers=lines))
+    return script
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "read_path.json"))
+    ap.add_argument("--quick", action="store_true", help="3 s per endpoint instead of 10 s")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install -y wrk (make bench does this)")
+    seconds = 3 if args.quick else 10
+    document = "食品生产许可证 SC10131010500099\n".encode()
+    with chain_and_node(args=["--demo"]) as run:
+        with httpx.Client(base_url=run.node_url, timeout=60) as c:
+            r = c.post(
+                "/v1/licences",
+                headers={"Authorization": f"Bearer {MARKET}"},
+                data={
+                    "type": "FOOD-PRODUCTION",
+                    "serialNumber": "SC10131010500099",
+                    "holderUscc": USCC,
+                    "validFrom": "2026-01-01",
+                    "validUntil": "2031-12-31",
+                },
+                files={"document": ("permit.txt", document, "text/plain")},
+            )
+            r.raise_for_status()
+            licence = r.json()["licenceId"]
+            # the node has indexed its own write before the first read below
+            for _ in range(100):
+                if c.get(f"/v1/licences/{licence}").status_code == 200:
+                    break
+                time.sleep(0.1)
+        work = run.workdir
+        ctype = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        body = multipart({"licenceId": licence}, document)
+        anon = lua(work, "verify", body, ctype)
+        clerk = lua(work, "verify-recorded", body, {**ctype, "Authorization": f"Bearer {CLERK}"})
+        base = run.node_url
+        wrk(base + "/openapi.json", 1)  # warm-up: connections, caches, the indexer's first reads
+        measured = {
+            "trivial GET /openapi.json": wrk(base + "/openapi.json", seconds),
+            "GET /v1/licences/{id}": wrk(f"{base}/v1/licences/{licence}", seconds),
+            "GET /v1/enterprises/{uscc}": wrk(f"{base}/v1/enterprises/{USCC}", seconds),
+            "POST /v1/verify/document": wrk(base + "/v1/verify/document", seconds, anon),
+            "POST /v1/verify/document, recorded": wrk(base + "/v1/verify/document", seconds, clerk),
+        }
+    trivial = measured["trivial GET /openapi.json"]["requests_per_second"]
+    for name, m in measured.items():
+        m["ratio_to_trivial"] = round(m["requests_per_second"] / trivial, 3)
+        print(
+            f"{name:40} {m['requests_per_second']:>9} req/s  p50 {m['p50_ms']} ms  "
+            f"p99 {m['p99_ms']} ms  ratio {m['ratio_to_trivial']}  non-2xx {m['non_2xx']}"
+        )
+
+    def row(name: str, target: str, met: bool) -> dict[str, Any]:
+        m = measured[name]
+        return {
+            "benchmark": f"read path: {name}",
+            "result": f"{m['requests_per_second']:,} req/s, p99 {m['p99_ms']} ms"
+            + (f" ({m['non_2xx']} non-2xx)" if m["non_2xx"] else ""),
+            "reference": f"trivial GET /openapi.json {trivial:,} req/s",
+            "ratio": f"{m['ratio_to_trivial']}×",
+            "target": target,
+            "met": met and m["non_2xx"] == 0,
+            "command": "bench/read_path_bench.py",
+        }
+
+    v, rec = measured["POST /v1/verify/document"], measured["POST /v1/verify/document, recorded"]
+    summary = [
+        row(
+            "POST /v1/verify/document",
+            "≥ 0.5×, ≥ 1,500 req/s, p99 < 20 ms",
+            v["ratio_to_trivial"] >= 0.5 and v["requests_per_second"] >= 1500 and v["p99_ms"] < 20,
+        ),
+        row(
+            "POST /v1/verify/document, recorded",
+            "≥ 1,000 req/s",
+            rec["requests_per_second"] >= 1000,
+        ),
+        row(
+            "GET /v1/licences/{id}",
+            "≥ 0.5×",
+            measured["GET /v1/licences/{id}"]["ratio_to_trivial"] >= 0.5,
+        ),
+        row(
+            "GET /v1/enterprises/{uscc}",
+            "≥ 0.5×",
+            measured["GET /v1/enterprises/{uscc}"]["ratio_to_trivial"] >= 0.5,
+        ),
+    ]
+    write_result(
+        args.out,
+        {
+            "benchmark": "read path",
+            "load_generator": f"wrk, 1 thread, {CONNECTIONS} connections, {seconds} s each",
+            "server": "credledger up (uvicorn, one process)",
+            "endpoints": measured,
+            "summary": summary,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
