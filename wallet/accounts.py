@@ -179,6 +179,7 @@ class AccountService:
         # unlocked accounts by session token hash (opened lazily; dropped on logout)
         self._unlocked: OrderedDict[str, LocalAccount] = OrderedDict()
         self._unlocked_lock = threading.Lock()
+        self._open_lock = threading.Lock()
 
     # --- registration ---------------------------------------------------------------------------
 
@@ -389,6 +390,17 @@ class AccountService:
             if acct is not None:
                 self._unlocked.move_to_end(caller.token_hash)
                 return acct
+        # one scrypt at a time (N=2**18 takes 256 MiB): concurrent requests of a new session
+        # wait for the first to open the key instead of each opening it again
+        with self._open_lock:
+            with self._unlocked_lock:
+                acct = self._unlocked.get(caller.token_hash)
+            if acct is not None:
+                return acct
+            return self._open(caller)
+
+    def _open(self, caller: Caller) -> LocalAccount | None:
+        assert caller._passphrase is not None
         if caller.role == "agent":
             row = self.store.one("SELECT agent_keystore FROM people WHERE id=?", caller.person_id)
             ks = row["agent_keystore"] if row else None
