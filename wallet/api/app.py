@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from credledger.node.errors import CredledgerError, PayloadTooLargeError
 from credledger.wallet import __version__
@@ -51,6 +52,15 @@ def create_app(runtime: WalletRuntime) -> FastAPI:
         if exc.http_status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(status_code=exc.http_status, content=exc.to_json(), headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": code, "message": str(exc.detail)},
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
