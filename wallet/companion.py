@@ -25,5 +25,6 @@ def companion(ctx: Any) -> Any:
         argv=argv,
         health_url=f"http://127.0.0.1:{port}/v1/ping",
         url=f"http://127.0.0.1:{port}",
-        env={},
+        # the devnet demo configures the wallet as a node service with this token
+        env={"CREDLEDGER_WALLET_NODE_TOKEN": "devnet-wallet-token"} if ctx.demo else {},
     )

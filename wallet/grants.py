@@ -23,6 +23,7 @@ from hexbytes import HexBytes
 from web3.types import TxReceipt
 
 from credledger.node.chain import Chain
+from credledger.node.contracts import eip712
 from credledger.node.contracts.consent_registry import ConsentRegistry
 from credledger.node.contracts.eip712 import (
     GrantRequest,
@@ -88,65 +89,97 @@ def grant_key(holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> byt
     )
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One grant as the wallet sees it: the holder's asset (licence or material), grantee,
+    purpose, and the terms. ``doc_hash`` is the file's SHA-256 for a material."""
+
+    holder: str
+    kind: str  # "licence" | "material"
+    asset_id: bytes
+    grantee: str
+    purpose: bytes
+    expires_at: int = 0
+    max_uses: int = 0
+    doc_hash: bytes | None = None
+
+
+# Contracts II (ConsentRegistry 2.0: asset kinds, keyed nonces, EIP-712 version "2") if the
+# bindings have it, else ConsentRegistry 1.0 (one sequential nonce per holder).
+_KIND = getattr(eip712, "AssetKind", None)
+KEYED_NONCES = _KIND is not None
+
+
 class ConsentChain:
-    """ConsentRegistry as the wallet uses it; the relayer pays for every write."""
+    """ConsentRegistry as the wallet uses it; the relayer pays for every write.
+
+    The only place that knows the contract's interface: typed data and nonces, the two signed
+    writes, the grant view and the ``ConsentUsed`` event.
+    """
 
     def __init__(self, chain: Chain, address: str, relayer: TxSender) -> None:
         self.chain = chain
         self.address = to_checksum_address(address)
         self.registry = ConsentRegistry(chain, self.address, relayer)
         self.relayer = relayer
-        self._holder_locks: dict[str, threading.Lock] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
-    def holder_lock(self, holder: str) -> threading.Lock:
+    def lock(self, slot: Slot) -> threading.Lock:
+        """Serialises the signed requests that share a nonce sequence (holder, or slot if keyed)."""
+        key: tuple[str, ...] = (slot.holder.lower(),)
+        if KEYED_NONCES:
+            key += (slot.asset_id.hex(), slot.grantee.lower(), slot.purpose.hex())
         with self._locks_lock:
-            return self._holder_locks.setdefault(holder.lower(), threading.Lock())
+            return self._locks.setdefault(key, threading.Lock())
 
     def now(self) -> int:
         return int(self.chain.w3.eth.get_block("latest")["timestamp"])
 
+    def _nonce(self, slot: Slot) -> int:
+        reg: Any = self.registry
+        if KEYED_NONCES:
+            return int(reg.slot_nonce(slot.holder, slot.asset_id, slot.grantee, slot.purpose))
+        return int(reg.nonce(slot.holder))
+
+    def _request(self, slot: Slot) -> Any:
+        if KEYED_NONCES:
+            req_cls: Any = GrantRequest
+            make = req_cls.material if slot.kind == "material" else req_cls.licence
+            asset = slot.doc_hash if slot.kind == "material" else slot.asset_id
+            return make(slot.holder, asset, slot.grantee, slot.purpose, slot.expires_at,
+                        slot.max_uses)  # fmt: skip
+        return GrantRequest(slot.holder, slot.asset_id, slot.grantee, slot.purpose,
+                            slot.expires_at, slot.max_uses)  # fmt: skip
+
     # typed data for a signer (custodial: signed here; external: returned to the client)
-    def grant_payload(self, request: GrantRequest, deadline: int) -> dict[str, Any]:
+    def grant_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
         return grant_typed_data(
-            self.chain.chain_id,
-            self.address,
-            request,
-            self.registry.nonce(request.holder),
-            deadline,
+            self.chain.chain_id, self.address, self._request(slot), self._nonce(slot), deadline
         )
 
-    def revoke_payload(
-        self, holder: str, asset_id: bytes, grantee: str, purpose: bytes, deadline: int
-    ) -> dict[str, Any]:
+    def revoke_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
         return revoke_typed_data(
             self.chain.chain_id,
             self.address,
-            holder=holder,
-            asset_id=asset_id,
-            grantee=grantee,
-            purpose=purpose,
-            nonce=self.registry.nonce(holder),
+            holder=slot.holder,
+            asset_id=slot.asset_id,
+            grantee=slot.grantee,
+            purpose=slot.purpose,
+            nonce=self._nonce(slot),
             deadline=deadline,
         )
 
-    def relay_grant(self, request: GrantRequest, deadline: int, signature: bytes) -> TxReceipt:
+    def relay_grant(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
+        request = self._request(slot)
         call = self.registry.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
         self._preflight(call)
         return self.relayer.send(call, GRANT_GAS)
 
-    def relay_revoke(
-        self,
-        holder: str,
-        asset_id: bytes,
-        grantee: str,
-        purpose: bytes,
-        deadline: int,
-        signature: bytes,
-    ) -> TxReceipt:
+    def relay_revoke(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
         call = self.registry.contract.functions.revokeBySig(
-            to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose,
-            deadline, signature,
+            to_checksum_address(slot.holder), slot.asset_id, to_checksum_address(slot.grantee),
+            slot.purpose, deadline, signature,
         )  # fmt: skip
         self._preflight(call)
         return self.relayer.send(call, REVOKE_GAS)
@@ -161,22 +194,15 @@ class ConsentChain:
                 raise err from None
             raise
 
-    def grant_and_sign(
-        self, signer: LocalAccount, request: GrantRequest, deadline: int
-    ) -> TxReceipt:
-        with self.holder_lock(request.holder):
-            payload = self.grant_payload(request, deadline)
-            return self.relay_grant(request, deadline, sign_typed_data(signer, payload))
+    def grant_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
+        with self.lock(slot):
+            payload = self.grant_payload(slot, deadline)
+            return self.relay_grant(slot, deadline, sign_typed_data(signer, payload))
 
-    def revoke_and_sign(
-        self, signer: LocalAccount, asset_id: bytes, grantee: str, purpose: bytes, deadline: int
-    ) -> TxReceipt:
-        with self.holder_lock(signer.address):
-            payload = self.revoke_payload(signer.address, asset_id, grantee, purpose, deadline)
-            return self.relay_revoke(
-                signer.address, asset_id, grantee, purpose, deadline,
-                sign_typed_data(signer, payload),
-            )  # fmt: skip
+    def revoke_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
+        with self.lock(slot):
+            payload = self.revoke_payload(slot, deadline)
+            return self.relay_revoke(slot, deadline, sign_typed_data(signer, payload))
 
     def state(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> GrantState:
         g = self.registry.get_grant(holder, asset_id, grantee, purpose)
@@ -283,15 +309,15 @@ class GrantService:
 
     # --- checks ---------------------------------------------------------------------------------
 
-    def asset_kind(self, caller: Caller, asset_id: str) -> tuple[bytes, str]:
-        """(asset id bytes, "material" | "licence") if the caller's enterprise holds it."""
+    def asset_kind(self, caller: Caller, asset_id: str) -> tuple[bytes, str, bytes | None]:
+        """(asset id, "material" | "licence", the material's SHA-256) if the enterprise holds it."""
         aid = parse_hash(asset_id)
         mid = hex32(aid)
         row = self.materials.by_asset(mid)
         if row is not None:
             if row["enterprise_id"] != caller.enterprise_id:
                 raise NotFoundError(f"no asset {mid} in this enterprise's wallet")
-            return aid, "material"
+            return aid, "material", bytes(row["doc_hash"])
         licence = self.node.licence(mid)
         if licence is None:
             raise NotFoundError(f"no asset {mid}: not a material here, not a licence on chain")
@@ -301,11 +327,11 @@ class GrantService:
                 f"licence {mid} is not bound to this enterprise's address {caller.address}; "
                 "ask its issuing department to bind it first"
             )
-        return aid, "licence"
+        return aid, "licence", None
 
-    def _request(self, caller: Caller, item: GrantInput) -> tuple[GrantRequest, str, str]:
+    def _request(self, caller: Caller, item: GrantInput) -> tuple[Slot, str]:
         caller.require("grant", hex32(parse_hash(item.asset_id)))
-        aid, kind = self.asset_kind(caller, item.asset_id)
+        aid, kind, doc_hash = self.asset_kind(caller, item.asset_id)
         grantee = checksum(item.grantee, "grantee")
         if grantee.lower() == caller.address.lower():
             raise InputError("the grantee must not be the enterprise itself", field="grantee")
@@ -317,25 +343,25 @@ class GrantService:
             raise InputError("expiresAt is too far in the future", field="expiresAt")
         if not 0 <= item.max_uses < 2**32:
             raise InputError("maxUses: 0 (no limit) to 4294967295", field="maxUses")
-        req = GrantRequest(caller.address, aid, grantee, p.hash, expires, item.max_uses)
-        return req, kind, p.code
+        slot = Slot(caller.address, kind, aid, grantee, p.hash, expires, item.max_uses, doc_hash)
+        return slot, p.code
 
     # --- grant ----------------------------------------------------------------------------------
 
     def typed_data(self, caller: Caller, item: GrantInput) -> dict[str, Any]:
         """The EIP-712 payload an external signer signs (``eth_signTypedData_v4``)."""
-        req, _, _ = self._request(caller, item)
+        slot, _ = self._request(caller, item)
         deadline = item.deadline or self.consent.now() + SIGNATURE_TTL
-        return {"typedData": self.consent.grant_payload(req, deadline), "deadline": deadline}
+        return {"typedData": self.consent.grant_payload(slot, deadline), "deadline": deadline}
 
     def grant(self, caller: Caller, item: GrantInput) -> dict[str, Any]:
-        req, kind, code = self._request(caller, item)
+        req, code = self._request(caller, item)
         try:
             if item.signature:
                 if item.deadline is None:
                     raise InputError("a signed grant needs the deadline it was signed with")
                 sig = _signature(item.signature)
-                with self.consent.holder_lock(req.holder):
+                with self.consent.lock(req):
                     receipt = self.consent.relay_grant(req, item.deadline, sig)
             else:
                 signer = self.accounts.signer(caller) if caller.role != "agent" else None
@@ -360,7 +386,7 @@ class GrantService:
                 " tx_hash=excluded.tx_hash, created_by=excluded.created_by,"
                 " created_at=excluded.created_at, revoked_tx=NULL, revoked_at=NULL,"
                 " revoked_by=NULL",
-                (gid, caller.enterprise_id, hex32(req.asset_id), kind, req.grantee, code,
+                (gid, caller.enterprise_id, hex32(req.asset_id), req.kind, req.grantee, code,
                  req.expires_at, req.max_uses, tx, caller.label, now),
             )  # fmt: skip
             self.store.event(c, caller.enterprise_id, caller.label, "granted", grantId=gid,
@@ -423,16 +449,17 @@ class GrantService:
 
     # --- revoke ---------------------------------------------------------------------------------
 
-    def _revoke_args(self, caller: Caller, grant_id: str) -> tuple[sqlite3.Row, bytes, bytes]:
+    def _revoke_args(self, caller: Caller, grant_id: str) -> tuple[sqlite3.Row, Slot]:
         row = self._row(caller, grant_id)
         caller.require("revoke", row["asset_id"])
-        return row, parse_hash(row["asset_id"]), purposes.purpose(row["purpose"]).hash
+        slot = Slot(caller.address, row["asset_kind"], parse_hash(row["asset_id"]),
+                    row["grantee"], purposes.purpose(row["purpose"]).hash)  # fmt: skip
+        return row, slot
 
     def revoke_typed_data(self, caller: Caller, grant_id: str) -> dict[str, Any]:
-        row, aid, ph = self._revoke_args(caller, grant_id)
+        _, slot = self._revoke_args(caller, grant_id)
         deadline = self.consent.now() + SIGNATURE_TTL
-        payload = self.consent.revoke_payload(caller.address, aid, row["grantee"], ph, deadline)
-        return {"typedData": payload, "deadline": deadline}
+        return {"typedData": self.consent.revoke_payload(slot, deadline), "deadline": deadline}
 
     def revoke(
         self,
@@ -441,17 +468,16 @@ class GrantService:
         deadline: int | None = None,
         signature: str | None = None,
     ) -> dict[str, Any]:
-        row, aid, ph = self._revoke_args(caller, grant_id)
-        if self.consent.state(caller.address, aid, row["grantee"], ph).expires_at == 0:
+        row, slot = self._revoke_args(caller, grant_id)
+        live = self.consent.state(slot.holder, slot.asset_id, slot.grantee, slot.purpose)
+        if live.expires_at == 0:
             raise ConflictError(f"grant {row['id']} is already revoked")
         try:
             if signature:
                 if deadline is None:
                     raise InputError("a signed revocation needs the deadline it was signed with")
-                with self.consent.holder_lock(caller.address):
-                    receipt = self.consent.relay_revoke(
-                        caller.address, aid, row["grantee"], ph, deadline, _signature(signature)
-                    )
+                with self.consent.lock(slot):
+                    receipt = self.consent.relay_revoke(slot, deadline, _signature(signature))
             else:
                 signer = self.accounts.signer(caller) if caller.role != "agent" else None
                 if signer is None or signer.address.lower() != caller.address.lower():
@@ -460,7 +486,7 @@ class GrantService:
                         "/v1/grants/{id}/revoke/typed-data, sign it, send deadline and signature"
                     )
                 receipt = self.consent.revoke_and_sign(
-                    signer, aid, row["grantee"], ph, self.consent.now() + SIGNATURE_TTL
+                    signer, slot, self.consent.now() + SIGNATURE_TTL
                 )
         except ContractRevert as exc:
             raise _as_refusal(exc) from None

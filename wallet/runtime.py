@@ -60,7 +60,8 @@ class WalletRuntime:
         data_dir.mkdir(parents=True, exist_ok=True)
         store = WalletStore(data_dir / "wallet.sqlite3")
         master = crypto.MasterKey(data_dir / "master.key")
-        node = NodeClient(settings.node_url, settings.node_timeout)
+        token = settings.node_token.get_secret_value() if settings.node_token else None
+        node = NodeClient(settings.node_url, settings.node_timeout, token)
         relayer = TxSender(chain, account)
         accounts = AccountService(store, settings.security, master)
         materials = MaterialService(store, settings.materials, master, data_dir / "files", node)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +92,9 @@ class WalletSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8700, ge=0, le=65535)
     node_url: str = "http://127.0.0.1:8600"
+    #: the wallet's service token at the node (POST /v1/anchors needs one once the node
+    #: checks it; the devnet demo's is ``devnet-wallet-token``)
+    node_token: SecretStr | None = None
     node_timeout: float = Field(default=30.0, gt=0)
     manifest: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
