@@ -143,14 +143,14 @@ class ConsentChain:
         return int(reg.nonce(slot.holder))
 
     def _request(self, slot: Slot) -> Any:
+        req_cls: Any = GrantRequest  # typed loosely: its shape depends on the ABI version
         if KEYED_NONCES:
-            req_cls: Any = GrantRequest
             make = req_cls.material if slot.kind == "material" else req_cls.licence
             asset = slot.doc_hash if slot.kind == "material" else slot.asset_id
             return make(slot.holder, asset, slot.grantee, slot.purpose, slot.expires_at,
                         slot.max_uses)  # fmt: skip
-        return GrantRequest(slot.holder, slot.asset_id, slot.grantee, slot.purpose,
-                            slot.expires_at, slot.max_uses)  # fmt: skip
+        return req_cls(slot.holder, slot.asset_id, slot.grantee, slot.purpose,
+                       slot.expires_at, slot.max_uses)  # fmt: skip
 
     # typed data for a signer (custodial: signed here; external: returned to the client)
     def grant_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
