@@ -63,7 +63,8 @@ def usccs(n: int) -> list[str]:
 def start_wallet(work: Path, rpc: str, node: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "CREDLEDGER_WALLET_MANIFEST": str(work / "manifest.json"),
-           "CREDLEDGER_WALLET_LOG_LEVEL": "WARNING"}  # fmt: skip
+           "CREDLEDGER_WALLET_LOG_LEVEL": "WARNING",
+           "CREDLEDGER_WALLET_NODE_TOKEN": "devnet-wallet-token"}  # fmt: skip
     log = open(work / "wallet.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "credledger.wallet", "serve", "--port", str(port), "--rpc", rpc,
@@ -127,7 +128,7 @@ def main() -> None:
     args = ap.parse_args()
     n_files, n_grants, n_fetch, n_ping = (60, 60, 60, 1000) if args.quick else (300, 300, 300, 5000)
 
-    with chain_and_node(args=["--no-demo"]) as run:
+    with chain_and_node(args=["--demo"]) as run:
         proc, url = start_wallet(run.workdir, run.rpc_url, run.node_url)
         try:
             result = measure(url, run.rpc_url, run.workdir, n_files, n_grants, n_fetch, n_ping)

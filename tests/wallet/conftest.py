@@ -8,6 +8,7 @@ accounts 8 and 9 with their own keys.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from credledger.node.auth import TokenBook
+from credledger.node.auth import TokenBook, hash_token
 from credledger.node.chain import Chain
 from credledger.node.departments import Department, Departments
 from credledger.node.deploy import addresses, deploy
@@ -27,7 +28,7 @@ from credledger.node.licences.service import authorise_departments, register_cat
 from credledger.node.signer import dev_account
 from credledger.node.tx import TxSender
 from tests.licences.harness import Node, toml_config
-from tests.wallet.harness import Wallet
+from tests.wallet.harness import WALLET_NODE_TOKEN, Wallet
 
 CATALOGUE = load_catalogue()
 MARKET = [t.code for t in CATALOGUE.types if t.category != "MED"]
@@ -101,6 +102,10 @@ def wenv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletEnv]:
             clerks=[], admin_tokens=[],
         )  # fmt: skip
         node = Node("W", info.rpc_url, tmp / "node", manifest_path, config, signer_dev_account=0)
+        # the wallet anchors as a node service (nodes that check tokens on POST /v1/anchors)
+        node.env["CREDLEDGER_API__SERVICE_TOKENS"] = json.dumps(
+            [{"name": "wallet", "token_sha256": [hash_token(WALLET_NODE_TOKEN)]}]
+        )
         node.start()
         wallet = Wallet(tmp / "wallet", info.rpc_url, node.url, manifest_path)
         wallet.start()

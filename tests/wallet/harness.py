@@ -19,6 +19,7 @@ from credledger.node.devnet import free_port
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 CLERK_TOKEN = "clerk-token-" + "c" * 32
+WALLET_NODE_TOKEN = "wallet-service-token-" + "w" * 32
 # fast KDFs for tests (the defaults are argon2id 64 MiB and scrypt N=2**18)
 FAST_KDF = {
     "CREDLEDGER_WALLET_SECURITY__ARGON2_MEMORY_KIB": "1024",
@@ -74,6 +75,7 @@ class Wallet:
             "CREDLEDGER_WALLET_RELAYER__DEV_ACCOUNT": str(relayer_dev_account),
             "CREDLEDGER_WALLET_MATERIALS__ANCHOR_POLL_INTERVAL": "0.2",
             "CREDLEDGER_WALLET_LOG_LEVEL": "WARNING",
+            "CREDLEDGER_WALLET_NODE_TOKEN": WALLET_NODE_TOKEN,
             **(env or {}),
         }
         self.node_url = node_url
