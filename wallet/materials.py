@@ -355,7 +355,8 @@ class MaterialService:
                 continue
             receipt = status.get("receipt")
             if status.get("status") != "confirmed" or not isinstance(receipt, dict):
-                continue
+                # the node anchors in arrival order: later filings are not confirmed either
+                break
             if not all(ch.ok for ch in check_receipt_offline(receipt, h)):
                 log.error("the node's receipt for %s does not check; ignored", r["id"])
                 continue
