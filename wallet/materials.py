@@ -332,7 +332,8 @@ class MaterialService:
         """Submit unsent asset ids to the node; store receipts of confirmed ones (work done)."""
         done = 0
         unsent = self.store.all(
-            "SELECT id FROM materials WHERE state='pending' AND anchor_submitted=0 LIMIT 5000"
+            "SELECT id FROM materials WHERE state='pending' AND anchor_submitted=0"
+            " ORDER BY filed_at LIMIT 5000"
         )
         if unsent:
             self.node.submit_anchors([parse_hash(r["id"]) for r in unsent])
