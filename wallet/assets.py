@@ -40,6 +40,9 @@ class AssetService:
                 continue
             bound_to = lic.get("holderAddress")
             item = dict(lic)
+            detail = self.node.licence(lid) if len(view.get("licences", [])) <= 50 else None
+            if detail is not None:
+                item["history"] = detail.get("history", [])
             item["kind"] = "licence"
             item["assetId"] = lid
             if bound_to and str(bound_to).lower() == caller.address.lower():

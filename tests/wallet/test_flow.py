@@ -34,6 +34,8 @@ def test_register_file_grant_fetch_revoke(
     assets = wallet.ok(wallet.get("/v1/assets", tok))
     by_id = {lic["licenceId"]: lic for lic in assets["licences"]}
     assert by_id[bound]["binding"] == "bound"
+    assert by_id[bound]["status"] == "ACTIVE" and by_id[bound]["issuer"]["name"] == "market"
+    assert [h["action"] for h in by_id[bound]["history"]][:1] == ["ISSUED"]
     assert by_id[unbound]["binding"] == "unbound" and ent.address in by_id[unbound]["howToBind"]
 
     # the same PDF filed twice: one material (201, then 200)
