@@ -163,7 +163,9 @@ def test_kill_9_during_filings_loses_nothing_acknowledged(side_wallet: Wallet) -
     threads = [threading.Thread(target=filer, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while len(acked) < 8 and time.monotonic() < deadline:  # a loaded machine files slowly
+        time.sleep(0.05)
     side_wallet.kill()
     stop.set()
     for t in threads:

@@ -71,13 +71,13 @@ def refused(wallet: Wallet, body: dict[str, Any]) -> str:
 
 
 def material_with_grant(
-    wallet: Wallet, ent: Enterprise, bank: Bank, max_uses: int, expires_at: int | None = None
+    wallet: Wallet, ent: Enterprise, bank: Bank, max_uses: int, expires_in: int = 3600
 ) -> tuple[dict[str, Any], bytes]:
     data = f"financial statement {ent.uscc} {time.time()}".encode()
     m = wallet.file(ent.token, "财务报表.pdf", data)
     wallet.wait_state(ent.token, m["id"], "anchored")
     grant = {"assetId": m["id"], "grantee": bank.address, "purpose": "AUDIT",
-             "expiresAt": expires_at or int(time.time()) + 3600, "maxUses": max_uses}  # fmt: skip
+             "expiresAt": int(time.time()) + expires_in, "maxUses": max_uses}  # fmt: skip
     m["grant"] = wallet.ok(wallet.post("/v1/grants", ent.token, json=grant), 201)
     return m, data
 
@@ -138,10 +138,11 @@ def test_revoked_and_expired_grants_are_refused(
     after = bank.failed_consume(ent.address, m["id"])
     assert refused(wallet, bank.body(after, ent.address, m["id"])) == "grant_revoked"
 
-    now = int(wenv.chain.w3.eth.get_block("latest")["timestamp"])
-    m2, _ = material_with_grant(wallet, ent, bank, max_uses=0, expires_at=now + 4)
+    m2, _ = material_with_grant(wallet, ent, bank, max_uses=0, expires_in=8)
     tx2 = bank.consume(ent.address, m2["id"])
-    time.sleep(5)
+    expires = m2["grant"]["expiresAt"]
+    while time.time() <= expires + 1:
+        time.sleep(0.2)
     wenv.rpc("anvil_mine", ["0x1"])
     assert refused(wallet, bank.body(tx2, ent.address, m2["id"])) == "grant_expired"
     grants = {g["grantId"]: g["state"] for g in wallet.ok(wallet.get("/v1/grants", ent.token))[
