@@ -124,6 +124,7 @@ class ConsentChain:
         self.relayer = relayer
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._now, self._now_at = 0, -10.0
 
     def lock(self, slot: Slot) -> threading.Lock:
         """Serialises the signed requests that share a nonce sequence (holder, or slot if keyed)."""
@@ -134,7 +135,12 @@ class ConsentChain:
             return self._locks.setdefault(key, threading.Lock())
 
     def now(self) -> int:
-        return int(self.chain.w3.eth.get_block("latest")["timestamp"])
+        """The chain's time (latest block), read at most once a second."""
+        t = time.monotonic()
+        if t - self._now_at > 1.0:
+            self._now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+            self._now_at = t
+        return self._now + int(t - self._now_at)
 
     def _nonce(self, slot: Slot) -> int:
         reg: Any = self.registry
@@ -170,10 +176,14 @@ class ConsentChain:
             deadline=deadline,
         )
 
-    def relay_grant(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
+    def relay_grant(
+        self, slot: Slot, deadline: int, signature: bytes, *, check: bool = True
+    ) -> TxReceipt:
+        """Relay a signed grant; ``check`` first with eth_call (skipped for our own signature)."""
         request = self._request(slot)
         call = self.registry.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
-        self._preflight(call)
+        if check:
+            self._preflight(call)
         return self.relayer.send(call, GRANT_GAS)
 
     def relay_revoke(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
@@ -197,7 +207,8 @@ class ConsentChain:
     def grant_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
         with self.lock(slot):
             payload = self.grant_payload(slot, deadline)
-            return self.relay_grant(slot, deadline, sign_typed_data(signer, payload))
+            sig = sign_typed_data(signer, payload)
+            return self.relay_grant(slot, deadline, sig, check=False)
 
     def revoke_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
         with self.lock(slot):
@@ -393,7 +404,14 @@ class GrantService:
                              assetId=hex32(req.asset_id), grantee=req.grantee, purpose=code,
                              expiresAt=req.expires_at, maxUses=req.max_uses,
                              transactionHash=tx)  # fmt: skip
-        out = self.get(caller, gid)
+        p = purposes.purpose(code)
+        # just granted in this block: the state is known without asking the chain again
+        out: dict[str, Any] = {
+            "grantId": gid, "assetId": hex32(req.asset_id), "assetKind": req.kind,
+            "holder": caller.address, "grantee": req.grantee, "purpose": p.to_json(),
+            "expiresAt": req.expires_at, "maxUses": req.max_uses, "uses": 0, "state": "active",
+            "grantedBy": caller.label, "grantedAt": now,
+        }  # fmt: skip
         out["transactionHash"] = tx
         out["blockNumber"] = int(receipt["blockNumber"])
         return out
