@@ -1,6 +1,6 @@
 """The event indexer: every event of every contract in the manifest, in SQLite, reorg-safe.
 
-Use it through ``runtime.services["indexer"]`` (an :class:`Indexer`):
+Built once per node (``runtime.indexer``, an :class:`Indexer`); what the services use:
 
 ``events(contract=None, event=None, where=None) -> list[IndexedEvent]``
     Stored events ordered by (block number, log index). ``contract`` is the manifest name
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -45,18 +44,20 @@ from typing import Any
 
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
-from web3._utils.events import get_event_data
+from web3.contract.contract import ContractEvent
 
-from credledger.node.anchoring.store import connect
 from credledger.node.artifacts import abi as artifact_abi
 from credledger.node.chain import Chain
+from credledger.node.db import Database, Migration
 from credledger.node.errors import RpcUnavailableError
 from credledger.node.metrics import Metrics
+from credledger.node.retry import Backoff
 from credledger.node.settings import IndexerSettings
 
 log = logging.getLogger("credledger.node.indexer")
 
-SCHEMA = """
+# Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a database).
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS events (
     block_number INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
@@ -73,6 +74,7 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events(contract, event);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS progress (id INTEGER PRIMARY KEY CHECK (id = 0), height INTEGER);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 
 @dataclass(frozen=True)
@@ -134,18 +136,19 @@ class Indexer:
         self.chain = chain
         self.settings = settings
         self.start_block = start_block
-        self._conn = connect(db_path)
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        self.db = Database(db_path, MIGRATIONS, synchronous="FULL")
+        self._conn = self.db.conn
+        self._lock = self.db.lock
         self._names: dict[str, str] = {}
-        self._topics: dict[tuple[str, bytes], dict[str, Any]] = {}
+        self._topics: dict[tuple[str, bytes], ContractEvent] = {}
         for name, address in contracts.items():
             addr = Web3.to_checksum_address(address)
             self._names[addr.lower()] = name
+            contract = chain.contract(name, addr)
             for entry in artifact_abi(name):
                 if entry.get("type") == "event" and not entry.get("anonymous"):
                     topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
-                    self._topics[(addr.lower(), topic)] = entry
+                    self._topics[(addr.lower(), topic)] = contract.events[entry["name"]]()
         self.addresses = [Web3.to_checksum_address(a) for a in contracts.values()]
         self._callbacks: list[Callable[[IndexedEvent], None]] = []
         self._reorg_callbacks: list[Callable[[int], None]] = []
@@ -241,18 +244,18 @@ class Indexer:
             self._thread = None
 
     def _run(self) -> None:
-        backoff = 0.0
+        backoff = Backoff()
         while not self._stop.is_set():
             try:
                 caught_up = self.poll()
-                backoff = 0.0
+                backoff.succeeded()
                 self.last_error = None
             except Exception as exc:
                 self.m_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                backoff = min(max(backoff * 2, 0.2), 5.0)
-                log.warning("indexer round failed; retrying in %.1fs: %s", backoff, exc)
-                self._stop.wait(backoff)
+                wait = backoff.failed()
+                log.warning("indexer round failed; retrying in %.1fs: %s", wait, exc)
+                self._stop.wait(wait)
                 continue
             if caught_up:
                 self._wake.wait(self.settings.poll_interval)
@@ -293,14 +296,10 @@ class Indexer:
             return
         rollback_to = common if common is not None else kept[-1][0] - 1
         rollback_to = max(rollback_to, self.start_block - 1)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            n = self._conn.execute(
-                "DELETE FROM events WHERE block_number > ?", (rollback_to,)
-            ).rowcount
-            self._conn.execute("DELETE FROM blocks WHERE number > ?", (rollback_to,))
+        with self.db.tx() as c:
+            n = c.execute("DELETE FROM events WHERE block_number > ?", (rollback_to,)).rowcount
+            c.execute("DELETE FROM blocks WHERE number > ?", (rollback_to,))
             self._set_height(rollback_to)
-            self._conn.execute("COMMIT")
         self._block_times.clear()
         self.m_reorgs.inc()
         log.warning(
@@ -361,10 +360,10 @@ class Indexer:
         address = str(raw["address"])
         if not raw["topics"]:
             return None
-        entry = self._topics.get((address.lower(), bytes(raw["topics"][0])))
-        if entry is None:
+        event = self._topics.get((address.lower(), bytes(raw["topics"][0])))
+        if event is None:
             return None
-        data = get_event_data(self.chain.w3.codec, entry, raw)
+        data = event.process_log(raw)
         return IndexedEvent(
             contract=self._names[address.lower()],
             address=Web3.to_checksum_address(address),
@@ -382,43 +381,37 @@ class Indexer:
         decoded = [e for e in (self._decode(r) for r in logs) if e is not None]
         end_block = self.chain.w3.eth.get_block(end)
         new: list[IndexedEvent] = []
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for e in decoded:
-                    cur = self._conn.execute(
-                        "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            e.block_number,
-                            e.log_index,
-                            e.contract,
-                            e.address,
-                            e.event,
-                            json.dumps(e.args),
-                            e.block_hash,
-                            e.tx_hash,
-                            e.block_time,
-                        ),
-                    )
-                    if cur.rowcount:
-                        new.append(e)
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                        (e.block_number, e.block_hash),
-                    )
+        with self.db.tx():
+            for e in decoded:
+                cur = self._conn.execute(
+                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        e.block_number,
+                        e.log_index,
+                        e.contract,
+                        e.address,
+                        e.event,
+                        json.dumps(e.args),
+                        e.block_hash,
+                        e.tx_hash,
+                        e.block_time,
+                    ),
+                )
+                if cur.rowcount:
+                    new.append(e)
                 self._conn.execute(
                     "INSERT OR REPLACE INTO blocks VALUES (?, ?)",
-                    (end, _hex(end_block["hash"])),
+                    (e.block_number, e.block_hash),
                 )
-                self._conn.execute(
-                    "DELETE FROM blocks WHERE number < ?",
-                    (end - 10 * self.settings.reorg_window - self.settings.chunk_blocks,),
-                )
-                self._set_height(end)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            self._conn.execute(
+                "INSERT OR REPLACE INTO blocks VALUES (?, ?)",
+                (end, _hex(end_block["hash"])),
+            )
+            self._conn.execute(
+                "DELETE FROM blocks WHERE number < ?",
+                (end - 10 * self.settings.reorg_window - self.settings.chunk_blocks,),
+            )
+            self._set_height(end)
         with self._height_cond:
             self._height_cond.notify_all()
         for e in new:
@@ -429,9 +422,4 @@ class Indexer:
                     log.exception("event callback failed")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def open_readonly(db_path: Path) -> sqlite3.Connection:  # pragma: no cover - tooling helper
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        self.db.close()

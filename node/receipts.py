@@ -18,6 +18,7 @@ from web3 import Web3
 
 from credledger.node import merkle
 from credledger.node.chain import Chain
+from credledger.node.contracts.anchor_registry import AnchorRegistry
 from credledger.node.errors import InputError
 
 RECEIPT_FORMAT = "credledger-receipt"
@@ -35,18 +36,38 @@ def hex32(b: bytes) -> str:
     return "0x" + bytes(b).hex()
 
 
-def parse_hash(value: str) -> bytes:
-    """A 32-byte hash from ``0x`` + 64 hex digits (the prefix is optional); InputError if not."""
+def parse_hash(value: Any, field: str | None = None) -> bytes:
+    """A 32-byte hash from ``0x`` + 64 hex digits (the prefix is optional); InputError if not.
+
+    ``field`` names the request field in the message and the error details (the one parser of
+    hashes: anchors, receipts, licence ids, document hashes).
+    """
+    where = {"field": field} if field else {}
     if not isinstance(value, str):
-        raise InputError("a hash must be a string of 64 hex digits")
+        raise InputError(
+            f"{field}: expected 0x + 64 hex digits"
+            if field
+            else "a hash must be a string of 64 hex digits",
+            **where,
+        )
     s = value.strip()
     s = s[2:] if s[:2] in ("0x", "0X") else s
     if len(s) != 64:
-        raise InputError(f"a hash must be 32 bytes (64 hex digits), got {len(s)} digits")
+        raise InputError(
+            f"{field}: must be 32 bytes (64 hex digits), got {len(s)}"
+            if field
+            else f"a hash must be 32 bytes (64 hex digits), got {len(s)} digits",
+            **where,
+        )
     try:
         return bytes.fromhex(s)
     except ValueError:
-        raise InputError("a hash must contain only hex digits 0-9 a-f") from None
+        raise InputError(
+            f"{field}: only hex digits 0-9 a-f are allowed"
+            if field
+            else "a hash must contain only hex digits 0-9 a-f",
+            **where,
+        ) from None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> bytes:
@@ -119,11 +140,24 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Chec
         Check(
             "document hash",
             r_doc == doc_hash,
-            f"{hex32(doc_hash)} {'matches' if r_doc == doc_hash else 'differs from'} the receipt",
+            f"{hex32(doc_hash)} matches the receipt"
+            if r_doc == doc_hash
+            else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
+            f"{hex32(r_doc)}",
         )
     ]
-    leaf_ok = parse_hash(_field(receipt, "leaf")) == merkle.leaf_hash(doc_hash)
-    checks.append(Check("leaf encoding", leaf_ok, LEAF_ENCODING))
+    r_leaf = parse_hash(_field(receipt, "leaf"))
+    want_leaf = merkle.leaf_hash(doc_hash)
+    checks.append(
+        Check(
+            "leaf encoding",
+            r_leaf == want_leaf,
+            LEAF_ENCODING
+            if r_leaf == want_leaf
+            else f"the receipt's leaf {hex32(r_leaf)} differs from {hex32(want_leaf)} = "
+            f"{LEAF_ENCODING.replace('docHash', hex32(doc_hash)[:10] + '…')}",
+        )
+    )
     path_ok = merkle.verify(root, doc_hash, proof)
     checks.append(
         Check(
@@ -153,8 +187,8 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     if not chain.code_at(address):
         checks.append(Check("anchored on chain", False, f"no contract at {address}"))
         return checks
-    registry = chain.contract("AnchorRegistry", address)
-    anchored_at = int(registry.functions.anchoredAt(root).call())
+    registry = AnchorRegistry(chain, address)
+    anchored_at = registry.anchored_at(root)
     checks.append(
         Check(
             "anchored on chain",
@@ -164,7 +198,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
             else f"root {hex32(root)} is not anchored at {address}",
         )
     )
-    via_view = int(registry.functions.verifyDocument(root, doc_hash, proof).call())
+    via_view = registry.verify_document(root, doc_hash, proof)
     checks.append(
         Check(
             "contract verifyDocument",
@@ -189,7 +223,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     in_block = False
     try:
         tx_receipt = chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        events = registry.events.Anchored().process_receipt(tx_receipt)
+        events = registry.contract.events.Anchored().process_receipt(tx_receipt)
         in_block = (
             bytes(tx_receipt["blockHash"]) == block_hash
             and tx_receipt["status"] == 1

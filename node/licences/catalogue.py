@@ -11,13 +11,22 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, NewType
+from typing import Any, Literal
 
 from eth_hash.auto import keccak
 
+from credledger.node.contracts.licence_registry import TypeId
 from credledger.node.errors import InputError, NotFoundError
 
-TypeId = NewType("TypeId", bytes)
+__all__ = [
+    "Catalogue",
+    "Category",
+    "LicenceType",
+    "TypeId",
+    "load_catalogue",
+    "parse_catalogue",
+    "type_id",
+]
 HolderRule = Literal["enterprise", "person", "any"]
 CODE_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
 
@@ -106,5 +115,5 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
 
 @cache
 def load_catalogue() -> Catalogue:
-    text = resources.files("node").joinpath("data/licence_types.json").read_text("utf-8")
+    text = resources.files("credledger.node").joinpath("data/licence_types.json").read_text("utf-8")
     return parse_catalogue(json.loads(text))

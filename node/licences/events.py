@@ -1,6 +1,6 @@
 """Licence history from chain events, read through the node's event indexer.
 
-The indexer (``runtime.services["indexer"]``) stores every event of the manifest's contracts; this
+The indexer (``runtime.indexer``) stores every event of the manifest's contracts; this
 module turns ``LicenceRegistry`` events into per-licence state and history. Status, document and
 validity can be rebuilt from events alone (the contract emits every change), which is what the
 enterprise view does; single-licence reads and verdicts also ask the contract for its current
@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from credledger.node.contracts.licence_registry import SupervisionKind
+
 CONTRACT = "LicenceRegistry"
 LIFECYCLE = (
     "LicenceSuspended",
@@ -21,11 +23,7 @@ LIFECYCLE = (
     "LicenceAmended",
     "HolderBound",
 )
-SUPERVISION_KINDS = (
-    "ABNORMAL_OPERATION_LISTED",
-    "ABNORMAL_OPERATION_REMOVED",
-    "ADMINISTRATIVE_PENALTY",
-)
+SUPERVISION_KINDS = tuple(k.name for k in SupervisionKind)  # by their on-chain number
 
 
 class Event(Protocol):
