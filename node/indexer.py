@@ -57,7 +57,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
@@ -155,43 +154,72 @@ def _checksum(address: str) -> str:
     return str(Web3.to_checksum_address(address))
 
 
-class _FastDecoder:
-    """Decodes one event's raw log with eth_abi alone (web3's get_event_data is ~10x slower).
+def _word_decoder(typ: str) -> Callable[[bytes], Any]:
+    """How to read one 32-byte ABI word of elementary static type ``typ`` (JSON-ready)."""
+    if typ == "address":
+        return lambda w: _checksum("0x" + w[12:].hex())
+    if typ == "bool":
+        return lambda w: w != bytes(32)
+    if typ.startswith("uint"):
+        return lambda w: int.from_bytes(w, "big")
+    if typ.startswith("int"):
+        return lambda w: int.from_bytes(w, "big", signed=True)
+    if typ.startswith("bytes") and typ != "bytes":
+        n = int(typ[5:])
+        return lambda w: "0x" + w[:n].hex()
+    raise ValueError(typ)
 
-    Only for events whose inputs are elementary types; others use get_event_data. The result
-    is what ``_jsonable(get_event_data(...).args)`` gives: bytes as 0x hex, addresses
-    checksummed, integers as ints.
+
+class _FastDecoder:
+    """Decodes one event's raw log by slicing ABI words (web3's get_event_data and even eth_abi
+    cost ~0.5 ms per event; this is ~20x less).
+
+    For events whose inputs are elementary types (static ones, plus ``string`` / ``bytes`` in
+    the data); others use get_event_data. The result is what ``_jsonable(get_event_data(...)
+    .args)`` gives: bytes as 0x hex, addresses checksummed, integers as ints.
     """
 
     def __init__(self, entry: dict[str, Any]) -> None:
         inputs = entry.get("inputs", [])
         self.name = str(entry["name"])
-        self.indexed = [(i["name"], i["type"]) for i in inputs if i.get("indexed")]
-        self.data = [(i["name"], i["type"]) for i in inputs if not i.get("indexed")]
         self.order = [i["name"] for i in inputs]
         self.ok = all(_ELEMENTARY.match(i["type"]) for i in inputs) and not any(
-            t in ("string", "bytes") for _, t in self.indexed
+            i["type"] in ("string", "bytes") for i in inputs if i.get("indexed")
         )
+        if not self.ok:
+            return
+        self.indexed = [(i["name"], _word_decoder(i["type"])) for i in inputs if i.get("indexed")]
+        self.data: list[tuple[str, str, Callable[[bytes], Any] | None]] = [
+            (
+                i["name"],
+                i["type"],
+                None if i["type"] in ("string", "bytes") else _word_decoder(i["type"]),
+            )
+            for i in inputs
+            if not i.get("indexed")
+        ]
 
-    @staticmethod
-    def _value(typ: str, value: Any) -> Any:
-        if typ == "address":
-            return _checksum(value)
-        if isinstance(value, bytes):
-            return "0x" + value.hex()
-        return value
-
-    def decode(self, topics: list[bytes], data: bytes) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def decode(self, topics: list[str], data: bytes) -> dict[str, Any]:
         if len(topics) != len(self.indexed) + 1:
             raise ValueError(f"{self.name}: {len(topics)} topics")
-        for (name, typ), topic in zip(self.indexed, topics[1:], strict=True):
-            (value,) = abi_decode([typ], topic)
-            out[name] = self._value(typ, value)
-        if self.data:
-            values = abi_decode([t for _, t in self.data], data)
-            for (name, typ), value in zip(self.data, values, strict=True):
-                out[name] = self._value(typ, value)
+        out: dict[str, Any] = {}
+        for (name, read), topic in zip(self.indexed, topics[1:], strict=True):
+            out[name] = read(bytes.fromhex(topic[2:]))
+        for k, (name, typ, read) in enumerate(self.data):
+            word = data[32 * k : 32 * k + 32]
+            if len(word) != 32:
+                raise ValueError(f"{self.name}: short data")
+            if read is not None:
+                out[name] = read(word)
+                continue
+            offset = int.from_bytes(word, "big")
+            size = int.from_bytes(data[offset : offset + 32], "big")
+            raw = data[offset + 32 : offset + 32 + size]
+            if len(raw) != size:
+                raise ValueError(f"{self.name}: short {typ}")
+            out[name] = (
+                raw.decode("utf-8", errors="replace") if typ == "string" else "0x" + raw.hex()
+            )
         return {k: out[k] for k in self.order}
 
 
@@ -491,9 +519,7 @@ class Indexer:
         else:
             block_time = self._block_time(number)
         if fast.ok:
-            args = fast.decode(
-                [bytes.fromhex(t[2:]) for t in topics], bytes.fromhex(raw["data"][2:])
-            )
+            args = fast.decode(topics, bytes.fromhex(raw["data"][2:]))
             name = fast.name
         else:  # not used by today's contracts (every event has elementary inputs)
             entry = {

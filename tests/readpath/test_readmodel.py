@@ -207,3 +207,33 @@ def test_reorg_rebuilds_the_view(world: dict[str, Any], tmp_path: Path) -> None:
     assert model.licence(lid).status == "ACTIVE"  # type: ignore[union-attr]
     _assert_equivalent(world, model, [lid])
     ix.close()
+
+
+def test_fast_decoding_matches_web3(world: dict[str, Any], tmp_path: Path) -> None:
+    """Every stored event's arguments equal web3's own decoding of the same log."""
+    from eth_utils.abi import event_abi_to_log_topic
+    from web3._utils.events import get_event_data
+
+    from credledger.node.artifacts import abi as artifact_abi
+    from credledger.node.indexer import _jsonable
+
+    chain = world["chain"]
+    ix, _ = _follow(world, tmp_path / "ix.sqlite3")
+    _catch_up(ix)
+    entries = {}
+    for name, address in world["contracts"].items():
+        for e in artifact_abi(name):
+            if e.get("type") == "event":
+                entries[(address.lower(), bytes(event_abi_to_log_topic(e)))] = e  # type: ignore[arg-type]
+    want = {}
+    for raw in chain.w3.eth.get_logs({"fromBlock": 0, "toBlock": ix.indexed_height}):
+        entry = entries.get((str(raw["address"]).lower(), bytes(raw["topics"][0])))
+        if entry is not None:
+            data = get_event_data(chain.w3.codec, entry, raw)
+            key = (int(raw["blockNumber"]), int(raw["logIndex"]))
+            want[key] = (str(data["event"]), _jsonable(dict(data["args"])))
+    got = {(e.block_number, e.log_index): (e.event, e.args) for e in ix.events()}
+    kinds = {v[0] for v in want.values()}
+    assert {"LicenceIssued", "LicenceTypeRegistered", "Anchored", "RoleGranted"} <= kinds
+    assert got == want
+    ix.close()
