@@ -139,8 +139,19 @@ class ContractRevert(ChainError):
 
     code = "contract_revert"
     http_status = 400
+    # the message, formatted with the error's named arguments (bytes as 0x hex); see describe
+    template: ClassVar[str] = ""
 
     def __init__(self, message: str, *, error_name: str = "", args: tuple[Any, ...] = ()) -> None:
         super().__init__(message, contract_error=error_name)
         self.error_name = error_name
         self.error_args = args
+
+    @classmethod
+    def describe(cls, args: dict[str, Any]) -> str:
+        """The message for this error with these named arguments ('' without a template)."""
+        shown = {k: "0x" + v.hex() if isinstance(v, bytes) else v for k, v in args.items()}
+        try:
+            return cls.template.format(**shown) if cls.template else ""
+        except (KeyError, IndexError):
+            return ""

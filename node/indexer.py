@@ -1,6 +1,6 @@
 """The event indexer: every event of every contract in the manifest, in SQLite, reorg-safe.
 
-Use it through ``runtime.services["indexer"]`` (an :class:`Indexer`):
+Built once per node (``runtime.indexer``, an :class:`Indexer`); what the services use:
 
 ``events(contract=None, event=None, where=None) -> list[IndexedEvent]``
     Stored events ordered by (block number, log index). ``contract`` is the manifest name
@@ -49,7 +49,6 @@ import functools
 import json
 import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -62,18 +61,20 @@ from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.types import RPCEndpoint
 
-from credledger.node.anchoring.store import connect
 from credledger.node.artifacts import abi as artifact_abi
 from credledger.node.chain import Chain
+from credledger.node.db import Database, Migration
 from credledger.node.errors import RpcUnavailableError
 from credledger.node.metrics import Metrics
+from credledger.node.retry import Backoff
 from credledger.node.settings import IndexerSettings
 
 log = logging.getLogger("credledger.node.indexer")
 
 MAX_SPAN = 50_000  # the largest getLogs range tried while catching up
 
-SCHEMA = """
+# Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a database).
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS events (
     block_number INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
@@ -90,6 +91,7 @@ CREATE INDEX IF NOT EXISTS events_by_name ON events(contract, event);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS progress (id INTEGER PRIMARY KEY CHECK (id = 0), height INTEGER);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,9 @@ class Indexer:
         self.chain = chain
         self.settings = settings
         self.start_block = start_block
-        self._conn = connect(db_path)
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        self.db = Database(db_path, MIGRATIONS, synchronous="FULL")
+        self._conn = self.db.conn
+        self._lock = self.db.lock
         self._names: dict[str, str] = {}
         self._topics: dict[tuple[str, bytes], dict[str, Any]] = {}
         self._fast: dict[tuple[str, bytes], _FastDecoder] = {}
@@ -365,18 +367,18 @@ class Indexer:
             self._thread = None
 
     def _run(self) -> None:
-        backoff = 0.0
+        backoff = Backoff()
         while not self._stop.is_set():
             try:
                 caught_up = self.poll()
-                backoff = 0.0
+                backoff.succeeded()
                 self.last_error = None
             except Exception as exc:
                 self.m_errors.inc()
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                backoff = min(max(backoff * 2, 0.2), 5.0)
-                log.warning("indexer round failed; retrying in %.1fs: %s", backoff, exc)
-                self._stop.wait(backoff)
+                wait = backoff.failed()
+                log.warning("indexer round failed; retrying in %.1fs: %s", wait, exc)
+                self._stop.wait(wait)
                 continue
             if caught_up:
                 self._wake.wait(self.settings.poll_interval)
@@ -418,13 +420,10 @@ class Indexer:
         rollback_to = common if common is not None else kept[-1][0] - 1
         rollback_to = max(rollback_to, self.start_block - 1)
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            n = self._conn.execute(
-                "DELETE FROM events WHERE block_number > ?", (rollback_to,)
-            ).rowcount
-            self._conn.execute("DELETE FROM blocks WHERE number > ?", (rollback_to,))
-            self._set_height(rollback_to)
-            self._conn.execute("COMMIT")
+            with self.db.tx() as c:
+                n = c.execute("DELETE FROM events WHERE block_number > ?", (rollback_to,)).rowcount
+                c.execute("DELETE FROM blocks WHERE number > ?", (rollback_to,))
+                self._set_height(rollback_to)
             self._height, self._height_time = rollback_to, 0
             self._block_times.clear()
             self._span = self.settings.chunk_blocks
@@ -560,8 +559,7 @@ class Indexer:
         blocks = {e.block_number: e.block_hash for e in decoded}
         blocks[end] = end_hash
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.db.tx():
                 # (start, end] is above the stored height, so none of these rows exist yet:
                 # rows are only ever stored together with the height that covers them
                 self._conn.executemany(
@@ -589,10 +587,6 @@ class Indexer:
                     (end - 10 * self.settings.reorg_window - self._span,),
                 )
                 self._set_height(end)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
             self._height, self._height_time = end, end_time
             for listener in self._listeners:
                 try:
@@ -610,9 +604,4 @@ class Indexer:
                         log.exception("event callback failed")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def open_readonly(db_path: Path) -> sqlite3.Connection:  # pragma: no cover - tooling helper
-    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        self.db.close()

@@ -35,18 +35,38 @@ def hex32(b: bytes) -> str:
     return "0x" + bytes(b).hex()
 
 
-def parse_hash(value: str) -> bytes:
-    """A 32-byte hash from ``0x`` + 64 hex digits (the prefix is optional); InputError if not."""
+def parse_hash(value: Any, field: str | None = None) -> bytes:
+    """A 32-byte hash from ``0x`` + 64 hex digits (the prefix is optional); InputError if not.
+
+    ``field`` names the request field in the message and the error details (the one parser of
+    hashes: anchors, receipts, licence ids, document hashes).
+    """
+    where = {"field": field} if field else {}
     if not isinstance(value, str):
-        raise InputError("a hash must be a string of 64 hex digits")
+        raise InputError(
+            f"{field}: expected 0x + 64 hex digits"
+            if field
+            else "a hash must be a string of 64 hex digits",
+            **where,
+        )
     s = value.strip()
     s = s[2:] if s[:2] in ("0x", "0X") else s
     if len(s) != 64:
-        raise InputError(f"a hash must be 32 bytes (64 hex digits), got {len(s)} digits")
+        raise InputError(
+            f"{field}: must be 32 bytes (64 hex digits), got {len(s)}"
+            if field
+            else f"a hash must be 32 bytes (64 hex digits), got {len(s)} digits",
+            **where,
+        )
     try:
         return bytes.fromhex(s)
     except ValueError:
-        raise InputError("a hash must contain only hex digits 0-9 a-f") from None
+        raise InputError(
+            f"{field}: only hex digits 0-9 a-f are allowed"
+            if field
+            else "a hash must contain only hex digits 0-9 a-f",
+            **where,
+        ) from None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> bytes:

@@ -1,8 +1,7 @@
 """The durable anchoring pipeline: intake (service), batcher/submitter/confirmer (pipeline).
 
-``component(runtime)`` is the builder listed in ``node.runtime.COMPONENTS``: it adds
-``runtime.services["anchoring"]`` (:class:`AnchoringService`), ``runtime.services["indexer"]``
-(:class:`node.indexer.Indexer`) and ``runtime.services["metrics"]`` and registers the workers.
+``component.build(core)`` returns the :class:`AnchoringService`, the pipeline worker and the
+``/v1/anchors`` routes (see ``node/assembly.py``).
 """
 
 from __future__ import annotations

@@ -1,62 +1,49 @@
-"""Wires the anchoring service, its pipeline and the indexer into a :class:`NodeRuntime`."""
+"""The anchoring component: its service, its pipeline worker and its routes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from credledger.node.anchoring.pipeline import Pipeline
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.anchoring.store import AnchorStore
+from credledger.node.api.routes import anchors as anchor_routes
 from credledger.node.errors import DeploymentError
-from credledger.node.indexer import Indexer
-from credledger.node.metrics import Metrics, configure_json_logs
-
-if TYPE_CHECKING:
-    from credledger.node.runtime import NodeRuntime
+from credledger.node.runtime import Contribution, Core
 
 
-def component(runtime: NodeRuntime) -> None:
-    """Add services["anchoring"], services["indexer"], services["metrics"] and their workers."""
-    settings = runtime.settings
-    configure_json_logs(settings.log_level)
-    metrics = runtime.services.get("metrics")
-    if not isinstance(metrics, Metrics):
-        metrics = Metrics()
-        runtime.services["metrics"] = metrics
-    contracts = runtime.contracts
-    if "AnchorRegistry" not in contracts:
+@dataclass(frozen=True, kw_only=True)
+class AnchoringContribution(Contribution):
+    service: AnchoringService
+    pipeline: Pipeline
+
+
+def build(core: Core) -> AnchoringContribution:
+    """The anchoring service over ``data_dir/anchoring.sqlite3`` and the pipeline anchoring it."""
+    settings = core.settings
+    address = core.contracts.get("AnchorRegistry")
+    if address is None:
         raise DeploymentError("the manifest has no AnchorRegistry; deploy the contracts again")
-    address = contracts["AnchorRegistry"]
     store = AnchorStore(settings.data_dir / "anchoring.sqlite3")
     service = AnchoringService(
         store,
         settings.anchoring,
-        chain_id=runtime.chain.chain_id,
+        chain_id=core.chain.chain_id,
         contract=address,
-        metrics=metrics,
+        metrics=core.metrics,
     )
     pipeline = Pipeline(
         service,
-        runtime.chain,
-        runtime.sender.account,
-        runtime.sender.nonces,
+        core.chain,
+        core.sender.account,
+        core.sender.nonces,
         settings.anchoring,
         contract=address,
         confirmations=settings.chain.effective_confirmations,
-        metrics=metrics,
-    )
-    start_block = int(runtime.manifest.get("startBlock", 0))
-    indexer = Indexer(
-        runtime.chain,
-        contracts,
-        start_block,
-        settings.data_dir / "indexer.sqlite3",
-        settings.indexer,
-        metrics,
+        metrics=core.metrics,
     )
     # a rollback seen by the indexer makes the pipeline re-check its recent anchors at once
-    indexer.on_reorg(lambda _block: pipeline.request_reorg_check())
-    runtime.services["anchoring"] = service
-    runtime.services["indexer"] = indexer
-    runtime.workers.append(pipeline)
-    runtime.workers.append(indexer)
+    core.indexer.on_reorg(lambda _block: pipeline.request_reorg_check())
+    return AnchoringContribution(
+        service=service, pipeline=pipeline, workers=(pipeline,), routers=(anchor_routes.router,)
+    )

@@ -40,6 +40,7 @@ from credledger.node.anchoring.store import AnchorStore, BatchRow, TxRow
 from credledger.node.chain import Chain
 from credledger.node.errors import ChainError, RpcUnavailableError
 from credledger.node.metrics import Metrics
+from credledger.node.retry import Backoff
 from credledger.node.settings import AnchoringSettings
 from credledger.node.tx import NonceManager, revert_from
 
@@ -77,7 +78,7 @@ class Pipeline:
         self.contract = self.registry.address
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._backoff = 0.0
+        self._backoff = Backoff()
         self._last_reorg_check = 0.0
         self._last_balance_check = 0.0
         self._last_broadcast: dict[int, float] = {}
@@ -134,21 +135,21 @@ class Pipeline:
         while not self._stop.is_set():
             try:
                 busy = self.step()
-                self._backoff = 0.0
+                self._backoff.succeeded()
                 self.last_error = None
                 self.service.pipeline_health["lastError"] = None
             except Exception as exc:
                 self.m_rpc_errors.inc()
-                self._backoff = min(max(self._backoff * 2, 0.2), 5.0)
+                wait = self._backoff.failed()
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self.service.pipeline_health["lastError"] = self.last_error
                 log.warning(
                     "anchoring step failed; retrying in %.1fs: %s",
-                    self._backoff,
+                    wait,
                     self.last_error,
-                    extra={"event": "step_failed", "backoff": self._backoff},
+                    extra={"event": "step_failed", "backoff": wait},
                 )
-                self._stop.wait(self._backoff)
+                self._stop.wait(wait)
                 continue
             self._stop.wait(0.02 if busy else 0.1)
 

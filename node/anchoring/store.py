@@ -1,4 +1,4 @@
-"""The anchoring queue on disk: SQLite in WAL mode with ``synchronous=FULL``.
+"""The anchoring queue on disk: SQLite (``node/db.py``) in WAL mode with ``synchronous=FULL``.
 
 Every state change the pipeline makes is one SQLite transaction, committed (fsynced) before the
 effect it records is acknowledged or sent: a hash is in ``docs`` before ``POST /v1/anchors``
@@ -15,7 +15,6 @@ Tables
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from credledger.node.db import Database, Migration
+
+# Schema version 1 is the schema from before versions existed (hence IF NOT EXISTS: it adopts
+# such a database as it is). Append new migrations; never edit a shipped one.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS docs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_hash BLOB NOT NULL UNIQUE,
@@ -59,6 +62,7 @@ CREATE TABLE IF NOT EXISTS txs (
 );
 CREATE INDEX IF NOT EXISTS txs_batch ON txs(batch_id, state);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 
 @dataclass(frozen=True)
@@ -98,44 +102,24 @@ class TxRow:
     sent_at: float | None
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in WAL mode with full fsync on commit, autocommit off."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
 class AnchorStore:
     """All reads and writes of the anchoring tables; one lock serialises writers."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn = connect(path)
-        self._conn.executescript(SCHEMA)
-        self.lock = threading.RLock()
+        self.db = Database(path, MIGRATIONS, synchronous="FULL")
 
     def close(self) -> None:
-        with self.lock:
-            self._conn.close()
+        self.db.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One durable transaction (BEGIN IMMEDIATE … COMMIT with fsync)."""
-        with self.lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self.db.tx() as c:
+            yield c
 
     def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.lock:
-            return list(self._conn.execute(sql, args).fetchall())
+        return self.db.query(sql, args)
 
     # --- docs ---------------------------------------------------------------------------------
 
@@ -168,8 +152,8 @@ class AnchorStore:
         return found
 
     def docs(self, hashes: Sequence[bytes]) -> dict[bytes, DocRow]:
-        with self.lock:
-            return self._docs_by_hash(self._conn, hashes)
+        with self.db.lock:
+            return self._docs_by_hash(self.db.conn, hashes)
 
     def doc(self, doc_hash: bytes) -> DocRow | None:
         return self.docs([doc_hash]).get(doc_hash)

@@ -2,37 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from credledger.node import __version__
-from credledger.node.api.routes import (
-    anchors,
-    enterprises,
-    health,
-    licences,
-    metrics,
-    verifications,
-    verify,
-)
+from credledger.node.api.routes import health, metrics
 from credledger.node.errors import CredledgerError
 from credledger.node.runtime import NodeRuntime
 
-# Routers of every component; each is mounted as it is.
-ROUTERS = [
-    health.router,
-    anchors.router,
-    metrics.router,
-    licences.router,
-    enterprises.router,
-    verify.router,
-    verifications.router,
-]
+# The node's own routers; each component contributes its own (runtime.routers).
+ROUTERS = [health.router, metrics.router]
 
 
 def create_app(runtime: NodeRuntime) -> FastAPI:
-    app = FastAPI(title="credledger node", version=__version__)
+    """The HTTP app of ``runtime``; its lifespan starts the runtime's workers and stops them, so
+    the app runs the whole node under any ASGI server."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(title="credledger node", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
 
     @app.exception_handler(CredledgerError)
@@ -53,6 +51,6 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
             },
         )
 
-    for router in ROUTERS:
+    for router in [*ROUTERS[:1], *runtime.routers, *ROUTERS[1:]]:
         app.include_router(router)
     return app

@@ -1,12 +1,21 @@
-"""FastAPI dependencies: the runtime and its services, as Annotated types."""
+"""What the routers share: the runtime, its services and the caller, as FastAPI dependencies."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.auth import Principal
+from credledger.node.errors import CredledgerError
+from credledger.node.licences.service import LicenceService
 from credledger.node.runtime import NodeRuntime
+
+
+class ServiceUnavailable(CredledgerError):
+    code = "service_unavailable"
+    http_status = 503
 
 
 def get_runtime(request: Request) -> NodeRuntime:
@@ -15,3 +24,31 @@ def get_runtime(request: Request) -> NodeRuntime:
 
 
 Runtime = Annotated[NodeRuntime, Depends(get_runtime)]
+
+
+def get_anchoring(runtime: Runtime) -> AnchoringService:
+    return runtime.anchoring
+
+
+Anchoring = Annotated[AnchoringService, Depends(get_anchoring)]
+
+
+def get_licences(runtime: Runtime) -> LicenceService:
+    if runtime.licences is None:
+        raise ServiceUnavailable(
+            "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
+        )
+    return runtime.licences
+
+
+Licences = Annotated[LicenceService, Depends(get_licences)]
+
+
+def get_principal(
+    service: Licences, authorization: Annotated[str | None, Header()] = None
+) -> Principal | None:
+    """The caller named by the bearer token (None without a token; 401 for a wrong one)."""
+    return service.departments.tokens.authenticate(authorization)
+
+
+Caller = Annotated[Principal | None, Depends(get_principal)]

@@ -192,8 +192,8 @@ def up(
     import uvicorn
 
     from credledger.node.api.app import create_app
+    from credledger.node.assembly import build_runtime
     from credledger.node.licences import demo as licence_demo
-    from credledger.node.runtime import NodeRuntime
     from credledger.node.settings import load_settings
 
     proc_pid: int | None = None
@@ -229,8 +229,7 @@ def up(
         deploy_contracts(
             chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None
         )
-        runtime = NodeRuntime.from_settings(settings)
-        runtime.start()
+        runtime = build_runtime(settings)  # its workers start with the app (lifespan)
         if settings.licences.demo:
             licence_demo.prepare(runtime, console.print)
         app_ = create_app(runtime)

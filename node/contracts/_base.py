@@ -6,11 +6,12 @@ from typing import Any, Self
 
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
 from credledger.node.chain import Chain
-from credledger.node.errors import ConfigError
-from credledger.node.tx import TxSender
+from credledger.node.errors import ConfigError, ContractRevert
+from credledger.node.tx import TxSender, revert_from
 
 
 class Binding:
@@ -29,8 +30,16 @@ class Binding:
         return type(self)(self.chain, self.address, sender)
 
     def _send(self, call: ContractFunction, gas: int | None = None) -> TxReceipt:
+        """Estimate gas (a revert raises its error class) *before* the sender takes the account's
+        nonce lock, so concurrent writers overlap their estimates; then sign, send and wait."""
         if self.sender is None:
             raise ConfigError(f"{self.NAME} binding has no sender; use with_sender(...) to write")
+        if gas is None:
+            try:
+                estimate = int(call.estimate_gas({"from": self.sender.address}))
+            except (ContractCustomError, ContractLogicError) as exc:
+                raise revert_from(exc) or ContractRevert(str(exc)) from None
+            gas = estimate + estimate // 5 + 10_000
         return self.sender.send(call, gas)
 
     def _events(self, name: str, receipt: TxReceipt) -> list[dict[str, Any]]:

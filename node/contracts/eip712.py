@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
-from eth_account.messages import _hash_eip191_message, encode_typed_data
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
@@ -145,7 +145,9 @@ def revoke_typed_data(
 
 def digest(typed_data: dict[str, Any]) -> bytes:
     """The 32-byte EIP-712 digest ``keccak256(0x1901 || domainSeparator || structHash)``."""
-    return bytes(_hash_eip191_message(encode_typed_data(full_message=typed_data)))
+    # EIP-191: keccak256(0x19 || version || header || body) of the signable message
+    m = encode_typed_data(full_message=typed_data)
+    return bytes(keccak(b"\x19" + m.version + m.header + m.body))
 
 
 def sign_typed_data(account: LocalAccount, typed_data: dict[str, Any]) -> bytes:

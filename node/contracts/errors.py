@@ -73,4 +73,5 @@ def decode_revert(data: bytes | str | None) -> ContractRevert:
         for i, (n, a) in enumerate(zip(names, args, strict=False))
     )
     cls = ERROR_CLASSES.get(name, ContractRevert)
-    return cls(f"{name}({shown})", error_name=name, args=args)
+    named = {n or str(i): a for i, (n, a) in enumerate(zip(names, args, strict=False))}
+    return cls(cls.describe(named) or f"{name}({shown})", error_name=name, args=args)

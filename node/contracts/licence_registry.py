@@ -7,6 +7,7 @@ and the stored status in ``error_args``.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NewType
@@ -19,10 +20,10 @@ from credledger.node.contracts import openzeppelin as _oz  # noqa: F401 - regist
 from credledger.node.contracts._base import Binding
 from credledger.node.contracts.errors import register
 from credledger.node.errors import ContractRevert
-from credledger.node.licences.catalogue import TypeId
 from credledger.node.merkle import DocHash
 
 LicenceId = NewType("LicenceId", bytes)
+TypeId = NewType("TypeId", bytes)  # keccak256 of a licence type's code
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ROLE_ISSUER = 1
@@ -56,11 +57,24 @@ def licence_id_of(type_id: bytes, serial: bytes) -> LicenceId:
 
 
 def serial_of(licence_number: str) -> bytes:
-    """A licence number as a serial: its ASCII bytes left-aligned in 32 bytes (<= 32 characters)."""
-    raw = licence_number.encode("ascii")
-    if not raw or len(raw) > 32:
-        raise ValueError("a licence number has 1 to 32 ASCII characters")
-    return raw.ljust(32, b"\0")
+    """A licence number as the contract's ``serial`` (the one encoding, used by the node too):
+    the number (NFKC, trimmed) left-aligned in 32 bytes if it is printable ASCII of at most 32
+    characters, else the keccak256 of its UTF-8 bytes."""
+    text = unicodedata.normalize("NFKC", licence_number).strip()
+    if not text:
+        raise ValueError("a licence number must not be empty")
+    raw = text.encode("utf-8")
+    if text.isascii() and text.isprintable() and len(raw) <= 32:
+        return raw.ljust(32, b"\0")
+    return keccak(raw)
+
+
+def number_of(serial: bytes) -> str | None:
+    """The licence number if ``serial`` is a left-aligned ASCII number, else None (a hash)."""
+    body = serial.rstrip(b"\0")
+    if body and all(32 <= c < 127 for c in body):
+        return body.decode("ascii")
+    return None
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,19 @@ class LicenceTypeInfo:
 
 
 # --- errors ------------------------------------------------------------------------------------
+# Each class carries its HTTP status and its message (``template``, with the error's argument
+# names); the services raise them as they are.
+
+
+class _StatusRevert(ContractRevert):
+    """An error whose ``status`` argument is a :class:`LicenceStatus` (shown by name)."""
+
+    @classmethod
+    def describe(cls, args: dict[str, Any]) -> str:
+        status = args.get("status")
+        if isinstance(status, int) and status in {s.value for s in LicenceStatus}:
+            args = {**args, "status": LicenceStatus(status).name.lower()}
+        return super().describe(args)
 
 
 class UnknownLicenceType(ContractRevert):
@@ -120,6 +147,7 @@ class UnknownLicenceType(ContractRevert):
 
     code = "unknown_licence_type"
     http_status = 404
+    template = "licence type {typeId} is not registered on chain"
 
 
 class LicenceTypeExists(ContractRevert):
@@ -127,6 +155,7 @@ class LicenceTypeExists(ContractRevert):
 
     code = "licence_type_exists"
     http_status = 409
+    template = "licence type {typeId} is already registered"
 
 
 class InvalidLicenceType(ContractRevert):
@@ -134,6 +163,7 @@ class InvalidLicenceType(ContractRevert):
 
     code = "invalid_licence_type"
     http_status = 400
+    template = "a licence type needs an id, a schema hash and a name"
 
 
 class InvalidAuthorisation(ContractRevert):
@@ -141,6 +171,7 @@ class InvalidAuthorisation(ContractRevert):
 
     code = "invalid_authorisation"
     http_status = 400
+    template = "invalid authorisation roles or department"
 
 
 class NotIssuer(ContractRevert):
@@ -148,6 +179,7 @@ class NotIssuer(ContractRevert):
 
     code = "not_issuer"
     http_status = 403
+    template = "this department is not authorised on chain to issue licence type {typeId}"
 
 
 class NotAuthorised(ContractRevert):
@@ -155,6 +187,7 @@ class NotAuthorised(ContractRevert):
 
     code = "not_authorised"
     http_status = 403
+    template = "this department is not authorised on chain to change licence {licenceId}"
 
 
 class LicenceNotFound(ContractRevert):
@@ -162,6 +195,7 @@ class LicenceNotFound(ContractRevert):
 
     code = "licence_not_found"
     http_status = 404
+    template = "no licence {licenceId} on chain"
 
 
 class LicenceExists(ContractRevert):
@@ -169,20 +203,23 @@ class LicenceExists(ContractRevert):
 
     code = "licence_exists"
     http_status = 409
+    template = "licence {licenceId} (same type and serial) already exists"
 
 
-class LicenceNotActive(ContractRevert):
+class LicenceNotActive(_StatusRevert):
     """Only an active licence can be suspended (args: licenceId, status)."""
 
     code = "licence_not_active"
     http_status = 409
+    template = "licence {licenceId} is not active (it is {status})"
 
 
-class LicenceNotSuspended(ContractRevert):
+class LicenceNotSuspended(_StatusRevert):
     """Only a suspended licence can be reinstated (args: licenceId, status)."""
 
     code = "licence_not_suspended"
     http_status = 409
+    template = "licence {licenceId} is not suspended (it is {status})"
 
 
 class LicenceIsRevoked(ContractRevert):
@@ -190,6 +227,7 @@ class LicenceIsRevoked(ContractRevert):
 
     code = "licence_revoked"
     http_status = 409
+    template = "licence {licenceId} is revoked; revocation is final"
 
 
 class InvalidHolder(ContractRevert):
@@ -197,6 +235,7 @@ class InvalidHolder(ContractRevert):
 
     code = "invalid_holder"
     http_status = 400
+    template = "the holder subject must not be zero"
 
 
 class InvalidDocHash(ContractRevert):
@@ -204,6 +243,7 @@ class InvalidDocHash(ContractRevert):
 
     code = "invalid_doc_hash"
     http_status = 400
+    template = "the document hash must not be zero"
 
 
 class InvalidValidity(ContractRevert):
@@ -211,6 +251,7 @@ class InvalidValidity(ContractRevert):
 
     code = "invalid_validity"
     http_status = 400
+    template = "validity window of {licenceId} is empty or already over"
 
 
 class InvalidHolderAddress(ContractRevert):
@@ -218,6 +259,7 @@ class InvalidHolderAddress(ContractRevert):
 
     code = "invalid_holder_address"
     http_status = 400
+    template = "the holder address must not be the zero address"
 
 
 class SafeCastOverflowedUintDowncast(ContractRevert):
@@ -360,6 +402,8 @@ __all__ = [
     "LicenceStatus",
     "LicenceTypeInfo",
     "SupervisionKind",
+    "TypeId",
     "licence_id_of",
+    "number_of",
     "serial_of",
 ]

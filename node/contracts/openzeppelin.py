@@ -15,6 +15,7 @@ class AccessControlUnauthorizedAccount(ContractRevert):
 
     code = "not_authorised"
     http_status = 403
+    template = "the signing key lacks the on-chain role for this"
 
 
 class AccessControlBadConfirmation(ContractRevert):

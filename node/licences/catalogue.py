@@ -11,13 +11,22 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, Literal, NewType
+from typing import Any, Literal
 
 from eth_hash.auto import keccak
 
+from credledger.node.contracts.licence_registry import TypeId
 from credledger.node.errors import InputError, NotFoundError
 
-TypeId = NewType("TypeId", bytes)
+__all__ = [
+    "Catalogue",
+    "Category",
+    "LicenceType",
+    "TypeId",
+    "load_catalogue",
+    "parse_catalogue",
+    "type_id",
+]
 HolderRule = Literal["enterprise", "person", "any"]
 CODE_PATTERN = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
 

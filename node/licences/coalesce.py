@@ -38,6 +38,7 @@ class IssueCoalescer:
         self._lock = threading.Lock()
         self.transactions = 0
         self.licences = 0
+        self.in_flight = 0  # requests in the transaction being sent now
 
     def submit(self, request: Any, timeout: float = 300.0) -> TxReceipt:
         """Queue one issuance and wait for the receipt of the transaction that carried it."""
@@ -45,6 +46,11 @@ class IssueCoalescer:
         fut: Future[TxReceipt] = Future()
         self._queue.put((request, fut))
         return fut.result(timeout=timeout)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for the next transaction."""
+        return self._queue.qsize()
 
     def _ensure_worker(self) -> None:
         with self._lock:
@@ -62,12 +68,15 @@ class IssueCoalescer:
                     group.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            self.in_flight = len(group)
             try:
                 self._flush(group)
             except BaseException as exc:  # never leave a caller waiting
                 for _, fut in group:
                     if not fut.done():
                         fut.set_exception(exc)
+            finally:
+                self.in_flight = 0
 
     def _flush(self, group: list[tuple[Any, Future[TxReceipt]]]) -> None:
         if len(group) > 1:

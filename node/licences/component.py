@@ -1,44 +1,53 @@
-"""Wires the licence service into a NodeRuntime as ``services["licences"]``."""
+"""The licence component: its service (when the manifest has a LicenceRegistry) and its routes."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.api.routes import enterprises, licences, verifications, verify
 from credledger.node.departments import SenderPool, build_departments
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.demo import demo_settings
 from credledger.node.licences.service import LicenceService
 from credledger.node.licences.store import LicenceStore
-
-if TYPE_CHECKING:
-    from credledger.node.runtime import NodeRuntime
+from credledger.node.runtime import Contribution, Core
 
 log = logging.getLogger("credledger.node.licences")
 
+ROUTERS = (licences.router, enterprises.router, verify.router, verifications.router)
 
-def component(runtime: NodeRuntime) -> None:
-    """Add ``services["licences"]`` when the manifest has a LicenceRegistry."""
-    settings = runtime.settings
+
+@dataclass(frozen=True, kw_only=True)
+class LicencesContribution(Contribution):
+    service: LicenceService | None  # None: the routes answer 503 (no LicenceRegistry deployed)
+
+
+def build(core: Core, *, anchoring: AnchoringService | None) -> LicencesContribution:
+    """The licence service over ``data_dir/licences.sqlite3``; verification records are anchored
+    through ``anchoring``."""
+    settings = core.settings
     if settings.licences.demo:
         settings = demo_settings(settings)
-    address = runtime.contracts.get("LicenceRegistry")
+    address = core.contracts.get("LicenceRegistry")
     if address is None:
         log.warning("the manifest has no LicenceRegistry; the licence API is off")
-        return
-    pool = SenderPool(runtime.chain, runtime.sender)
+        return LicencesContribution(service=None, routers=ROUTERS)
+    pool = SenderPool(core.chain, core.sender)
     departments = build_departments(
         settings.departments, settings.clerks, settings.licences.admin_token_sha256, pool
     )
-    store = LicenceStore(settings.data_dir / "licences.sqlite3")
-    runtime.services["licences"] = LicenceService(
-        runtime.chain,
+    service = LicenceService(
+        core.chain,
         address,
         load_catalogue(),
         departments,
-        store,
+        LicenceStore(settings.data_dir / "licences.sqlite3"),
         settings.subject_secret.get_secret_value().encode("utf-8"),
-        runtime.sender,
-        runtime.services,
+        core.sender,
+        indexer=core.indexer,
+        anchoring=anchoring,
         public_url=settings.licences.public_url,
     )
+    return LicencesContribution(service=service, routers=ROUTERS)

@@ -11,15 +11,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from credledger.node.auth import Principal, hash_token
 from credledger.node.errors import ConflictError
 from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.runtime import NodeRuntime
 from credledger.node.settings import ClerkSettings, DepartmentSettings, Settings
-
-if TYPE_CHECKING:
-    from credledger.node.runtime import NodeRuntime
 
 ADMIN_TOKEN = "devnet-admin-token"
 
@@ -148,13 +145,12 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
     business licence and food permit (each step skipped when already done)."""
     from credledger.node.licences.service import (
         IssueInput,
-        LicenceService,
         authorise_departments,
         register_catalogue,
     )
 
-    service = runtime.services.get("licences")
-    if not isinstance(service, LicenceService):
+    service = runtime.licences
+    if service is None:
         say("licences: no LicenceRegistry in the manifest; demo data skipped")
         return
     n = register_catalogue(
@@ -182,7 +178,7 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
         )
         try:
             done = service.issue(market, item)
-            say(f"issued demo {code} {done['licenceId']}  (document {path})")
+            say(f"issued demo {code} {done.licenceId}  (document {path})")
         except ConflictError:
             pass  # issued on an earlier start
     base = f"http://{runtime.settings.api.host}:{runtime.settings.api.port}"

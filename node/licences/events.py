@@ -1,6 +1,6 @@
 """Licence history from chain events, read through the node's event indexer.
 
-The indexer (``runtime.services["indexer"]``) stores every event of the manifest's contracts; this
+The indexer (``runtime.indexer``) stores every event of the manifest's contracts; this
 module turns ``LicenceRegistry`` events into per-licence state and history. Status, document and
 validity can be rebuilt from events alone (the contract emits every change), which is what the
 enterprise view does; single-licence reads and verdicts also ask the contract for its current

@@ -15,11 +15,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_hash.auto import keccak
 from web3 import Web3
 
+from credledger.node.contracts.licence_registry import number_of, serial_of
 from credledger.node.errors import InputError
 from credledger.node.identifiers import is_citizen_id
+from credledger.node.receipts import parse_hash as parse_hash  # the one hash parser
 
 # Dates without a time are Beijing dates: valid from 00:00 of the first day, until 24:00 of the
 # last day ("有效期至 2030-12-31" includes that day). The contract's validUntil is exclusive.
@@ -89,31 +90,12 @@ def encode_serial(serial: str) -> bytes:
                 "personal ID numbers never do",
                 field="serialNumber",
             )
-    raw = text.encode("utf-8")
-    if text.isascii() and text.isprintable() and len(raw) <= 32:
-        return raw.ljust(32, b"\0")
-    return keccak(raw)
+    return serial_of(text)
 
 
 def decode_serial(serial: bytes) -> str | None:
     """The licence number if ``serial`` is a left-aligned ASCII number, else None (a hash)."""
-    body = serial.rstrip(b"\0")
-    if body and all(32 <= c < 127 for c in body):
-        return body.decode("ascii")
-    return None
-
-
-def parse_hash(value: Any, field: str) -> bytes:
-    if not isinstance(value, str):
-        raise InputError(f"{field}: expected 0x + 64 hex digits", field=field)
-    s = value.strip()
-    s = s[2:] if s[:2] in ("0x", "0X") else s
-    if len(s) != 64:
-        raise InputError(f"{field}: must be 32 bytes (64 hex digits), got {len(s)}", field=field)
-    try:
-        return bytes.fromhex(s)
-    except ValueError:
-        raise InputError(f"{field}: only hex digits 0-9 a-f are allowed", field=field) from None
+    return number_of(serial)
 
 
 def parse_licence_id(value: str) -> bytes:
@@ -157,7 +139,7 @@ def parse_reason(value: Any) -> Reason:
 
 def reason_text(code: int) -> str:
     r = reasons().get(code)
-    return f"{code} {r.en} / {r.zh}" if r else f"reason code {code}"
+    return f"{r.en} / {r.zh}" if r else f"reason code {code}"  # the code is its own field
 
 
 def clean_note(note: Any) -> str | None:

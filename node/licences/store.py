@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from credledger.node.db import Database, Migration
 from credledger.node.errors import ConflictError
 
-SCHEMA = """
+# Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a database).
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS idempotency (
     principal   TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -61,79 +64,92 @@ CREATE TABLE IF NOT EXISTS verification_licences (
     PRIMARY KEY (licence_id, verification_id)
 );
 """
+# Version 2: which run of the node holds a pending claim. A claim held by an earlier run (the node
+# crashed or was killed mid-request) is settled from the chain at once instead of after a timeout.
+SCHEMA_V2 = """
+ALTER TABLE idempotency ADD COLUMN run_id TEXT;
+"""
+MIGRATIONS: list[Migration] = [SCHEMA_V1, SCHEMA_V2]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :meth:`LicenceStore.claim`.
+
+    ``answer`` is the stored response of a finished request; ``orphaned`` says the key was claimed
+    by an earlier run of the node that died before finishing (the caller must find out from the
+    chain whether the first attempt took effect); neither: a fresh claim, run the request.
+    """
+
+    answer: dict[str, Any] | None = None
+    orphaned: bool = False
 
 
 class LicenceStore:
     """Thread-safe access to the node's licence database."""
 
+    # a pending claim of this very run older than this is taken over (its request thread hung)
+    stale_after = 300.0
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self.db = Database(path, MIGRATIONS, synchronous="NORMAL")
+        self._lock = self.db.lock
+        self._db = self.db.conn
+        # this run of the node; a pending claim with another run id was left by a crash
+        self.run_id = uuid.uuid4().hex
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self.db.tx() as c:
+            yield c
 
     # --- idempotency ----------------------------------------------------------------------
 
-    def claim(self, principal: str, key: str, fingerprint: str) -> dict[str, Any] | None:
-        """Claim ``key`` for a new request; return the stored answer if it was already done.
+    def claim(self, principal: str, key: str, fingerprint: str) -> Claim:
+        """Claim ``key`` for a new request (see :class:`Claim` for what comes back).
 
         Raises :class:`ConflictError` when the key was used with a different request, or while
-        the first request with this key is still running.
+        the first request with this key is still running in this run of the node.
         """
         with self._tx() as db:
             row = db.execute(
-                "SELECT fingerprint, state, response FROM idempotency WHERE principal=? AND key=?",
+                "SELECT fingerprint, state, response, run_id, created_at FROM idempotency "
+                "WHERE principal=? AND key=?",
                 (principal, key),
             ).fetchone()
             if row is None:
                 db.execute(
-                    "INSERT INTO idempotency VALUES (?, ?, ?, 'pending', NULL, ?)",
-                    (principal, key, fingerprint, time.time()),
+                    "INSERT INTO idempotency (principal, key, fingerprint, state, response, "
+                    "created_at, run_id) VALUES (?, ?, ?, 'pending', NULL, ?, ?)",
+                    (principal, key, fingerprint, time.time(), self.run_id),
                 )
-                return None
-        stored_fp, state, response = row
-        if state == "pending" and stored_fp == fingerprint and self._stale(principal, key):
-            return None  # the process that claimed it died; this request takes over
-        if stored_fp != fingerprint:
-            raise ConflictError(
-                "this Idempotency-Key was already used for a different request; "
-                "use a new key for a new request",
-                idempotency_key=key,
+                return Claim()
+            stored_fp, state, response, run_id, created_at = row
+            if stored_fp != fingerprint:
+                raise ConflictError(
+                    "this Idempotency-Key was already used for a different request; "
+                    "use a new key for a new request",
+                    idempotency_key=key,
+                )
+            if state == "done":
+                answer: dict[str, Any] = json.loads(response)
+                return Claim(answer=answer)
+            orphaned = run_id != self.run_id or created_at < time.time() - self.stale_after
+            if not orphaned:
+                raise ConflictError(
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                    idempotency_key=key,
+                )
+            # the run that claimed it died (or hung): this request takes the claim over
+            db.execute(
+                "UPDATE idempotency SET run_id=?, created_at=? WHERE principal=? AND key=?",
+                (self.run_id, time.time(), principal, key),
             )
-        if state == "pending":
-            raise ConflictError(
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-                idempotency_key=key,
-            )
-        answer: dict[str, Any] = json.loads(response)
-        return answer
-
-    def _stale(self, principal: str, key: str, after: float = 300.0) -> bool:
-        with self._tx() as db:
-            cur = db.execute(
-                "UPDATE idempotency SET created_at=? WHERE principal=? AND key=? "
-                "AND state='pending' AND created_at < ?",
-                (time.time(), principal, key, time.time() - after),
-            )
-            return cur.rowcount == 1
+            return Claim(orphaned=True)
 
     def complete(self, principal: str, key: str, response: dict[str, Any]) -> None:
         with self._tx() as db:

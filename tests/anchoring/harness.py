@@ -259,3 +259,18 @@ def rpc(url: str, method: str, params: list[Any] | None = None) -> Any:
     if "error" in body:
         raise RuntimeError(body["error"])
     return body["result"]
+
+
+def scrape(url: str) -> tuple[dict[str, str], dict[str, float]]:
+    """``GET /metrics`` parsed with prometheus_client's own parser: (family name -> type,
+    sample name with its labels -> value), e.g. ``samples['credledger_reorgs_total']``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    types: dict[str, str] = {}
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(url + "/metrics").text):
+        types[family.name] = family.type
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            samples[s.name + (f"{{{labels}}}" if labels else "")] = s.value
+    return types, samples

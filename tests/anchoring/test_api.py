@@ -10,7 +10,7 @@ import pytest
 
 from credledger.node import merkle
 from credledger.node.receipts import parse_hash
-from tests.anchoring.harness import NodeProcess
+from tests.anchoring.harness import NodeProcess, scrape
 
 pytestmark = pytest.mark.chain
 
@@ -114,14 +114,20 @@ def test_health_and_metrics(shared_node: NodeProcess) -> None:
     assert {"queueDepth", "pending", "submitted", "confirmed"} <= set(health["anchoring"])
     assert health["indexer"]["indexedHeight"] >= 0
     assert health["indexer"]["chainHead"] is not None
-    text = httpx.get(shared_node.url + "/metrics").text
-    for name in (
-        "credledger_anchor_queue_depth",
-        "credledger_anchor_batch_size_bucket",
-        "credledger_anchor_latency_seconds_count",
-        "credledger_rpc_errors_total",
-        "credledger_reorgs_total",
-        "credledger_indexed_height",
-        "credledger_signer_balance_wei",
-    ):
-        assert name in text, name
+    types, samples = scrape(shared_node.url)
+    assert {
+        "credledger_anchor_queue_depth": "gauge",
+        "credledger_anchor_batch_size": "histogram",
+        "credledger_anchor_latency_seconds": "histogram",
+        "credledger_rpc_errors": "counter",
+        "credledger_reorgs": "counter",
+        "credledger_indexed_height": "gauge",
+        "credledger_signer_balance_wei": "gauge",
+    }.items() <= types.items()
+    assert samples["credledger_signer_balance_wei"] > 0
+    assert samples["credledger_indexed_height"] >= 0
+    assert samples["credledger_chain_head"] >= samples["credledger_indexed_height"]
+    assert (
+        samples['credledger_anchor_batch_size_bucket{le="+Inf"}']
+        == (samples["credledger_anchor_batch_size_count"])
+    )

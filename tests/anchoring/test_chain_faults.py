@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from credledger.node.devnet import free_port
 from tests.anchoring.conftest import DevChain
-from tests.anchoring.harness import NodeProcess, RpcProxy, rpc
+from tests.anchoring.harness import NodeProcess, RpcProxy, rpc, scrape
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.chain
@@ -44,9 +43,7 @@ def test_rpc_down_30s_submissions_accepted_then_anchored(
     while time.monotonic() - started < OUTAGE_SECONDS:
         assert node.record(during[0])["status"] in ("pending", "submitted")
         time.sleep(2)
-    metrics = httpx.get(node.url + "/metrics").text
-    errors = [ln for ln in metrics.splitlines() if ln.startswith("credledger_rpc_errors_total ")]
-    assert float(errors[0].split()[1]) > 0
+    assert scrape(node.url)[1]["credledger_rpc_errors_total"] > 0
     proxy.up()
     records = node.wait_confirmed(during, timeout=40)
     assert all(r["receipt"]["blockNumber"] > 0 for r in records)
@@ -108,8 +105,7 @@ def test_reorg_removing_the_anchor_block_reanchors(
     assert ok.returncode == 0, ok.stdout
     bad = run_cli("verify", old["docHash"], "--receipt", str(old_file), "--rpc", dev.rpc_url)
     assert bad.returncode == 1 and "✗ block canonical" in bad.stdout
-    metrics = httpx.get(node.url + "/metrics").text
-    assert "credledger_reorgs_total 1" in metrics
+    assert scrape(node.url)[1]["credledger_reorgs_total"] == 1
     # the indexer rolled back the removed event and holds only the new anchor
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

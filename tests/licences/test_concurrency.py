@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -55,30 +56,69 @@ def test_idempotent_lifecycle_change(node_a: Node) -> None:
     assert [h["action"] for h in history] == ["ISSUED", "SUSPENDED"]
 
 
-def test_twenty_concurrent_clients(node_a: Node, lchain: LicenceChain) -> None:
+def _issuance(node: Node) -> dict[str, int]:
+    counts: dict[str, int] = node.health()["licences"]["issuance"].get(
+        "market", {"transactions": 0, "licences": 0, "queued": 0, "inFlight": 0}
+    )
+    return counts
+
+
+def test_twenty_concurrent_clients_share_two_transactions(
+    node_a: Node, lchain: LicenceChain
+) -> None:
+    """Group commit, exactly: with mining held, the first issuance goes out alone and every
+    request that arrives meanwhile waits; once it is mined, all of them go in ONE issueBatch."""
     bodies = [issue_body() for _ in range(20)]
     # one retry with the same key raced against its original
     racing = issue_body()
     key = {"Idempotency-Key": "race-" + racing["serialNumber"]}
+    before = _issuance(node_a)
 
     def send(body: dict[str, object], headers: dict[str, str] | None = None) -> httpx.Response:
         with httpx.Client(base_url=node_a.url, timeout=120) as c:
             h = {"Authorization": f"Bearer {TOKENS['market']}", **(headers or {})}
             return c.post("/v1/licences", json=body, headers=h)
 
-    with ThreadPoolExecutor(22) as pool:
-        futures = [pool.submit(send, b) for b in bodies]
-        race = [pool.submit(send, racing, key), pool.submit(send, racing, key)]
-        results = [f.result() for f in futures]
-        raced = [f.result() for f in race]
+    lchain.rpc("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(22) as pool:
+            futures = [pool.submit(send, b) for b in bodies]
+            race = [pool.submit(send, racing, key), pool.submit(send, racing, key)]
+            # every request has reached the department's queue or the transaction in flight
+            deadline = time.monotonic() + 60
+            while True:
+                now = _issuance(node_a)
+                if now["queued"] + now["inFlight"] == 21:
+                    break
+                assert time.monotonic() < deadline, now
+                time.sleep(0.05)
+            first_group = now["inFlight"]
+            while not all(f.done() for f in [*futures, *race]):
+                lchain.rpc("evm_mine")
+                time.sleep(0.1)
+            results = [f.result() for f in futures]
+            raced = [f.result() for f in race]
+    finally:
+        lchain.rpc("evm_setAutomine", [True])
     assert [r.status_code for r in results] == [201] * 20, [
         r.text for r in results if r.status_code != 201
     ]
     ids = [r.json()["licenceId"] for r in results]
     txs = [r.json()["transactionHash"] for r in results]
     assert len(set(ids)) == 20
-    # concurrent issuances of one department may share an issueBatch transaction (group commit)
-    assert 1 <= len(set(txs)) <= 20
+    # 21 issuances (20 + the raced one) in exactly two transactions: the first group, sent at
+    # once, and one issueBatch with everything that queued up behind it
+    issued_in = {tx: txs.count(tx) for tx in txs}
+    raced_tx = next(r.json()["transactionHash"] for r in raced if r.status_code == 201)
+    issued_in[raced_tx] = issued_in.get(raced_tx, 0) + 1
+    assert sorted(issued_in.values()) == sorted([first_group, 21 - first_group])
+    after = _issuance(node_a)
+    assert after["transactions"] - before["transactions"] == 2
+    assert after["licences"] - before["licences"] == 21
+    batch_tx = max(issued_in, key=lambda t: issued_in[t])
+    tx = lchain.chain.w3.eth.get_transaction(batch_tx)  # type: ignore[arg-type]
+    registry = lchain.chain.contract("LicenceRegistry", lchain.contracts["LicenceRegistry"])
+    assert registry.decode_function_input(tx["input"])[0].fn_name == "issueBatch"
     for lid in ids:
         assert _issued_events(lchain, lid) == 1
     # the raced pair: one issued; the other replayed it or was told the first is still running

@@ -20,9 +20,8 @@ from credledger.node.receipts import hex32, parse_hash
 router = APIRouter(prefix="/v1/anchors", tags=["anchors"])
 
 
-def _service(runtime: Any) -> AnchoringService:
-    service: AnchoringService = runtime.services["anchoring"]
-    return service
+def _service(runtime: Runtime) -> AnchoringService:
+    return runtime.anchoring
 
 
 def _parse_json(body: bytes, check_count: Callable[..., None]) -> list[bytes]:

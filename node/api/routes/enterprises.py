@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import segno
 from fastapi import APIRouter, Request
@@ -23,6 +22,7 @@ from credledger.node.api.routes.licences import (
 from credledger.node.errors import InputError
 from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import parse_hash
+from credledger.node.licences.models import EnterpriseView, SupervisionRecorded
 
 router = APIRouter(tags=["enterprises"])
 
@@ -32,8 +32,8 @@ class SupervisionBody(Body):
     ref_hash: str | None = Field(default=None, alias="refHash")
 
 
-@router.get("/v1/enterprises/{uscc}")
-async def enterprise(uscc: str, service: Licences) -> dict[str, Any]:
+@router.get("/v1/enterprises/{uscc}", response_model=EnterpriseView)
+async def enterprise(uscc: str, service: Licences) -> EnterpriseView:
     return await run_in_threadpool(service.enterprise, uscc)
 
 
@@ -52,14 +52,16 @@ async def enterprise_qr(uscc: str, request: Request, service: Licences) -> Respo
     )
 
 
-@router.post("/v1/enterprises/{uscc}/supervision", status_code=201)
+@router.post(
+    "/v1/enterprises/{uscc}/supervision", status_code=201, response_model=SupervisionRecorded
+)
 async def record_supervision(
     uscc: str,
     request: Request,
     runtime: Runtime,
     service: Licences,
     caller: Caller,
-) -> dict[str, Any]:
+) -> SupervisionRecorded:
     """A supervising department records an abnormal-operation listing/removal or a penalty.
 
     Send the decision document as a file (``document``) or its SHA-256 as ``refHash``.

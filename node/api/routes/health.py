@@ -24,8 +24,5 @@ def health(runtime: Runtime) -> dict[str, Any]:
         "contracts": runtime.contracts,
         "signer": runtime.sender.address,
     }
-    for name, service in runtime.services.items():
-        report = getattr(service, "health", None)
-        if callable(report):
-            body[name] = report()
+    body.update(runtime.component_health())
     return body

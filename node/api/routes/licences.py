@@ -10,15 +10,16 @@ import hashlib
 import json
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from credledger.node.api.deps import Caller as Caller  # re-exported for the other routers
+from credledger.node.api.deps import Licences as Licences
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal, PrincipalKind, require
 from credledger.node.errors import (
-    CredledgerError,
     InputError,
     NotFoundError,
     PayloadTooLargeError,
@@ -26,36 +27,18 @@ from credledger.node.errors import (
 )
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
 from credledger.node.licences.inputs import parse_hash, parse_licence_id, reasons
-from credledger.node.licences.service import IssueInput, LicenceService
+from credledger.node.licences.models import (
+    Authorisation,
+    IssuedBatch,
+    IssuedLicence,
+    LicenceDetail,
+    LifecycleChange,
+    RegisteredType,
+)
+from credledger.node.licences.service import IssueInput
 
 router = APIRouter(tags=["licences"])
 M = TypeVar("M", bound=BaseModel)
-
-
-class ServiceUnavailable(CredledgerError):
-    code = "service_unavailable"
-    http_status = 503
-
-
-def get_licences(runtime: Runtime) -> LicenceService:
-    service = runtime.services.get("licences")
-    if not isinstance(service, LicenceService):
-        raise ServiceUnavailable(
-            "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
-        )
-    return service
-
-
-Licences = Annotated[LicenceService, Depends(get_licences)]
-
-
-def get_principal(
-    service: Licences, authorization: Annotated[str | None, Header()] = None
-) -> Principal | None:
-    return service.departments.tokens.authenticate(authorization)
-
-
-Caller = Annotated[Principal | None, Depends(get_principal)]
 
 
 def needs_token(caller: Principal | None, *kinds: PrincipalKind) -> None:
@@ -215,10 +198,10 @@ async def list_types(service: Licences) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/licence-types", status_code=201)
+@router.post("/v1/licence-types", status_code=201, response_model=RegisteredType)
 async def register_type(
     request: Request, runtime: Runtime, service: Licences, caller: Caller
-) -> dict[str, Any]:
+) -> RegisteredType:
     needs_token(caller, "admin")
     fields, _ = await read_payload(request, runtime)
     body = validated(TypeBody, fields)
@@ -228,10 +211,10 @@ async def register_type(
     return await run_in_threadpool(service.register_type, caller, t)
 
 
-@router.post("/v1/licence-types/{code}/authorisations")
+@router.post("/v1/licence-types/{code}/authorisations", response_model=Authorisation)
 async def authorise(
     code: str, request: Request, runtime: Runtime, service: Licences, caller: Caller
-) -> dict[str, Any]:
+) -> Authorisation:
     needs_token(caller, "admin")
     fields, _ = await read_payload(request, runtime)
     body = validated(AuthorisationBody, fields)
@@ -246,28 +229,28 @@ async def reason_codes() -> dict[str, Any]:
 # --- issuance ------------------------------------------------------------------------------------
 
 
-@router.post("/v1/licences", status_code=201)
+@router.post("/v1/licences", status_code=201, response_model=IssuedLicence)
 async def issue(
     request: Request,
     runtime: Runtime,
     service: Licences,
     caller: Caller,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> IssuedLicence:
     needs_token(caller, "department")
     fields, file_hash = await read_payload(request, runtime)
     item = to_input(validated(IssueBody, fields), file_hash)
     return await run_in_threadpool(service.issue, caller, item, key)
 
 
-@router.post("/v1/licences:batch", status_code=201)
+@router.post("/v1/licences:batch", status_code=201, response_model=IssuedBatch)
 async def issue_batch(
     request: Request,
     runtime: Runtime,
     service: Licences,
     caller: Caller,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> IssuedBatch:
     needs_token(caller, "department")
     fields, _ = await read_payload(request, runtime)
     body = validated(BatchBody, fields)
@@ -278,12 +261,12 @@ async def issue_batch(
 # --- reads and lifecycle -------------------------------------------------------------------------
 
 
-@router.get("/v1/licences/{licence_id}")
-async def get_licence(licence_id: str, service: Licences) -> dict[str, Any]:
+@router.get("/v1/licences/{licence_id}", response_model=LicenceDetail)
+async def get_licence(licence_id: str, service: Licences) -> LicenceDetail:
     return await run_in_threadpool(service.get, parse_licence_id(licence_id))
 
 
-@router.post("/v1/licences/{licence_id}/{action}")
+@router.post("/v1/licences/{licence_id}/{action}", response_model=LifecycleChange)
 async def change(
     licence_id: str,
     action: str,
@@ -292,7 +275,7 @@ async def change(
     service: Licences,
     caller: Caller,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> LifecycleChange:
     lid = parse_licence_id(licence_id)
     needs_token(caller, "department")
     fields, file_hash = await read_payload(request, runtime)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +16,7 @@ from credledger.node.api.routes.licences import (
     validated,
 )
 from credledger.node.licences.inputs import parse_licence_id
+from credledger.node.licences.models import DocumentVerdict
 
 router = APIRouter(tags=["verify"])
 
@@ -27,10 +26,10 @@ class VerifyBody(Body):
     licence_id: str | None = Field(default=None, alias="licenceId")
 
 
-@router.post("/v1/verify/document")
+@router.post("/v1/verify/document", response_model=DocumentVerdict)
 async def verify_document(
     request: Request, runtime: Runtime, service: Licences, caller: Caller
-) -> dict[str, Any]:
+) -> DocumentVerdict:
     """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN.
 
     With a clerk's (or department's) token the check is recorded and anchored; the answer carries

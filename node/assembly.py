@@ -1,0 +1,57 @@
+"""Builds a running node from its settings: the core once, then each component in order.
+
+Read top to bottom, this is the whole composition of the node: which parts exist, what each
+receives, what each adds. Components get their dependencies as typed constructor arguments;
+none looks another up by name.
+"""
+
+from __future__ import annotations
+
+from credledger.node.anchoring import component as anchoring
+from credledger.node.chain import Chain
+from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
+from credledger.node.indexer import Indexer
+from credledger.node.licences import component as licences
+from credledger.node.logs import configure_json_logs
+from credledger.node.metrics import Metrics
+from credledger.node.runtime import Core, NodeRuntime
+from credledger.node.settings import Settings
+from credledger.node.signer import resolve_account
+from credledger.node.tx import TxSender
+
+
+def build_core(settings: Settings) -> Core:
+    """Chain, signer, manifest, logging, metrics and the event indexer — each built once."""
+    configure_json_logs(settings.log_level)
+    chain = Chain(settings.chain.rpc_urls, settings.chain.request_timeout)
+    account = resolve_account(
+        settings.signer.keystore, settings.signer.password_file, settings.signer.dev_account
+    )
+    manifest_path = settings.manifest_path(chain.chain_id)
+    manifest = load_manifest(manifest_path)
+    check_manifest_chain(manifest, chain, manifest_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = Metrics()
+    indexer = Indexer(
+        chain,
+        addresses(manifest),
+        int(manifest.get("startBlock", 0)),
+        settings.data_dir / "indexer.sqlite3",
+        settings.indexer,
+        metrics,
+    )
+    return Core(settings, chain, TxSender(chain, account), manifest, metrics, indexer)
+
+
+def build_runtime(settings: Settings) -> NodeRuntime:
+    """The whole node; its workers start with the HTTP app's lifespan (or ``runtime.start()``)."""
+    core = build_core(settings)
+    anchors = anchoring.build(core)
+    licence = licences.build(core, anchoring=anchors.service)
+    return NodeRuntime(
+        core,
+        anchoring=anchors.service,
+        licences=licence.service,
+        workers=[*anchors.workers, core.indexer, *licence.workers],
+        routers=[*anchors.routers, *licence.routers],
+    )

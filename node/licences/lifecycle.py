@@ -1,0 +1,207 @@
+"""Changing licences after issuance (suspend, reinstate, revoke, amend, bind a holder address) and
+recording supervision facts about enterprises. Every change is signed by the acting department's
+key; notes stay off chain, in this node's database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from web3.types import TxReceipt
+
+from credledger.node.auth import Principal
+from credledger.node.contracts.licence_registry import LicenceRegistry, SupervisionKind
+from credledger.node.errors import ForbiddenError, InputError
+from credledger.node.identifiers import enterprise_subject, normalise_uscc
+from credledger.node.licences import events as ev
+from credledger.node.licences.context import LicenceContext
+from credledger.node.licences.inputs import clean_note, parse_address, parse_reason, parse_time
+from credledger.node.licences.models import LifecycleChange, SupervisionRecorded
+
+SUPERVISION_KINDS = {k.name: k for k in SupervisionKind}
+
+# the registry call of one change, given the acting department's binding
+Change = Callable[[LicenceRegistry], TxReceipt]
+
+
+class Lifecycle:
+    def __init__(self, ctx: LicenceContext) -> None:
+        self.ctx = ctx
+
+    def _change(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        action: str,
+        change: Change,
+        note: str | None,
+        idempotency_key: str | None,
+        fingerprint: dict[str, Any],
+    ) -> LifecycleChange:
+        dept = self.ctx.department(principal, f"{action} licences")
+        assert principal is not None
+        registry = self.ctx.registry_for(dept.sender)
+
+        def work() -> LifecycleChange:
+            receipt = self.ctx.write(lambda: change(registry))
+            tx = ev.hexb(receipt["transactionHash"])
+            if note:
+                self.ctx.store.add_note(licence_id, tx, action, note)
+            return LifecycleChange(
+                licenceId=ev.hexb(licence_id),
+                action=action,
+                status=self.ctx.registry.status_of(licence_id).name,
+                department=dept.name,
+                transactionHash=tx,
+                blockNumber=int(receipt["blockNumber"]),
+            )
+
+        fp = {"action": action, "licence": ev.hexb(licence_id), **fingerprint}
+        return self.ctx.idempotent(principal, idempotency_key, fp, work, LifecycleChange)
+
+    def suspend(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        reason_code: Any,
+        note: Any = None,
+        idempotency_key: str | None = None,
+    ) -> LifecycleChange:
+        """Suspend: a reason code on chain, the free-text note off chain."""
+        reason = parse_reason(reason_code)
+        text = clean_note(note)
+        fp = {"reason": reason.code, "note": text}
+        return self._change(
+            principal,
+            licence_id,
+            "suspend",
+            lambda r: r.suspend(licence_id, reason.code),
+            text,
+            idempotency_key,
+            fp,
+        )
+
+    def reinstate(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        note: Any = None,
+        idempotency_key: str | None = None,
+    ) -> LifecycleChange:
+        text = clean_note(note)
+        return self._change(
+            principal,
+            licence_id,
+            "reinstate",
+            lambda r: r.reinstate(licence_id),
+            text,
+            idempotency_key,
+            {"note": text},
+        )
+
+    def revoke(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        reason_code: Any,
+        note: Any = None,
+        idempotency_key: str | None = None,
+    ) -> LifecycleChange:
+        """Revoke (final): a reason code on chain, the free-text note off chain."""
+        reason = parse_reason(reason_code)
+        text = clean_note(note)
+        fp = {"reason": reason.code, "note": text}
+        return self._change(
+            principal,
+            licence_id,
+            "revoke",
+            lambda r: r.revoke(licence_id, reason.code),
+            text,
+            idempotency_key,
+            fp,
+        )
+
+    def amend(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        doc_hash: bytes,
+        valid_until: Any = None,
+        note: Any = None,
+        idempotency_key: str | None = None,
+    ) -> LifecycleChange:
+        text = clean_note(note)
+        until = (
+            0
+            if valid_until in (None, "", 0, "0")
+            else parse_time(valid_until, "validUntil", end_of_day=True)
+        )
+        if len(doc_hash) != 32 or not any(doc_hash):
+            raise InputError("the document hash must be 32 non-zero bytes", field="documentHash")
+        fp = {"doc": ev.hexb(doc_hash), "until": until, "note": text}
+        return self._change(
+            principal,
+            licence_id,
+            "amend",
+            lambda r: r.amend(licence_id, doc_hash, until),
+            text,
+            idempotency_key,
+            fp,
+        )
+
+    def bind_holder(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        holder_address: Any,
+        note: Any = None,
+        idempotency_key: str | None = None,
+    ) -> LifecycleChange:
+        text = clean_note(note)
+        address = parse_address(holder_address, "holderAddress")
+        return self._change(
+            principal,
+            licence_id,
+            "bind-holder",
+            lambda r: r.bind_holder(licence_id, address),
+            text,
+            idempotency_key,
+            {"address": address},
+        )
+
+    def record_supervision(
+        self,
+        principal: Principal | None,
+        uscc: str,
+        kind: str,
+        ref_hash: bytes,
+        idempotency_key: str | None = None,
+    ) -> SupervisionRecorded:
+        dept = self.ctx.department(principal, "record supervision facts")
+        assert principal is not None
+        code = normalise_uscc(uscc)
+        if kind not in SUPERVISION_KINDS:
+            raise InputError(f"kind must be one of {', '.join(SUPERVISION_KINDS)}", field="kind")
+        if not dept.supervises:
+            raise ForbiddenError(f"department {dept.name} is not a supervising department")
+        if len(ref_hash) != 32 or not any(ref_hash):
+            raise InputError("refHash must be 32 non-zero bytes", field="refHash")
+        subject = enterprise_subject(code)
+        registry = self.ctx.registry_for(dept.sender)
+
+        def work() -> SupervisionRecorded:
+            receipt = self.ctx.write(
+                lambda: registry.record_supervision(subject, SUPERVISION_KINDS[kind], ref_hash)
+            )
+            self.ctx.store.remember_holder(subject, "enterprise", code)
+            return SupervisionRecorded(
+                uscc=code,
+                kind=kind,
+                refHash=ev.hexb(ref_hash),
+                department=dept.name,
+                transactionHash=ev.hexb(receipt["transactionHash"]),
+                blockNumber=int(receipt["blockNumber"]),
+            )
+
+        fp = {"supervision": code, "kind": kind, "ref": ev.hexb(ref_hash)}
+        return self.ctx.idempotent(principal, idempotency_key, fp, work, SupervisionRecorded)

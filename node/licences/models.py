@@ -1,0 +1,162 @@
+"""Typed results of the licence service (what the routes answer, ``response_model``).
+
+Field names are the JSON names. Keys that appear only sometimes (``replayed``, ``recovered``,
+``statusReason``, ``verification``) are not declared: the models allow extra keys and keep them.
+
+Validity: ``validFrom`` is unix seconds; ``validUntil`` is the **last valid day** (Beijing date,
+``"2031-12-31"`` for a licence issued with ``validUntil=2031-12-31``), ``validUntilExclusive`` the
+contract's exclusive end in unix seconds (``null`` for both: no end, 长期).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from credledger.node.licences.inputs import CHINA_TZ
+
+
+def last_valid_day(valid_until_exclusive: int) -> str | None:
+    """The Beijing date of the last second before the exclusive end, or None for no end."""
+    if not valid_until_exclusive:
+        return None
+    last = dt.datetime.fromtimestamp(valid_until_exclusive - 1, CHINA_TZ)
+    return last.date().isoformat()
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body (with the extra keys)."""
+        return self.model_dump(mode="json")
+
+
+class HolderShown(Result):
+    kind: str | None
+    display: str | None
+
+
+class IssuedLicence(Result):
+    licenceId: str
+    type: str
+    serialNumber: str
+    holder: HolderShown
+    documentHash: str
+    validFrom: int
+    validUntil: str | None
+    validUntilExclusive: int | None
+    status: str
+    version: int
+    transactionHash: str
+    blockNumber: int
+
+
+class IssuedBatch(Result):
+    licences: list[IssuedLicence]
+    transactionHash: str
+    gasUsed: int
+
+
+class LifecycleChange(Result):
+    licenceId: str
+    action: str
+    status: str
+    department: str
+    transactionHash: str
+    blockNumber: int
+
+
+class SupervisionRecorded(Result):
+    uscc: str
+    kind: str
+    refHash: str
+    department: str
+    transactionHash: str
+    blockNumber: int
+
+
+class RegisteredType(Result):
+    code: str
+    typeId: str
+    category: str
+    zh: str
+    en: str
+    holder: str
+    transactionHash: str
+
+
+class Authorisation(Result):
+    type: str
+    department: str
+    roles: list[str]
+    transactionHash: str
+
+
+class HolderView(Result):
+    kind: str | None
+    display: str | None
+    subject: str
+
+
+class LicenceView(Result):
+    """A licence as the enterprise view and verifications list it (``statusReason`` when it is
+    suspended or revoked)."""
+
+    licenceId: str
+    type: dict[str, Any]
+    serialNumber: str | None
+    issuer: dict[str, Any] | None
+    holder: HolderView
+    holderAddress: str | None
+    documentHash: str
+    validFrom: int
+    validUntil: str | None
+    validUntilExclusive: int | None
+    validFromIso: str | None
+    validUntilIso: str | None
+    version: int
+    status: str
+    issuedAt: int
+    issuedTransaction: str
+
+
+class LicenceDetail(LicenceView):
+    """``GET /v1/licences/{id}``: the licence with its history and this node's metadata."""
+
+    history: list[dict[str, Any]]
+    metadata: dict[str, Any] | None
+
+
+class EnterpriseView(Result):
+    uscc: str
+    subject: str
+    licences: list[LicenceView]
+    supervision: list[dict[str, Any]]
+    indexedHeight: int
+    asOf: int
+
+
+class DocumentVerdict(Result):
+    """A document checked against the chain (``verification`` when a clerk or department asked:
+    the record's id, hash and anchoring status)."""
+
+    verdict: str
+    reasons: list[str]
+    licenceIds: list[str]
+    documentHash: str
+    claimedLicenceId: str | None
+    licences: list[LicenceView]
+    material: dict[str, Any] | None
+    checkedAt: int
+
+
+class VerificationRecord(Result):
+    id: str
+    record: dict[str, Any]
+    recordHash: str
+    recordHashAlgorithm: str
+    anchor: dict[str, Any] | None
+    receipt: dict[str, Any] | None
