@@ -205,8 +205,8 @@ class _FastDecoder:
         if len(topics) != len(self.indexed) + 1:
             raise ValueError(f"{self.name}: {len(topics)} topics")
         out: dict[str, Any] = {}
-        for (name, read), topic in zip(self.indexed, topics[1:], strict=True):
-            out[name] = read(bytes.fromhex(topic[2:]))
+        for (name, read_topic), topic in zip(self.indexed, topics[1:], strict=True):
+            out[name] = read_topic(bytes.fromhex(topic[2:]))
         for k, (name, typ, read) in enumerate(self.data):
             word = data[32 * k : 32 * k + 32]
             if len(word) != 32:

@@ -93,6 +93,13 @@ class ReadModel:
         for p in self._projections:
             p.clear()
 
+    @classmethod
+    def following(cls, indexer: Any) -> ReadModel:
+        """A model fed by ``indexer`` (an :class:`~credledger.node.indexer.Indexer`)."""
+        model = cls()
+        indexer.follow(model)
+        return model
+
     # --- fed by the indexer -------------------------------------------------------------------
 
     def reset(self, events: list[Any], height: int, block_time: int) -> None:
