@@ -61,6 +61,7 @@ class LicenceType:
         }
 
 
+@cache  # keccak per call was a tenth of a verdict
 def type_id(code: str) -> TypeId:
     return TypeId(keccak(code.encode("ascii")))
 

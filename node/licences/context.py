@@ -137,6 +137,11 @@ class LicenceContext:
             return False
         return self.indexer.wait_until(head, timeout)
 
+    @property
+    def last_write_block(self) -> int:
+        """The block of this node's latest write (0 before any)."""
+        return self._last_write_block
+
     def own_writes_indexed(self, timeout: float = 10.0) -> None:
         """Read-your-writes: wait until the indexer has the last block this node wrote to."""
         with self._lock:

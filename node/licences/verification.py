@@ -119,8 +119,7 @@ class DocumentVerifier:
         waits once for its indexer to reach the chain head, as it may be in a newer block. A
         clerk's check is recorded durably (group commit) before the answer.
         """
-        if principal is not None and principal.kind == "admin":
-            raise ForbiddenError("verify as a clerk or a department, not as the admin")
+        self._refuse_admin(principal)
         self.ctx.own_writes_indexed()
         model = self.ctx.model
         if licence_id is not None:
@@ -128,6 +127,48 @@ class DocumentVerifier:
                 self.ctx.catch_up()
         elif not model.with_document(doc_hash):
             self.ctx.catch_up()
+        body, outcome = self._judge(doc_hash, licence_id)
+        if principal is not None:
+            record = self._record_of(principal, doc_hash, licence_id, outcome, body)
+            status = self.records.write(record)
+            body["verification"] = self._receipt(record, status)
+        return body
+
+    def judged_now(
+        self, principal: Principal | None, doc_hash: bytes, licence_id: bytes | None
+    ) -> tuple[dict[str, Any], Verification | None] | None:
+        """The verdict without blocking (for the event loop), or None when answering needs a
+        wait: this node's own last write not indexed yet, or a licence / document the read
+        model does not know (it may be in a block not indexed yet; :meth:`verify_json` waits).
+        The clerk's record, if any, is returned unwritten: await :meth:`record_async`."""
+        self._refuse_admin(principal)
+        model = self.ctx.model
+        if model.height < self.ctx.last_write_block:
+            return None
+        if licence_id is not None:
+            if model.licence(licence_id) is None:
+                return None
+        elif not model.with_document(doc_hash):
+            return None
+        body, outcome = self._judge(doc_hash, licence_id)
+        if principal is None:
+            return body, None
+        return body, self._record_of(principal, doc_hash, licence_id, outcome, body)
+
+    async def record_async(self, body: dict[str, Any], record: Verification) -> dict[str, Any]:
+        """Wait (without a thread) for the record's group commit; the answer with its receipt."""
+        status = await self.records.write_async(record)
+        body["verification"] = self._receipt(record, status)
+        return body
+
+    @staticmethod
+    def _refuse_admin(principal: Principal | None) -> None:
+        if principal is not None and principal.kind == "admin":
+            raise ForbiddenError("verify as a clerk or a department, not as the admin")
+
+    def _judge(self, doc_hash: bytes, licence_id: bytes | None) -> tuple[dict[str, Any], Outcome]:
+        """The verdict at the read model's block (one snapshot: one block for everything)."""
+        model = self.ctx.model
         material: dict[str, Any] | None = None
         with model.snapshot() as block:
             if licence_id is not None:
@@ -152,18 +193,16 @@ class DocumentVerifier:
             "checkedAt": int(time.time()),
             "judgedAtBlock": block,
         }
-        if principal is not None:
-            body["verification"] = self._record(principal, doc_hash, licence_id, outcome, block)
-        return body
+        return body, outcome
 
-    def _record(
+    def _record_of(
         self,
         principal: Principal,
         doc_hash: bytes,
         licence_id: bytes | None,
         outcome: Outcome,
-        chain_head: int,
-    ) -> dict[str, Any]:
+        body: dict[str, Any],
+    ) -> Verification:
         vid = "vr_" + uuid.uuid4().hex
         record = {
             "format": RECORD_FORMAT,
@@ -177,18 +216,18 @@ class DocumentVerifier:
             "licenceIds": [ev.hexb(x) for x in outcome.licence_ids],
             "checkedBy": principal.label,
             "department": principal.department,
-            "checkedAt": int(time.time()),
+            "checkedAt": body["checkedAt"],
             "chainId": self.chain.chain_id,
             # the block the verdict was judged at (the read model's, never older than the
             # block of this node's own last write)
-            "chainHead": chain_head,
+            "chainHead": body["judgedAtBlock"],
             "registry": self.ctx.registry_address,
         }
-        record_hash = hash_json(record)
-        status = self.records.write(
-            Verification(vid, record_hash, record, tuple(outcome.licence_ids))
-        )
-        return {"id": vid, "recordHash": ev.hexb(record_hash), "anchorStatus": status}
+        return Verification(vid, hash_json(record), record, tuple(outcome.licence_ids))
+
+    @staticmethod
+    def _receipt(record: Verification, status: str) -> dict[str, Any]:
+        return {"id": record.id, "recordHash": ev.hexb(record.record_hash), "anchorStatus": status}
 
     def verification(self, vid: str) -> VerificationRecord:
         found = self.ctx.store.verification(vid)
