@@ -60,6 +60,10 @@ class GroupCommitter(Generic[T, R]):
         self._queue.put((item, fut))
         return fut
 
+    def submit_call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the writer thread, between groups (e.g. a start-up step)."""
+        self._queue.put((fn, None))  # type: ignore[arg-type]
+
     def write(self, item: T, timeout: float = 30.0) -> R:
         """Submit and wait for the commit; the commit's result (or its exception)."""
         return self.submit(item).result(timeout)
@@ -81,7 +85,11 @@ class GroupCommitter(Generic[T, R]):
             first = self._queue.get()
             if first is None:
                 break
+            if first[1] is None:  # a call (submit_call), not an item
+                self._run_call(first[0])
+                continue
             group = [first]
+            call = None
             while len(group) < self._max:
                 try:
                     nxt = self._queue.get_nowait()
@@ -90,8 +98,20 @@ class GroupCommitter(Generic[T, R]):
                 if nxt is None:
                     stop = True
                     break
+                if nxt[1] is None:
+                    call = nxt[0]
+                    break
                 group.append(nxt)
             self._commit_group(group)
+            if call is not None:
+                self._run_call(call)
+
+    @staticmethod
+    def _run_call(fn: Any) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("writer call failed")
 
     def _commit_group(self, group: list[tuple[T, Future[R]]]) -> None:
         items = [g[0] for g in group]
@@ -141,21 +161,37 @@ CREATE TABLE IF NOT EXISTS verification_licences (
 class VerificationLog:
     """Durable verification records, group-committed; ``write(v)`` returns the anchor status.
 
-    ``anchor(hashes) -> statuses`` (e.g. ``lambda hs: [r.status for r in
-    anchoring.submit(hs)]``) is called once per group after the group is committed.
+    Two stages, so that anchoring never holds up an answer: the writer commits a group of
+    records (``synchronous=FULL``: on disk at COMMIT) and answers its callers ``"queued"``; a
+    second thread hands each group's record hashes to ``anchor(hashes) -> statuses`` (e.g.
+    ``lambda hs: [r.status for r in anchoring.submit(hs)]``, which stores them durably and
+    never makes a known hash a second leaf). A record committed just before a crash is not lost
+    to anchoring: at start the newest ``RECONCILE`` records are handed to ``anchor`` again.
+    Without ``anchor`` the status is ``"not-anchored"``.
     """
+
+    RECONCILE = 10_000
 
     def __init__(
         self,
         db_path: Path,
         anchor: Callable[[list[bytes]], list[str]] | None = None,
+        max_anchor_group: int = 1000,
     ) -> None:
         self.path = db_path
         self._anchor = anchor
         self._db: sqlite3.Connection | None = None
+        self.anchored = 0
+        self._anchoring: GroupCommitter[bytes, str] | None = None
+        if anchor is not None:
+            self._anchoring = GroupCommitter(
+                self._anchor_group, name="verification-anchoring", max_group=max_anchor_group
+            )
         self._writer: GroupCommitter[Verification, str] = GroupCommitter(
             self._commit, name="verification-writer"
         )
+        if self._anchoring is not None:
+            self._writer.submit_call(self._reconcile)
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:  # opened on the writer thread, used only there
@@ -185,13 +221,36 @@ class VerificationLog:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        if self._anchor is None:
+        if self._anchoring is None:
             return ["not-anchored"] * len(group)
+        for v in group:
+            self._anchoring.submit(v.record_hash)  # not awaited: the record is already durable
+        return ["queued"] * len(group)
+
+    def _reconcile(self) -> None:
+        """Hand the newest records to anchoring again (known hashes are not anchored twice)."""
+        assert self._anchoring is not None
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT record_hash FROM verifications ORDER BY created_at DESC LIMIT ?",
+                (self.RECONCILE,),
+            )
+            .fetchall()
+        )
+        for (h,) in reversed(rows):
+            self._anchoring.submit(bytes(h))
+
+    def _anchor_group(self, hashes: list[bytes]) -> list[str]:
+        assert self._anchor is not None
         try:
-            return self._anchor([v.record_hash for v in group])
-        except Exception:  # the record is stored; its anchoring can be retried from the record
-            log.exception("anchoring %d verification records failed", len(group))
-            return ["not-anchored"] * len(group)
+            statuses = self._anchor(list(dict.fromkeys(hashes)))
+        except Exception:  # stored with the record: the next start hands it over again
+            log.exception("anchoring %d verification records failed", len(hashes))
+            return ["not-anchored"] * len(hashes)
+        self.anchored += len(hashes)
+        by_hash = dict(zip(dict.fromkeys(hashes), statuses, strict=False))
+        return [by_hash.get(h, "not-anchored") for h in hashes]
 
     def write(self, v: Verification, timeout: float = 30.0) -> str:
         return self._writer.write(v, timeout)
@@ -204,7 +263,10 @@ class VerificationLog:
         return self._writer.groups
 
     def close(self) -> None:
+        """Commit what is queued, hand it to anchoring, then stop both threads."""
         self._writer.close()
+        if self._anchoring is not None:
+            self._anchoring.close()
         if self._db is not None:
             self._db.close()
             self._db = None
