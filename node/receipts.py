@@ -18,6 +18,7 @@ from web3 import Web3
 
 from credledger.node import merkle
 from credledger.node.chain import Chain
+from credledger.node.contracts.anchor_registry import AnchorRegistry
 from credledger.node.errors import InputError
 
 RECEIPT_FORMAT = "credledger-receipt"
@@ -173,8 +174,8 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     if not chain.code_at(address):
         checks.append(Check("anchored on chain", False, f"no contract at {address}"))
         return checks
-    registry = chain.contract("AnchorRegistry", address)
-    anchored_at = int(registry.functions.anchoredAt(root).call())
+    registry = AnchorRegistry(chain, address)
+    anchored_at = registry.anchored_at(root)
     checks.append(
         Check(
             "anchored on chain",
@@ -184,7 +185,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
             else f"root {hex32(root)} is not anchored at {address}",
         )
     )
-    via_view = int(registry.functions.verifyDocument(root, doc_hash, proof).call())
+    via_view = registry.verify_document(root, doc_hash, proof)
     checks.append(
         Check(
             "contract verifyDocument",
@@ -209,7 +210,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     in_block = False
     try:
         tx_receipt = chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        events = registry.events.Anchored().process_receipt(tx_receipt)
+        events = registry.contract.events.Anchored().process_receipt(tx_receipt)
         in_block = (
             bytes(tx_receipt["blockHash"]) == block_hash
             and tx_receipt["status"] == 1

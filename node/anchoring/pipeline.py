@@ -32,17 +32,18 @@ from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
+from web3.exceptions import TransactionNotFound
 
 from credledger.node import merkle
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.anchoring.store import AnchorStore, BatchRow, TxRow
 from credledger.node.chain import Chain
-from credledger.node.errors import ChainError, RpcUnavailableError
+from credledger.node.contracts.anchor_registry import AnchorRegistry
+from credledger.node.errors import ChainError, ContractRevert, RpcUnavailableError
 from credledger.node.metrics import Metrics
 from credledger.node.retry import Backoff
 from credledger.node.settings import AnchoringSettings
-from credledger.node.tx import NonceManager, revert_from
+from credledger.node.tx import NonceManager
 
 log = logging.getLogger("credledger.node.anchoring")
 
@@ -74,7 +75,8 @@ class Pipeline:
         self.confirmations: int | Literal["finalized"] = (
             confirmations if confirmations == "finalized" else max(int(confirmations), 1)
         )
-        self.registry = chain.contract("AnchorRegistry", contract)
+        self.anchors = AnchorRegistry(chain, contract)
+        self.registry = self.anchors.contract
         self.contract = self.registry.address
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -84,7 +86,6 @@ class Pipeline:
         self._last_broadcast: dict[int, float] = {}
         self._low_balance = False
         self._at_cap: set[int] = set()
-        self._anchorer_role: bytes | None = None
         self.last_error: str | None = None
         m = metrics
         self.m_batches = m.counter("anchor_batches_confirmed_total", "batches confirmed")
@@ -239,7 +240,7 @@ class Pipeline:
         return fee, tip
 
     def _sign(self, batch: BatchRow, nonce: int, fee: int, tip: int) -> tuple[bytes, bytes]:
-        data = self.registry.encode_abi("anchor", args=[batch.root, batch.leaf_count])
+        data = self.anchors.anchor_calldata(batch.root, batch.leaf_count)
         tx: dict[str, Any] = {
             "to": self.contract,
             "data": data,
@@ -282,24 +283,19 @@ class Pipeline:
         Any other revert (role missing, anchorer retired …) raises, so the loop backs off and
         ``/health`` shows the reason instead of burning gas on transactions that would fail.
         """
-        if self._anchorer_role is None:
-            self._anchorer_role = bytes(self.registry.functions.ANCHORER_ROLE().call())
-        if not self.registry.functions.hasRole(self._anchorer_role, self.account.address).call():
+        if not self.anchors.is_anchorer(self.account.address):
             # the registry accepts anyone's anchor() but only counts anchors of role holders
             raise ChainError(
                 f"the node account {self.account.address} lacks ANCHORER_ROLE on "
                 f"{self.contract}; an admin must grant it before batches are anchored"
             )
         try:
-            self.registry.functions.anchor(batch.root, batch.leaf_count).call(
-                {"from": self.account.address}
-            )
-        except (ContractCustomError, ContractLogicError) as exc:
+            self.anchors.preflight_anchor(batch.root, batch.leaf_count, self.account.address)
+        except ContractRevert as err:
             if self._adopt_existing(batch):
                 return False
-            err = revert_from(exc)
             raise ChainError(
-                f"anchoring batch {batch.id} would revert: {err or exc}; "
+                f"anchoring batch {batch.id} would revert: {err}; "
                 "check the node account's ANCHORER_ROLE"
             ) from None
         return True
@@ -367,7 +363,7 @@ class Pipeline:
                 continue
             if int(receipt["status"]) == 1:
                 if int(receipt["blockNumber"]) <= final_height:
-                    if int(self.registry.functions.anchoredAt(batch.root).call()) == 0:
+                    if self.anchors.anchored_at(batch.root) == 0:
                         # mined, but the registry does not count it (role revoked meanwhile)
                         self._reverted(batch, t)
                         return
@@ -461,7 +457,7 @@ class Pipeline:
 
     def _adopt_existing(self, batch: BatchRow) -> bool:
         """If the root is already anchored (by an earlier tx of ours), confirm with that tx."""
-        if int(self.registry.functions.anchoredAt(batch.root).call()) == 0:
+        if self.anchors.anchored_at(batch.root) == 0:
             return False
         logs = self.registry.events.Anchored().get_logs(
             from_block=0, argument_filters={"root": batch.root}

@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 
 from credledger.node import __version__
 from credledger.node.api.routes import health, metrics
+from credledger.node.assembly import build_runtime
 from credledger.node.errors import CredledgerError
 from credledger.node.runtime import NodeRuntime
+from credledger.node.settings import load_settings
 
 # The node's own routers; each component contributes its own (runtime.routers).
 ROUTERS = [health.router, metrics.router]
@@ -54,3 +56,9 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     for router in [*ROUTERS[:1], *runtime.routers, *ROUTERS[1:]]:
         app.include_router(router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """An ASGI app factory for any server, settings from the environment and ``CREDLEDGER_CONFIG``
+    (the contracts must be deployed): ``uvicorn --factory credledger.node.api.app:app_from_env``."""
+    return create_app(build_runtime(load_settings()))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
 from credledger.node.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
@@ -18,6 +19,7 @@ from credledger.node.contracts._base import Binding
 from credledger.node.contracts.errors import register
 from credledger.node.errors import ContractRevert
 from credledger.node.merkle import MerkleRoot
+from credledger.node.tx import revert_from
 
 ANCHORER_ROLE = keccak(b"ANCHORER_ROLE")
 
@@ -62,6 +64,19 @@ class AnchorRegistry(Binding):
 
     def anchor(self, root: bytes, leaf_count: int, gas: int | None = None) -> TxReceipt:
         return self._send(self.contract.functions.anchor(root, leaf_count), gas)
+
+    def anchor_calldata(self, root: bytes, leaf_count: int) -> str:
+        """The input of an ``anchor`` transaction (for a caller that signs and persists it)."""
+        return str(self.contract.encode_abi("anchor", args=[root, leaf_count]))
+
+    def preflight_anchor(self, root: bytes, leaf_count: int, sender: str) -> None:
+        """Simulate ``anchor`` from ``sender``; a revert raises its error class."""
+        try:
+            self.contract.functions.anchor(root, leaf_count).call(
+                {"from": to_checksum_address(sender)}
+            )
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise revert_from(exc) or ContractRevert(str(exc)) from None
 
     def grant_anchorer(self, account: str) -> TxReceipt:
         return self._send(

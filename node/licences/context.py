@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from web3.types import TxReceipt
 
 from credledger.node.auth import Principal, require
@@ -113,7 +113,11 @@ class LicenceContext:
         fp = hash_json(fingerprint).hex()
         claim = self.store.claim(principal.label, key, fp)
         if claim.answer is not None:
-            return model.model_validate({**claim.answer, "replayed": True})
+            stored = {**claim.answer, "replayed": True}
+            try:
+                return model.model_validate(stored)
+            except ValidationError:  # an answer stored by an older version: replay it as it is
+                return model.model_construct(**stored)
         try:
             answer = (recover() if claim.orphaned and recover else None) or work()
         except BaseException:

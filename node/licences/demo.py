@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from credledger.node.auth import Principal, hash_token
-from credledger.node.errors import ConflictError
+from credledger.node.contracts.licence_registry import LicenceExists
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.runtime import NodeRuntime
 from credledger.node.settings import ClerkSettings, DepartmentSettings, Settings
@@ -179,7 +179,7 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
         try:
             done = service.issue(market, item)
             say(f"issued demo {code} {done.licenceId}  (document {path})")
-        except ConflictError:
+        except LicenceExists:
             pass  # issued on an earlier start
     base = f"http://{runtime.settings.api.host}:{runtime.settings.api.port}"
     say(f"demo enterprise  {base}/v1/enterprises/{DEMO_ENTERPRISE_USCC}")

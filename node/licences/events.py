@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from credledger.node.contracts.licence_registry import SupervisionKind
+
 CONTRACT = "LicenceRegistry"
 LIFECYCLE = (
     "LicenceSuspended",
@@ -21,11 +23,7 @@ LIFECYCLE = (
     "LicenceAmended",
     "HolderBound",
 )
-SUPERVISION_KINDS = (
-    "ABNORMAL_OPERATION_LISTED",
-    "ABNORMAL_OPERATION_REMOVED",
-    "ADMINISTRATIVE_PENALTY",
-)
+SUPERVISION_KINDS = tuple(k.name for k in SupervisionKind)  # by their on-chain number
 
 
 class Event(Protocol):

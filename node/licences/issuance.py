@@ -315,6 +315,11 @@ class Issuance:
                 )
             except NotIssuer as exc:
                 raise self.admin.refine(exc) from None
+            except LicenceExists:
+                recovered = self.recover_batch(prepared, dept) if idempotency_key else None
+                if recovered is None:
+                    raise
+                return recovered
             for p in prepared:
                 self._after_issue(p)
             tx = ev.hexb(receipt["transactionHash"])
@@ -325,5 +330,28 @@ class Issuance:
             )
 
         return self.ctx.idempotent(
-            principal, idempotency_key, [p.fingerprint() for p in prepared], work, IssuedBatch
+            principal,
+            idempotency_key,
+            [p.fingerprint() for p in prepared],
+            work,
+            IssuedBatch,
+            recover=lambda: self.recover_batch(prepared, dept),
+        )
+
+    def recover_batch(self, prepared: Sequence[Prepared], dept: Department) -> IssuedBatch | None:
+        """The answer of an earlier attempt of this very batch: every licence on chain, issued
+        by one transaction of this department; None otherwise."""
+        answers = []
+        for p in prepared:
+            a = self.recover(p, dept)
+            if a is None:
+                return None
+            answers.append(a)
+        txs = {a.transactionHash for a in answers}
+        if len(txs) != 1:
+            return None
+        tx = txs.pop()
+        receipt = self.ctx.chain.w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
+        return IssuedBatch(
+            licences=answers, transactionHash=tx, gasUsed=int(receipt["gasUsed"]), recovered=True
         )

@@ -178,3 +178,25 @@ def test_a_bad_request_among_concurrent_ones_fails_alone(
         r = by_body[id(b)]
         assert r.status_code == 201, r.text
         assert _issued_events(lchain, r.json()["licenceId"]) == 1
+
+
+def test_keyed_retry_of_a_batch_whose_answer_was_lost(node_a: Node, lchain: LicenceChain) -> None:
+    bodies = {"licences": [issue_body(), issue_body("SE-USE-REGISTRATION")]}
+    first = node_a.ok(node_a.post("/v1/licences:batch", TOKENS["market"], json=bodies), 201)
+    key = {"Idempotency-Key": "lost-batch-" + bodies["licences"][0]["serialNumber"]}
+    again = node_a.ok(
+        node_a.post("/v1/licences:batch", TOKENS["market"], json=bodies, headers=key), 201
+    )
+    assert again["recovered"] is True
+    assert again["transactionHash"] == first["transactionHash"]
+    assert again["gasUsed"] == first["gasUsed"]
+    assert [x["licenceId"] for x in again["licences"]] == [
+        x["licenceId"] for x in first["licences"]
+    ]
+    for x in first["licences"]:
+        assert _issued_events(lchain, x["licenceId"]) == 1
+    # half of it on chain is not "this batch": 409, nothing issued twice
+    half = {"licences": [bodies["licences"][0], issue_body()]}
+    key2 = {"Idempotency-Key": "lost-batch2-" + bodies["licences"][0]["serialNumber"]}
+    r = node_a.post("/v1/licences:batch", TOKENS["market"], json=half, headers=key2)
+    assert r.status_code == 409, r.text
