@@ -49,6 +49,7 @@ class Running:
     rpc_url: str
     node_url: str
     workdir: Path
+    pid: int = 0  # the node process (for its CPU time)
 
 
 @contextmanager
@@ -91,7 +92,7 @@ def chain_and_node(
                 if time.monotonic() > deadline:
                     raise SystemExit("node did not start")
                 time.sleep(0.2)
-            yield Running(info.rpc_url, url, work)
+            yield Running(info.rpc_url, url, work, proc.pid)
         finally:
             proc.send_signal(signal.SIGINT)
             try:

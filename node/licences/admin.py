@@ -60,12 +60,14 @@ class LicenceAdmin:
         with self._lock:
             if tid in self._chain_types:
                 return self._chain_types[tid]
-        for e in self.ctx.events("LicenceTypeRegistered", {"typeId": ev.hexb(tid)}):
-            parsed = type_from_chain_name(e.args["name"])
-            if parsed is not None and parsed.type_id == tid:
-                with self._lock:
-                    self._chain_types[tid] = parsed
-                return parsed
+        # from the read model, never the indexer's database: this runs inside read-model
+        # snapshots, and the indexer takes its own lock before the model's
+        entry = self.ctx.model.licence_type(tid)
+        parsed = type_from_chain_name(entry.name) if entry is not None else None
+        if parsed is not None and parsed.type_id == tid:
+            with self._lock:
+                self._chain_types[tid] = parsed
+            return parsed
         return None
 
     def code_of(self, tid: bytes) -> str:
