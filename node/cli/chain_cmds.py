@@ -229,7 +229,9 @@ def up(
         deploy_contracts(
             chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None
         )
-        runtime = build_runtime(settings)  # its workers start with the app (lifespan)
+        runtime = build_runtime(settings)
+        runtime.start()  # early, so the indexer follows the demo set-up; the app's lifespan
+        # would start the workers too (start is idempotent) and stops them on exit
         if settings.licences.demo:
             licence_demo.prepare(runtime, console.print)
         app_ = create_app(runtime)
