@@ -3,11 +3,14 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+# extra arguments, e.g. make run UP_ARGS="--port 18600 --chain-port 18545"; make test PYTEST_ARGS=-x
+UP_ARGS ?=
+PYTEST_ARGS ?=
 BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup run test lint slither fmt compile bench clean
+.PHONY: setup run test lint slither fmt compile bench clean fresh-clone-check
 
 setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed
 
@@ -21,14 +24,14 @@ $(DEVNET)/node_modules/.installed: $(DEVNET)/package.json $(DEVNET)/package-lock
 	cd $(DEVNET) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## run: local chain + deployed contracts + node API (Ctrl-C stops everything)
+## run: local chain + deployed contracts + node API (Ctrl-C stops everything); files in .credledger/
 run: setup
-	$(BIN)/credledger up
+	$(BIN)/credledger up $(UP_ARGS)
 
 ## test: lint, reproducible-build check, then every test against real local chains
 test: lint
 	$(BIN)/credledger compile --check
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check node wallet tests scripts bench
@@ -54,6 +57,10 @@ bench: setup
 
 compile: setup
 	$(BIN)/credledger compile
+
+## fresh-clone-check: `make run` and `make test` in a fresh clone, as a new developer would
+fresh-clone-check:
+	scripts/fresh-clone-check.sh
 
 clean:
 	rm -rf $(VENV) $(DEVNET)/node_modules .credledger .pytest_cache .mypy_cache .ruff_cache

@@ -59,7 +59,7 @@ def chain_and_node(
         proc = subprocess.Popen(
             [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", info.rpc_url,
              "--port", str(port),
-             "--data-dir", str(work / "data"), *args],
+             "--data-dir", str(work / "data"), "--no-demo", "--no-companions", *args],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip

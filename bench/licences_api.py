@@ -111,7 +111,7 @@ def main() -> None:
             log = open(work / "node.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen(
                 [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", info.rpc_url, "--port",
-                 str(port), "--data-dir", str(work / "data"), "--demo"],
+                 str(port), "--data-dir", str(work / "data"), "--demo", "--no-companions"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip

@@ -31,6 +31,75 @@ static const uint64_t RC[24] = {
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
+/* The 24 rounds of Keccak-f[1600] on the 25 lanes held in locals a00..a44 (lane (x, y) is
+ * a<x><y>), with scratch locals b00..b44, c0..c4, d0..d4. One text for both users below, so the
+ * known-answer tests of keccak256() (any length, through keccak256_bytes) check the very rounds
+ * the tree builder runs. */
+#define KECCAK_F1600_ROUNDS()\
+    for (int round = 0; round < 24; round++) { \
+        c0 = a00 ^ a01 ^ a02 ^ a03 ^ a04;      \
+        c1 = a10 ^ a11 ^ a12 ^ a13 ^ a14;      \
+        c2 = a20 ^ a21 ^ a22 ^ a23 ^ a24;      \
+        c3 = a30 ^ a31 ^ a32 ^ a33 ^ a34;      \
+        c4 = a40 ^ a41 ^ a42 ^ a43 ^ a44;      \
+        d0 = c4 ^ ROL(c1, 1);                  \
+        d1 = c0 ^ ROL(c2, 1);                  \
+        d2 = c1 ^ ROL(c3, 1);                  \
+        d3 = c2 ^ ROL(c4, 1);                  \
+        d4 = c3 ^ ROL(c0, 1);                  \
+        b00 = a00 ^ d0;                        \
+        b13 = ROL(a01 ^ d0, 36);               \
+        b21 = ROL(a02 ^ d0, 3);                \
+        b34 = ROL(a03 ^ d0, 41);               \
+        b42 = ROL(a04 ^ d0, 18);               \
+        b02 = ROL(a10 ^ d1, 1);                \
+        b10 = ROL(a11 ^ d1, 44);               \
+        b23 = ROL(a12 ^ d1, 10);               \
+        b31 = ROL(a13 ^ d1, 45);               \
+        b44 = ROL(a14 ^ d1, 2);                \
+        b04 = ROL(a20 ^ d2, 62);               \
+        b12 = ROL(a21 ^ d2, 6);                \
+        b20 = ROL(a22 ^ d2, 43);               \
+        b33 = ROL(a23 ^ d2, 15);               \
+        b41 = ROL(a24 ^ d2, 61);               \
+        b01 = ROL(a30 ^ d3, 28);               \
+        b14 = ROL(a31 ^ d3, 55);               \
+        b22 = ROL(a32 ^ d3, 25);               \
+        b30 = ROL(a33 ^ d3, 21);               \
+        b43 = ROL(a34 ^ d3, 56);               \
+        b03 = ROL(a40 ^ d4, 27);               \
+        b11 = ROL(a41 ^ d4, 20);               \
+        b24 = ROL(a42 ^ d4, 39);               \
+        b32 = ROL(a43 ^ d4, 8);                \
+        b40 = ROL(a44 ^ d4, 14);               \
+        a00 = b00 ^ (~b10 & b20);              \
+        a01 = b01 ^ (~b11 & b21);              \
+        a02 = b02 ^ (~b12 & b22);              \
+        a03 = b03 ^ (~b13 & b23);              \
+        a04 = b04 ^ (~b14 & b24);              \
+        a10 = b10 ^ (~b20 & b30);              \
+        a11 = b11 ^ (~b21 & b31);              \
+        a12 = b12 ^ (~b22 & b32);              \
+        a13 = b13 ^ (~b23 & b33);              \
+        a14 = b14 ^ (~b24 & b34);              \
+        a20 = b20 ^ (~b30 & b40);              \
+        a21 = b21 ^ (~b31 & b41);              \
+        a22 = b22 ^ (~b32 & b42);              \
+        a23 = b23 ^ (~b33 & b43);              \
+        a24 = b24 ^ (~b34 & b44);              \
+        a30 = b30 ^ (~b40 & b00);              \
+        a31 = b31 ^ (~b41 & b01);              \
+        a32 = b32 ^ (~b42 & b02);              \
+        a33 = b33 ^ (~b43 & b03);              \
+        a34 = b34 ^ (~b44 & b04);              \
+        a40 = b40 ^ (~b00 & b10);              \
+        a41 = b41 ^ (~b01 & b11);              \
+        a42 = b42 ^ (~b02 & b12);              \
+        a43 = b43 ^ (~b03 & b13);              \
+        a44 = b44 ^ (~b04 & b14);              \
+        a00 ^= RC[round];                      \
+    }
+
 /* keccak256 of one message of nw 64-bit little-endian words (nw = 4 or 8: 32 or 64 bytes, one
  * block of the 136-byte rate). Lane (x, y) of the state is a<x><y>, word x + 5y. */
 static inline __attribute__((always_inline)) void
@@ -56,73 +125,54 @@ keccak256_words(const uint64_t *w, int nw, uint64_t *out)
         a31 = 0x01; /* ... after the 64-byte message */
     }
     a13 = 0x8000000000000000ULL; /* last byte of the 136-byte block (word 16) */
-    for (int round = 0; round < 24; round++) {
-        c0 = a00 ^ a01 ^ a02 ^ a03 ^ a04;
-        c1 = a10 ^ a11 ^ a12 ^ a13 ^ a14;
-        c2 = a20 ^ a21 ^ a22 ^ a23 ^ a24;
-        c3 = a30 ^ a31 ^ a32 ^ a33 ^ a34;
-        c4 = a40 ^ a41 ^ a42 ^ a43 ^ a44;
-        d0 = c4 ^ ROL(c1, 1);
-        d1 = c0 ^ ROL(c2, 1);
-        d2 = c1 ^ ROL(c3, 1);
-        d3 = c2 ^ ROL(c4, 1);
-        d4 = c3 ^ ROL(c0, 1);
-        b00 = a00 ^ d0;
-        b13 = ROL(a01 ^ d0, 36);
-        b21 = ROL(a02 ^ d0, 3);
-        b34 = ROL(a03 ^ d0, 41);
-        b42 = ROL(a04 ^ d0, 18);
-        b02 = ROL(a10 ^ d1, 1);
-        b10 = ROL(a11 ^ d1, 44);
-        b23 = ROL(a12 ^ d1, 10);
-        b31 = ROL(a13 ^ d1, 45);
-        b44 = ROL(a14 ^ d1, 2);
-        b04 = ROL(a20 ^ d2, 62);
-        b12 = ROL(a21 ^ d2, 6);
-        b20 = ROL(a22 ^ d2, 43);
-        b33 = ROL(a23 ^ d2, 15);
-        b41 = ROL(a24 ^ d2, 61);
-        b01 = ROL(a30 ^ d3, 28);
-        b14 = ROL(a31 ^ d3, 55);
-        b22 = ROL(a32 ^ d3, 25);
-        b30 = ROL(a33 ^ d3, 21);
-        b43 = ROL(a34 ^ d3, 56);
-        b03 = ROL(a40 ^ d4, 27);
-        b11 = ROL(a41 ^ d4, 20);
-        b24 = ROL(a42 ^ d4, 39);
-        b32 = ROL(a43 ^ d4, 8);
-        b40 = ROL(a44 ^ d4, 14);
-        a00 = b00 ^ (~b10 & b20);
-        a01 = b01 ^ (~b11 & b21);
-        a02 = b02 ^ (~b12 & b22);
-        a03 = b03 ^ (~b13 & b23);
-        a04 = b04 ^ (~b14 & b24);
-        a10 = b10 ^ (~b20 & b30);
-        a11 = b11 ^ (~b21 & b31);
-        a12 = b12 ^ (~b22 & b32);
-        a13 = b13 ^ (~b23 & b33);
-        a14 = b14 ^ (~b24 & b34);
-        a20 = b20 ^ (~b30 & b40);
-        a21 = b21 ^ (~b31 & b41);
-        a22 = b22 ^ (~b32 & b42);
-        a23 = b23 ^ (~b33 & b43);
-        a24 = b24 ^ (~b34 & b44);
-        a30 = b30 ^ (~b40 & b00);
-        a31 = b31 ^ (~b41 & b01);
-        a32 = b32 ^ (~b42 & b02);
-        a33 = b33 ^ (~b43 & b03);
-        a34 = b34 ^ (~b44 & b04);
-        a40 = b40 ^ (~b00 & b10);
-        a41 = b41 ^ (~b01 & b11);
-        a42 = b42 ^ (~b02 & b12);
-        a43 = b43 ^ (~b03 & b13);
-        a44 = b44 ^ (~b04 & b14);
-        a00 ^= RC[round];
-    }
+    KECCAK_F1600_ROUNDS();
     out[0] = a00;
     out[1] = a10;
     out[2] = a20;
     out[3] = a30;
+}
+
+/* keccak256 of any message: the sponge with the 136-byte rate and Keccak padding (0x01 ... 0x80)
+ * around the same rounds. Used only by keccak256() for other lengths than 32 and 64 (tests). */
+static void keccak256_bytes(const unsigned char *msg, size_t len, unsigned char *out)
+{
+    uint64_t s[25] = {0};
+    unsigned char block[136];
+    size_t off = 0;
+    int last = 0;
+    while (!last) {
+        size_t take = len - off < 136 ? len - off : 136;
+        memset(block, 0, sizeof block);
+        memcpy(block, msg + off, take);
+        off += take;
+        if (take < 136) { /* the final block: pad (a full last block is followed by a padding block) */
+            block[take] ^= 0x01;
+            block[135] ^= 0x80;
+            last = 1;
+        }
+        for (int i = 0; i < 17; i++) {
+            uint64_t lane;
+            memcpy(&lane, block + 8 * i, 8);
+            s[i] ^= lane;
+        }
+        {
+            uint64_t a00 = s[0], a10 = s[1], a20 = s[2], a30 = s[3], a40 = s[4], a01 = s[5],
+                     a11 = s[6], a21 = s[7], a31 = s[8], a41 = s[9], a02 = s[10], a12 = s[11],
+                     a22 = s[12], a32 = s[13], a42 = s[14], a03 = s[15], a13 = s[16], a23 = s[17],
+                     a33 = s[18], a43 = s[19], a04 = s[20], a14 = s[21], a24 = s[22], a34 = s[23],
+                     a44 = s[24];
+            uint64_t b00, b10, b20, b30, b40, b01, b11, b21, b31, b41, b02, b12, b22, b32, b42,
+                b03, b13, b23, b33, b43, b04, b14, b24, b34, b44;
+            uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+            KECCAK_F1600_ROUNDS();
+            s[0] = a00, s[1] = a10, s[2] = a20, s[3] = a30, s[4] = a40;
+            s[5] = a01, s[6] = a11, s[7] = a21, s[8] = a31, s[9] = a41;
+            s[10] = a02, s[11] = a12, s[12] = a22, s[13] = a32, s[14] = a42;
+            s[15] = a03, s[16] = a13, s[17] = a23, s[18] = a33, s[19] = a43;
+            s[20] = a04, s[21] = a14, s[22] = a24, s[23] = a34, s[24] = a44;
+        }
+    }
+    memcpy(out, s, 32);
 }
 
 static inline void leaf_of(const unsigned char *doc, uint64_t *out)
@@ -484,9 +534,10 @@ static PyObject *py_keccak256(PyObject *self, PyObject *arg)
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     if (view.len != 32 && view.len != 64) {
+        unsigned char digest[32];
+        keccak256_bytes((const unsigned char *)view.buf, (size_t)view.len, digest);
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "keccak256 here takes 32 or 64 bytes");
-        return NULL;
+        return PyBytes_FromStringAndSize((const char *)digest, 32);
     }
     memcpy(w, view.buf, (size_t)view.len);
     if (view.len == 32)
@@ -500,7 +551,7 @@ static PyObject *py_keccak256(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"build", py_build, METH_O, "build(data) -> (nodes, position); data = n concatenated 32-byte document hashes."},
     {"all_proofs", py_all_proofs, METH_VARARGS, "all_proofs(nodes, position) -> list of sibling paths in input order."},
-    {"keccak256", py_keccak256, METH_O, "keccak256 of a 32- or 64-byte message (the two sizes the tree hashes)."},
+    {"keccak256", py_keccak256, METH_O, "keccak256 of a message (32 and 64 bytes, the sizes the tree hashes, take its fast path)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,22 +1,45 @@
-"""Load compiled contracts from the committed artifacts (the only place Python gets ABIs from)."""
+"""Load compiled contracts (the only place Python gets ABIs and bytecode from).
+
+The artifacts are the package data ``credledger.artifacts``: pyproject.toml maps that package
+onto ``contracts/artifacts/`` (written and checked by ``credledger compile``), so a checkout and
+an installed wheel read the very same files, through :mod:`importlib.resources`.
+"""
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
-from credledger.node import paths
 from credledger.node.errors import ToolchainError
+
+PACKAGE = "credledger.artifacts"
+
+
+def _folder() -> Traversable:
+    try:
+        return resources.files(PACKAGE)
+    except ModuleNotFoundError:
+        raise ToolchainError(
+            f"the contract artifacts ({PACKAGE}) are not installed; reinstall credledger"
+        ) from None
+
+
+def artifact_names() -> list[str]:
+    """Names of the shipped artifacts, e.g. ``["AnchorRegistry", …]``."""
+    return sorted(
+        p.name.removesuffix(".json") for p in _folder().iterdir() if p.name.endswith(".json")
+    )
 
 
 @cache
-def load_artifact(name: str, directory: Path = paths.ARTIFACTS_DIR) -> dict[str, Any]:
-    path = directory / f"{name}.json"
-    if not path.is_file():
-        raise ToolchainError(f"no artifact {path}; run `credledger compile`")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+def load_artifact(name: str) -> dict[str, Any]:
+    item = _folder().joinpath(f"{name}.json")
+    if not item.is_file():
+        raise ToolchainError(f"no artifact {name}.json in {PACKAGE}; run `credledger compile`")
+    data: dict[str, Any] = json.loads(item.read_text(encoding="utf-8"))
     return data
 
 

@@ -25,6 +25,10 @@ from credledger.node.signer import DEV_ACCOUNT_COUNT, DEV_BALANCE_ETH, DEV_MNEMO
 
 Engine = Literal["anvil", "ganache"]
 CHAIN_IDS: dict[str, int] = {"anvil": 31337, "ganache": 1337}
+ANVIL_MISSING = (
+    "anvil not found (neither in hardhat-free-devnet/node_modules nor on PATH): in a checkout run "
+    "`make setup`, elsewhere install Foundry's anvil on PATH, or give --rpc URL of a running chain"
+)
 
 
 @dataclass
@@ -45,11 +49,9 @@ def engine_command(
     engine: Engine, port: int, block_time: float | None, node_modules: Path = paths.NODE_MODULES
 ) -> list[str]:
     if engine == "anvil":
-        native = node_modules / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-        wrapper = node_modules / ".bin" / "anvil"
-        exe = native if native.is_file() else wrapper
-        if not exe.exists():
-            raise ToolchainError("anvil is not installed: run `npm ci` in hardhat-free-devnet/")
+        exe = paths.find_anvil(node_modules)
+        if exe is None:
+            raise ToolchainError(ANVIL_MISSING)
         cmd = [
             str(exe),
             "--host", "127.0.0.1",
@@ -170,7 +172,7 @@ class DevnetManager:
 
     def __init__(self, state_dir: Path | None = None) -> None:
         env = os.environ.get("CREDLEDGER_DEVNET_DIR")
-        self.state_dir = state_dir or (Path(env) if env else paths.STATE_DIR / "devnet")
+        self.state_dir = state_dir or (Path(env) if env else paths.data_dir() / "devnet")
         self.state_file = self.state_dir / "devnet.json"
 
     def current(self) -> DevnetInfo | None:

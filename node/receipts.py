@@ -140,11 +140,24 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Chec
         Check(
             "document hash",
             r_doc == doc_hash,
-            f"{hex32(doc_hash)} {'matches' if r_doc == doc_hash else 'differs from'} the receipt",
+            f"{hex32(doc_hash)} matches the receipt"
+            if r_doc == doc_hash
+            else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
+            f"{hex32(r_doc)}",
         )
     ]
-    leaf_ok = parse_hash(_field(receipt, "leaf")) == merkle.leaf_hash(doc_hash)
-    checks.append(Check("leaf encoding", leaf_ok, LEAF_ENCODING))
+    r_leaf = parse_hash(_field(receipt, "leaf"))
+    want_leaf = merkle.leaf_hash(doc_hash)
+    checks.append(
+        Check(
+            "leaf encoding",
+            r_leaf == want_leaf,
+            LEAF_ENCODING
+            if r_leaf == want_leaf
+            else f"the receipt's leaf {hex32(r_leaf)} differs from {hex32(want_leaf)} = "
+            f"{LEAF_ENCODING.replace('docHash', hex32(doc_hash)[:10] + '…')}",
+        )
+    )
     path_ok = merkle.verify(root, doc_hash, proof)
     checks.append(
         Check(

@@ -146,7 +146,8 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    data_dir: Path = paths.STATE_DIR / "node"
+    # every file the node writes lives under data_dir (see node/paths.py); made absolute here
+    data_dir: Path = Field(default=paths.DEFAULT_DATA_DIR, validate_default=True)
     manifest: Path | None = None
     subject_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -159,6 +160,11 @@ class Settings(BaseSettings):
     departments: list[DepartmentSettings] = Field(default_factory=list)
     clerks: list[ClerkSettings] = Field(default_factory=list)
     licences: LicenceSettings = Field(default_factory=LicenceSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_absolute(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
 
     @field_validator("subject_secret")
     @classmethod
@@ -208,7 +214,8 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def manifest_path(self, chain_id: int) -> Path:
-        return self.manifest or paths.DEPLOYMENTS_DIR / f"{chain_id}.json"
+        """``manifest`` if set, else the chain's default (:func:`paths.default_manifest`)."""
+        return self.manifest or paths.default_manifest(chain_id, self.data_dir)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 
 import credledger.node.cli.anchor_cmds  # noqa: F401  (registers commands)
-from credledger.node.cli import chain_cmds, licence_cmds  # noqa: F401  (registers commands)
+from credledger.node.cli import chain_cmds, licence_cmds, up_cmd  # noqa: F401  (registers commands)
 from credledger.node.cli._app import app, err_console
+from credledger.node.cli.plugins import register_commands
 from credledger.node.errors import CredledgerError
+
+# command groups of other installed packages (entry point group `credledger.cli`, e.g. the wallet)
+register_commands(app, lambda line: err_console.print(line, highlight=False))
 
 
 def main() -> None:

@@ -6,16 +6,22 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from credledger.node.chain import Chain
-from credledger.node.cli._app import app, console, err_console
+from credledger.node.cli._app import app, console, err_console, parse_rpc
 from credledger.node.errors import ChainError, InputError, RpcUnavailableError
-from credledger.node.receipts import check_receipt_on_chain, hex32, parse_hash, sha256_file
+from credledger.node.receipts import (
+    Check,
+    check_receipt_on_chain,
+    hex32,
+    parse_hash,
+    sha256_file,
+)
 
 REQUEST_HASHES = 1000
 
@@ -118,18 +124,47 @@ def anchor(
 def verify(
     target: Annotated[str, typer.Argument(help="the document (a file) or its 0x SHA-256 hash")],
     receipt: Annotated[Path, typer.Option("--receipt", help="the receipt JSON file")],
-    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")],
+    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain (or host:port)")],
 ) -> None:
-    """Check a receipt using only the chain: hash, proof, anchor, contract view, canonical block."""
+    """Check a receipt using only the chain: hash, proof, anchor, contract view, canonical block.
+
+    Exit 0: verified (every check passed). Exit 1: not verified (a check failed, or the document
+    or receipt is unusable). Exit 2: could not check (the RPC endpoint cannot be reached).
+    """
     logging.getLogger("credledger.node.chain").setLevel(logging.CRITICAL)
+    rpc_urls = parse_rpc(rpc)
+    try:
+        doc_hash = _document_hash(target)
+        data = _read_receipt(receipt)
+    except InputError as exc:
+        _not_verified([Check("input", False, str(exc))])
+    try:
+        chain = Chain(rpc_urls, timeout=10)
+        checks = check_receipt_on_chain(chain, data, doc_hash)
+    except RpcUnavailableError:
+        raise RpcUnavailableError(f"cannot reach the chain at {rpc}", urls=rpc_urls) from None
+    except InputError as exc:  # a field of the receipt is missing or malformed
+        _not_verified([Check("receipt", False, str(exc))])
+    _print_checks(checks)
+    if not all(c.ok for c in checks):
+        _not_verified([])
+    console.print("[green]VERIFIED[/green]")
+
+
+def _document_hash(target: str) -> bytes:
     path = Path(target)
     if path.is_file():
-        doc_hash = sha256_file(path)
-    else:
         try:
-            doc_hash = parse_hash(target)
-        except InputError:
-            raise InputError(f"{target} is neither a file nor a 32-byte hex hash") from None
+            return sha256_file(path)
+        except OSError as exc:
+            raise InputError(f"cannot read {target}: {exc.strerror}") from None
+    try:
+        return parse_hash(target)
+    except InputError:
+        raise InputError(f"{target} is neither a file nor a 32-byte hex hash") from None
+
+
+def _read_receipt(receipt: Path) -> dict[str, Any]:
     try:
         data: Any = json.loads(receipt.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -138,15 +173,16 @@ def verify(
         raise InputError(f"{receipt} is not JSON") from None
     if not isinstance(data, dict):
         raise InputError(f"{receipt} is not a credledger receipt")
-    try:
-        chain = Chain([rpc], timeout=10)
-        checks = check_receipt_on_chain(chain, data, doc_hash)
-    except RpcUnavailableError:
-        raise RpcUnavailableError(f"cannot reach the chain at {rpc}", urls=[rpc]) from None
+    return data
+
+
+def _print_checks(checks: list[Check]) -> None:
     for c in checks:
         mark = "[green]✓[/green]" if c.ok else "[red]✗[/red]"
         console.print(f"{mark} {c.name:<24} {c.detail}", highlight=False)
-    if not all(c.ok for c in checks):
-        console.print("[red]NOT VERIFIED[/red]")
-        raise typer.Exit(1)
-    console.print("[green]VERIFIED[/green]")
+
+
+def _not_verified(checks: list[Check]) -> NoReturn:
+    _print_checks(checks)
+    console.print("[red]NOT VERIFIED[/red]")
+    raise typer.Exit(1)

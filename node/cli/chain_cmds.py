@@ -10,11 +10,11 @@ from rich.table import Table
 
 from credledger.node import compiler, paths
 from credledger.node.chain import Chain
-from credledger.node.cli._app import app, console, err_console
+from credledger.node.cli._app import app, console, err_console, parse_rpc
 from credledger.node.deploy import deploy as deploy_contracts
 from credledger.node.deploy import verify_deployment as verify_contracts
-from credledger.node.devnet import DevnetManager, Engine, launch, terminate
-from credledger.node.errors import ConfigError
+from credledger.node.devnet import DevnetManager
+from credledger.node.errors import ConfigError, ToolchainError
 from credledger.node.signer import resolve_account
 from credledger.node.tx import TxSender
 
@@ -22,12 +22,23 @@ devnet_app = typer.Typer(help="A local chain from the pinned npm toolchain.", no
 app.add_typer(devnet_app, name="devnet")
 
 StateDirOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option(
-        "--state-dir", envvar="CREDLEDGER_DEVNET_DIR", help="where the devnet's pid and log live"
+        "--state-dir",
+        envvar="CREDLEDGER_DEVNET_DIR",
+        help="where the devnet's pid and log live (default: <data dir>/devnet)",
+        show_default=False,
     ),
 ]
-DEFAULT_DEVNET_DIR = paths.STATE_DIR / "devnet"
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CREDLEDGER_DATA_DIR",
+        help="where everything the node writes lives (default: .credledger/)",
+        show_default=False,
+    ),
+]
 
 RpcOpt = Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain")]
 KeystoreOpt = Annotated[
@@ -41,7 +52,13 @@ DevAccountOpt = Annotated[
 ]
 ManifestOpt = Annotated[
     Path | None,
-    typer.Option("--manifest", help="deployment manifest (default deployments/<chainId>.json)"),
+    typer.Option(
+        "--manifest",
+        envvar="CREDLEDGER_MANIFEST",
+        help="deployment manifest (default: <data dir>/deployments/<chainId>.json on a local "
+        "devnet, deployments/<chainId>.json otherwise)",
+        show_default=False,
+    ),
 ]
 
 
@@ -53,7 +70,12 @@ def compile(
     src: Annotated[Path, typer.Option("--src", help="folder of .sol sources")] = paths.SOURCES_DIR,
     out: Annotated[Path, typer.Option("--out", help="artifacts folder")] = paths.ARTIFACTS_DIR,
 ) -> None:
-    """Compile contracts/src with the pinned solc into contracts/artifacts."""
+    """Compile contracts/src with the pinned solc into contracts/artifacts (in a checkout)."""
+    if not src.is_dir():
+        raise ToolchainError(
+            f"no Solidity sources at {src}: compiling is for a source checkout (git clone); "
+            "an installed credledger ships the compiled artifacts"
+        )
     comp = compiler.find_compiler()
     with console.status(f"compiling with {comp.origin} solc {compiler.SOLC_VERSION} …"):
         artifacts = compiler.build_artifacts(compiler.source_files(src), compiler=comp)
@@ -91,7 +113,7 @@ def devnet_up(
     block_time: Annotated[
         float | None, typer.Option("--block-time", help="seconds per block (default: instant)")
     ] = None,
-    state_dir: StateDirOpt = DEFAULT_DEVNET_DIR,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Start a local chain in the background (does nothing if one is running)."""
     if engine not in ("anvil", "ganache"):
@@ -104,7 +126,7 @@ def devnet_up(
 
 
 @devnet_app.command("status")
-def devnet_status(state_dir: StateDirOpt = DEFAULT_DEVNET_DIR) -> None:
+def devnet_status(state_dir: StateDirOpt = None) -> None:
     """Show the running devnet, or exit 1 if there is none."""
     info = DevnetManager(state_dir).current()
     if info is None:
@@ -114,7 +136,7 @@ def devnet_status(state_dir: StateDirOpt = DEFAULT_DEVNET_DIR) -> None:
 
 
 @devnet_app.command("down")
-def devnet_down(state_dir: StateDirOpt = DEFAULT_DEVNET_DIR) -> None:
+def devnet_down(state_dir: StateDirOpt = None) -> None:
     """Stop the devnet started by `devnet up`."""
     info = DevnetManager(state_dir).down()
     console.print(f"stopped {info.engine} (pid {info.pid})" if info else "no devnet is running")
@@ -135,6 +157,7 @@ def deploy(
     password_file: PasswordOpt = None,
     dev_account: DevAccountOpt = None,
     manifest: ManifestOpt = None,
+    data_dir: DataDirOpt = None,
     force: Annotated[bool, typer.Option("--force", help="deploy again over a manifest")] = False,
     with_catalogue: Annotated[
         bool,
@@ -142,8 +165,8 @@ def deploy(
     ] = False,
 ) -> None:
     """Deploy the contracts in dependency order, wire their roles, write the manifest."""
-    chain = Chain([rpc])
-    path = manifest or paths.DEPLOYMENTS_DIR / f"{chain.chain_id}.json"
+    chain = Chain(parse_rpc(rpc))
+    path = manifest or paths.default_manifest(chain.chain_id, data_dir)
     sender = _sender(chain, keystore, password_file, dev_account)
     result, new = deploy_contracts(chain, sender, path, force=force, progress=console.print)
     if not new:
@@ -158,94 +181,15 @@ def deploy(
 
 
 @app.command("verify-deployment")
-def verify_deployment(rpc: RpcOpt, manifest: ManifestOpt = None) -> None:
+def verify_deployment(
+    rpc: RpcOpt, manifest: ManifestOpt = None, data_dir: DataDirOpt = None
+) -> None:
     """Compare each deployed contract's runtime code to its artifact; exit 1 on any mismatch."""
-    chain = Chain([rpc])
-    path = manifest or paths.DEPLOYMENTS_DIR / f"{chain.chain_id}.json"
+    chain = Chain(parse_rpc(rpc))
+    path = manifest or paths.default_manifest(chain.chain_id, data_dir)
     results = verify_contracts(chain, path)
     for r in results:
         mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
         console.print(f"{mark} {r.name:<18} {r.address}  {r.detail}", highlight=False)
     if not all(r.ok for r in results):
         raise typer.Exit(1)
-
-
-@app.command()
-def up(
-    rpc: Annotated[
-        str | None,
-        typer.Option("--rpc", help="use this chain instead of anvil (URL,URL… to fail over)"),
-    ] = None,
-    port: Annotated[int, typer.Option(help="node HTTP port")] = 8600,
-    chain_port: Annotated[int, typer.Option("--chain-port", help="anvil port")] = 8545,
-    block_time: Annotated[float | None, typer.Option("--block-time")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
-    demo: Annotated[
-        bool | None,
-        typer.Option(
-            "--demo/--no-demo",
-            help="demo departments, tokens and enterprise (default: on for the local devnet)",
-        ),
-    ] = None,
-) -> None:
-    """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
-    import uvicorn
-
-    from credledger.node.api.app import create_app
-    from credledger.node.assembly import build_runtime
-    from credledger.node.licences import demo as licence_demo
-    from credledger.node.settings import load_settings
-
-    proc_pid: int | None = None
-    started_here: list[str] = []
-    demo = (rpc is None) if demo is None else demo
-    try:
-        running = DevnetManager().current() if rpc is None else None
-        if running is not None:
-            rpc = running.rpc_url
-            console.print(f"using the running devnet ({running.engine} at {rpc})")
-        if rpc is None:
-            engine: Engine = "anvil"
-            _, info = launch(engine, chain_port, block_time, paths.STATE_DIR / "up-anvil.log")
-            proc_pid = info.pid
-            rpc = info.rpc_url
-            started_here.append(f"anvil at {rpc} (chain {info.chain_id})")
-        rpc_urls = [u.strip() for u in rpc.split(",") if u.strip()]
-        overrides: dict[str, object] = {"chain": {"rpc_urls": rpc_urls}, "api": {"port": port}}
-        if data_dir is not None:
-            overrides["data_dir"] = data_dir
-        settings = load_settings(**overrides)
-        if demo:
-            settings = licence_demo.enable(settings)
-        chain = Chain(settings.chain.rpc_urls)
-        sender = TxSender(
-            chain,
-            resolve_account(
-                settings.signer.keystore,
-                settings.signer.password_file,
-                settings.signer.dev_account,
-            ),
-        )
-        deploy_contracts(
-            chain, sender, settings.manifest_path(chain.chain_id), force=proc_pid is not None
-        )
-        runtime = build_runtime(settings)
-        runtime.start()  # early, so the indexer follows the demo set-up; the app's lifespan
-        # would start the workers too (start is idempotent) and stops them on exit
-        if settings.licences.demo:
-            licence_demo.prepare(runtime, console.print)
-        app_ = create_app(runtime)
-        for line in started_here:
-            console.print(f"started {line}")
-        for name, addr in runtime.contracts.items():
-            console.print(f"{name:<18} {addr}")
-        console.print(f"node API  http://{settings.api.host}:{settings.api.port}  (Ctrl-C stops)")
-        console.print(f"health    http://{settings.api.host}:{settings.api.port}/health")
-        try:
-            uvicorn.run(app_, host=settings.api.host, port=settings.api.port, log_level="warning")
-        finally:
-            runtime.stop()
-    finally:
-        if proc_pid is not None:
-            terminate(proc_pid)
-            console.print("stopped anvil")

@@ -12,7 +12,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from credledger.node.cli._app import app, console
+from credledger.node.cli._app import app, console, parse_rpc
 from credledger.node.errors import CredledgerError, InputError
 
 licence_app = typer.Typer(
@@ -270,8 +270,9 @@ def setup_chain(
     from credledger.node.signer import resolve_account
     from credledger.node.tx import TxSender
 
-    settings = load_settings(chain={"rpc_urls": [rpc]})
-    chain = Chain([rpc])
+    rpc_urls = parse_rpc(rpc)
+    settings = load_settings(chain={"rpc_urls": rpc_urls})
+    chain = Chain(rpc_urls)
     admin = TxSender(
         chain, resolve_account(keystore, password_file, dev_account if keystore is None else None)
     )

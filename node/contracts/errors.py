@@ -13,8 +13,7 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
 
-from credledger.node import paths
-from credledger.node.artifacts import load_artifact
+from credledger.node.artifacts import artifact_names, load_artifact
 from credledger.node.errors import ContractRevert
 
 # name -> class; bindings modules register their contract's errors here (see `register`).
@@ -37,8 +36,8 @@ def _type_str(inp: dict[str, Any]) -> str:
 def error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     """selector -> (name, argument types, argument names), from every committed artifact."""
     table: dict[bytes, tuple[str, list[str], list[str]]] = {}
-    for path in sorted(paths.ARTIFACTS_DIR.glob("*.json")):
-        for item in load_artifact(path.stem)["abi"]:
+    for name in artifact_names():
+        for item in load_artifact(name)["abi"]:
             if item["type"] != "error":
                 continue
             types = [_type_str(i) for i in item["inputs"]]

@@ -115,5 +115,5 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
 
 @cache
 def load_catalogue() -> Catalogue:
-    text = resources.files("node").joinpath("data/licence_types.json").read_text("utf-8")
+    text = resources.files("credledger.node").joinpath("data/licence_types.json").read_text("utf-8")
     return parse_catalogue(json.loads(text))

@@ -120,7 +120,7 @@ class Reason:
 
 @cache
 def reasons() -> dict[int, Reason]:
-    text = resources.files("node").joinpath("data/reason_codes.json").read_text("utf-8")
+    text = resources.files("credledger.node").joinpath("data/reason_codes.json").read_text("utf-8")
     data = json.loads(text)
     return {int(r["code"]): Reason(int(r["code"]), r["zh"], r["en"]) for r in data["codes"]}
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +16,7 @@ from typing import Any
 import httpx
 
 from credledger.node.devnet import free_port
-from tests.conftest import ROOT
+from tests.support.node_process import ADMIN_HEADERS, UpProcess, admin_env
 
 
 class RpcProxy:
@@ -121,7 +117,7 @@ class RpcProxy:
                     conn.shutdown(socket.SHUT_RDWR)
 
 
-class NodeProcess:
+class NodeProcess(UpProcess):
     """`credledger up --rpc …` as a real subprocess with its own data folder."""
 
     def __init__(
@@ -131,69 +127,27 @@ class NodeProcess:
         manifest: Path,
         env: dict[str, str] | None = None,
     ) -> None:
+        super().__init__(
+            workdir,
+            rpc_urls=rpc_urls,
+            manifest=manifest,
+            env={
+                "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
+                "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
+                **admin_env(),  # health() reads the admin-only rpcUrl and signer
+                **(env or {}),
+            },
+        )
         self.rpc_urls = rpc_urls
-        self.workdir = workdir
-        self.data_dir = workdir / "data"
         self.manifest = manifest
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "CREDLEDGER_MANIFEST": str(manifest),
-            "CREDLEDGER_DEVNET_DIR": str(workdir / "devnet"),
-            "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
-            "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
-            **(env or {}),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, wait: bool = True) -> None:
-        log = open(self.workdir / f"node-{self.starts}.log", "wb")  # noqa: SIM115
-        self.starts += 1
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", ",".join(self.rpc_urls),
-             "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        log.close()
+    def start(self, wait: bool = True) -> None:  # type: ignore[override]
+        super().start(self.workdir / f"node-{self.starts}.log")
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node exited early; see {self.workdir}/node-*.log")
-            try:
-                if httpx.get(self.url + "/v1/anchors/" + "00" * 32, timeout=1).status_code == 404:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("node did not answer in time")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+    def wait_ready(self, timeout: float = 60) -> None:  # type: ignore[override]
+        super().wait_ready("/v1/anchors/" + "00" * 32, lambda r: r.status_code == 404, timeout)
 
     # --- client helpers ---------------------------------------------------------------------
 
@@ -211,7 +165,8 @@ class NodeProcess:
         return body
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(self.url + "/health", timeout=30).json()
+        r = httpx.get(self.url + "/health", headers=ADMIN_HEADERS, timeout=30)
+        body: dict[str, Any] = r.json()
         return body
 
     def wait_confirmed(self, hashes: list[bytes], timeout: float = 60) -> list[dict[str, Any]]:

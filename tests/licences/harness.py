@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +10,8 @@ from typing import Any
 import httpx
 
 from credledger.node.auth import hash_token
-from credledger.node.devnet import free_port
+from tests.support.node_process import UpProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 SUBJECT_SECRET = "licence-tests-subject-secret-0123456789"
 
 
@@ -54,7 +48,7 @@ def toml_config(
     return "\n".join(lines) + "\n"
 
 
-class Node:
+class Node(UpProcess):
     """One node process with its own data folder, config, signer and HTTP client."""
 
     def __init__(
@@ -66,62 +60,33 @@ class Node:
         config: str,
         signer_dev_account: int,
     ) -> None:
-        self.name = name
-        self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.data_dir = workdir / "data"
-        self.log_path = workdir / "node.log"
         (workdir / "config.toml").write_text(config, encoding="utf-8")
-        self.port = free_port()
+        super().__init__(
+            workdir,
+            rpc_urls=[rpc_url],
+            manifest=manifest,
+            demo=False,
+            env={
+                "CREDLEDGER_CONFIG": str(workdir / "config.toml"),
+                "CREDLEDGER_SIGNER__DEV_ACCOUNT": str(signer_dev_account),
+                "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
+                "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
+            },
+        )
+        self.name = name
         self.rpc_url = rpc_url
-        self.env = {
-            **os.environ,
-            "CREDLEDGER_CONFIG": str(workdir / "config.toml"),
-            "CREDLEDGER_MANIFEST": str(manifest),
-            "CREDLEDGER_DEVNET_DIR": str(workdir / "devnet"),
-            "CREDLEDGER_SIGNER__DEV_ACCOUNT": str(signer_dev_account),
-            "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
-            "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
         self.client = httpx.Client(base_url=self.url, timeout=60)
         # every response body this node sent, for the privacy checks
         self.responses: list[str] = []
         self._lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def start(self, timeout: float = 60) -> None:  # type: ignore[override]
+        super().start()
+        self.wait_ready("/v1/licence-types", timeout=timeout)
 
-    def start(self, timeout: float = 60) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "credledger.node.cli", "up", "--rpc", self.rpc_url,
-             "--port", str(self.port), "--data-dir", str(self.data_dir), "--no-demo"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"node {self.name} exited; see {self.log_path}")
-            with contextlib.suppress(httpx.HTTPError):
-                if self.client.get("/v1/licence-types").status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"node {self.name} did not answer within {timeout}s")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self.proc = None
+    def stop(self) -> None:  # type: ignore[override]
+        super().stop(timeout=20)
         self.client.close()
 
     # --- HTTP -----------------------------------------------------------------------------------

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ from credledger.node.licences.catalogue import load_catalogue
 from tests.conftest import ROOT
 from tests.licences.conftest import ENTERPRISE, TOKENS, LicenceChain
 from tests.licences.harness import Node
+from tests.support.node_process import UpProcess
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -87,32 +86,17 @@ def test_deploy_with_catalogue(lchain: LicenceChain, tmp_path: Path) -> None:
 
 
 def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
-    api, chain_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "CREDLEDGER_DEVNET_DIR": str(tmp_path / "devnet"),
-        "CREDLEDGER_MANIFEST": str(tmp_path / "manifest.json"),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "credledger.node.cli", "up", "--port", str(api), "--chain-port",
-         str(chain_port), "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{api}"
+    node = UpProcess(
+        tmp_path, chain_port=free_port(), manifest=tmp_path / "manifest.json", demo=None
+    )
+    node.start()
+    base = node.url
+
+    def two_licences(r: httpx.Response) -> bool:
+        return r.status_code == 200 and len(r.json()["licences"]) == 2
+
     try:
-        deadline = time.monotonic() + 90
-        view = None
-        while time.monotonic() < deadline and view is None:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                r = httpx.get(f"{base}/v1/enterprises/{ENTERPRISE}", timeout=2)
-                if r.status_code == 200 and len(r.json()["licences"]) == 2:
-                    view = r.json()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        assert view is not None, "demo enterprise never showed two licences"
+        view = node.wait_ready(f"/v1/enterprises/{ENTERPRISE}", two_licences).json()
         codes = sorted(x["type"]["code"] for x in view["licences"])
         assert codes == ["BL-BUSINESS", "FOOD-OPERATION"]
         food = next(x for x in view["licences"] if x["type"]["code"] == "FOOD-OPERATION")
@@ -132,8 +116,8 @@ def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
         ).json()
         assert v["verdict"] == "SUSPENDED"
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        node.stop()
+    out = node.output()
     assert "devnet-market-token" in out and "demo enterprise" in out
 
 
