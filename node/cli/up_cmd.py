@@ -138,7 +138,10 @@ def up(
             chain, sender, manifest, force=anvil_pid is not None or _stale(chain, manifest, local)
         )
         _say(f"manifest  {manifest}")
-        runtime = build_runtime(settings)  # its workers start with the app (lifespan)
+        runtime = build_runtime(settings)
+        # start early, so the indexer follows the demo set-up; the app's lifespan would start the
+        # workers too (start is idempotent) and stops them on exit
+        runtime.start()
         try:
             if settings.licences.demo:
                 licence_demo.prepare(runtime, _say)
