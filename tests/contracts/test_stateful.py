@@ -646,6 +646,8 @@ class AnchorConsentMachine(RuleBasedStateMachine):
             assert got is not None and got[0] in {"InvalidSignature", "SignatureExpired"}
 
 
+# ~4 minutes per machine on an idle 2-core machine; far more on a loaded one
+@pytest.mark.timeout(1500)
 @pytest.mark.parametrize(
     "machine", [LicenceMachine, AnchorConsentMachine], ids=lambda m: m.__name__
 )
