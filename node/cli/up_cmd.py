@@ -223,5 +223,8 @@ def _start_companions(
         run = plugins.start_companion(spec, settings.data_dir / "logs")
         started.append(run)
         _say(f"started   {spec.name} (pid {run.proc.pid}, log {run.log})")
-        plugins.report_when_healthy(run, _say)
+    # The companions need nothing from the node to boot: wait (bounded) until they answer, so
+    # that once the node's own /health answers, everything `up` printed is usable.
+    for watcher in [plugins.report_when_healthy(run, _say) for run in started]:
+        watcher.join()
     return started
