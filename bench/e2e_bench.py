@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _infra import ROOT, chain_and_node, write_result
+from _infra import AUTH, ROOT, chain_and_node, write_result
 
 BLOCK_TIME = 2.0
 BATCH_INTERVAL = 5.0
@@ -64,7 +64,7 @@ def main() -> None:
         def one(hashes: list[str]) -> None:
             with httpx.Client(timeout=60) as c:
                 t0 = time.monotonic()
-                r = c.post(f"{url}/v1/anchors", json={"hashes": hashes})
+                r = c.post(f"{url}/v1/anchors", json={"hashes": hashes}, headers=AUTH)
                 assert r.status_code == 202, r.text
                 pending = set(hashes)
                 while pending and time.monotonic() - t0 < 120:
@@ -96,7 +96,9 @@ def main() -> None:
                 hs = ["0x" + os.urandom(32).hex() for _ in range(leaves)]
                 for i in range(0, leaves, 1000):
                     assert (
-                        c.post(f"{url}/v1/anchors", json={"hashes": hs[i : i + 1000]}).status_code
+                        c.post(
+                            f"{url}/v1/anchors", json={"hashes": hs[i : i + 1000]}, headers=AUTH
+                        ).status_code
                         == 202
                     )
                 recs = wait_confirmed(c, url, hs[:1] + hs[-1:], 60)

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _infra import ROOT, chain_and_node, write_result
+from _infra import AUTH, ROOT, chain_and_node, write_result
 
 
 def run_clients(clients: int, work: list[object], fn: object) -> float:
@@ -67,7 +67,7 @@ def main() -> None:
 
         def post(c: httpx.Client, body: str) -> None:
             r = c.post(url + "/v1/anchors", content=body,
-                       headers={"content-type": "application/json"})  # fmt: skip
+                       headers={**AUTH, "content-type": "application/json"})  # fmt: skip
             assert r.status_code == 202, r.text
 
         def trivial(c: httpx.Client, _: int) -> None:

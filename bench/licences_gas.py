@@ -1,4 +1,5 @@
-"""Gas per licence (single and batch of 24) next to EAS `attest` on the same anvil, same run.
+"""Gas per licence (single and batch of 24) next to EAS `attest` on the same anvil, same run;
+plus the holder binding and a licence grant (grantBySig, consume), which EAS has no counterpart of.
 
     .venv/bin/python bench/licences_gas.py            # writes bench/results/licences_gas.json
 
@@ -33,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from credledger.node import compiler, paths  # noqa: E402
 from credledger.node.chain import Chain  # noqa: E402
+from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
+from credledger.node.contracts.eip712 import GrantRequest  # noqa: E402
 from credledger.node.deploy import addresses, deploy  # noqa: E402
 from credledger.node.devnet import free_port, launch, terminate  # noqa: E402
 from credledger.node.identifiers import enterprise_subject  # noqa: E402
@@ -40,6 +43,9 @@ from credledger.node.licences.catalogue import load_catalogue  # noqa: E402
 from credledger.node.licences.service import register_catalogue  # noqa: E402
 from credledger.node.signer import dev_account  # noqa: E402
 from credledger.node.tx import TxSender  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from _infra import write_result  # noqa: E402
 
 EAS_DIR = ROOT / "bench" / "licences_eas"
 EAS_SRC = EAS_DIR / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "contracts"
@@ -104,13 +110,15 @@ def main() -> None:
             now = int(chain.w3.eth.get_block("latest")["timestamp"])
             until = now + 5 * 365 * 86400
 
-            def req(i: int, tid: bytes) -> tuple[Any, ...]:
+            wallet = dev_account(2)  # the holder's wallet address
+
+            def req(i: int, tid: bytes, holder_address: str = "0x" + "00" * 20) -> tuple[Any, ...]:
                 serial = f"BENCH-{i:08d}".encode().ljust(32, b"\0")
                 return (
                     tid,
                     serial,
                     holder,
-                    "0x" + "00" * 20,
+                    holder_address,
                     keccak(b"doc%d" % i),
                     now - 10,
                     until,
@@ -135,6 +143,26 @@ def main() -> None:
                 for lid in ids[5:10]
             ]
             revoke = [gas(issuer.send(registry.functions.revoke(lid, 4))) for lid in ids[10:15]]
+            with_holder = [
+                gas(issuer.send(registry.functions.issue(*req(2000 + i, types[1], wallet.address))))
+                for i in range(RUNS)
+            ]
+            bind = [
+                gas(issuer.send(registry.functions.bindHolder(lid, wallet.address)))
+                for lid in ids[15:20]
+            ]
+            consents = ConsentRegistry(
+                chain, addresses(manifest)["ConsentRegistry"], TxSender(chain, dev_account(3))
+            )
+            bank_key = dev_account(4)
+            bank = consents.with_sender(TxSender(chain, bank_key))
+            purpose = purpose_of("LOAN-APPLICATION")
+            grant_by_sig, consume = [], []
+            for lid in ids[15:20]:
+                g = GrantRequest.licence(wallet.address, lid, bank_key.address, purpose, until)
+                sig = consents.sign_grant(wallet, g, until)
+                grant_by_sig.append(gas(consents.grant_by_sig(g, until, sig)))
+                consume.append(gas(bank.consume(wallet.address, lid, purpose)))
 
             # --- EAS on the same chain ------------------------------------------------------
             arts = eas_artifacts()
@@ -186,6 +214,10 @@ def main() -> None:
                     "reinstate_median": med(reinstate),
                     "amend_median": med(amend),
                     "revoke_median": med(revoke),
+                    "issue_with_holder_address_median": med(with_holder),
+                    "bindHolder_median": med(bind),
+                    "grantBySig_licence_first_nonce_median": med(grant_by_sig),
+                    "consume_licence_median": med(consume),
                 },
                 "eas_1_9_0": {
                     "attest_median": med(eas_single),
@@ -202,7 +234,7 @@ def main() -> None:
         finally:
             terminate(info.pid)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(out_path, result)
     print(json.dumps(result, indent=2))
 
 

@@ -13,11 +13,16 @@ one thread, so the node keeps the other core. Measured in the same run, one afte
 
 Targets (issue 11): verify ≥ 0.5× trivial and ≥ 1,500 req/s with p99 < 20 ms; licence and
 enterprise reads ≥ 0.5× trivial; recorded verifications ≥ 1,000 req/s.
+
+Each endpoint also records the node process's CPU time per request and its share of one core
+during the run (from /proc): on a shared machine the throughput says what the node got, the CPU
+per request what it costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -74,6 +79,26 @@ def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, Any]:
         "non_2xx": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(1).strip() if errors else None,
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid: int, url: str, seconds: int, script: Path | None = None) -> dict[str, Any]:
+    """wrk against ``url``, with the node's CPU time per request while it ran."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    m = wrk(url, seconds, script)
+    used, elapsed = cpu_seconds(pid) - c0, time.monotonic() - t0
+    n = m["requests_per_second"] * seconds
+    m["node_cpu_ms_per_request"] = round(1000 * used / n, 3) if n and used else None
+    m["node_cpu_share"] = round(used / elapsed, 2) if used else None
+    return m
 
 
 def multipart(fields: dict[str, str], document: bytes) -> bytes:
@@ -136,19 +161,23 @@ def main() -> None:
         clerk = lua(work, "verify-recorded", body, {**ctype, "Authorization": f"Bearer {CLERK}"})
         base = run.node_url
         wrk(base + "/openapi.json", 1)  # warm-up: connections, caches, the indexer's first reads
+        pid = run.pid
         measured = {
-            "trivial GET /openapi.json": wrk(base + "/openapi.json", seconds),
-            "GET /v1/licences/{id}": wrk(f"{base}/v1/licences/{licence}", seconds),
-            "GET /v1/enterprises/{uscc}": wrk(f"{base}/v1/enterprises/{USCC}", seconds),
-            "POST /v1/verify/document": wrk(base + "/v1/verify/document", seconds, anon),
-            "POST /v1/verify/document, recorded": wrk(base + "/v1/verify/document", seconds, clerk),
+            "trivial GET /openapi.json": measure(pid, base + "/openapi.json", seconds),
+            "GET /v1/licences/{id}": measure(pid, f"{base}/v1/licences/{licence}", seconds),
+            "GET /v1/enterprises/{uscc}": measure(pid, f"{base}/v1/enterprises/{USCC}", seconds),
+            "POST /v1/verify/document": measure(pid, base + "/v1/verify/document", seconds, anon),
+            "POST /v1/verify/document, recorded": measure(
+                pid, base + "/v1/verify/document", seconds, clerk
+            ),
         }
     trivial = measured["trivial GET /openapi.json"]["requests_per_second"]
     for name, m in measured.items():
         m["ratio_to_trivial"] = round(m["requests_per_second"] / trivial, 3)
         print(
             f"{name:40} {m['requests_per_second']:>9} req/s  p50 {m['p50_ms']} ms  "
-            f"p99 {m['p99_ms']} ms  ratio {m['ratio_to_trivial']}  non-2xx {m['non_2xx']}"
+            f"p99 {m['p99_ms']} ms  ratio {m['ratio_to_trivial']}  non-2xx {m['non_2xx']}  "
+            f"node CPU {m['node_cpu_ms_per_request']} ms/req ({m['node_cpu_share']} of a core)"
         )
 
     def row(name: str, target: str, met: bool) -> dict[str, Any]:
@@ -156,7 +185,12 @@ def main() -> None:
         return {
             "benchmark": f"read path: {name}",
             "result": f"{m['requests_per_second']:,} req/s, p99 {m['p99_ms']} ms"
-            + (f" ({m['non_2xx']} non-2xx)" if m["non_2xx"] else ""),
+            + (f" ({m['non_2xx']} non-2xx)" if m["non_2xx"] else "")
+            + (
+                f", node CPU {m['node_cpu_ms_per_request']} ms/req"
+                if m["node_cpu_ms_per_request"]
+                else ""
+            ),
             "reference": f"trivial GET /openapi.json {trivial:,} req/s",
             "ratio": f"{m['ratio_to_trivial']}×",
             "target": target,
@@ -192,7 +226,7 @@ def main() -> None:
         {
             "benchmark": "read path",
             "load_generator": f"wrk, 1 thread, {CONNECTIONS} connections, {seconds} s each",
-            "server": "credledger up (uvicorn, one process)",
+            "server": "credledger up (uvicorn with httptools and uvloop, one process)",
             "endpoints": measured,
             "summary": summary,
         },

@@ -1,4 +1,4 @@
-"""Bearer tokens of departments, clerks and the admin, stored only as SHA-256 hashes.
+"""Bearer tokens of departments, clerks, services and the admin, stored only as SHA-256 hashes.
 
 Tokens are long random strings (:func:`new_token`), so a plain SHA-256 is the right storage
 form (no password stretching needed); settings hold ``sha256(token)`` in hex and nothing here
@@ -17,7 +17,9 @@ from typing import Literal
 
 from credledger.node.errors import ConfigError, ForbiddenError, UnauthorizedError
 
-PrincipalKind = Literal["department", "clerk", "admin"]
+# service: another program acting for the operator (the wallet's service identity); it may
+# anchor hashes, nothing else
+PrincipalKind = Literal["department", "clerk", "admin", "service"]
 TOKEN_PREFIX = "clt_"
 
 
@@ -32,7 +34,7 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a department, one of its clerks, or the node admin."""
+    """Who is calling: a department, one of its clerks, a service, or the node admin."""
 
     kind: PrincipalKind
     name: str
@@ -86,3 +88,23 @@ def require(
         allowed = " or ".join(kinds)
         raise ForbiddenError(f"{principal.label} cannot {action}; only a {allowed} can")
     return principal
+
+
+def build_token_book(
+    *,
+    departments: Iterable[tuple[str, Iterable[str]]] = (),
+    clerks: Iterable[tuple[str, str | None, Iterable[str]]] = (),
+    services: Iterable[tuple[str, Iterable[str]]] = (),
+    admin: Iterable[str] = (),
+) -> TokenBook:
+    """One token book from (name, token hashes) of departments, (name, department, hashes) of
+    clerks, (name, hashes) of services, and the admin's hashes."""
+    book = TokenBook()
+    for name, hashes in departments:
+        book.add(Principal("department", name, name), hashes)
+    for name, department, hashes in clerks:
+        book.add(Principal("clerk", name, department), hashes)
+    for name, hashes in services:
+        book.add(Principal("service", name), hashes)
+    book.add(Principal("admin", "admin"), admin)
+    return book

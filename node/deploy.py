@@ -4,6 +4,9 @@ The manifest ``deployments/<chainId>.json`` records each contract's address, dep
 block, deployer and artifact hash. ``verify_deployment`` compares the runtime code on chain with
 the artifact's ``deployedBytecode``: immutable slots are taken from the chain code and checked to be
 the only differences, so a match means the code is exactly what the committed sources compile to.
+It then checks the wiring the bytecode cannot show: the ConsentRegistry's immutable
+``licences()`` must be the manifest's LicenceRegistry, and each admin-rules contract reports its
+default admin and hand-over delay.
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ def _deployer(deployer: str, _: dict[str, str]) -> str:
     return deployer
 
 
-# Delay of a LicenceRegistry default-admin hand-over (AccessControlDefaultAdminRules): one day gives
-# the consortium time to notice and cancel a hand-over it did not intend.
+# Delay of a default-admin hand-over of LicenceRegistry and AnchorRegistry (both
+# AccessControlDefaultAdminRules): one day gives the consortium time to notice and cancel a
+# hand-over it did not intend.
 LICENCE_ADMIN_DELAY = 86_400
+ANCHOR_ADMIN_DELAY = 86_400
 
 
 # The deployment plan: every contract in dependency order, with its constructor and roles.
@@ -51,15 +56,16 @@ LICENCE_ADMIN_DELAY = 86_400
 PLAN: list[ContractSpec] = [
     ContractSpec(
         "AnchorRegistry",
-        args=lambda deployer, _: [deployer],
+        args=lambda deployer, _: [ANCHOR_ADMIN_DELAY, deployer],
         roles=[("ANCHORER_ROLE", _deployer)],
     ),
     ContractSpec(
         "LicenceRegistry",
         args=lambda deployer, _: [LICENCE_ADMIN_DELAY, deployer],
     ),
-    # No roles and no admin: every grant belongs to its holder.
-    ContractSpec("ConsentRegistry", args=lambda _deployer, _: []),
+    # No roles and no admin: every grant belongs to its holder; licence grants are checked against
+    # the LicenceRegistry deployed above (an immutable constructor argument).
+    ContractSpec("ConsentRegistry", args=lambda _deployer, deployed: [deployed["LicenceRegistry"]]),
 ]
 
 
@@ -198,12 +204,34 @@ def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
     return VerifyResult(name, address, False, "runtime code differs from the artifact")
 
 
+def _wiring(chain: Chain, name: str, address: str, deployed: dict[str, str]) -> tuple[bool, str]:
+    """What the bytecode match cannot show: constructor wiring and governance, as (ok, detail)."""
+    contract = chain.contract(name, address)
+    if name == "ConsentRegistry":
+        licences = Web3.to_checksum_address(contract.functions.licences().call())
+        expected = deployed.get("LicenceRegistry")
+        if expected is None or licences != Web3.to_checksum_address(expected):
+            return False, f"licences() is {licences}, not the manifest's LicenceRegistry {expected}"
+        return True, "licences() is the manifest's LicenceRegistry"
+    if name in ("AnchorRegistry", "LicenceRegistry"):
+        admin = contract.functions.defaultAdmin().call()
+        delay = int(contract.functions.defaultAdminDelay().call())
+        return True, f"default admin {admin}, hand-over delay {delay} s"
+    return True, ""
+
+
 def verify_deployment(chain: Chain, manifest_path: Path) -> list[VerifyResult]:
     manifest = load_manifest(manifest_path)
     check_manifest_chain(manifest, chain, manifest_path)
+    deployed = addresses(manifest)
     results = []
     for name, entry in manifest["contracts"].items():
         results.append(verify_contract(chain, name, entry["address"]))
+        if results[-1].ok:
+            ok, detail = _wiring(chain, name, entry["address"], deployed)
+            if detail:
+                r = results[-1]
+                results[-1] = VerifyResult(name, r.address, ok, f"{r.detail}; {detail}")
         art_hash = artifact_hash(load_artifact(name))
         if results[-1].ok and entry.get("artifactHash") != art_hash:
             results[-1] = VerifyResult(

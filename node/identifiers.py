@@ -150,26 +150,29 @@ class UsccInfo:
     organisation_code: str
 
 
-def normalise_uscc(raw: str) -> Uscc:
+def normalise_uscc(raw: str, *, field: str = "uscc") -> Uscc:
     """Validate a unified social credit code and return it in canonical form (18 upper ASCII)."""
-    return parse_uscc(raw).code
+    return parse_uscc(raw, field=field).code
 
 
-def parse_uscc(raw: str) -> UsccInfo:
-    """Validate a USCC and return its parts; raise :class:`IdentifierError` saying what is wrong."""
+def parse_uscc(raw: str, *, field: str = "uscc") -> UsccInfo:
+    """Validate a USCC and return its parts; raise :class:`IdentifierError` saying what is wrong.
+
+    ``field`` is the name the caller gave the value (``holderUscc``); errors carry it.
+    """
     code = _fold(raw)
     if not code:
-        raise IdentifierError("unified social credit code is empty")
+        raise IdentifierError("unified social credit code is empty", field=field)
     if len(code) != 18:
         raise IdentifierError(
-            f"unified social credit code must have 18 characters, got {len(code)}", field="uscc"
+            f"unified social credit code must have 18 characters, got {len(code)}", field=field
         )
     for pos, ch in enumerate(code, start=1):
         if ch not in _USCC_VALUE:
             hint = " (I, O, S, V and Z are never used)" if ch in "IOSVZ" else ""
             raise IdentifierError(
                 f"unified social credit code: character {pos} {ch!r} is not allowed{hint}",
-                field="uscc",
+                field=field,
                 position=pos,
             )
     authority = USCC_AUTHORITIES.get(code[0])
@@ -177,7 +180,7 @@ def parse_uscc(raw: str) -> UsccInfo:
         raise IdentifierError(
             f"unified social credit code: registration authority code {code[0]!r} (character 1) "
             f"is not one of {', '.join(USCC_AUTHORITIES)}",
-            field="uscc",
+            field=field,
             position=1,
         )
     authority_name, types = authority
@@ -186,7 +189,7 @@ def parse_uscc(raw: str) -> UsccInfo:
             f"unified social credit code: entity type {code[1]!r} (character 2) is not defined "
             f"for registration authority {code[0]} ({authority_name}); expected one of "
             f"{', '.join(types)}",
-            field="uscc",
+            field=field,
             position=2,
         )
     region = code[2:8]
@@ -194,7 +197,7 @@ def parse_uscc(raw: str) -> UsccInfo:
         raise IdentifierError(
             f"unified social credit code: administrative division {region!r} (characters 3-8) "
             "must be 6 digits",
-            field="uscc",
+            field=field,
             position=3,
         )
     region_name = PROVINCES.get(region[:2]) or _USCC_EXTRA_REGIONS.get(region[:2])
@@ -202,14 +205,14 @@ def parse_uscc(raw: str) -> UsccInfo:
         raise IdentifierError(
             f"unified social credit code: administrative division {region} (characters 3-8) "
             f"starts with {region[:2]}, which is no province code",
-            field="uscc",
+            field=field,
             position=3,
         )
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
         raise IdentifierError(
             f"unified social credit code: check character should be {expected}, not {code[17]}",
-            field="uscc",
+            field=field,
             position=18,
             expected=expected,
         )
@@ -260,32 +263,36 @@ class CitizenIdInfo:
         return f"CitizenIdInfo({mask_citizen_id(self.number)})"
 
 
-def normalise_citizen_id(raw: str, *, today: dt.date | None = None) -> CitizenId:
+def normalise_citizen_id(
+    raw: str, *, today: dt.date | None = None, field: str = "citizen_id"
+) -> CitizenId:
     """Validate a citizen ID number and return it canonical (18 ASCII, ``X`` upper case)."""
-    return parse_citizen_id(raw, today=today).number
+    return parse_citizen_id(raw, today=today, field=field).number
 
 
-def parse_citizen_id(raw: str, *, today: dt.date | None = None) -> CitizenIdInfo:
+def parse_citizen_id(
+    raw: str, *, today: dt.date | None = None, field: str = "citizen_id"
+) -> CitizenIdInfo:
     """Validate a citizen ID number. Messages never repeat the number (it is personal data)."""
     number = _fold(raw)
     if not number:
-        raise IdentifierError("citizen ID number is empty", field="citizen_id")
+        raise IdentifierError("citizen ID number is empty", field=field)
     if len(number) != 18:
         hint = " (15-digit numbers from before 1999 must be converted)" if len(number) == 15 else ""
         raise IdentifierError(
             f"citizen ID number must have 18 characters, got {len(number)}{hint}",
-            field="citizen_id",
+            field=field,
         )
     for pos, ch in enumerate(number[:17], start=1):
         if not ("0" <= ch <= "9"):
             raise IdentifierError(
                 f"citizen ID number: character {pos} must be a digit",
-                field="citizen_id",
+                field=field,
                 position=pos,
             )
     if not ("0" <= number[17] <= "9" or number[17] == "X"):
         raise IdentifierError(
-            "citizen ID number: character 18 must be a digit or X", field="citizen_id", position=18
+            "citizen ID number: character 18 must be a digit or X", field=field, position=18
         )
     region = number[:6]
     region_name = PROVINCES.get(region[:2]) or _ID_EXTRA_REGIONS.get(region[:2])
@@ -293,7 +300,7 @@ def parse_citizen_id(raw: str, *, today: dt.date | None = None) -> CitizenIdInfo
         raise IdentifierError(
             f"citizen ID number: address code starts with {region[:2]} (characters 1-2), "
             "which is no province code",
-            field="citizen_id",
+            field=field,
             position=1,
         )
     try:
@@ -301,7 +308,7 @@ def parse_citizen_id(raw: str, *, today: dt.date | None = None) -> CitizenIdInfo
     except ValueError:
         raise IdentifierError(
             "citizen ID number: characters 7-14 are not a calendar date (YYYYMMDD)",
-            field="citizen_id",
+            field=field,
             position=7,
         ) from None
     today = today or dt.date.today()
@@ -309,14 +316,14 @@ def parse_citizen_id(raw: str, *, today: dt.date | None = None) -> CitizenIdInfo
         raise IdentifierError(
             f"citizen ID number: birth date (characters 7-14) must be between "
             f"{EARLIEST_BIRTH.isoformat()} and today",
-            field="citizen_id",
+            field=field,
             position=7,
         )
     expected = citizen_id_check_digit(number[:17])
     if number[17] != expected:
         raise IdentifierError(
             f"citizen ID number: check digit should be {expected}, not {number[17]}",
-            field="citizen_id",
+            field=field,
             position=18,
             expected=expected,
         )
@@ -379,10 +386,92 @@ class Holder:
 def holder_from(*, uscc: str | None = None, citizen_id: str | None = None, secret: bytes) -> Holder:
     """Exactly one of ``uscc`` / ``citizen_id``; the clear ID number is not kept in the result."""
     if (uscc is None) == (citizen_id is None):
-        raise IdentifierError("give exactly one of holder USCC or holder citizen ID number")
-    if uscc is not None:
-        code = normalise_uscc(uscc)
-        return Holder("enterprise", enterprise_subject(code), code, code)
-    assert citizen_id is not None
-    number = normalise_citizen_id(citizen_id)
+        raise IdentifierError(
+            "give exactly one of holderUscc or holderCitizenId", field="holderUscc"
+        )
+    try:
+        if uscc is not None:
+            code = normalise_uscc(uscc, field="holderUscc")
+            return Holder("enterprise", enterprise_subject(code), code, code)
+        assert citizen_id is not None
+        number = normalise_citizen_id(citizen_id, field="holderCitizenId")
+    except IdentifierError as exc:
+        raise _named(exc) from None
     return Holder("person", person_subject(number, secret), mask_citizen_id(number))
+
+
+def _named(exc: IdentifierError) -> IdentifierError:
+    """The same error with its message starting with the field the caller sent."""
+    field = exc.details.get("field")
+    if not field:
+        return exc
+    details = {k: v for k, v in exc.details.items()}
+    return IdentifierError(f"{field}: {exc.message}", **details)
+
+
+# --- the personal-ID scan -----------------------------------------------------------------------
+
+
+class PersonalIdError(InputError):
+    """A free-text value contains a citizen ID number (refused; the number is never echoed)."""
+
+    code = "contains_citizen_id"
+
+
+def _digit_runs(text: str) -> list[str]:
+    """Runs of digits (any script, full-width folded) and ``X``, with every separator inside a
+    run dropped: spaces, hyphens, dots, slashes, commas, zero-width and other non-letters. A
+    letter other than X ends a run."""
+    runs: list[str] = []
+    current: list[str] = []
+    for ch in unicodedata.normalize("NFKC", text):
+        if ch.isdecimal():
+            current.append(str(unicodedata.decimal(ch)))
+        elif ch in "Xx":
+            current.append("X")
+        elif ch.isalpha():
+            if len(current) >= 18:
+                runs.append("".join(current))
+            current = []
+    if len(current) >= 18:
+        runs.append("".join(current))
+    return runs
+
+
+def contains_citizen_id(text: str) -> bool:
+    """Whether ``text`` carries a valid citizen ID number in any form a reader could recover.
+
+    Folded: full-width and other-script digits, any separators between the digits; every
+    18-character window is checked (overlapping), so an ID inside a longer run of digits counts.
+    """
+    for run in _digit_runs(text):
+        for i in range(len(run) - 17):
+            window = run[i : i + 18]
+            if "X" not in window[:17] and is_citizen_id(window):
+                return True
+    return False
+
+
+def refuse_citizen_ids(value: object, field: str) -> None:
+    """Raise :class:`PersonalIdError` (422) if any string in ``value`` holds a citizen ID number.
+
+    ``value`` may be a string, or dicts / lists / tuples of them (keys are checked too). This is
+    the one check for every free-text field that can reach the chain or a database: serial
+    numbers, notes, metadata, idempotency keys, the wallet's material names and folders, grant
+    purposes.
+    """
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if contains_citizen_id(item):
+                raise PersonalIdError(
+                    f"{field} contains a citizen ID number; personal ID numbers are never "
+                    "stored or put on chain (refer to the holder by licence instead)",
+                    field=field,
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)

@@ -68,10 +68,49 @@ class SignerSettings(BaseModel):
         return self
 
 
+class ServiceTokenSettings(BaseModel):
+    """A service identity (e.g. the wallet service): may anchor hashes, nothing else."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$")
+    token_sha256: list[str] = Field(default_factory=list)
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hex(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if len(h) != 64 or any(c not in "0123456789abcdef" for c in h.lower()):
+                raise ValueError("token_sha256 entries are 64 hex chars")
+        return v
+
+
+class RateLimitSettings(BaseModel):
+    """Token buckets: writes per principal, requests per client address without a token, and the
+    number of hashes a principal may anchor (a quota that refills continuously)."""
+
+    writes_per_minute: float = Field(default=1200.0, gt=0)
+    write_burst: int = Field(default=200, ge=1)
+    public_per_minute: float = Field(default=120.0, gt=0)
+    public_burst: int = Field(default=30, ge=1)
+    anchor_hashes_per_hour: float = Field(default=6_000_000.0, gt=0)
+    anchor_hash_burst: int = Field(default=200_000, ge=1)
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8600, ge=0, le=65535)
+    # one uploaded file; a whole multipart request; any other (JSON) body; JSON nesting depth
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_json_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    max_json_depth: int = Field(default=32, ge=2, le=200)
+    # seconds: longest wait for the next body chunk, longest time for a whole body (else 408)
+    body_timeout: float = Field(default=15.0, gt=0)
+    body_deadline: float = Field(default=120.0, gt=0)
+    # anyone may anchor (without a token), rate-limited by client address; off by default
+    public_anchoring: bool = False
+    # CREDLEDGER_API__SERVICE_TOKENS='[{"name": "wallet", "token_sha256": ["…"]}]'
+    service_tokens: list[ServiceTokenSettings] = Field(default_factory=list)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 class AnchoringSettings(BaseModel):

@@ -18,7 +18,7 @@ input="$(mktemp --suffix=.json)"
 trap 'rm -f "$input"' EXIT
 .venv/bin/python - "$input" <<'PY'
 import json, sys
-from node import compiler
+from credledger.node import compiler
 data = compiler.standard_input(compiler.source_files())
 data["settings"] = {**data["settings"], "outputSelection": {
     "*": {"*": ["abi", "metadata", "devdoc", "userdoc", "evm.bytecode", "evm.deployedBytecode",

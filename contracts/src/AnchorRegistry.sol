@@ -1,27 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {
+    AccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {IAnchorRegistry} from "./interfaces/IAnchorRegistry.sol";
 
 /// @title AnchorRegistry
 /// @notice The anchoring primitive: one storage slot per Merkle batch holding when and by whom it was
 ///         anchored; anchors count only if made by an `ANCHORER_ROLE` holder during its term.
-contract AnchorRegistry is IAnchorRegistry, AccessControl {
+/// @dev Governance is OpenZeppelin AccessControlDefaultAdminRules, as in LicenceRegistry: a single
+///      default admin (who grants and revokes `ANCHORER_ROLE`), handed over in two steps after a delay.
+contract AnchorRegistry is IAnchorRegistry, AccessControlDefaultAdminRules {
     /// @notice Role of the nodes allowed to anchor batches.
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
     /// @notice Version of this contract's interface and storage.
-    string public constant VERSION = "2.0.0";
+    string public constant VERSION = "3.0.0";
 
     // root => time (64 bits) | anchorer (160 bits) << 64
     mapping(bytes32 root => uint256 record) private _anchors;
     // anchorer => since (64 bits) | until (64 bits) << 64; until 0 while the role is held
     mapping(address anchorer => uint256 term) private _terms;
 
-    constructor(address admin) {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-    }
+    /// @param initialDelay Delay (seconds) of a default-admin hand-over; the deployment plan uses 1 day.
+    /// @param admin The initial default admin.
+    constructor(uint48 initialDelay, address admin) AccessControlDefaultAdminRules(initialDelay, admin) {}
 
     /// @inheritdoc IAnchorRegistry
     function anchor(bytes32 root, uint32 leafCount) external {

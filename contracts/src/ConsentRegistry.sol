@@ -4,48 +4,73 @@ pragma solidity ^0.8.28;
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+import {NoncesKeyed} from "@openzeppelin/contracts/utils/NoncesKeyed.sol";
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
+import {ILicenceRegistry} from "./interfaces/ILicenceRegistry.sol";
 
 /// @title ConsentRegistry
 /// @notice Holders' grants of the use of their digital assets, per grantee and purpose, with expiry and
 ///         an optional use limit; granted and revoked directly or by EIP-712 signature through a relayer.
+///         A grant counts only while its grantor holds the asset (see `IConsentRegistry`).
 /// @dev No roles and no admin: every grant belongs to its holder alone. A grant is one storage word:
-///      expiresAt (64) | maxUses (32) << 64 | uses (32) << 96, so `consume` reads and writes one slot.
-contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+///      expiresAt (64) | maxUses (32) << 64 | uses (32) << 96 | kind (8) << 128, so `consume` reads and
+///      writes one slot, plus, for a licence, one call to `LicenceRegistry.holderAndStatus`.
+contract ConsentRegistry is IConsentRegistry, EIP712, NoncesKeyed {
     /// @notice Version of this contract's interface and storage.
-    string public constant VERSION = "1.0.0";
+    string public constant VERSION = "2.0.0";
     /// @notice EIP-712 type hash of a signed grant.
     bytes32 public constant GRANT_TYPEHASH = keccak256(
-        "Grant(address holder,bytes32 assetId,address grantee,bytes32 purpose,uint64 expiresAt,uint32 maxUses,uint256 nonce,uint256 deadline)"
+        "Grant(address holder,uint8 kind,bytes32 asset,address grantee,bytes32 purpose,uint64 expiresAt,uint32 maxUses,uint256 nonce,uint256 deadline)"
     );
     /// @notice EIP-712 type hash of a signed revocation.
     bytes32 public constant REVOKE_TYPEHASH = keccak256(
         "Revoke(address holder,bytes32 assetId,address grantee,bytes32 purpose,uint256 nonce,uint256 deadline)"
     );
 
-    mapping(bytes32 grantKey => uint256 grant) private _grants;
-
-    constructor() EIP712("CredLedger ConsentRegistry", "1") {}
+    uint256 private constant _KIND_SHIFT = 128;
+    uint256 private constant _USES_MASK = uint256(type(uint32).max) << 96;
 
     /// @inheritdoc IConsentRegistry
-    function grant(bytes32 assetId, address grantee, bytes32 purpose, uint64 expiresAt, uint32 maxUses) external {
-        _grant(msg.sender, assetId, grantee, purpose, expiresAt, maxUses);
+    ILicenceRegistry public immutable licences;
+
+    mapping(bytes32 grantKey => uint256 grant) private _grants;
+
+    /// @param licenceRegistry The LicenceRegistry whose `holderOf` decides who holds a licence.
+    constructor(ILicenceRegistry licenceRegistry) EIP712("CredLedger ConsentRegistry", "2") {
+        licences = licenceRegistry;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grant(AssetKind kind, bytes32 asset, address grantee, bytes32 purpose, uint64 expiresAt, uint32 maxUses)
+        external
+        returns (bytes32 assetId)
+    {
+        assetId = _assetId(msg.sender, kind, asset);
+        _grant(msg.sender, kind, assetId, grantee, purpose, expiresAt, maxUses);
     }
 
     /// @inheritdoc IConsentRegistry
     function revoke(bytes32 assetId, address grantee, bytes32 purpose) external {
-        _revoke(msg.sender, assetId, grantee, purpose);
+        bytes32 key = grantKey(msg.sender, assetId, grantee, purpose);
+        if (_grants[key] == 0) revert GrantNotFound(msg.sender, assetId, grantee, purpose);
+        delete _grants[key];
+        // a grant the holder signed earlier and a relayer still holds cannot bring this one back
+        _useNonce(msg.sender, nonceKey(assetId, grantee, purpose));
+        emit ConsentRevoked(msg.sender, assetId, grantee, purpose);
     }
 
     /// @inheritdoc IConsentRegistry
-    function grantBySig(GrantRequest calldata request, uint256 deadline, bytes calldata signature) external {
+    function grantBySig(GrantRequest calldata request, uint256 deadline, bytes calldata signature)
+        external
+        returns (bytes32 assetId)
+    {
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
         address holder = request.holder;
+        assetId = _assetId(holder, request.kind, request.asset);
+        uint256 nonce = _useNonce(holder, nonceKey(assetId, request.grantee, request.purpose));
         // a static struct ABI-encodes as its fields in order, exactly the EIP-712 `Grant` members
-        bytes32 structHash = keccak256(abi.encode(GRANT_TYPEHASH, request, _useNonce(holder), deadline));
-        _checkSignature(holder, structHash, signature);
-        _grant(holder, request.assetId, request.grantee, request.purpose, request.expiresAt, request.maxUses);
+        _checkSignature(holder, keccak256(abi.encode(GRANT_TYPEHASH, request, nonce, deadline)), signature);
+        _grant(holder, request.kind, assetId, request.grantee, request.purpose, request.expiresAt, request.maxUses);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -58,10 +83,18 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         bytes calldata signature
     ) external {
         if (block.timestamp > deadline) revert SignatureExpired(deadline);
-        bytes32 structHash =
-            keccak256(abi.encode(REVOKE_TYPEHASH, holder, assetId, grantee, purpose, _useNonce(holder), deadline));
+        uint256 nonce = _useNonce(holder, nonceKey(assetId, grantee, purpose));
+        bytes32 structHash = keccak256(abi.encode(REVOKE_TYPEHASH, holder, assetId, grantee, purpose, nonce, deadline));
         _checkSignature(holder, structHash, signature);
-        _revoke(holder, assetId, grantee, purpose);
+        // no grant yet is fine: the nonce is used, so a grant signed with it can no longer be submitted
+        delete _grants[grantKey(holder, assetId, grantee, purpose)];
+        emit ConsentRevoked(holder, assetId, grantee, purpose);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function cancelNonce(uint256 nonce) external {
+        _useCheckedNonce(msg.sender, nonce);
+        emit NonceCancelled(msg.sender, nonce);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -74,8 +107,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint32 maxUses = uint32(w >> 64);
         uses = uint32(w >> 96);
         if (maxUses != 0 && uses >= maxUses) revert GrantExhausted(holder, assetId, msg.sender, purpose, maxUses);
+        if (AssetKind(uint8(w >> _KIND_SHIFT)) == AssetKind.Licence) _checkLicenceHolder(holder, assetId);
         ++uses;
-        _grants[key] = (w & ~(uint256(type(uint32).max) << 96)) | (uint256(uses) << 96);
+        _grants[key] = (w & ~_USES_MASK) | (uint256(uses) << 96);
         emit ConsentUsed(holder, assetId, msg.sender, purpose, uses);
     }
 
@@ -87,7 +121,10 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     {
         uint256 w = _grants[grantKey(holder, assetId, grantee, purpose)];
         uint32 maxUses = uint32(w >> 64);
-        return w != 0 && block.timestamp < uint64(w) && (maxUses == 0 || uint32(w >> 96) < maxUses);
+        if (w == 0 || block.timestamp >= uint64(w) || (maxUses != 0 && uint32(w >> 96) >= maxUses)) return false;
+        if (AssetKind(uint8(w >> _KIND_SHIFT)) == AssetKind.Material) return true;
+        (address bound, ILicenceRegistry.Status status) = licences.holderAndStatus(assetId);
+        return bound == holder && status == ILicenceRegistry.Status.Active;
     }
 
     /// @inheritdoc IConsentRegistry
@@ -97,12 +134,22 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         returns (Grant memory)
     {
         uint256 w = _grants[grantKey(holder, assetId, grantee, purpose)];
-        return Grant(uint64(w), uint32(w >> 64), uint32(w >> 96));
+        return Grant(uint64(w), uint32(w >> 64), uint32(w >> 96), AssetKind(uint8(w >> _KIND_SHIFT)));
     }
 
     /// @inheritdoc IConsentRegistry
     function grantKey(address holder, bytes32 assetId, address grantee, bytes32 purpose) public pure returns (bytes32) {
         return keccak256(abi.encode(holder, assetId, grantee, purpose));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function materialAssetId(address holder, bytes32 docHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(holder, docHash));
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function nonceKey(bytes32 assetId, address grantee, bytes32 purpose) public pure returns (uint192) {
+        return uint192(uint256(keccak256(abi.encode(assetId, grantee, purpose))));
     }
 
     /// @notice The EIP-712 domain separator of this deployment (chain id and address bound).
@@ -111,20 +158,34 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         return _domainSeparatorV4();
     }
 
-    function _grant(address holder, bytes32 assetId, address grantee, bytes32 purpose, uint64 expiresAt, uint32 maxUses)
-        private
-    {
-        if (grantee == address(0) || grantee == holder) revert InvalidGrantee(grantee);
-        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt);
-        _grants[grantKey(holder, assetId, grantee, purpose)] = uint256(expiresAt) | (uint256(maxUses) << 64);
-        emit ConsentGranted(holder, assetId, grantee, purpose, expiresAt, maxUses);
+    /// @dev The id a grant of `asset` is stored under: the licence id itself, or the material's
+    ///      holder-committed id.
+    function _assetId(address holder, AssetKind kind, bytes32 asset) private pure returns (bytes32) {
+        return kind == AssetKind.Licence ? asset : materialAssetId(holder, asset);
     }
 
-    function _revoke(address holder, bytes32 assetId, address grantee, bytes32 purpose) private {
-        bytes32 key = grantKey(holder, assetId, grantee, purpose);
-        if (_grants[key] == 0) revert GrantNotFound(holder, assetId, grantee, purpose);
-        delete _grants[key];
-        emit ConsentRevoked(holder, assetId, grantee, purpose);
+    /// @dev Reverts unless `holder` is the bound holder of the licence `licenceId` and it is Active.
+    function _checkLicenceHolder(address holder, bytes32 licenceId) private view {
+        (address bound, ILicenceRegistry.Status status) = licences.holderAndStatus(licenceId);
+        if (bound != holder) revert NotHolder(holder, licenceId);
+        if (status != ILicenceRegistry.Status.Active) revert LicenceNotUsable(licenceId, status);
+    }
+
+    function _grant(
+        address holder,
+        AssetKind kind,
+        bytes32 assetId,
+        address grantee,
+        bytes32 purpose,
+        uint64 expiresAt,
+        uint32 maxUses
+    ) private {
+        if (grantee == address(0) || grantee == holder) revert InvalidGrantee(grantee);
+        if (expiresAt <= block.timestamp) revert InvalidExpiry(expiresAt);
+        if (kind == AssetKind.Licence) _checkLicenceHolder(holder, assetId);
+        _grants[grantKey(holder, assetId, grantee, purpose)] =
+            uint256(expiresAt) | (uint256(maxUses) << 64) | (uint256(uint8(kind)) << _KIND_SHIFT);
+        emit ConsentGranted(holder, assetId, grantee, purpose, expiresAt, maxUses, kind);
     }
 
     /// @dev Accepts a 65-byte low-s ECDSA signature by `holder`, else asks `holder` through ERC-1271.

@@ -8,26 +8,28 @@ import {ILicenceRegistry} from "./interfaces/ILicenceRegistry.sol";
 
 /// @title LicenceRegistry
 /// @notice Licences of registered types, issued and managed by authorised departments.
-/// @dev Storage per licence is two slots: one packed slot with everything a status change needs
-///      (issuer, type index, status, version, end of validity), so suspend / reinstate / revoke read
-///      and write exactly one slot when the issuing department acts; and the current document hash,
-///      written at issuance and amendment only. The rest (holder subject, holder address, serial,
-///      start of validity, reasons, history) lives in the events.
+/// @dev Storage per licence is two slots: one packed word with everything a status change, a holder
+///      binding or a consent check needs (holder address, issuing key, type, status, version, end of
+///      validity), so suspend / reinstate / revoke / bindHolder write exactly one slot and the
+///      ConsentRegistry reads one; and the current document hash, written at issuance and amendment
+///      only. The rest (holder subject, serial, start of validity, reasons, history) lives in the events.
+///      To fit the holder address, the issuing key and the type are stored as 16-bit indices: at most
+///      65,535 licence types and 65,535 department keys (`RegistryFull`).
 ///
-///      Authority over a licence: the key that issued it (the fast path: `msg.sender == issuer`, no
-///      other storage read), or any key currently authorised for the licence's type (issuer: every
-///      change; supervisor: suspend and reinstate). Removing a department's authorisation stops it
-///      issuing and acting on other departments' licences; the department keeps authority over the
-///      licences it issued itself (it stays the responsible authority, as on paper). This keeps a status
-///      change at one storage slot; the cost is that a compromised issuing key keeps authority over its
-///      own licences until they are superseded, so departments keep issuing keys in a wallet or HSM
-///      and another issuer of the type can reinstate anything such a key suspended.
+///      Authority over a licence: any key currently authorised for the licence's type (issuer: every
+///      change; supervisor: suspend and reinstate), or the key that issued it unless that key was
+///      retired. Removing a department's authorisation stops it issuing and acting on other
+///      departments' licences; the department keeps authority over the licences it issued itself (it
+///      stays the responsible authority, as on paper). A key that must lose even that (leaked,
+///      replaced) is retired by the admin: `retireKey` removes every role it has and the key can never
+///      act or be authorised again, while its licences stay valid and stay in the hands of the type's
+///      current issuers.
 ///
 ///      Governance is OpenZeppelin AccessControlDefaultAdminRules: a single default admin, handed
 ///      over in two steps after a delay, so the admin can later be a consortium multisig.
 contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     /// @notice Version of this contract's interface and storage.
-    string public constant VERSION = "1.0.0";
+    string public constant VERSION = "2.0.0";
     /// @notice Role of supervising departments allowed to call `recordSupervision`.
     bytes32 public constant SUPERVISOR_ROLE = keccak256("SUPERVISOR_ROLE");
     /// @notice Per-type role bit: may issue licences of the type and change any licence of the type.
@@ -36,26 +38,37 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     uint8 public constant ROLE_SUPERVISOR = 2;
 
     // A licence's state is one packed word (one storage slot), laid out from the low bits:
-    // issuer (160) | typeIndex (32) | status (8) | version (16) | validUntil (40).
-    uint256 private constant _TYPE_SHIFT = 160;
+    // holder (160) | keyIndex (16) | typeIndex (16) | status (8) | version (16) | validUntil (40).
+    uint256 private constant _KEY_SHIFT = 160;
+    uint256 private constant _TYPE_SHIFT = 176;
     uint256 private constant _STATUS_SHIFT = 192;
     uint256 private constant _VERSION_SHIFT = 200;
     uint256 private constant _UNTIL_SHIFT = 216;
+    uint256 private constant _HOLDER_MASK = (uint256(1) << 160) - 1;
     uint256 private constant _STATUS_MASK = uint256(0xff) << _STATUS_SHIFT;
     uint256 private constant _VERSION_UNTIL_MASK = ~uint256(0) << _VERSION_SHIFT;
+    uint256 private constant _MAX_INDEX = type(uint16).max;
 
-    // A department's authorisation for a type is one packed word: roles (8) | typeIndex (32) << 8,
-    // so issuing reads one slot for both the permission and the type's compact index.
+    // A department's authorisation for a type is one packed word:
+    // roles (8) | keyIndex (16) << 8 | typeIndex (16) << 24, so issuing reads one slot for the
+    // permission and both indices ((word >> 8) << 160 is the licence word's key and type fields).
+    // A department key's own word is: keyIndex (16) | retiredAt (64) << 16.
 
     mapping(bytes32 licenceId => uint256 state) private _licences;
     mapping(bytes32 licenceId => bytes32 docHash) private _docHashes;
     mapping(bytes32 typeId => LicenceType) private _types;
     mapping(uint32 typeIndex => bytes32 typeId) private _typeIds;
-    mapping(bytes32 typeId => mapping(address department => uint256 rolesAndIndex)) private _authorisations;
-    // The same roles keyed by type index, for lifecycle calls by keys other than the issuing one
-    // (the licence word holds the index): one cold read instead of two.
-    mapping(uint32 typeIndex => mapping(address department => uint8 roles)) private _rolesByIndex;
+    mapping(bytes32 typeId => mapping(address department => uint256 rolesAndIndices)) private _authorisations;
+    // For lifecycle calls (the licence word holds the type index): roles (8) | keyIndex (16) << 8 of a
+    // department for a type, so one read tells both whether its roles allow the change and whether it
+    // is the licence's issuing key (a de-authorised key keeps its index here; a retired key has 0).
+    mapping(uint32 typeIndex => mapping(address department => uint256 rolesAndKey)) private _rolesByIndex;
     uint32 private _typeCount;
+    uint16 private _keyCount;
+    mapping(address department => uint256 indexAndRetiredAt) private _keys;
+    mapping(uint16 keyIndex => address department) private _keyAddresses;
+    // Every type index a key was ever authorised for, so `retireKey` can remove its roles.
+    mapping(address department => uint32[] typeIndices) private _typesOf;
 
     /// @param initialDelay Delay (seconds) of a default-admin hand-over; the deployment plan uses 1 day.
     /// @param admin The initial default admin.
@@ -73,6 +86,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         }
         if (_types[typeId].index != 0) revert LicenceTypeExists(typeId);
         uint32 index = ++_typeCount;
+        if (index > _MAX_INDEX) revert RegistryFull(_MAX_INDEX);
         _types[typeId] = LicenceType(index, schemaHash, name);
         _typeIds[index] = typeId;
         emit LicenceTypeRegistered(typeId, index, schemaHash, name);
@@ -85,9 +99,43 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         if (department == address(0) || roles & ~(ROLE_ISSUER | ROLE_SUPERVISOR) != 0) {
             revert InvalidAuthorisation(typeId, department, roles);
         }
-        _authorisations[typeId][department] = uint256(roles) | (uint256(index) << 8);
-        _rolesByIndex[index][department] = roles;
+        uint256 k = _keys[department];
+        if (k >> 16 != 0) revert KeyIsRetired(department, uint64(k >> 16));
+        uint16 keyIndex = uint16(k);
+        if (keyIndex == 0) {
+            if (_keyCount == _MAX_INDEX) revert RegistryFull(_MAX_INDEX);
+            keyIndex = ++_keyCount;
+            _keys[department] = keyIndex;
+            _keyAddresses[keyIndex] = department;
+        }
+        // a word once written keeps the (non-zero) indices, so a type is listed once per key
+        if (_authorisations[typeId][department] == 0) _typesOf[department].push(index);
+        _authorisations[typeId][department] = uint256(roles) | (uint256(keyIndex) << 8) | (uint256(index) << 24);
+        _rolesByIndex[index][department] = uint256(roles) | (uint256(keyIndex) << 8);
         emit AuthorisationSet(typeId, department, roles);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function retireKey(address key) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (key == address(0)) revert InvalidAuthorisation(bytes32(0), key, 0);
+        uint256 k = _keys[key];
+        if (k >> 16 != 0) revert KeyIsRetired(key, uint64(k >> 16));
+        uint64 retired = uint64(block.timestamp);
+        _keys[key] = k | (uint256(retired) << 16);
+        uint32[] storage indices = _typesOf[key];
+        uint256 n = indices.length;
+        for (uint256 i; i < n; ++i) {
+            uint32 index = indices[i];
+            uint256 r = _rolesByIndex[index][key];
+            if (r == 0) continue;
+            _rolesByIndex[index][key] = 0; // the roles and the issuing key's standing for the type
+            if (uint8(r) == 0) continue;
+            bytes32 typeId = _typeIds[index];
+            _authorisations[typeId][key] &= ~uint256(0xff);
+            emit AuthorisationSet(typeId, key, 0);
+        }
+        _revokeRole(SUPERVISOR_ROLE, key);
+        emit KeyRetired(key, retired);
     }
 
     // ------------------------------------------------------------------ issuance
@@ -102,8 +150,8 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         uint40 validFrom,
         uint40 validUntil
     ) external returns (bytes32 licenceId) {
-        uint32 typeIndex = _issuerTypeIndex(typeId);
-        licenceId = _issue(typeId, typeIndex, serial, holder, holderAddress, docHash, validFrom, validUntil);
+        uint256 indices = _issuerIndices(typeId);
+        licenceId = _issue(typeId, indices, serial, holder, holderAddress, docHash, validFrom, validUntil);
     }
 
     /// @inheritdoc ILicenceRegistry
@@ -111,15 +159,15 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         uint256 n = requests.length;
         licenceIds = new bytes32[](n);
         bytes32 lastType = bytes32(0);
-        uint32 typeIndex = 0;
+        uint256 indices = 0;
         for (uint256 i; i < n; ++i) {
             IssueRequest calldata r = requests[i];
             if (i == 0 || r.typeId != lastType) {
-                typeIndex = _issuerTypeIndex(r.typeId);
+                indices = _issuerIndices(r.typeId);
                 lastType = r.typeId;
             }
             licenceIds[i] =
-                _issue(r.typeId, typeIndex, r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil);
+                _issue(r.typeId, indices, r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil);
         }
     }
 
@@ -170,9 +218,11 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ILicenceRegistry
     function bindHolder(bytes32 licenceId, address holderAddress) external {
-        Status status = _status(_authorised(licenceId, ROLE_ISSUER));
+        uint256 w = _authorised(licenceId, ROLE_ISSUER);
+        Status status = _status(w);
         if (status == Status.Revoked) revert LicenceIsRevoked(licenceId, status);
         if (holderAddress == address(0)) revert InvalidHolderAddress(licenceId, holderAddress);
+        _licences[licenceId] = (w & ~_HOLDER_MASK) | uint256(uint160(holderAddress));
         emit HolderBound(licenceId, holderAddress, msg.sender);
     }
 
@@ -191,8 +241,8 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         uint256 w = _licences[licenceId];
         if (w == 0) return licence;
         licence = Licence({
-            issuer: address(uint160(w)),
-            typeId: _typeIds[uint32(w >> _TYPE_SHIFT)],
+            issuer: _keyAddresses[uint16(w >> _KEY_SHIFT)],
+            typeId: _typeIds[uint16(w >> _TYPE_SHIFT)],
             status: _derived(w),
             version: uint16(w >> _VERSION_SHIFT),
             validUntil: uint40(w >> _UNTIL_SHIFT),
@@ -203,6 +253,22 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     /// @inheritdoc ILicenceRegistry
     function statusOf(bytes32 licenceId) external view returns (Status) {
         return _derived(_licences[licenceId]);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function holderOf(bytes32 licenceId) external view returns (address) {
+        return address(uint160(_licences[licenceId]));
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function holderAndStatus(bytes32 licenceId) external view returns (address holder, Status status) {
+        uint256 w = _licences[licenceId];
+        return (address(uint160(w)), _derived(w));
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function retiredAt(address key) external view returns (uint64) {
+        return uint64(_keys[key] >> 16);
     }
 
     /// @inheritdoc ILicenceRegistry
@@ -227,16 +293,31 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev The type index of `typeId` if the caller is an authorised issuer of it (one storage read).
-    function _issuerTypeIndex(bytes32 typeId) private view returns (uint32) {
+    /// @dev Refuses a role to a retired key (SUPERVISOR_ROLE, and the default admin hand-over too).
+    function _grantRole(bytes32 role, address account) internal override returns (bool) {
+        _revertIfRetired(account);
+        return super._grantRole(role, account);
+    }
+
+    /// @dev The caller's key and type indices for `typeId` (`keyIndex | typeIndex << 16`) if it is an
+    ///      authorised issuer of it: one storage read (a retired key has no roles left).
+    function _issuerIndices(bytes32 typeId) private view returns (uint256) {
         uint256 a = _authorisations[typeId][msg.sender];
-        if (a & ROLE_ISSUER == 0) revert NotIssuer(typeId, msg.sender);
-        return uint32(a >> 8);
+        if (a & ROLE_ISSUER == 0) {
+            _revertIfRetired(msg.sender);
+            revert NotIssuer(typeId, msg.sender);
+        }
+        return a >> 8;
+    }
+
+    function _revertIfRetired(address key) private view {
+        uint256 k = _keys[key];
+        if (k >> 16 != 0) revert KeyIsRetired(key, uint64(k >> 16));
     }
 
     function _issue(
         bytes32 typeId,
-        uint32 typeIndex,
+        uint256 indices,
         bytes32 serial,
         bytes32 holder,
         address holderAddress,
@@ -256,7 +337,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
             revert InvalidValidity(licenceId, validFrom, validUntil);
         }
         if (_licences[licenceId] != 0) revert LicenceExists(licenceId);
-        _licences[licenceId] = uint256(uint160(msg.sender)) | (uint256(typeIndex) << _TYPE_SHIFT)
+        _licences[licenceId] = uint256(uint160(holderAddress)) | (indices << _KEY_SHIFT)
             | (uint256(uint8(Status.Active)) << _STATUS_SHIFT) | (uint256(1) << _VERSION_SHIFT)
             | (uint256(validUntil) << _UNTIL_SHIFT);
         _docHashes[licenceId] = docHash;
@@ -274,11 +355,16 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         }
     }
 
-    /// @dev Loads an existing licence's word and checks the caller may change it with `roles` of its type.
+    /// @dev Loads an existing licence's word and checks the caller may change it: a key with `roles` of
+    ///      its type, or its issuing key unless retired; one more read either way (the caller's word for
+    ///      the licence's type: roles and key index, zeroed at retirement).
     function _authorised(bytes32 licenceId, uint8 roles) private view returns (uint256 w) {
         w = _licences[licenceId];
         if (w == 0) revert LicenceNotFound(licenceId);
-        if (msg.sender != address(uint160(w)) && _rolesByIndex[uint32(w >> _TYPE_SHIFT)][msg.sender] & roles == 0) {
+        uint256 r = _rolesByIndex[uint16(w >> _TYPE_SHIFT)][msg.sender];
+        // the licence's key index is never 0, so a zero word (no standing for the type) never matches
+        if (r & roles == 0 && uint16(r >> 8) != uint16(w >> _KEY_SHIFT)) {
+            _revertIfRetired(msg.sender);
             revert NotAuthorised(licenceId, msg.sender);
         }
     }

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from credledger.node import __version__
+from credledger.node.api import docs
+from credledger.node.api.errors import install_error_handlers
+from credledger.node.api.limits import BodyLimitMiddleware, restore_recursion_limit
 from credledger.node.api.routes import health, metrics
+from credledger.node.api.security import install_security
 from credledger.node.assembly import build_runtime
-from credledger.node.errors import CredledgerError
 from credledger.node.runtime import NodeRuntime
 from credledger.node.settings import load_settings
+
+log = logging.getLogger("credledger.node.api")
 
 # The node's own routers; each component contributes its own (runtime.routers).
 ROUTERS = [health.router, metrics.router]
@@ -32,26 +36,30 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
         finally:
             runtime.stop()
 
-    app = FastAPI(title="credledger node", version=__version__, lifespan=lifespan)
+    # docs_url/redoc_url off: /docs is served with local assets by node.api.docs
+    app = FastAPI(
+        title="credledger node",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.runtime = runtime
 
-    @app.exception_handler(CredledgerError)
-    async def _credledger_error(_: Request, exc: CredledgerError) -> JSONResponse:
-        return JSONResponse(status_code=exc.http_status, content=exc.to_json())
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid_input",
-                "message": "; ".join(f"{p['where']}: {p['problem']}" for p in problems),
-                "details": {"problems": problems},
-            },
-        )
+    # --- hardening: bounded bodies, errors as JSON, tokens and rate limits (node.api.*) -------
+    restore_recursion_limit()
+    api = runtime.settings.api
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_json_bytes=api.max_json_bytes,
+        max_upload_bytes=api.max_request_bytes,
+        body_timeout=api.body_timeout,
+        body_deadline=api.body_deadline,
+    )
+    install_error_handlers(app, log)
+    install_security(app, runtime.settings)
+    docs.install(app)
+    # --- end hardening --------------------------------------------------------------------------
 
     for router in [*ROUTERS[:1], *runtime.routers, *ROUTERS[1:]]:
         app.include_router(router)

@@ -1,4 +1,7 @@
-"""What the routers share: the runtime, its services and the caller, as FastAPI dependencies."""
+"""What the routers share: the runtime, its services and the caller, as FastAPI dependencies.
+
+They are ``async`` (they never block): FastAPI runs a sync dependency in its thread pool, one
+thread hop per dependency per request."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ class ServiceUnavailable(CredledgerError):
     http_status = 503
 
 
-def get_runtime(request: Request) -> NodeRuntime:
+async def get_runtime(request: Request) -> NodeRuntime:
     runtime: NodeRuntime = request.app.state.runtime
     return runtime
 
@@ -27,14 +30,14 @@ def get_runtime(request: Request) -> NodeRuntime:
 Runtime = Annotated[NodeRuntime, Depends(get_runtime)]
 
 
-def get_anchoring(runtime: Runtime) -> AnchoringService:
+async def get_anchoring(runtime: Runtime) -> AnchoringService:
     return runtime.anchoring
 
 
 Anchoring = Annotated[AnchoringService, Depends(get_anchoring)]
 
 
-def get_licences(runtime: Runtime) -> LicenceService:
+async def get_licences(runtime: Runtime) -> LicenceService:
     if runtime.licences is None:
         raise ServiceUnavailable(
             "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
@@ -54,7 +57,7 @@ def get_counter(runtime: Runtime) -> PresentationVerifier:
 Counter = Annotated[PresentationVerifier, Depends(get_counter)]
 
 
-def get_principal(
+async def get_principal(
     service: Licences, authorization: Annotated[str | None, Header()] = None
 ) -> Principal | None:
     """The caller named by the bearer token (None without a token; 401 for a wrong one)."""

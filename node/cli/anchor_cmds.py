@@ -50,6 +50,10 @@ def anchor(
         Path | None, typer.Option("--out", help="folder for receipts (default: beside each file)")
     ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait with --wait")] = 300.0,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="CREDLEDGER_TOKEN", help="bearer token of a principal that may anchor"),
+    ] = None,
 ) -> None:
     """Hash files locally, submit the hashes to a node and save each receipt beside its file."""
     paths: list[Path] = []
@@ -73,7 +77,12 @@ def anchor(
         TimeElapsedColumn(),
     )
     hashes: dict[Path, bytes] = {}
-    with Progress(*columns, console=err_console) as progress, httpx.Client(timeout=60) as client:
+    with (
+        Progress(*columns, console=err_console) as progress,
+        httpx.Client(
+            timeout=60, headers={"Authorization": f"Bearer {token}"} if token else None
+        ) as client,
+    ):
         task = progress.add_task("hashing", total=len(paths))
         for p in paths:
             hashes[p] = sha256_file(p)

@@ -319,3 +319,14 @@ def authorise(
     body = {"department": department, "roles": roles}
     out = _call("POST", node, f"/v1/licence-types/{type_code}/authorisations", token, json=body)
     console.print(f"{out['department']} is now {out['roles'] or 'nothing'} for {out['type']}")
+
+
+@licence_app.command("retire-key")
+def retire_key(
+    key: Annotated[str, typer.Argument(help="the department key's address")],
+    node: NodeOpt = DEFAULT_NODE,
+    token: TokenOpt = None,
+) -> None:
+    """Admin: retire a department key for good (leaked or replaced); its licences stay valid."""
+    out = _call("POST", node, f"/v1/department-keys/{key}/retire", token)
+    console.print(f"{out['key']} retired at {out['retiredAt']} tx {out['transactionHash']}")

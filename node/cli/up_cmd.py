@@ -139,7 +139,10 @@ def up(
             chain, sender, manifest, force=anvil_pid is not None or _stale(chain, manifest, local)
         )
         _say(f"manifest  {manifest}")
-        runtime = build_runtime(settings)  # its workers start with the app (lifespan)
+        runtime = build_runtime(settings)
+        # start early, so the indexer follows the demo set-up; the app's lifespan would start the
+        # workers too (start is idempotent) and stops them on exit
+        runtime.start()
         try:
             if settings.licences.demo:
                 licence_demo.prepare(runtime, _say)
@@ -224,5 +227,8 @@ def _start_companions(
         run = plugins.start_companion(spec, settings.data_dir / "logs")
         started.append(run)
         _say(f"started   {spec.name} (pid {run.proc.pid}, log {run.log})")
-        plugins.report_when_healthy(run, _say)
+    # The companions need nothing from the node to boot: wait (bounded) until they answer, so
+    # that once the node's own /health answers, everything `up` printed is usable.
+    for watcher in [plugins.report_when_healthy(run, _say) for run in started]:
+        watcher.join()
     return started

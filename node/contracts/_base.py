@@ -7,6 +7,7 @@ from typing import Any, Self
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from credledger.node.chain import Chain
@@ -43,10 +44,10 @@ class Binding:
         return self.sender.send(call, gas)
 
     def _events(self, name: str, receipt: TxReceipt) -> list[dict[str, Any]]:
-        """Decoded ``name`` events of this contract in ``receipt`` (args only)."""
+        """Decoded ``name`` events of this contract in ``receipt`` (args only; other logs skipped)."""
         event = self.contract.events[name]()
         return [
             dict(e["args"])
-            for e in event.process_receipt(receipt)
+            for e in event.process_receipt(receipt, errors=DISCARD)
             if str(e["address"]).lower() == self.address.lower()
         ]

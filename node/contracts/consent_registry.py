@@ -1,7 +1,9 @@
 """Typed binding for ConsentRegistry: grants of the use of an asset, direct or by EIP-712 signature.
 
-Ownership of the asset is not checked on chain (see ``IConsentRegistry``): whoever relies on a grant
-checks that its holder owns the asset (licence holder address, material in the holder's wallet).
+A grant is sound by itself (see ``IConsentRegistry``): a licence grant counts only while its
+grantor is the licence's ``holderOf`` and the licence is Active; a material grant is stored under
+``material_asset_id(holder, docHash)``, so it is always the holder's own. ``is_authorized`` is the
+one check a verifier needs.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from web3.types import TxReceipt
 
 from credledger.node.contracts._base import Binding
 from credledger.node.contracts.eip712 import (
+    AssetKind,
     GrantRequest,
     grant_typed_data,
+    material_asset_id,
+    nonce_key,
     revoke_typed_data,
     sign_typed_data,
 )
@@ -25,6 +30,26 @@ from credledger.node.contracts.errors import register
 from credledger.node.errors import ContractRevert
 
 AssetId = NewType("AssetId", bytes)
+
+__all__ = [
+    "AssetKind",
+    "ConsentRegistry",
+    "Grant",
+    "GrantExhausted",
+    "GrantExpired",
+    "GrantNotFound",
+    "GrantRequest",
+    "InvalidAccountNonce",
+    "InvalidExpiry",
+    "InvalidGrantee",
+    "InvalidSignature",
+    "LicenceNotUsable",
+    "NotHolder",
+    "SignatureExpired",
+    "material_asset_id",
+    "nonce_key",
+    "purpose_of",
+]
 Purpose = NewType("Purpose", bytes)
 
 
@@ -40,6 +65,7 @@ class Grant:
     expires_at: int
     max_uses: int
     uses: int
+    kind: AssetKind = AssetKind.LICENCE
 
 
 class GrantNotFound(ContractRevert):
@@ -60,6 +86,20 @@ class GrantExhausted(ContractRevert):
     """The grant was used its maximum number of times (args: …, maxUses)."""
 
     code = "grant_exhausted"
+    http_status = 409
+
+
+class NotHolder(ContractRevert):
+    """The grantor is not the licence's bound holder (args: holder, assetId)."""
+
+    code = "not_holder"
+    http_status = 403
+
+
+class LicenceNotUsable(ContractRevert):
+    """The licence is not Active: suspended, revoked, expired or unknown (args: assetId, status)."""
+
+    code = "licence_not_usable"
     http_status = 409
 
 
@@ -116,6 +156,8 @@ register(
     GrantNotFound,
     GrantExpired,
     GrantExhausted,
+    NotHolder,
+    LicenceNotUsable,
     InvalidExpiry,
     InvalidGrantee,
     SignatureExpired,
@@ -133,9 +175,11 @@ class ConsentRegistry(Binding):
 
     # direct, by the holder (the sender)
     def grant(self, request: GrantRequest) -> TxReceipt:
+        """Grant as the sender (``request.holder`` must be the sender's address)."""
         return self._send(
             self.contract.functions.grant(
-                request.asset_id,
+                int(request.kind),
+                request.asset,
                 to_checksum_address(request.grantee),
                 request.purpose,
                 request.expires_at,
@@ -147,6 +191,10 @@ class ConsentRegistry(Binding):
         return self._send(
             self.contract.functions.revoke(asset_id, to_checksum_address(grantee), purpose)
         )
+
+    def cancel_nonce(self, nonce: int) -> TxReceipt:
+        """Void every request the sender signed with keyed ``nonce`` (its key's current one)."""
+        return self._send(self.contract.functions.cancelNonce(nonce))
 
     # signed by the holder, sent by a relayer (the sender)
     def grant_by_sig(self, request: GrantRequest, deadline: int, signature: bytes) -> TxReceipt:
@@ -177,7 +225,11 @@ class ConsentRegistry(Binding):
     def sign_grant(self, holder: LocalAccount, request: GrantRequest, deadline: int) -> bytes:
         """The holder's signature over ``request`` with its current nonce on this deployment."""
         data = grant_typed_data(
-            self.chain.chain_id, self.address, request, self.nonce(request.holder), deadline
+            self.chain.chain_id,
+            self.address,
+            request,
+            self.nonce(request.holder, request.nonce_key),
+            deadline,
         )
         return sign_typed_data(holder, data)
 
@@ -191,7 +243,7 @@ class ConsentRegistry(Binding):
             asset_id=asset_id,
             grantee=grantee,
             purpose=purpose,
-            nonce=self.nonce(holder.address),
+            nonce=self.slot_nonce(holder.address, asset_id, grantee, purpose),
             deadline=deadline,
         )
         return sign_typed_data(holder, data)
@@ -211,15 +263,36 @@ class ConsentRegistry(Binding):
         )
 
     def get_grant(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> Grant | None:
-        expires_at, max_uses, uses = self.contract.functions.getGrant(
+        expires_at, max_uses, uses, kind = self.contract.functions.getGrant(
             to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose
         ).call()
         if int(expires_at) == 0:
             return None
-        return Grant(int(expires_at), int(max_uses), int(uses))
+        return Grant(int(expires_at), int(max_uses), int(uses), AssetKind(int(kind)))
 
-    def nonce(self, holder: str) -> int:
-        return int(self.contract.functions.nonces(to_checksum_address(holder)).call())
+    def nonce(self, holder: str, key: int) -> int:
+        """``nonces(holder, key)``: the next keyed nonce (key in the high 192 bits)."""
+        fn = self.contract.get_function_by_signature("nonces(address,uint192)")
+        return int(fn(to_checksum_address(holder), key).call())
+
+    def slot_nonce(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> int:
+        """The nonce the holder's next signed grant or revocation of this slot must carry."""
+        return self.nonce(holder, nonce_key(asset_id, grantee, purpose))
+
+    def material_asset_id(self, holder: str, doc_hash: bytes) -> bytes:
+        """The contract's ``materialAssetId`` (equals :func:`eip712.material_asset_id`)."""
+        return bytes(
+            self.contract.functions.materialAssetId(to_checksum_address(holder), doc_hash).call()
+        )
+
+    def nonce_key(self, asset_id: bytes, grantee: str, purpose: bytes) -> int:
+        return int(
+            self.contract.functions.nonceKey(asset_id, to_checksum_address(grantee), purpose).call()
+        )
+
+    def licence_registry(self) -> str:
+        """Address of the LicenceRegistry that licence grants are checked against."""
+        return str(self.contract.functions.licences().call())
 
     def domain_separator(self) -> bytes:
         return bytes(self.contract.functions.DOMAIN_SEPARATOR().call())

@@ -3,13 +3,21 @@
 ``grant_typed_data`` / ``revoke_typed_data`` build the exact JSON object a wallet receives in
 ``eth_signTypedData_v4`` (types including ``EIP712Domain``, primaryType, domain, message), so a
 holder can sign in any standard wallet; ``sign_typed_data`` signs the same object locally and gives
-the same 65-byte signature (r || s || v, v in {27, 28}, low s). The type strings must match the
+the same 65-byte signature (r || s || v, v in {27, 28}, low s). The keyed ``nonce`` (key << 64 |
+sequence, far above 2**53) is written as a decimal string, which wallets and eth_account accept for
+``uint256``; a JSON number would lose precision in JavaScript. The type strings must match the
 contract's ``GRANT_TYPEHASH`` and ``REVOKE_TYPEHASH`` (a test checks both against the chain).
+
+Asset ids and nonces (see ``IConsentRegistry``): a grant names its asset by kind — a licence by its
+licence id, a material by its document hash, stored under :func:`material_asset_id` ``(holder,
+docHash)``, the value the holder's wallet anchors. Nonces are keyed per grant slot: the signed
+``nonce`` is ``nonces(holder, nonce_key(assetId, grantee, purpose))``, the key in the high 192 bits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from eth_account import Account
@@ -19,7 +27,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 DOMAIN_NAME = "CredLedger ConsentRegistry"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 
 DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -29,7 +37,8 @@ DOMAIN_TYPE = [
 ]
 GRANT_TYPE = [
     {"name": "holder", "type": "address"},
-    {"name": "assetId", "type": "bytes32"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "asset", "type": "bytes32"},
     {"name": "grantee", "type": "address"},
     {"name": "purpose", "type": "bytes32"},
     {"name": "expiresAt", "type": "uint64"},
@@ -57,22 +66,94 @@ GRANT_TYPEHASH = keccak(GRANT_TYPE_STRING.encode())
 REVOKE_TYPEHASH = keccak(REVOKE_TYPE_STRING.encode())
 
 
+class AssetKind(IntEnum):
+    """``IConsentRegistry.AssetKind`` (``uint8`` in EIP-712)."""
+
+    LICENCE = 0
+    MATERIAL = 1
+
+
+NONCE_KEY_BITS = 192
+
+
+def _word(address: str) -> bytes:
+    return bytes.fromhex(to_checksum_address(address)[2:]).rjust(32, b"\0")
+
+
+def material_asset_id(holder: str, doc_hash: bytes) -> bytes:
+    """``keccak256(abi.encode(holder, docHash))``: a material's asset id (its wallet anchors it)."""
+    if len(doc_hash) != 32:
+        raise ValueError(f"expected a 32-byte document hash, got {len(doc_hash)} bytes")
+    return bytes(keccak(_word(holder) + doc_hash))
+
+
+def nonce_key(asset_id: bytes, grantee: str, purpose: bytes) -> int:
+    """The NoncesKeyed key of a grant slot.
+
+    The low 192 bits of ``keccak256(abi.encode(assetId, grantee, purpose))``.
+    """
+    digest_ = keccak(bytes(asset_id) + _word(grantee) + bytes(purpose))
+    return int.from_bytes(digest_, "big") & ((1 << NONCE_KEY_BITS) - 1)
+
+
 @dataclass(frozen=True)
 class GrantRequest:
-    """One grant: ``ConsentRegistry.GrantRequest``, and EIP-712 ``Grant`` without nonce/deadline."""
+    """One grant: ``ConsentRegistry.GrantRequest``, and EIP-712 ``Grant`` without nonce/deadline.
+
+    ``asset`` is the licence id (kind LICENCE) or the material's document hash (kind MATERIAL);
+    :attr:`asset_id` is the id the grant is stored under. Build with :meth:`licence` or
+    :meth:`material`.
+    """
 
     holder: str
-    asset_id: bytes
+    kind: AssetKind
+    asset: bytes
     grantee: str
     purpose: bytes
     expires_at: int
     max_uses: int = 0
 
-    def as_tuple(self) -> tuple[str, bytes, str, bytes, int, int]:
+    @classmethod
+    def licence(
+        cls,
+        holder: str,
+        licence_id: bytes,
+        grantee: str,
+        purpose: bytes,
+        expires_at: int,
+        max_uses: int = 0,
+    ) -> GrantRequest:
+        return cls(holder, AssetKind.LICENCE, licence_id, grantee, purpose, expires_at, max_uses)
+
+    @classmethod
+    def material(
+        cls,
+        holder: str,
+        doc_hash: bytes,
+        grantee: str,
+        purpose: bytes,
+        expires_at: int,
+        max_uses: int = 0,
+    ) -> GrantRequest:
+        return cls(holder, AssetKind.MATERIAL, doc_hash, grantee, purpose, expires_at, max_uses)
+
+    @property
+    def asset_id(self) -> bytes:
+        """The id the grant is stored under (``isAuthorized``, ``consume``, ``revoke`` take it)."""
+        if self.kind is AssetKind.MATERIAL:
+            return material_asset_id(self.holder, self.asset)
+        return bytes(self.asset)
+
+    @property
+    def nonce_key(self) -> int:
+        return nonce_key(self.asset_id, self.grantee, self.purpose)
+
+    def as_tuple(self) -> tuple[str, int, bytes, str, bytes, int, int]:
         """The ABI tuple for ``grantBySig``."""
         return (
             to_checksum_address(self.holder),
-            self.asset_id,
+            int(self.kind),
+            self.asset,
             to_checksum_address(self.grantee),
             self.purpose,
             self.expires_at,
@@ -105,12 +186,13 @@ def grant_typed_data(
         "domain": domain(chain_id, verifying_contract),
         "message": {
             "holder": to_checksum_address(request.holder),
-            "assetId": _hex32(request.asset_id),
+            "kind": int(request.kind),
+            "asset": _hex32(request.asset),
             "grantee": to_checksum_address(request.grantee),
             "purpose": _hex32(request.purpose),
             "expiresAt": request.expires_at,
             "maxUses": request.max_uses,
-            "nonce": nonce,
+            "nonce": str(nonce),  # keyed nonces exceed 2**53: a decimal string, as wallets expect
             "deadline": deadline,
         },
     }
@@ -137,7 +219,7 @@ def revoke_typed_data(
             "assetId": _hex32(asset_id),
             "grantee": to_checksum_address(grantee),
             "purpose": _hex32(purpose),
-            "nonce": nonce,
+            "nonce": str(nonce),  # keyed nonces exceed 2**53: a decimal string, as wallets expect
             "deadline": deadline,
         },
     }

@@ -50,8 +50,19 @@ def error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     return table
 
 
+@cache
+def _load_bindings() -> None:
+    """Import every bindings module once, so each registers its classes whoever decodes first
+    (the node's services call raw web3 contracts and never import the bindings themselves)."""
+    import importlib
+
+    for module in ("openzeppelin", "anchor_registry", "licence_registry", "consent_registry"):
+        importlib.import_module(f"credledger.node.contracts.{module}")
+
+
 def decode_revert(data: bytes | str | None) -> ContractRevert:
     """Turn raw revert data into the matching exception (never raises)."""
+    _load_bindings()
     if isinstance(data, str):
         data = bytes.fromhex(data.removeprefix("0x")) if data else b""
     if not data or len(data) < 4:

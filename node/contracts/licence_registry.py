@@ -262,6 +262,20 @@ class InvalidHolderAddress(ContractRevert):
     template = "the holder address must not be the zero address"
 
 
+class KeyIsRetired(ContractRevert):
+    """The key was retired: it may not act or be authorised again (args: key, retiredAt)."""
+
+    code = "key_retired"
+    http_status = 403
+
+
+class RegistryFull(ContractRevert):
+    """No more licence types or department keys fit a 16-bit index (args: limit)."""
+
+    code = "registry_full"
+    http_status = 409
+
+
 class SafeCastOverflowedUintDowncast(ContractRevert):
     """An admin-delay value does not fit (OpenZeppelin SafeCast; args: bits, value)."""
 
@@ -285,6 +299,8 @@ register(
     InvalidDocHash,
     InvalidValidity,
     InvalidHolderAddress,
+    KeyIsRetired,
+    RegistryFull,
     SafeCastOverflowedUintDowncast,
 )
 
@@ -307,6 +323,10 @@ class LicenceRegistry(Binding):
                 type_id, to_checksum_address(department), roles
             )
         )
+
+    def retire_key(self, key: str) -> TxReceipt:
+        """Retire a department key for good: it loses its roles and can never act again."""
+        return self._send(self.contract.functions.retireKey(to_checksum_address(key)))
 
     def grant_supervisor_role(self, account: str) -> TxReceipt:
         """Allow ``account`` to record supervision facts."""
@@ -367,6 +387,25 @@ class LicenceRegistry(Binding):
         return LicenceStatus(
             int(self.contract.functions.statusOf(licence_id).call(block_identifier=block))
         )
+
+    def holder_of(self, licence_id: bytes, block: BlockIdentifier = "latest") -> str | None:
+        """The holder's bound wallet address, or None if none is bound."""
+        raw = str(self.contract.functions.holderOf(licence_id).call(block_identifier=block))
+        return None if int(raw, 16) == 0 else to_checksum_address(raw)
+
+    def holder_and_status(
+        self, licence_id: bytes, block: BlockIdentifier = "latest"
+    ) -> tuple[str | None, LicenceStatus]:
+        """``holderAndStatus``: what the ConsentRegistry checks for a licence grant."""
+        holder, status = self.contract.functions.holderAndStatus(licence_id).call(
+            block_identifier=block
+        )
+        bound = None if int(str(holder), 16) == 0 else to_checksum_address(str(holder))
+        return bound, LicenceStatus(int(status))
+
+    def retired_at(self, key: str) -> int:
+        """When ``key`` was retired (unix seconds), 0 if it is not."""
+        return int(self.contract.functions.retiredAt(to_checksum_address(key)).call())
 
     def is_current_document(self, licence_id: bytes, doc_hash: bytes) -> bool:
         return bool(self.contract.functions.isCurrentDocument(licence_id, doc_hash).call())

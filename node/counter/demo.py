@@ -54,10 +54,8 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
     say(f"demo enterprise page  {base}/e/{DEMO_ENTERPRISE_USCC}")
     if service is None or runtime.counter is None:
         return
-    # the workers start with the app: catch the indexer up here to read the demo licences
-    for _ in range(1000):
-        if runtime.indexer.poll():
-            break
+    # `up` starts the workers before the demo: wait for the indexer to reach the demo licences
+    runtime.indexer.wait_until(int(runtime.chain.w3.eth.block_number), timeout=120)
     ids = bind_demo_holder(service, say)
     if not ids:
         say("counter demo: the demo enterprise has no active licence of the demo holder")

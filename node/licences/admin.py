@@ -23,7 +23,7 @@ from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue, LicenceType, type_id
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import parse_address
-from credledger.node.licences.models import Authorisation, RegisteredType
+from credledger.node.licences.models import Authorisation, RegisteredType, RetiredKey
 from credledger.node.tx import TxSender
 
 ROLES = {"issuer": ROLE_ISSUER, "supervisor": ROLE_SUPERVISOR}
@@ -60,12 +60,14 @@ class LicenceAdmin:
         with self._lock:
             if tid in self._chain_types:
                 return self._chain_types[tid]
-        for e in self.ctx.events("LicenceTypeRegistered", {"typeId": ev.hexb(tid)}):
-            parsed = type_from_chain_name(e.args["name"])
-            if parsed is not None and parsed.type_id == tid:
-                with self._lock:
-                    self._chain_types[tid] = parsed
-                return parsed
+        # from the read model, never the indexer's database: this runs inside read-model
+        # snapshots, and the indexer takes its own lock before the model's
+        entry = self.ctx.model.licence_type(tid)
+        parsed = type_from_chain_name(entry.name) if entry is not None else None
+        if parsed is not None and parsed.type_id == tid:
+            with self._lock:
+                self._chain_types[tid] = parsed
+            return parsed
         return None
 
     def code_of(self, tid: bytes) -> str:
@@ -126,6 +128,19 @@ class LicenceAdmin:
             type=t.code,
             department=address,
             roles=sorted(set(roles)),
+            transactionHash=ev.hexb(receipt["transactionHash"]),
+        )
+
+    def retire_key(self, principal: Principal | None, key: str) -> RetiredKey:
+        """Retire a department key for good (admin only): it loses every role and can never act
+        or be authorised again; its licences stay valid under the type's current issuers."""
+        require(principal, "admin", action="retire department keys")
+        address = parse_address(key, "key")
+        registry = self.ctx.registry_for(self._admin)
+        receipt = self.ctx.write(lambda: registry.retire_key(address))
+        return RetiredKey(
+            key=address,
+            retiredAt=registry.retired_at(address),
             transactionHash=ev.hexb(receipt["transactionHash"]),
         )
 

@@ -61,7 +61,10 @@ class LicenceType:
         }
 
 
+@cache  # keccak per call was a tenth of a verdict
 def type_id(code: str) -> TypeId:
+    if not code.isascii():
+        raise InputError("licence type codes are ASCII: A-Z, 0-9 and '-'", field="type")
     return TypeId(keccak(code.encode("ascii")))
 
 

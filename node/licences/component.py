@@ -50,4 +50,5 @@ def build(core: Core, *, anchoring: AnchoringService | None) -> LicencesContribu
         anchoring=anchoring,
         public_url=settings.licences.public_url,
     )
-    return LicencesContribution(service=service, routers=ROUTERS)
+    # the service is also a worker: stopping it commits the verification records still queued
+    return LicencesContribution(service=service, workers=(service,), routers=ROUTERS)

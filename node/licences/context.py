@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,6 +24,7 @@ from credledger.node.errors import InputError
 from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue
 from credledger.node.licences.store import LicenceStore
+from credledger.node.readmodel import ReadModel
 from credledger.node.tx import TxSender
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,6 +48,7 @@ class LicenceContext:
         indexer: ev.EventSource,
         *,
         max_writers: int = 4,
+        readmodel: ReadModel | None = None,
     ) -> None:
         self.chain = chain
         self.registry = LicenceRegistry(chain, registry_address)
@@ -56,6 +57,9 @@ class LicenceContext:
         self.departments = departments
         self.store = store
         self.indexer = indexer
+        # the registries' state in memory, consistent to one indexed block (node/readmodel.py),
+        # fed by the indexer: verdicts and reads come from here, not from contract views
+        self.model = readmodel if readmodel is not None else ReadModel.following(indexer)
         # Few writers at a time: more threads only fight for the GIL while one holds the nonce
         # lock (measured: 16 free-running writers issue about half as fast as 4).
         self._writers = threading.BoundedSemaphore(max_writers)
@@ -137,14 +141,22 @@ class LicenceContext:
             return False
         return self.indexer.wait_until(head, timeout)
 
+    @property
+    def last_write_block(self) -> int:
+        """The block of this node's latest write (0 before any)."""
+        return self._last_write_block
+
     def own_writes_indexed(self, timeout: float = 10.0) -> None:
         """Read-your-writes: wait until the indexer has the last block this node wrote to."""
         with self._lock:
             block = self._last_write_block
         if block and self.indexer.indexed_height < block:
             self.indexer.wait_until(block, timeout)
+        if block and self.model.height < block:
+            self.model.wait_for(block, timeout)  # fed under the indexer's lock: already there
 
     def now(self) -> int:
-        """Chain time: the later of the wall clock and the latest block (devnets can be ahead)."""
-        latest = int(self.chain.w3.eth.get_block("latest")["timestamp"])
-        return max(int(time.time()), latest)
+        """Chain time: the later of the wall clock and the latest block (devnets can be ahead).
+
+        The latest block is the read model's: the block every answer is judged at (no RPC)."""
+        return self.model.now()

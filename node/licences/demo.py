@@ -16,7 +16,12 @@ from credledger.node.auth import Principal, hash_token
 from credledger.node.contracts.licence_registry import LicenceExists
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.runtime import NodeRuntime
-from credledger.node.settings import ClerkSettings, DepartmentSettings, Settings
+from credledger.node.settings import (
+    ClerkSettings,
+    DepartmentSettings,
+    ServiceTokenSettings,
+    Settings,
+)
 
 ADMIN_TOKEN = "devnet-admin-token"
 
@@ -64,6 +69,9 @@ DEMO_DEPARTMENTS = [
 ]
 CLERK_NAME = "counter-1"
 CLERK_TOKEN = "devnet-clerk-token"
+# the wallet service's identity: it may anchor hashes (api.service_tokens)
+WALLET_SERVICE = "wallet"
+WALLET_TOKEN = "devnet-wallet-token"
 
 DEMO_ENTERPRISE_USCC = "91310000MA1FL1234Q"
 DEMO_ENTERPRISE_NAME = "上海示范餐饮管理有限公司 (demo)"
@@ -101,14 +109,21 @@ def demo_settings(settings: Settings) -> Settings:
             ]
         }
     )
+    services = list(settings.api.service_tokens)
+    if not any(s.name == WALLET_SERVICE for s in services):
+        services.append(
+            ServiceTokenSettings(name=WALLET_SERVICE, token_sha256=[hash_token(WALLET_TOKEN)])
+        )
+    api = settings.api.model_copy(update={"service_tokens": services})
     return settings.model_copy(
-        update={"departments": departments, "clerks": clerks, "licences": licences}
+        update={"departments": departments, "clerks": clerks, "licences": licences, "api": api}
     )
 
 
 def demo_tokens() -> dict[str, str]:
     out = {d.name: d.token for d in DEMO_DEPARTMENTS}
     out[f"clerk {CLERK_NAME}"] = CLERK_TOKEN
+    out[f"service {WALLET_SERVICE}"] = WALLET_TOKEN
     out["admin"] = ADMIN_TOKEN
     return out
 

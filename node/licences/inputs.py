@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -19,7 +18,7 @@ from web3 import Web3
 
 from credledger.node.contracts.licence_registry import number_of, serial_of
 from credledger.node.errors import InputError
-from credledger.node.identifiers import is_citizen_id
+from credledger.node.identifiers import refuse_citizen_ids
 from credledger.node.receipts import parse_hash as parse_hash  # the one hash parser
 
 # Dates without a time are Beijing dates: valid from 00:00 of the first day, until 24:00 of the
@@ -27,16 +26,17 @@ from credledger.node.receipts import parse_hash as parse_hash  # the one hash pa
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 MAX_UINT40 = 2**40 - 1
 MAX_SERIAL_CHARS = 64
-_ID_LIKE = re.compile(r"\d{17}[\dX]")
 
 
 def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
     """Unix seconds from an int, an ISO date (``2030-12-31``) or an ISO date-time."""
     if isinstance(value, bool):
         raise InputError(f"{field}: expected a date, a date-time or unix seconds", field=field)
+    if isinstance(value, str) and len(value) > 40:
+        raise InputError(f"{field}: expected a date, a date-time or unix seconds", field=field)
     if isinstance(value, int):
         seconds = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         seconds = int(value.strip())
     elif isinstance(value, str):
         text = value.strip()
@@ -83,13 +83,7 @@ def encode_serial(serial: str) -> bytes:
             f"serialNumber has {len(text)} characters; at most {MAX_SERIAL_CHARS}",
             field="serialNumber",
         )
-    for m in _ID_LIKE.finditer(text.upper()):
-        if is_citizen_id(m.group(0)):
-            raise InputError(
-                "serialNumber contains a citizen ID number; licence numbers go on chain, "
-                "personal ID numbers never do",
-                field="serialNumber",
-            )
+    refuse_citizen_ids(text, "serialNumber")
     return serial_of(text)
 
 
@@ -151,10 +145,5 @@ def clean_note(note: Any) -> str | None:
     text = note.strip()
     if len(text) > 1000:
         raise InputError("note is longer than 1000 characters", field="note")
-    for m in _ID_LIKE.finditer(unicodedata.normalize("NFKC", text).upper()):
-        if is_citizen_id(m.group(0)):
-            raise InputError(
-                "note contains a citizen ID number; refer to the holder by licence instead",
-                field="note",
-            )
+    refuse_citizen_ids(text, "note")
     return text or None

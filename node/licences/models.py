@@ -95,6 +95,12 @@ class Authorisation(Result):
     transactionHash: str
 
 
+class RetiredKey(Result):
+    key: str
+    retiredAt: int
+    transactionHash: str
+
+
 class HolderView(Result):
     kind: str | None
     display: str | None

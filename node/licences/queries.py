@@ -1,11 +1,12 @@
-"""The read model: a licence (current state from the contract, history from the indexed events)
-and an enterprise's licences and supervision facts."""
+"""Licence reads: one licence (current state and history) and an enterprise's licences and
+supervision facts, from the in-memory read model (``node/readmodel.py``) at one indexed block
+— no contract views per request. Every answer names that block (``judgedAtBlock``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from credledger.node.contracts.licence_registry import Licence, LicenceStatus
+from credledger.node.contracts.licence_registry import Licence
 from credledger.node.errors import NotFoundError
 from credledger.node.identifiers import enterprise_subject, normalise_uscc
 from credledger.node.licences import events as ev
@@ -26,31 +27,29 @@ class LicenceQueries:
     def __init__(self, ctx: LicenceContext, admin: LicenceAdmin) -> None:
         self.ctx = ctx
         self.admin = admin
+        # this node's display data, written once and never changed: cached after the first read
+        self._holders: dict[bytes, tuple[str, str]] = {}
+        self._serials: dict[bytes, str] = {}
+
+    def _serial(self, rec: ev.LicenceRecord) -> str | None:
+        serial = self._serials.get(rec.licence_id)
+        if serial is None:
+            serial = self.ctx.store.serial_of(rec.licence_id)
+            if serial is not None:
+                self._serials[rec.licence_id] = serial
+        return serial
 
     def on_chain(self, licence_id: bytes) -> Licence | None:
-        """The contract's record of the licence (None if there is none)."""
+        """The contract's record of the licence (None if there is none); for tools and tests —
+        the reads below use the read model."""
         return self.ctx.registry.get_licence(licence_id)
 
-    def record(self, licence_id: bytes, on_chain: Licence | None) -> ev.LicenceRecord | None:
-        """The licence rebuilt from indexed events, waiting for the indexer if it is behind."""
-        for attempt in range(2):
-            lid = ev.hexb(licence_id)
-            evs = self.ctx.events(None, {"licenceId": lid})
-            issued = [e for e in evs if e.event == "LicenceIssued"]
-            rest = [e for e in evs if e.event in ev.LIFECYCLE]
-            rec = ev.build_records(issued, rest).get(licence_id)
-            if on_chain is None:
-                return rec
-            fresh = (
-                rec is not None
-                and rec.version == on_chain.version
-                and rec.doc_hash == on_chain.doc_hash
-                and (on_chain.status is LicenceStatus.EXPIRED or rec.status == on_chain.status.name)
-            )
-            if fresh or attempt == 1:
-                return rec
+    def wait_known(self, licence_id: bytes) -> None:
+        """If the read model does not know the licence, wait once for the indexer to reach the
+        chain head (it may be in a block not read yet). Never call it inside a snapshot: the
+        indexer needs the model's lock to move it on."""
+        if self.ctx.model.licence(licence_id) is None:
             self.ctx.catch_up()
-        return None  # pragma: no cover
 
     def department_json(self, address: str | None) -> dict[str, Any] | None:
         if address is None:
@@ -59,7 +58,11 @@ class LicenceQueries:
         return {"address": address, "name": d.name if d else None}
 
     def _holder_json(self, subject: bytes, t: LicenceType | None) -> dict[str, Any]:
-        known = self.ctx.store.holder_display(subject)
+        known = self._holders.get(subject)
+        if known is None:
+            known = self.ctx.store.holder_display(subject)
+            if known is not None:  # written once per subject, never changed: keep it
+                self._holders[subject] = known
         kind = known[0] if known else (t.holder if t and t.holder != "any" else None)
         return {"kind": kind, "display": known[1] if known else None, "subject": ev.hexb(subject)}
 
@@ -75,11 +78,7 @@ class LicenceQueries:
         body: dict[str, Any] = {
             "licenceId": ev.hexb(rec.licence_id),
             "type": self._type_json(rec.type_id),
-            "serialNumber": (
-                decode_serial(rec.serial)
-                if rec.serial
-                else self.ctx.store.serial_of(rec.licence_id)
-            ),
+            "serialNumber": decode_serial(rec.serial) if rec.serial else self._serial(rec),
             "issuer": self.department_json(rec.issuer),
             "holder": self._holder_json(rec.holder, t),
             "holderAddress": rec.holder_address,
@@ -105,36 +104,40 @@ class LicenceQueries:
 
     def get(self, licence_id: bytes) -> LicenceDetail:
         self.ctx.own_writes_indexed()
-        on_chain = self.on_chain(licence_id)
-        if on_chain is None:
-            raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
-        rec = self.record(licence_id, on_chain)
-        if rec is None:
-            raise NotFoundError(
-                f"licence {ev.hexb(licence_id)} exists on chain but is not indexed yet; retry"
-            )
-        # the contract is authoritative for the current state (it reports EXPIRED over the
-        # stored status; the events keep that)
-        if on_chain.status is not LicenceStatus.EXPIRED:
-            rec.status = on_chain.status.name
-        rec.version, rec.valid_until = on_chain.version, on_chain.valid_until
-        rec.doc_hash = on_chain.doc_hash
-        body = self._licence_json(rec, rec.status, self.ctx.now())
-        body["history"] = self._history(licence_id, rec)
+        self.wait_known(licence_id)
+        model = self.ctx.model
+        with model.snapshot() as block:
+            rec = model.licence(licence_id)
+            if rec is None:
+                raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
+            body = self._licence_json(rec, rec.status, model.now())
+            events = list(rec.history)
+        body["history"] = self._history(licence_id, events)
         body["metadata"] = self.ctx.store.metadata_of(licence_id)
+        body["judgedAtBlock"] = block
         return LicenceDetail.model_validate(body)
 
     def summary(self, licence_id: bytes) -> LicenceView:
         """The licence without its history and metadata (as verifications list it)."""
-        detail = self.get(licence_id).model_dump(mode="json")
-        detail.pop("history", None)
-        detail.pop("metadata", None)
-        return LicenceView.model_validate(detail)
+        self.wait_known(licence_id)
+        with self.ctx.model.snapshot():
+            body = self.summary_json(licence_id)
+        if body is None:
+            raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
+        return LicenceView.model_validate(body)
 
-    def _history(self, licence_id: bytes, rec: ev.LicenceRecord) -> list[dict[str, Any]]:
+    def summary_json(self, licence_id: bytes) -> dict[str, Any] | None:
+        """:meth:`summary` as JSON at the read model's block, None if unknown there (call it
+        inside ``model.snapshot()`` to judge several things at one block)."""
+        rec = self.ctx.model.licence(licence_id)
+        if rec is None:
+            return None
+        return self._licence_json(rec, rec.status, self.ctx.model.now())
+
+    def _history(self, licence_id: bytes, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         notes = self.ctx.store.notes_of(licence_id)
         history = []
-        for h in rec.history:
+        for h in events:
             entry = dict(h)
             entry["by"] = self.department_json(h.get("by"))
             if "reasonCode" in h:
@@ -169,27 +172,25 @@ class LicenceQueries:
         code = normalise_uscc(uscc)
         subject = enterprise_subject(code)
         self.ctx.own_writes_indexed()
-        issued = self.ctx.events("LicenceIssued", {"holder": ev.hexb(subject)})
-        ids = {e.args["licenceId"].lower() for e in issued}
-        lifecycle = [
-            e
-            for name in ev.LIFECYCLE
-            for e in self.ctx.events(name)
-            if e.args["licenceId"].lower() in ids
-        ]
-        records = ev.build_records(issued, lifecycle)
-        now = self.ctx.now()
-        supervision = [
-            {**ev.supervision_entry(e), "supervisor": self.department_json(e.args["supervisor"])}
-            for e in self.ctx.events("SupervisionRecorded", {"subject": ev.hexb(subject)})
-        ]
+        model = self.ctx.model
+        with model.snapshot() as block:
+            now = model.now()
+            licences = [self._licence_json(r, r.status, now) for r in model.of_holder(subject)]
+            supervision = [
+                {
+                    **ev.supervision_entry(e),
+                    "supervisor": self.department_json(e.args["supervisor"]),
+                }
+                for e in model.supervision_of(subject)
+            ]
         return EnterpriseView.model_validate(
             {
                 "uscc": code,
                 "subject": ev.hexb(subject),
-                "licences": [self._licence_json(r, r.status, now) for r in records.values()],
+                "licences": licences,
                 "supervision": supervision,
-                "indexedHeight": self.ctx.indexer.indexed_height,
+                "indexedHeight": block,
+                "judgedAtBlock": block,
                 "asOf": now,
             }
         )

@@ -47,12 +47,14 @@ from credledger.node.licences.models import (
     LicenceDetail,
     LifecycleChange,
     RegisteredType,
+    RetiredKey,
     SupervisionRecorded,
     VerificationRecord,
 )
 from credledger.node.licences.queries import LicenceQueries
 from credledger.node.licences.store import LicenceStore
 from credledger.node.licences.verification import DocumentVerifier
+from credledger.node.readmodel import ReadModel
 from credledger.node.tx import TxSender
 
 __all__ = [
@@ -83,9 +85,17 @@ class LicenceService:
         public_url: str | None = None,
         max_writers: int = 4,
         coalesce_max: int = 50,
+        readmodel: ReadModel | None = None,
     ) -> None:
         self.ctx = LicenceContext(
-            chain, registry_address, catalogue, departments, store, indexer, max_writers=max_writers
+            chain,
+            registry_address,
+            catalogue,
+            departments,
+            store,
+            indexer,
+            max_writers=max_writers,
+            readmodel=readmodel,
         )
         self.admin = LicenceAdmin(self.ctx, admin)
         self.issuance = Issuance(self.ctx, self.admin, subject_secret, coalesce_max=coalesce_max)
@@ -145,6 +155,9 @@ class LicenceService:
         self, principal: Principal | None, type_code: str, department: str, roles: Sequence[str]
     ) -> Authorisation:
         return self.admin.authorise(principal, type_code, department, roles)
+
+    def retire_key(self, principal: Principal | None, key: str) -> RetiredKey:
+        return self.admin.retire_key(principal, key)
 
     # --- issuance -----------------------------------------------------------------------------
 
@@ -240,5 +253,18 @@ class LicenceService:
     ) -> DocumentVerdict:
         return self.verifier.verify_document(principal, doc_hash, licence_id)
 
+    def verify_json(
+        self, principal: Principal | None, doc_hash: bytes, licence_id: bytes | None = None
+    ) -> dict[str, Any]:
+        """:meth:`verify_document` as plain JSON (the API's hot path: no model round trip)."""
+        return self.verifier.verify_json(principal, doc_hash, licence_id)
+
     def verification(self, vid: str) -> VerificationRecord:
         return self.verifier.verification(vid)
+
+    def start(self) -> None:
+        """Nothing to start: the read model is fed by the indexer, the record writer runs."""
+
+    def stop(self) -> None:
+        """Commit the verification records still queued, then stop their writer."""
+        self.verifier.close()

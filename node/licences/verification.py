@@ -11,8 +11,8 @@ from typing import Any
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
 from credledger.node.chain import Chain
-from credledger.node.contracts.licence_registry import LicenceStatus
 from credledger.node.errors import ForbiddenError, NotFoundError
+from credledger.node.groupcommit import Verification, VerificationLog
 from credledger.node.licences import events as ev
 from credledger.node.licences.context import LicenceContext, hash_json
 from credledger.node.licences.inputs import reason_text
@@ -35,10 +35,22 @@ class DocumentVerifier:
         ctx: LicenceContext,
         queries: LicenceQueries,
         anchoring: AnchoringService | None,
+        records: VerificationLog | None = None,
     ) -> None:
         self.ctx = ctx
         self.queries = queries
         self.anchoring = anchoring
+        # clerk verification records: group-committed to the licence database (durable before
+        # the answer), their hashes handed to the anchoring service once per group
+        self.records = records or VerificationLog(ctx.store.path, self._anchor)
+
+    def _anchor(self, hashes: list[bytes]) -> list[str]:
+        if self.anchoring is None:
+            return ["not-anchored"] * len(hashes)
+        return [r.status for r in self.anchoring.submit(hashes)]
+
+    def close(self) -> None:
+        self.records.close()
 
     @property
     def chain(self) -> Chain:
@@ -47,38 +59,28 @@ class DocumentVerifier:
     # --- facts --------------------------------------------------------------------------------
 
     def facts(self, licence_id: bytes) -> LicenceFacts | None:
-        """What the verdict rules need to know about one licence, now."""
-        self.ctx.own_writes_indexed()
-        on_chain = self.queries.on_chain(licence_id)
-        if on_chain is None:
+        """What the verdict rules need to know about one licence, as of the read model's block
+        (call inside ``ctx.model.snapshot()``)."""
+        model = self.ctx.model
+        rec = model.licence(licence_id)
+        if rec is None:
             return None
-        rec = self.queries.record(licence_id, on_chain)
-        valid_from = rec.valid_from if rec else 0
-        # the contract reports EXPIRED over SUSPENDED; the events keep the stored status
-        stored = (
-            on_chain.status.name
-            if on_chain.status is not LicenceStatus.EXPIRED
-            else (rec.status if rec else "ACTIVE")
-        )
-        status = effective_status(stored, valid_from, on_chain.valid_until, self.ctx.now())
+        # stored status from the events; EXPIRED / NOT_YET_VALID from the block time and the
+        # wall clock, as the contract's views derive EXPIRED from the block time
+        status = effective_status(rec.status, rec.valid_from, rec.valid_until, model.now())
         return LicenceFacts(
             licence_id=licence_id,
             status=status,
-            doc_hash=on_chain.doc_hash,
-            previous_doc_hashes=tuple(rec.previous_doc_hashes) if rec else (),
-            status_reason=reason_text(rec.status_reason) if rec and rec.status_reason else None,
-            status_since=rec.status_since if rec else None,
-            valid_until=on_chain.valid_until,
+            doc_hash=rec.doc_hash,
+            previous_doc_hashes=tuple(rec.previous_doc_hashes),
+            status_reason=reason_text(rec.status_reason) if rec.status_reason else None,
+            status_since=rec.status_since,
+            valid_until=rec.valid_until,
         )
 
     def licences_with_document(self, doc_hash: bytes) -> list[bytes]:
-        h = ev.hexb(doc_hash)
-        found = [
-            ev.unhex(e.args["licenceId"])
-            for name in ("LicenceIssued", "LicenceAmended")
-            for e in self.ctx.events(name, {"docHash": h})
-        ]
-        return list(dict.fromkeys(found))
+        """Licences whose current or an earlier document is ``doc_hash`` (read model)."""
+        return self.ctx.model.with_document(doc_hash)
 
     def anchored_at(self, doc_hash: bytes) -> tuple[int | None, dict[str, Any] | None]:
         """When the document itself was anchored (and its receipt), if it was."""
@@ -103,43 +105,104 @@ class DocumentVerifier:
     ) -> DocumentVerdict:
         if principal is not None and principal.kind == "admin":
             raise ForbiddenError("verify as a clerk or a department, not as the admin")
-        material: dict[str, Any] | None = None
-        # the chain head before any read: the verdict reflects this block or a later one
-        chain_head = int(self.chain.w3.eth.block_number)
+        return DocumentVerdict.model_validate(self.verify_json(principal, doc_hash, licence_id))
+
+    def verify_json(
+        self,
+        principal: Principal | None,
+        doc_hash: bytes,
+        licence_id: bytes | None = None,
+    ) -> dict[str, Any]:
+        """The verdict as JSON, judged at one block of the read model (``judgedAtBlock``).
+
+        Nothing here asks the chain, unless the licence (or document) is unknown: then the node
+        waits once for its indexer to reach the chain head, as it may be in a newer block. A
+        clerk's check is recorded durably (group commit) before the answer.
+        """
+        self._refuse_admin(principal)
+        self.ctx.own_writes_indexed()
+        model = self.ctx.model
         if licence_id is not None:
-            outcome: Outcome = judge_claimed(doc_hash, self.facts(licence_id))
-        else:
-            found = self.licences_with_document(doc_hash)
-            if not found and self.ctx.catch_up():
-                # nothing indexed yet: the licence may be in a block the indexer has not read
+            if model.licence(licence_id) is None:
+                self.ctx.catch_up()
+        elif not model.with_document(doc_hash):
+            self.ctx.catch_up()
+        body, outcome = self._judge(doc_hash, licence_id)
+        if principal is not None:
+            record = self._record_of(principal, doc_hash, licence_id, outcome, body)
+            status = self.records.write(record)
+            body["verification"] = self._receipt(record, status)
+        return body
+
+    def judged_now(
+        self, principal: Principal | None, doc_hash: bytes, licence_id: bytes | None
+    ) -> tuple[dict[str, Any], Verification | None] | None:
+        """The verdict without blocking (for the event loop), or None when answering needs a
+        wait: this node's own last write not indexed yet, or a licence / document the read
+        model does not know (it may be in a block not indexed yet; :meth:`verify_json` waits).
+        The clerk's record, if any, is returned unwritten: await :meth:`record_async`."""
+        self._refuse_admin(principal)
+        model = self.ctx.model
+        if model.height < self.ctx.last_write_block:
+            return None
+        if licence_id is not None:
+            if model.licence(licence_id) is None:
+                return None
+        elif not model.with_document(doc_hash):
+            return None
+        body, outcome = self._judge(doc_hash, licence_id)
+        if principal is None:
+            return body, None
+        return body, self._record_of(principal, doc_hash, licence_id, outcome, body)
+
+    async def record_async(self, body: dict[str, Any], record: Verification) -> dict[str, Any]:
+        """Wait (without a thread) for the record's group commit; the answer with its receipt."""
+        status = await self.records.write_async(record)
+        body["verification"] = self._receipt(record, status)
+        return body
+
+    @staticmethod
+    def _refuse_admin(principal: Principal | None) -> None:
+        if principal is not None and principal.kind == "admin":
+            raise ForbiddenError("verify as a clerk or a department, not as the admin")
+
+    def _judge(self, doc_hash: bytes, licence_id: bytes | None) -> tuple[dict[str, Any], Outcome]:
+        """The verdict at the read model's block (one snapshot: one block for everything)."""
+        model = self.ctx.model
+        material: dict[str, Any] | None = None
+        with model.snapshot() as block:
+            if licence_id is not None:
+                outcome: Outcome = judge_claimed(doc_hash, self.facts(licence_id))
+            else:
                 found = self.licences_with_document(doc_hash)
-            facts = [f for f in map(self.facts, found) if f]
-            anchored_at, receipt = (None, None) if facts else self.anchored_at(doc_hash)
-            outcome = judge_unclaimed(doc_hash, facts, anchored_at)
+                facts = [f for f in map(self.facts, found) if f]
+                outcome = judge_unclaimed(doc_hash, facts, None)
+            shown = [self.queries.summary_json(lid) for lid in outcome.licence_ids]
+        if licence_id is None and not outcome.licence_ids:
+            # no licence: perhaps an anchored material (this node's anchoring records)
+            anchored_at, receipt = self.anchored_at(doc_hash)
             if receipt is not None:
+                outcome = judge_unclaimed(doc_hash, [], anchored_at)
                 material = {"documentHash": ev.hexb(doc_hash), "receipt": receipt}
         body: dict[str, Any] = {
             **outcome.to_json(),
             "documentHash": ev.hexb(doc_hash),
             "claimedLicenceId": ev.hexb(licence_id) if licence_id else None,
-            "licences": [self.queries.summary(lid) for lid in outcome.licence_ids],
+            "licences": [s for s in shown if s is not None],
             "material": material,
             "checkedAt": int(time.time()),
+            "judgedAtBlock": block,
         }
-        if principal is not None:
-            body["verification"] = self._record(
-                principal, doc_hash, licence_id, outcome, chain_head
-            )
-        return DocumentVerdict.model_validate(body)
+        return body, outcome
 
-    def _record(
+    def _record_of(
         self,
         principal: Principal,
         doc_hash: bytes,
         licence_id: bytes | None,
         outcome: Outcome,
-        chain_head: int,
-    ) -> dict[str, Any]:
+        body: dict[str, Any],
+    ) -> Verification:
         vid = "vr_" + uuid.uuid4().hex
         record = {
             "format": RECORD_FORMAT,
@@ -153,17 +216,18 @@ class DocumentVerifier:
             "licenceIds": [ev.hexb(x) for x in outcome.licence_ids],
             "checkedBy": principal.label,
             "department": principal.department,
-            "checkedAt": int(time.time()),
+            "checkedAt": body["checkedAt"],
             "chainId": self.chain.chain_id,
-            "chainHead": chain_head,
+            # the block the verdict was judged at (the read model's, never older than the
+            # block of this node's own last write)
+            "chainHead": body["judgedAtBlock"],
             "registry": self.ctx.registry_address,
         }
-        record_hash = hash_json(record)
-        self.ctx.store.add_verification(vid, record_hash, record, list(outcome.licence_ids))
-        status = "not-anchored"
-        if self.anchoring is not None:
-            status = self.anchoring.submit([record_hash])[0].status
-        return {"id": vid, "recordHash": ev.hexb(record_hash), "anchorStatus": status}
+        return Verification(vid, hash_json(record), record, tuple(outcome.licence_ids))
+
+    @staticmethod
+    def _receipt(record: Verification, status: str) -> dict[str, Any]:
+        return {"id": record.id, "recordHash": ev.hexb(record.record_hash), "anchorStatus": status}
 
     def verification(self, vid: str) -> VerificationRecord:
         found = self.ctx.store.verification(vid)

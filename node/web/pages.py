@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
 import json
+import math
 import secrets
 import threading
 import time
@@ -21,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from credledger.node.api.deps import Runtime
+from credledger.node.api.ratelimit import RateLimitedError, RateLimiter, client_key
 from credledger.node.auth import Principal
 from credledger.node.counter.verify import PresentationVerifier, as_dict, last_valid_day
 from credledger.node.errors import CredledgerError, InputError, NotFoundError
@@ -102,6 +105,22 @@ def _sessions(request: Request) -> Sessions:
         state.clerk_sessions = Sessions()
     s: Sessions = state.clerk_sessions
     return s
+
+
+# failed sign-ins per client address: 5 at once, then one every 6 s (successful sign-ins spend
+# nothing; while the limit holds, every sign-in from that address waits)
+LOGIN_FAILURES_PER_MINUTE = 10
+LOGIN_FAILURE_BURST = 5
+
+
+def _login_failures(request: Request) -> RateLimiter:
+    state = request.app.state
+    if not hasattr(state, "clerk_login_failures"):
+        state.clerk_login_failures = RateLimiter.per_minute(
+            LOGIN_FAILURES_PER_MINUTE, burst=LOGIN_FAILURE_BURST, what="failed sign-ins"
+        )
+    limiter: RateLimiter = state.clerk_login_failures
+    return limiter
 
 
 def _lang(request: Request) -> str:
@@ -216,12 +235,18 @@ async def clerk_login(request: Request, runtime: Runtime) -> Response:
     if not pre or not hmac.compare_digest(str(form.get("csrf", "")), pre):
         return _redirect("/clerk?error=clerk.csrf")
     token = str(form.get("token", "")).strip()
-    # TODO(api): rate-limit sign-in per client with node/api/ratelimit.py once it is on main
+    failures, who = _login_failures(request), client_key(request)
+    if failures.wait_time(who) > 0:
+        resp = _redirect("/clerk?error=login.limited")
+        resp.headers["Retry-After"] = str(max(1, math.ceil(failures.wait_time(who))))
+        return resp
     try:
         principal = _licences(runtime).departments.tokens.authenticate(f"Bearer {token}")
     except CredledgerError:
         principal = None
     if principal is None or principal.kind not in ("clerk", "department"):
+        with contextlib.suppress(RateLimitedError):
+            failures.take(who)
         return _redirect("/clerk?error=login.bad")
     sid = _sessions(request).create(principal)
     resp = _redirect("/clerk")

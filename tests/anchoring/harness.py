@@ -15,8 +15,14 @@ from typing import Any
 
 import httpx
 
+from credledger.node.auth import hash_token
 from credledger.node.devnet import free_port
 from tests.support.node_process import ADMIN_HEADERS, UpProcess, admin_env
+
+# the service identity the anchoring tests anchor with (anchoring needs a token)
+ANCHOR_TOKEN = "tok-anchoring-tests-" + "a" * 32
+AUTH = {"Authorization": f"Bearer {ANCHOR_TOKEN}"}
+SERVICE_TOKENS = json.dumps([{"name": "tests", "token_sha256": [hash_token(ANCHOR_TOKEN)]}])
 
 
 class RpcProxy:
@@ -135,6 +141,7 @@ class NodeProcess(UpProcess):
                 "CREDLEDGER_ANCHORING__BATCH_INTERVAL": "0.3",
                 "CREDLEDGER_INDEXER__POLL_INTERVAL": "0.2",
                 **admin_env(),  # health() reads the admin-only rpcUrl and signer
+                "CREDLEDGER_API__SERVICE_TOKENS": SERVICE_TOKENS,
                 **(env or {}),
             },
         )
@@ -155,6 +162,7 @@ class NodeProcess(UpProcess):
         return httpx.post(
             self.url + "/v1/anchors",
             json={"hashes": ["0x" + h.hex() for h in hashes]},
+            headers=AUTH,
             timeout=30,
         )
 

@@ -10,7 +10,7 @@ import pytest
 
 from credledger.node import merkle
 from credledger.node.receipts import parse_hash
-from tests.anchoring.harness import NodeProcess, scrape
+from tests.anchoring.harness import AUTH, NodeProcess, scrape
 
 pytestmark = pytest.mark.chain
 
@@ -60,6 +60,7 @@ def test_multipart_files_are_hashed_with_sha256(shared_node: NodeProcess) -> Non
     r = httpx.post(
         shared_node.url + "/v1/anchors",
         files=[("file", ("a.pdf", a)), ("file", ("b.pdf", b))],
+        headers=AUTH,
     )
     assert r.status_code == 202, r.text
     got = [x["hash"] for x in r.json()["anchors"]]
@@ -78,7 +79,7 @@ def test_bad_input_is_refused_whole_with_reasons(shared_node: NodeProcess) -> No
     url = shared_node.url + "/v1/anchors"
     good = "0x" + h(1000).hex()
     bad = {"hashes": [good, "0xzz" + "0" * 62, "0x" + "ab" * 31, 42, "0x" + "cd" * 32]}
-    body = _problem(httpx.post(url, json=bad), 422)
+    body = _problem(httpx.post(url, json=bad, headers=AUTH), 422)
     items = body["details"]["items"]  # type: ignore[index]
     assert [i["index"] for i in items] == [1, 2, 3]
     assert "hex" in items[0]["reason"] and "64 hex digits" in items[1]["reason"]
@@ -87,19 +88,24 @@ def test_bad_input_is_refused_whole_with_reasons(shared_node: NodeProcess) -> No
     assert httpx.get(f"{url}/0x{'cd' * 32}").status_code == 404
 
     too_many = {"hashes": ["0x" + os.urandom(32).hex() for _ in range(10_001)]}
-    body = _problem(httpx.post(url, json=too_many), 413)
+    body = _problem(httpx.post(url, json=too_many, headers=AUTH), 413)
     assert "10000" in str(body["message"])
 
-    body = _problem(httpx.post(url, content=b"", headers={"content-type": "application/json"}), 422)
+    body = _problem(
+        httpx.post(url, content=b"", headers={**AUTH, "content-type": "application/json"}), 422
+    )
     assert "empty" in str(body["message"])
-    _problem(httpx.post(url, json={"hashes": []}), 422)
-    _problem(httpx.post(url, json=["0x" + "00" * 32]), 422)
-    json_ct = {"content-type": "application/json"}
+    _problem(httpx.post(url, json={"hashes": []}, headers=AUTH), 422)
+    _problem(httpx.post(url, json=["0x" + "00" * 32], headers=AUTH), 422)
+    json_ct = {**AUTH, "content-type": "application/json"}
     _problem(httpx.post(url, content=b"{not json", headers=json_ct), 422)
 
     big = os.urandom(1001)  # the shared node's limit is 1000 bytes
     body = _problem(
-        httpx.post(url, files=[("file", ("ok.txt", b"x")), ("file", ("big.bin", big))]), 413
+        httpx.post(
+            url, files=[("file", ("ok.txt", b"x")), ("file", ("big.bin", big))], headers=AUTH
+        ),
+        413,
     )
     assert "1000-byte" in str(body["message"])
     assert httpx.get(f"{url}/0x{hashlib.sha256(b'x').hexdigest()}").status_code == 404

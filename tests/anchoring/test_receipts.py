@@ -12,7 +12,7 @@ import pytest
 from credledger.node.devnet import free_port
 from credledger.node.receipts import check_receipt_on_chain, parse_hash
 from tests.anchoring.conftest import DevChain
-from tests.anchoring.harness import NodeProcess
+from tests.anchoring.harness import ANCHOR_TOKEN, NodeProcess
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.chain
@@ -25,7 +25,10 @@ def _anchor_folder(node: NodeProcess, folder: Path, out: Path, n: int) -> list[P
         p = folder / f"doc{i}.pdf"
         p.write_bytes(os.urandom(200 + i))
         files.append(p)
-    r = run_cli("anchor", str(folder), "--node", node.url, "--wait", "--out", str(out))
+    r = run_cli(
+        "anchor", str(folder), "--node", node.url, "--wait", "--out", str(out),
+        env={"CREDLEDGER_TOKEN": ANCHOR_TOKEN},
+    )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     return files
 

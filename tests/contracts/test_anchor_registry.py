@@ -11,7 +11,11 @@ from credledger.node.contracts.anchor_registry import (
     InvalidBatch,
     RootAlreadyAnchored,
 )
-from credledger.node.contracts.openzeppelin import AccessControlUnauthorizedAccount
+from credledger.node.contracts.openzeppelin import (
+    AccessControlEnforcedDefaultAdminDelay,
+    AccessControlEnforcedDefaultAdminRules,
+    AccessControlUnauthorizedAccount,
+)
 from tests.contracts.conftest import Env, warp
 from tests.contracts.helpers import expect, only_event, reverts
 
@@ -27,7 +31,7 @@ def test_deploy_plan_wires_anchorer_and_version(env: Env) -> None:
     assert a.is_anchorer(env.addr("admin"))
     assert not a.is_anchorer(env.addr("outsider"))
     assert bytes(a.contract.functions.ANCHORER_ROLE().call()) == ANCHORER_ROLE
-    assert a.contract.functions.VERSION().call() == "2.0.0"
+    assert a.contract.functions.VERSION().call() == "3.0.0"
     since, until = a.anchorer_term(env.addr("admin"))
     assert since > 0 and until == 0
 
@@ -125,3 +129,30 @@ def test_anchorer_terms(env: Env) -> None:
     admin._send(admin.contract.functions.renounceRole(ANCHORER_ROLE, env.addr("admin")))
     assert admin.anchorer_term(env.addr("admin"))[1] > 0
     assert not admin.is_anchorer(env.addr("admin"))
+
+
+ADMIN_ROLE = b"\0" * 32
+
+
+def test_governance_is_default_admin_rules_with_a_day_delay(env: Env) -> None:
+    a = env.anchors()
+    fn = a.contract.functions
+    assert fn.defaultAdmin().call() == env.addr("admin")
+    assert fn.defaultAdminDelay().call() == 86_400
+    new_admin = env.addr("relayer")
+    with reverts(AccessControlEnforcedDefaultAdminRules):
+        a._send(fn.grantRole(ADMIN_ROLE, new_admin))
+    a._send(fn.beginDefaultAdminTransfer(new_admin))
+    _, schedule = fn.pendingDefaultAdmin().call()
+    relayer = env.anchors("relayer")
+    with reverts(AccessControlEnforcedDefaultAdminDelay, schedule):
+        relayer._send(relayer.contract.functions.acceptDefaultAdminTransfer())
+    assert a.is_anchorer(env.addr("admin"))  # the old admin still governs until the hand-over
+    warp(env.chain, 86_401)
+    relayer._send(relayer.contract.functions.acceptDefaultAdminTransfer())
+    assert fn.defaultAdmin().call() == new_admin
+    # the new admin grants anchorers; the old one no longer can
+    relayer.grant_anchorer(env.addr("anchorer2"))
+    assert a.is_anchorer(env.addr("anchorer2"))
+    with reverts(AccessControlUnauthorizedAccount, env.addr("admin"), ADMIN_ROLE):
+        a.grant_anchorer(env.addr("outsider"))

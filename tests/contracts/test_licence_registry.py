@@ -16,6 +16,7 @@ from credledger.node.contracts.licence_registry import (
     InvalidLicenceType,
     InvalidValidity,
     IssueRequest,
+    KeyIsRetired,
     LicenceExists,
     LicenceId,
     LicenceIsRevoked,
@@ -26,6 +27,7 @@ from credledger.node.contracts.licence_registry import (
     LicenceTypeExists,
     NotAuthorised,
     NotIssuer,
+    RegistryFull,
     SupervisionKind,
     UnknownLicenceType,
     licence_id_of,
@@ -37,8 +39,8 @@ from credledger.node.contracts.openzeppelin import (
     AccessControlUnauthorizedAccount,
 )
 from credledger.node.errors import ContractRevert
-from tests.contracts.conftest import BL, FOOD, MED, SCHEMA, Env, now, warp
-from tests.contracts.helpers import expect, only_event, reverts
+from tests.contracts.conftest import BL, FOOD, MED, SCHEMA, Env, now, rpc, warp
+from tests.contracts.helpers import events, expect, only_event, reverts
 
 ADMIN_ROLE = b"\0" * 32
 HOLDER = keccak(b"subject:91310000MA1FL0XX3A")
@@ -81,7 +83,7 @@ def test_constructor_wiring_admin_delay_and_version(env: Env) -> None:
     c = env.licences().contract.functions
     assert c.defaultAdmin().call() == env.addr("admin")
     assert c.defaultAdminDelay().call() == 86_400
-    assert c.VERSION().call() == "1.0.0"
+    assert c.VERSION().call() == "2.0.0"
     assert c.ROLE_ISSUER().call() == ROLE_ISSUER
     assert c.ROLE_SUPERVISOR().call() == ROLE_SUPERVISOR
     assert bytes(c.SUPERVISOR_ROLE().call()) == SUPERVISOR_ROLE
@@ -188,6 +190,8 @@ def test_issue_emits_stores_and_derives_id(env: Env) -> None:
         DOC,
     )
     assert lic.status_of(lid) is LicenceStatus.ACTIVE
+    assert lic.holder_of(lid) == env.addr("holder")
+    assert lic.holder_and_status(lid) == (env.addr("holder"), LicenceStatus.ACTIVE)
     assert lic.is_current_document(lid, DOC)
     assert not lic.is_current_document(lid, DOC2)
     assert not lic.is_current_document(lid, b"\0" * 32)
@@ -198,6 +202,8 @@ def test_issue_without_end_or_address(env: Env) -> None:
     lid, receipt = lic.issue(request(env, "91310000MA1FL0XX3A", BL, until=0))
     ev = only_event(lic, "LicenceIssued", receipt)
     assert ev["holderAddress"] == ZERO and ev["validUntil"] == 0
+    assert lic.holder_of(lid) is None
+    assert lic.holder_and_status(lid) == (None, LicenceStatus.ACTIVE)
     warp(env.chain, 50 * YEAR)
     assert lic.status_of(lid) is LicenceStatus.ACTIVE
 
@@ -381,15 +387,153 @@ def test_amend_bumps_version_and_replaces_document(env: Env) -> None:
         lic.amend(lid, DOC2, past)
 
 
-def test_bind_holder_emits(env: Env) -> None:
+def test_bind_holder_stores_moves_and_emits(env: Env) -> None:
     lid = issue(env)
     lic = env.licences("issuer")
+    before = lic.get_licence(lid)
     r = lic.bind_holder(lid, env.addr("holder"))
     assert only_event(lic, "HolderBound", r) == expect(
         licenceId=lid, holderAddress=env.addr("holder"), by=env.addr("issuer")
     )
+    assert lic.holder_of(lid) == env.addr("holder")
+    # re-binding (here by another issuer of the type) moves it; nothing else in the word changes
+    r = env.licences("issuer2").bind_holder(lid, env.addr("grantee"))
+    assert only_event(lic, "HolderBound", r)["by"] == env.addr("issuer2").lower()
+    assert lic.holder_and_status(lid) == (env.addr("grantee"), LicenceStatus.ACTIVE)
+    assert lic.get_licence(lid) == before
+    lic.suspend(lid, 1)
+    lic.bind_holder(lid, env.addr("holder"))  # a suspended licence can be bound
+    assert lic.holder_and_status(lid) == (env.addr("holder"), LicenceStatus.SUSPENDED)
+    lic.amend(lid, DOC2, 0)
+    assert lic.holder_of(lid) == env.addr("holder")  # amendments keep the holder
     with reverts(InvalidHolderAddress, lid, ZERO):
         lic.bind_holder(lid, ZERO)
+    lic.revoke(lid, 1)
+    assert lic.holder_and_status(lid) == (env.addr("holder"), LicenceStatus.REVOKED)
+    unknown = licence_id_of(FOOD, serial_of("NOPE"))
+    assert lic.holder_and_status(unknown) == (None, LicenceStatus.NOT_FOUND)
+
+
+# --- retiring a key ---------------------------------------------------------------------------
+
+
+def block_time(env: Env, receipt: dict[str, object]) -> int:
+    return int(env.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"])  # type: ignore[arg-type]
+
+
+def test_retire_key_removes_every_role_and_emits(env: Env) -> None:
+    admin = env.licences()
+    admin.set_authorisation(MED, env.addr("supervisor"), ROLE_SUPERVISOR)
+    admin.set_authorisation(MED, env.addr("supervisor"), 0)  # listed once, already without roles
+    r = admin.retire_key(env.addr("supervisor"))
+    t = block_time(env, r)  # type: ignore[arg-type]
+    assert events(admin, "AuthorisationSet", r) == [
+        expect(typeId=FOOD, department=env.addr("supervisor"), roles=0)
+    ]
+    assert events(admin, "KeyRetired", r) == [expect(key=env.addr("supervisor"), retiredAt=t)]
+    assert admin.retired_at(env.addr("supervisor")) == t
+    assert admin.retired_at(env.addr("issuer")) == 0
+    assert admin.authorisation_of(FOOD, env.addr("supervisor")) == 0
+    assert not admin.has_supervisor_role(env.addr("supervisor"))
+    # the issuer of two types loses both
+    r = admin.retire_key(env.addr("issuer"))
+    assert [e["typeId"] for e in events(admin, "AuthorisationSet", r)] == [FOOD, BL]
+    assert admin.authorisation_of(FOOD, env.addr("issuer")) == 0
+    assert admin.authorisation_of(BL, env.addr("issuer")) == 0
+    # a key never authorised can be retired before it is ever used
+    r = admin.retire_key(env.addr("outsider"))
+    assert only_event(admin, "KeyRetired", r)["key"] == env.addr("outsider").lower()
+
+
+def test_retired_key_can_do_nothing_and_cannot_come_back(env: Env) -> None:
+    mine = issue(env, "issuer2", holder_address=env.addr("holder"))
+    suspended = issue(env, "issuer2", number="JY2")
+    env.licences("issuer2").suspend(suspended, 1)
+    theirs = issue(env, "issuer", number="JY3")
+    admin = env.licences()
+    r = admin.retire_key(env.addr("issuer2"))
+    t = block_time(env, r)  # type: ignore[arg-type]
+    old = env.licences("issuer2")
+    key = env.addr("issuer2")
+    for call in (
+        lambda: old.issue(request(env, "JY4")),
+        lambda: old.issue_batch([request(env, "JY5")]),
+        lambda: old.amend(mine, DOC2, 0),
+        lambda: old.bind_holder(mine, env.addr("outsider")),
+        lambda: old.suspend(mine, 1),
+        lambda: old.reinstate(suspended),
+        lambda: old.revoke(mine, 1),
+        lambda: old.suspend(theirs, 1),  # not its own: still KeyIsRetired, not NotAuthorised
+    ):
+        with reverts(KeyIsRetired, key, t):
+            call()
+    # never authorised or retired again
+    with reverts(KeyIsRetired, key, t):
+        admin.set_authorisation(FOOD, key, ROLE_ISSUER)
+    with reverts(KeyIsRetired, key, t):
+        admin.set_authorisation(MED, key, 0)
+    with reverts(KeyIsRetired, key, t):
+        admin.grant_supervisor_role(key)
+    with reverts(KeyIsRetired, key, t):
+        admin.retire_key(key)
+    with reverts(InvalidAuthorisation, b"\0" * 32, ZERO, 0):
+        admin.retire_key(ZERO)
+    with reverts(AccessControlUnauthorizedAccount, env.addr("issuer"), ADMIN_ROLE):
+        env.licences("issuer").retire_key(env.addr("outsider"))
+    # its licences keep their validity, holder and issuer
+    lic = env.licences("issuer")
+    got = lic.get_licence(mine)
+    assert got is not None and (got.issuer, got.status) == (key, LicenceStatus.ACTIVE)
+    assert lic.holder_of(mine) == env.addr("holder")
+    assert lic.is_current_document(mine, DOC)
+    # the type's current keys keep authority over them
+    lic.reinstate(suspended)
+    lic.amend(mine, DOC2, 0)
+    lic.bind_holder(mine, env.addr("grantee"))
+    env.licences("supervisor").suspend(mine, 2)
+    lic.revoke(mine, 3)
+    assert lic.status_of(mine) is LicenceStatus.REVOKED
+
+
+def test_retired_key_cannot_take_the_admin_role(env: Env) -> None:
+    lic = env.licences()
+    r = lic.retire_key(env.addr("relayer"))
+    t = block_time(env, r)  # type: ignore[arg-type]
+    lic._send(lic.contract.functions.beginDefaultAdminTransfer(env.addr("relayer")))
+    warp(env.chain, 86_401)
+    relayer = env.licences("relayer")
+    with reverts(KeyIsRetired, env.addr("relayer"), t):
+        relayer._send(relayer.contract.functions.acceptDefaultAdminTransfer())
+
+
+# storage slot of `_typeCount` (uint32) and `_keyCount` (uint16 << 32), from solc's storage layout:
+# AccessControl's `_roles` (0), AccessControlDefaultAdminRules (1-2), six mappings (3-8); the test
+# checks the slot's value first, so a layout change fails loudly instead of writing elsewhere
+COUNTS_SLOT = 9
+
+
+def test_registry_full_for_types_and_keys(env: Env) -> None:
+    lic = env.licences()
+    slot = int(rpc(env.chain, "eth_getStorageAt", [lic.address, hex(COUNTS_SLOT), "latest"]), 16)
+    assert slot == 3 | (3 << 32)  # build_env: 3 types; issuer, issuer2, supervisor have keys
+
+    def set_counts(types: int, keys: int) -> None:
+        value = "0x" + (types | (keys << 32)).to_bytes(32, "big").hex()
+        rpc(env.chain, "anvil_setStorageAt", [lic.address, hex(COUNTS_SLOT), value])
+
+    set_counts(65_534, 3)
+    lic.register_type(keccak(b"LAST"), "the last type", SCHEMA)
+    assert lic.get_type(keccak(b"LAST")).index == 65_535  # type: ignore[union-attr]
+    with reverts(RegistryFull, 65_535):
+        lic.register_type(keccak(b"ONE-TOO-MANY"), "no room", SCHEMA)
+    set_counts(3, 65_534)
+    lic.set_authorisation(MED, env.addr("outsider"), ROLE_ISSUER)  # key 65,535
+    lid, _ = env.licences("outsider").issue(request(env, "JY-LAST", MED))
+    got = lic.get_licence(lid)
+    assert got is not None and got.issuer == env.addr("outsider")
+    with reverts(RegistryFull, 65_535):
+        lic.set_authorisation(MED, env.addr("relayer"), ROLE_ISSUER)
+    lic.set_authorisation(MED, env.addr("issuer"), ROLE_ISSUER)  # existing keys still fine
 
 
 def test_record_supervision(env: Env) -> None:
@@ -437,6 +581,8 @@ def test_expiry_is_derived_from_block_time(env: Env) -> None:
         (LicenceNotActive, 409),
         (LicenceIsRevoked, 409),
         (InvalidValidity, 400),
+        (KeyIsRetired, 403),
+        (RegistryFull, 409),
     ],
 )
 def test_errors_map_to_http_status(cls: type[ContractRevert], status: int) -> None:

@@ -185,7 +185,10 @@ def test_material_needs_its_document(parties: Parties) -> None:
     doc = os.urandom(64)
     doc_hash = hashlib.sha256(doc).digest()
     asset = keccak(abi_encode(["address", "bytes32"], [parties.holder.address, doc_hash]))
-    parties.node.ok(parties.node.post("/v1/anchors", json={"hashes": ["0x" + asset.hex()]}), 202)
+    parties.node.ok(
+        parties.node.post("/v1/anchors", TOKENS["market"], json={"hashes": ["0x" + asset.hex()]}),
+        202,
+    )
     wait_for(
         lambda: parties.node.get(f"/v1/anchors/0x{asset.hex()}").json()["status"] == "confirmed"
     )

@@ -62,7 +62,6 @@ def test_each_node_sees_the_others_licences_statuses_and_supervision(
             json={"reasonCode": 5},
         )
     )
-    assert node_b.ok(node_b.get(f"/v1/licences/{drug['licenceId']}"))["status"] == "SUSPENDED"
 
     def drug_status(node: Node) -> str:
         view = node.ok(node.get(f"/v1/enterprises/{ENTERPRISE}"))
@@ -70,7 +69,12 @@ def test_each_node_sees_the_others_licences_statuses_and_supervision(
             next(x for x in view["licences"] if x["licenceId"] == drug["licenceId"])["status"]
         )
 
+    # answers are judged at the node's indexed block: once B has seen the suspension's block,
+    # its very next answers say SUSPENDED (and name a block at or after it)
     waited = node_b.wait_indexed(suspended["blockNumber"])
+    seen_now = node_b.ok(node_b.get(f"/v1/licences/{drug['licenceId']}"))
+    assert seen_now["status"] == "SUSPENDED"
+    assert seen_now["judgedAtBlock"] >= suspended["blockNumber"]
     assert drug_status(node_b) == "SUSPENDED"
     assert waited < ONE_CYCLE * 5, f"B indexed the suspension after {waited:.2f}s"
     detail = node_b.ok(node_b.get(f"/v1/licences/{drug['licenceId']}"))

@@ -118,7 +118,7 @@ def test_unknown(node_a: Node) -> None:
 
 def test_anchored_material_is_valid_with_receipt(node_a: Node) -> None:
     doc = document("material")
-    node_a.ok(node_a.post("/v1/anchors", json={"hashes": [sha(doc)]}), 202)
+    node_a.ok(node_a.post("/v1/anchors", TOKENS["clerk_a"], json={"hashes": [sha(doc)]}), 202)
     deadline = time.monotonic() + 20
     out: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -138,8 +138,16 @@ def test_expired(node_a: Node, lchain: LicenceChain) -> None:
     assert _verify_file(node_a, doc, lid)["verdict"] == "VALID"
     lchain.rpc("evm_increaseTime", [1200])
     lchain.rpc("evm_mine", [])
+    # verdicts are judged at the node's indexed block (its time counts for expiry): once the
+    # node has seen the mined block, the very next verdict says EXPIRED
+    mined = int(lchain.chain.w3.eth.block_number)
+    deadline = time.monotonic() + 10
+    while node_a.ok(node_a.get("/health"))["indexer"]["indexedHeight"] < mined:
+        assert time.monotonic() < deadline, "the node did not index the mined block"
+        time.sleep(0.05)
     out = _verify_file(node_a, doc, lid)
     assert out["verdict"] == "EXPIRED"
+    assert out["judgedAtBlock"] >= mined
     assert node_a.ok(node_a.get(f"/v1/licences/{lid}"))["status"] == "EXPIRED"
 
 

@@ -5,7 +5,9 @@ pragma solidity ^0.8.28;
 /// @notice Licences issued by government departments: issuance, amendment, suspension, reinstatement,
 ///         revocation, holder binding, and supervision facts recorded against a holder subject.
 /// @dev Storage keeps only what on-chain checks need (who may change a licence, its status, version,
-///      end of validity and current document hash). Everything else is in the events, which carry
+///      end of validity, current document hash, and the holder's wallet address, which the
+///      ConsentRegistry reads to decide whether a grant comes from the licence's holder). Everything
+///      else is in the events, which carry
 ///      enough data for an indexer to rebuild the full history of every licence without storage reads:
 ///      join the lifecycle events to `LicenceIssued` on `licenceId` for the holder subject and type.
 ///
@@ -112,8 +114,14 @@ interface ILicenceRegistry {
         bytes32 indexed licenceId, address indexed by, uint16 version, bytes32 docHash, uint40 validUntil
     );
 
-    /// @notice The issuer bound the holder's wallet address to a licence (after identity checks).
+    /// @notice The issuer bound the holder's wallet address to a licence (after identity checks);
+    ///         `holderOf(licenceId)` is now `holderAddress` (a re-binding moves it).
     event HolderBound(bytes32 indexed licenceId, address indexed holderAddress, address indexed by);
+
+    /// @notice The admin retired a department key: from `retiredAt` it can change nothing (not even the
+    ///         licences it issued), its per-type roles and SUPERVISOR_ROLE are removed, and it can never
+    ///         be authorised again. Licences it issued keep their validity.
+    event KeyRetired(address indexed key, uint64 retiredAt);
 
     /// @notice A supervising department recorded a fact against a holder subject.
     /// @param refHash Hash of the decision document (listing notice, penalty decision …).
@@ -154,6 +162,10 @@ interface ILicenceRegistry {
     error InvalidValidity(bytes32 licenceId, uint40 validFrom, uint40 validUntil);
     /// @notice A holder address cannot be address(0).
     error InvalidHolderAddress(bytes32 licenceId, address holderAddress);
+    /// @notice `key` was retired at `retiredAt`: it may not act, and may not be authorised or retired again.
+    error KeyIsRetired(address key, uint64 retiredAt);
+    /// @notice No more licence types or department keys can be registered (each is stored as a 16-bit index).
+    error RegistryFull(uint256 limit);
 
     // ------------------------------------------------------------------ governance
 
@@ -165,6 +177,14 @@ interface ILicenceRegistry {
     /// @param roles Bit set of ROLE_ISSUER (1: issue, and change any licence of the type) and
     ///        ROLE_SUPERVISOR (2: suspend and reinstate licences of the type); 0 removes both.
     function setAuthorisation(bytes32 typeId, address department, uint8 roles) external;
+
+    /// @notice Retires a department key for good (a leaked or replaced key). Only the default admin.
+    ///         Removes its roles for every type it was ever authorised for and its SUPERVISOR_ROLE; from
+    ///         then on it cannot issue, amend, bind, suspend, reinstate or revoke anything (its own
+    ///         licences included) and cannot be authorised or granted a role again (`KeyIsRetired`).
+    ///         Licences it issued stay valid; keys currently authorised for their type keep authority
+    ///         over them. Reverts `KeyIsRetired` if already retired, `InvalidAuthorisation` for address(0).
+    function retireKey(address key) external;
 
     // ------------------------------------------------------------------ issuance
 
@@ -184,8 +204,9 @@ interface ILicenceRegistry {
     function issueBatch(IssueRequest[] calldata requests) external returns (bytes32[] memory licenceIds);
 
     // ------------------------------------------------------------------ lifecycle
-    // Who may: the department key that issued the licence, or a key currently authorised as issuer
-    // of its type; suspend and reinstate also a supervisor of its type.
+    // Who may: the department key that issued the licence unless it was retired, or a key currently
+    // authorised as issuer of its type; suspend and reinstate also a supervisor of its type. A retired
+    // key reverts `KeyIsRetired`, any other key `NotAuthorised`.
 
     /// @notice Active → Suspended. The licence's issuer, or an issuer or supervisor of its type.
     function suspend(bytes32 licenceId, uint16 reasonCode) external;
@@ -200,8 +221,9 @@ interface ILicenceRegistry {
     ///         verifies as current. Not on revoked licences. The licence's issuer, or an issuer of its type.
     function amend(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil) external;
 
-    /// @notice Binds the holder's wallet address (event only). Not on revoked licences.
-    ///         The licence's issuer, or an issuer of its type.
+    /// @notice Binds the holder's wallet address: `holderOf(licenceId)` becomes `holderAddress` (a
+    ///         re-binding moves it, and the previous holder's grants stop being authorized). Not on
+    ///         revoked licences. The licence's issuer, or an issuer of its type.
     function bindHolder(bytes32 licenceId, address holderAddress) external;
 
     /// @notice Records a supervision fact against a holder subject (event only). Only SUPERVISOR_ROLE.
@@ -215,6 +237,17 @@ interface ILicenceRegistry {
     /// @notice Current status: NotFound, Active, Suspended, Revoked, or Expired (from the block time;
     ///         a revoked licence stays Revoked).
     function statusOf(bytes32 licenceId) external view returns (Status);
+
+    /// @notice The holder's wallet address (set by `issue` with a holder address, moved by
+    ///         `bindHolder`), or address(0) if none is bound.
+    function holderOf(bytes32 licenceId) external view returns (address);
+
+    /// @notice `holderOf(licenceId)` and `statusOf(licenceId)` in one call (one storage read; what the
+    ///         ConsentRegistry checks for every licence grant).
+    function holderAndStatus(bytes32 licenceId) external view returns (address holder, Status status);
+
+    /// @notice When `key` was retired (unix seconds), or 0 if it is not retired.
+    function retiredAt(address key) external view returns (uint64);
 
     /// @notice Whether `docHash` is the licence's current document (false after an amendment replaced it).
     function isCurrentDocument(bytes32 licenceId, bytes32 docHash) external view returns (bool);

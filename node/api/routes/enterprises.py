@@ -3,42 +3,54 @@
 from __future__ import annotations
 
 import io
+from typing import Annotated
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Runtime
-from credledger.node.api.routes.licences import (
+from credledger.node.api.routes._bodies import (
+    READ_ERRORS,
+    WRITE_ERRORS,
     Body,
-    Caller,
-    Licences,
-    needs_token,
-    read_payload,
+    idempotency_key,
+    request_body,
     validated,
 )
+from credledger.node.api.routes.licences import IdempotencyKey, Licences, payload
+from credledger.node.api.security import Guard, GuardedRoute
+from credledger.node.auth import Principal
 from credledger.node.errors import InputError
 from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import parse_hash
 from credledger.node.licences.models import EnterpriseView, SupervisionRecorded
 
-router = APIRouter(tags=["enterprises"])
+router = APIRouter(tags=["enterprises"], route_class=GuardedRoute)
+Uscc = Annotated[str, Path(max_length=64, description="unified social credit code (18 chars)")]
+Supervisor = Annotated[Principal, Depends(Guard("department", action="record supervision"))]
 
 
 class SupervisionBody(Body):
-    kind: str
-    ref_hash: str | None = Field(default=None, alias="refHash")
+    kind: str = Field(max_length=40)
+    ref_hash: str | None = Field(
+        default=None, alias="refHash", max_length=80, description="or send 'document'"
+    )
 
 
-@router.get("/v1/enterprises/{uscc}", response_model=EnterpriseView)
-async def enterprise(uscc: str, service: Licences) -> EnterpriseView:
+@router.get("/v1/enterprises/{uscc}", response_model=EnterpriseView, responses=READ_ERRORS)
+async def enterprise(uscc: Uscc, service: Licences) -> EnterpriseView:
     return await run_in_threadpool(service.enterprise, uscc)
 
 
-@router.get("/v1/enterprises/{uscc}/qr.svg")
-async def enterprise_qr(uscc: str, request: Request, service: Licences) -> Response:
+@router.get(
+    "/v1/enterprises/{uscc}/qr.svg",
+    responses={**READ_ERRORS, 200: {"content": {"image/svg+xml": {}}}},
+    response_class=Response,
+)
+async def enterprise_qr(uscc: Uscc, request: Request, service: Licences) -> Response:
     code = normalise_uscc(uscc)
     base = service.public_url or str(request.base_url)
     url = f"{base.rstrip('/')}/e/{code}"  # the enterprise-code page (node/web)
@@ -53,24 +65,30 @@ async def enterprise_qr(uscc: str, request: Request, service: Licences) -> Respo
 
 
 @router.post(
-    "/v1/enterprises/{uscc}/supervision", status_code=201, response_model=SupervisionRecorded
+    "/v1/enterprises/{uscc}/supervision",
+    status_code=201,
+    response_model=SupervisionRecorded,
+    responses=WRITE_ERRORS,
+    openapi_extra=request_body(SupervisionBody, file_field="document"),
 )
 async def record_supervision(
-    uscc: str,
+    uscc: Uscc,
     request: Request,
     runtime: Runtime,
+    caller: Supervisor,
     service: Licences,
-    caller: Caller,
+    key: IdempotencyKey = None,
 ) -> SupervisionRecorded:
     """A supervising department records an abnormal-operation listing/removal or a penalty.
 
     Send the decision document as a file (``document``) or its SHA-256 as ``refHash``.
     """
-    needs_token(caller, "department")
-    fields, file_hash = await read_payload(request, runtime)
+    key = idempotency_key(key)
+    fields, file_hash = await payload(request, runtime)
     body = validated(SupervisionBody, fields)
     ref = file_hash or (parse_hash(body.ref_hash, "refHash") if body.ref_hash else None)
     if ref is None:
-        raise InputError("send the decision document as 'document' or its hash as 'refHash'")
-    key = request.headers.get("idempotency-key")
+        raise InputError(
+            "send the decision document as 'document' or its hash as 'refHash'", field="refHash"
+        )
     return await run_in_threadpool(service.record_supervision, caller, uscc, body.kind, ref, key)

@@ -10,7 +10,8 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Caller, Counter, Licences, Runtime
-from credledger.node.api.routes.licences import Body, read_payload, validated
+from credledger.node.api.routes._bodies import Body, validated
+from credledger.node.api.routes.licences import read_payload
 from credledger.node.counter.verify import as_dict
 from credledger.node.errors import ConflictError
 from credledger.node.licences.inputs import parse_hash

@@ -1,0 +1,1 @@
+"""The wallet HTTP API: thin routers over the wallet services."""

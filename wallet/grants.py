@@ -1,0 +1,537 @@
+"""Grants: the holder's consent, signed with EIP-712 and relayed to ConsentRegistry.
+
+:class:`ConsentChain` is the only code in the wallet that knows ConsentRegistry's ABI (typed data,
+nonces, ``grantBySig``, ``revokeBySig``, ``getGrant``, ``ConsentUsed``); adapting to a new
+contract interface (Contracts II's keyed nonces) happens there alone. :class:`GrantService` holds
+the rules: which assets a caller may grant, the purpose catalogue, the local record, live state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.types import TxReceipt
+
+from credledger.node.chain import Chain
+from credledger.node.contracts import eip712
+from credledger.node.contracts.consent_registry import ConsentRegistry
+from credledger.node.contracts.eip712 import (
+    GrantRequest,
+    grant_typed_data,
+    revoke_typed_data,
+    sign_typed_data,
+)
+from credledger.node.errors import (
+    ConflictError,
+    ContractRevert,
+    ForbiddenError,
+    InputError,
+    NotFoundError,
+)
+from credledger.node.receipts import hex32, parse_hash
+from credledger.node.tx import TxSender, revert_from
+from credledger.wallet import purposes
+from credledger.wallet.accounts import AccountService, Caller, checksum
+from credledger.wallet.materials import MaterialService
+from credledger.wallet.node_client import NodeClient
+from credledger.wallet.store import WalletStore
+
+#: gas limits given explicitly so signed requests can be queued without estimating each
+GRANT_GAS = 250_000
+REVOKE_GAS = 150_000
+SIGNATURE_TTL = 600  # seconds a prepared typed-data payload stays signable
+
+
+@dataclass(frozen=True)
+class GrantState:
+    expires_at: int
+    max_uses: int
+    uses: int
+
+    def state(self, now: int) -> str:
+        if self.expires_at == 0:
+            return "revoked"
+        if now >= self.expires_at:
+            return "expired"
+        if self.max_uses and self.uses >= self.max_uses:
+            return "exhausted"
+        return "active"
+
+
+@dataclass(frozen=True)
+class UseEvent:
+    holder: str
+    asset_id: bytes
+    grantee: str
+    purpose: bytes
+    uses: int
+    log_index: int
+    block_number: int
+    tx_hash: str
+
+
+def grant_key(holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bytes:
+    """ConsentRegistry.grantKey: ``keccak256(abi.encode(holder, assetId, grantee, purpose))``."""
+    return keccak(
+        abi_encode(
+            ["address", "bytes32", "address", "bytes32"], [holder, asset_id, grantee, purpose]
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One grant as the wallet sees it: the holder's asset (licence or material), grantee,
+    purpose, and the terms. ``doc_hash`` is the file's SHA-256 for a material."""
+
+    holder: str
+    kind: str  # "licence" | "material"
+    asset_id: bytes
+    grantee: str
+    purpose: bytes
+    expires_at: int = 0
+    max_uses: int = 0
+    doc_hash: bytes | None = None
+
+
+# Contracts II (ConsentRegistry 2.0: asset kinds, keyed nonces, EIP-712 version "2") if the
+# bindings have it, else ConsentRegistry 1.0 (one sequential nonce per holder).
+_KIND = getattr(eip712, "AssetKind", None)
+KEYED_NONCES = _KIND is not None
+
+
+class ConsentChain:
+    """ConsentRegistry as the wallet uses it; the relayer pays for every write.
+
+    The only place that knows the contract's interface: typed data and nonces, the two signed
+    writes, the grant view and the ``ConsentUsed`` event.
+    """
+
+    def __init__(self, chain: Chain, address: str, relayer: TxSender) -> None:
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.registry = ConsentRegistry(chain, self.address, relayer)
+        self.relayer = relayer
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self._now, self._now_at = 0, -10.0
+
+    def lock(self, slot: Slot) -> threading.Lock:
+        """Serialises the signed requests that share a nonce sequence (holder, or slot if keyed)."""
+        key: tuple[str, ...] = (slot.holder.lower(),)
+        if KEYED_NONCES:
+            key += (slot.asset_id.hex(), slot.grantee.lower(), slot.purpose.hex())
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def now(self) -> int:
+        """The chain's time (latest block), read at most once a second."""
+        t = time.monotonic()
+        if t - self._now_at > 1.0:
+            self._now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
+            self._now_at = t
+        return self._now + int(t - self._now_at)
+
+    def _nonce(self, slot: Slot) -> int:
+        reg: Any = self.registry
+        if KEYED_NONCES:
+            return int(reg.slot_nonce(slot.holder, slot.asset_id, slot.grantee, slot.purpose))
+        return int(reg.nonce(slot.holder))
+
+    def _request(self, slot: Slot) -> Any:
+        req_cls: Any = GrantRequest  # typed loosely: its shape depends on the ABI version
+        if KEYED_NONCES:
+            make = req_cls.material if slot.kind == "material" else req_cls.licence
+            asset = slot.doc_hash if slot.kind == "material" else slot.asset_id
+            return make(slot.holder, asset, slot.grantee, slot.purpose, slot.expires_at,
+                        slot.max_uses)  # fmt: skip
+        return req_cls(slot.holder, slot.asset_id, slot.grantee, slot.purpose,
+                       slot.expires_at, slot.max_uses)  # fmt: skip
+
+    # typed data for a signer (custodial: signed here; external: returned to the client)
+    def grant_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
+        return grant_typed_data(
+            self.chain.chain_id, self.address, self._request(slot), self._nonce(slot), deadline
+        )
+
+    def revoke_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
+        return revoke_typed_data(
+            self.chain.chain_id,
+            self.address,
+            holder=slot.holder,
+            asset_id=slot.asset_id,
+            grantee=slot.grantee,
+            purpose=slot.purpose,
+            nonce=self._nonce(slot),
+            deadline=deadline,
+        )
+
+    def relay_grant(
+        self, slot: Slot, deadline: int, signature: bytes, *, check: bool = True
+    ) -> TxReceipt:
+        """Relay a signed grant; ``check`` first with eth_call (skipped for our own signature)."""
+        request = self._request(slot)
+        call = self.registry.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
+        if check:
+            self._preflight(call)
+        return self.relayer.send(call, GRANT_GAS)
+
+    def relay_revoke(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
+        call = self.registry.contract.functions.revokeBySig(
+            to_checksum_address(slot.holder), slot.asset_id, to_checksum_address(slot.grantee),
+            slot.purpose, deadline, signature,
+        )  # fmt: skip
+        self._preflight(call)
+        return self.relayer.send(call, REVOKE_GAS)
+
+    def _preflight(self, call: Any) -> None:
+        """eth_call first: a bad signature or request is refused without spending gas."""
+        try:
+            call.call({"from": self.relayer.address})
+        except Exception as exc:
+            err = revert_from(exc)
+            if err is not None:
+                raise err from None
+            raise
+
+    def grant_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
+        with self.lock(slot):
+            payload = self.grant_payload(slot, deadline)
+            sig = sign_typed_data(signer, payload)
+            return self.relay_grant(slot, deadline, sig, check=False)
+
+    def revoke_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
+        with self.lock(slot):
+            payload = self.revoke_payload(slot, deadline)
+            return self.relay_revoke(slot, deadline, sign_typed_data(signer, payload))
+
+    def state(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> GrantState:
+        g = self.registry.get_grant(holder, asset_id, grantee, purpose)
+        if g is None:
+            return GrantState(0, 0, 0)
+        return GrantState(g.expires_at, g.max_uses, g.uses)
+
+    def is_authorized(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bool:
+        return self.registry.is_authorized(holder, asset_id, grantee, purpose)
+
+    def uses_in(self, tx_hash: bytes) -> tuple[TxReceipt | None, list[UseEvent]]:
+        """The receipt of ``tx_hash`` (None if not mined) and its ConsentUsed events."""
+        try:
+            receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except Exception:
+            return None, []
+        if receipt is None:
+            return None, []
+        return receipt, [self._use(e) for e in self._decode_uses(receipt)]
+
+    def _decode_uses(self, receipt: TxReceipt) -> list[Any]:
+        event = self.registry.contract.events.ConsentUsed()
+        return [
+            e
+            for e in event.process_receipt(receipt)
+            if str(e["address"]).lower() == self.address.lower()
+        ]
+
+    @staticmethod
+    def _use(e: Any) -> UseEvent:
+        a = e["args"]
+        return UseEvent(
+            holder=to_checksum_address(a["holder"]),
+            asset_id=bytes(a["assetId"]),
+            grantee=to_checksum_address(a["grantee"]),
+            purpose=bytes(a["purpose"]),
+            uses=int(a["uses"]),
+            log_index=int(e["logIndex"]),
+            block_number=int(e["blockNumber"]),
+            tx_hash=hex32(bytes(e["transactionHash"])),
+        )
+
+    def holder_uses(self, holder: str, from_block: int = 0) -> list[UseEvent]:
+        event = self.registry.contract.events.ConsentUsed()
+        logs = event.get_logs(
+            from_block=from_block, argument_filters={"holder": to_checksum_address(holder)}
+        )
+        return [self._use(e) for e in logs]
+
+    def block_time(self, block_number: int) -> int:
+        return int(self.chain.w3.eth.get_block(block_number)["timestamp"])
+
+
+def parse_expiry(value: int | str, field_name: str = "expiresAt") -> int:
+    """Unix seconds, or an ISO 8601 date/time (a date alone: its end, China time)."""
+    if isinstance(value, bool):
+        raise InputError(f"{field_name}: unix seconds or ISO 8601", field=field_name)
+    if isinstance(value, int):
+        return value
+    s = str(value).strip()
+    if s.isdigit():
+        return int(s)
+    try:
+        if len(s) == 10:
+            d = dt.date.fromisoformat(s)
+            china = dt.timezone(dt.timedelta(hours=8))
+            return int(dt.datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=china).timestamp())
+        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        return int(t.timestamp())
+    except ValueError:
+        raise InputError(f"{field_name}: unix seconds or ISO 8601, not {s[:40]!r}") from None
+
+
+@dataclass(frozen=True)
+class GrantInput:
+    asset_id: str
+    grantee: str
+    purpose: str
+    expires_at: int | str
+    max_uses: int = 0
+    deadline: int | None = None
+    signature: str | None = None
+
+
+class GrantService:
+    def __init__(
+        self,
+        store: WalletStore,
+        consent: ConsentChain,
+        accounts: AccountService,
+        materials: MaterialService,
+        node: NodeClient,
+    ) -> None:
+        self.store = store
+        self.consent = consent
+        self.accounts = accounts
+        self.materials = materials
+        self.node = node
+
+    def purposes(self) -> list[dict[str, str]]:
+        return [p.to_json() for p in purposes.CATALOGUE]
+
+    # --- checks ---------------------------------------------------------------------------------
+
+    def asset_kind(self, caller: Caller, asset_id: str) -> tuple[bytes, str, bytes | None]:
+        """(asset id, "material" | "licence", the material's SHA-256) if the enterprise holds it."""
+        aid = parse_hash(asset_id)
+        mid = hex32(aid)
+        row = self.materials.by_asset(mid)
+        if row is not None:
+            if row["enterprise_id"] != caller.enterprise_id:
+                raise NotFoundError(f"no asset {mid} in this enterprise's wallet")
+            return aid, "material", bytes(row["doc_hash"])
+        licence = self.node.licence(mid)
+        if licence is None:
+            raise NotFoundError(f"no asset {mid}: not a material here, not a licence on chain")
+        bound = licence.get("holderAddress")
+        if not bound or str(bound).lower() != caller.address.lower():
+            raise ForbiddenError(
+                f"licence {mid} is not bound to this enterprise's address {caller.address}; "
+                "ask its issuing department to bind it first"
+            )
+        return aid, "licence", None
+
+    def _request(self, caller: Caller, item: GrantInput) -> tuple[Slot, str]:
+        caller.require("grant", hex32(parse_hash(item.asset_id)))
+        aid, kind, doc_hash = self.asset_kind(caller, item.asset_id)
+        grantee = checksum(item.grantee, "grantee")
+        if grantee.lower() == caller.address.lower():
+            raise InputError("the grantee must not be the enterprise itself", field="grantee")
+        p = purposes.purpose(item.purpose)
+        expires = parse_expiry(item.expires_at)
+        if expires <= self.consent.now():
+            raise InputError("expiresAt must be in the future", field="expiresAt")
+        if expires >= 2**64:
+            raise InputError("expiresAt is too far in the future", field="expiresAt")
+        if not 0 <= item.max_uses < 2**32:
+            raise InputError("maxUses: 0 (no limit) to 4294967295", field="maxUses")
+        slot = Slot(caller.address, kind, aid, grantee, p.hash, expires, item.max_uses, doc_hash)
+        return slot, p.code
+
+    # --- grant ----------------------------------------------------------------------------------
+
+    def typed_data(self, caller: Caller, item: GrantInput) -> dict[str, Any]:
+        """The EIP-712 payload an external signer signs (``eth_signTypedData_v4``)."""
+        slot, _ = self._request(caller, item)
+        deadline = item.deadline or self.consent.now() + SIGNATURE_TTL
+        return {"typedData": self.consent.grant_payload(slot, deadline), "deadline": deadline}
+
+    def grant(self, caller: Caller, item: GrantInput) -> dict[str, Any]:
+        req, code = self._request(caller, item)
+        try:
+            if item.signature:
+                if item.deadline is None:
+                    raise InputError("a signed grant needs the deadline it was signed with")
+                sig = _signature(item.signature)
+                with self.consent.lock(req):
+                    receipt = self.consent.relay_grant(req, item.deadline, sig)
+            else:
+                signer = self.accounts.signer(caller) if caller.role != "agent" else None
+                if signer is None or signer.address.lower() != caller.address.lower():
+                    raise ConflictError(
+                        "this enterprise signs its own requests: POST /v1/grants/typed-data, sign "
+                        "it with eth_signTypedData_v4, then send deadline and signature"
+                    )
+                deadline = self.consent.now() + SIGNATURE_TTL
+                receipt = self.consent.grant_and_sign(signer, req, deadline)
+        except ContractRevert as exc:
+            raise _as_refusal(exc) from None
+        gid = hex32(grant_key(req.holder, req.asset_id, req.grantee, req.purpose))
+        tx = hex32(bytes(receipt["transactionHash"]))
+        now = time.time()
+        with self.store.tx() as c:
+            c.execute(
+                "INSERT INTO grants (id, enterprise_id, asset_id, asset_kind, grantee, purpose,"
+                " expires_at, max_uses, tx_hash, created_by, created_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                " expires_at=excluded.expires_at, max_uses=excluded.max_uses,"
+                " tx_hash=excluded.tx_hash, created_by=excluded.created_by,"
+                " created_at=excluded.created_at, revoked_tx=NULL, revoked_at=NULL,"
+                " revoked_by=NULL",
+                (gid, caller.enterprise_id, hex32(req.asset_id), req.kind, req.grantee, code,
+                 req.expires_at, req.max_uses, tx, caller.label, now),
+            )  # fmt: skip
+            self.store.event(c, caller.enterprise_id, caller.label, "granted", grantId=gid,
+                             assetId=hex32(req.asset_id), grantee=req.grantee, purpose=code,
+                             expiresAt=req.expires_at, maxUses=req.max_uses,
+                             transactionHash=tx)  # fmt: skip
+        p = purposes.purpose(code)
+        # just granted in this block: the state is known without asking the chain again
+        out: dict[str, Any] = {
+            "grantId": gid, "assetId": hex32(req.asset_id), "assetKind": req.kind,
+            "holder": caller.address, "grantee": req.grantee, "purpose": p.to_json(),
+            "expiresAt": req.expires_at, "maxUses": req.max_uses, "uses": 0, "state": "active",
+            "grantedBy": caller.label, "grantedAt": now,
+        }  # fmt: skip
+        out["transactionHash"] = tx
+        out["blockNumber"] = int(receipt["blockNumber"])
+        return out
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _row(self, caller: Caller, grant_id: str) -> sqlite3.Row:
+        gid = hex32(parse_hash(grant_id))
+        row = self.store.one(
+            "SELECT * FROM grants WHERE id=? AND enterprise_id=?", gid, caller.enterprise_id
+        )
+        if row is None or not caller.sees(row["asset_id"]):
+            raise NotFoundError(f"no grant {gid} in this enterprise's wallet")
+        return row
+
+    def _json(self, caller: Caller, row: sqlite3.Row, now: int) -> dict[str, Any]:
+        p = purposes.BY_CODE.get(row["purpose"])
+        live = self.consent.state(
+            caller.address, parse_hash(row["asset_id"]), row["grantee"],
+            p.hash if p else parse_hash(row["purpose"]),
+        )  # fmt: skip
+        body: dict[str, Any] = {
+            "grantId": row["id"],
+            "assetId": row["asset_id"],
+            "assetKind": row["asset_kind"],
+            "holder": caller.address,
+            "grantee": row["grantee"],
+            "purpose": p.to_json() if p else {"code": row["purpose"]},
+            "expiresAt": live.expires_at or row["expires_at"],
+            "maxUses": live.max_uses if live.expires_at else row["max_uses"],
+            "uses": live.uses,
+            "state": live.state(now),
+            "transactionHash": row["tx_hash"],
+            "grantedBy": row["created_by"],
+            "grantedAt": row["created_at"],
+        }
+        if row["revoked_tx"]:
+            body["revokedTransaction"] = row["revoked_tx"]
+            body["revokedBy"] = row["revoked_by"]
+        return body
+
+    def get(self, caller: Caller, grant_id: str) -> dict[str, Any]:
+        caller.require("view")
+        return self._json(caller, self._row(caller, grant_id), self.consent.now())
+
+    def list(self, caller: Caller) -> list[dict[str, Any]]:
+        caller.require("view")
+        now = self.consent.now()
+        rows = self.store.all(
+            "SELECT * FROM grants WHERE enterprise_id=? ORDER BY created_at", caller.enterprise_id
+        )
+        return [self._json(caller, r, now) for r in rows if caller.sees(r["asset_id"])]
+
+    # --- revoke ---------------------------------------------------------------------------------
+
+    def _revoke_args(self, caller: Caller, grant_id: str) -> tuple[sqlite3.Row, Slot]:
+        row = self._row(caller, grant_id)
+        caller.require("revoke", row["asset_id"])
+        slot = Slot(caller.address, row["asset_kind"], parse_hash(row["asset_id"]),
+                    row["grantee"], purposes.purpose(row["purpose"]).hash)  # fmt: skip
+        return row, slot
+
+    def revoke_typed_data(self, caller: Caller, grant_id: str) -> dict[str, Any]:
+        _, slot = self._revoke_args(caller, grant_id)
+        deadline = self.consent.now() + SIGNATURE_TTL
+        return {"typedData": self.consent.revoke_payload(slot, deadline), "deadline": deadline}
+
+    def revoke(
+        self,
+        caller: Caller,
+        grant_id: str,
+        deadline: int | None = None,
+        signature: str | None = None,
+    ) -> dict[str, Any]:
+        row, slot = self._revoke_args(caller, grant_id)
+        live = self.consent.state(slot.holder, slot.asset_id, slot.grantee, slot.purpose)
+        if live.expires_at == 0:
+            raise ConflictError(f"grant {row['id']} is already revoked")
+        try:
+            if signature:
+                if deadline is None:
+                    raise InputError("a signed revocation needs the deadline it was signed with")
+                with self.consent.lock(slot):
+                    receipt = self.consent.relay_revoke(slot, deadline, _signature(signature))
+            else:
+                signer = self.accounts.signer(caller) if caller.role != "agent" else None
+                if signer is None or signer.address.lower() != caller.address.lower():
+                    raise ConflictError(
+                        "this enterprise signs its own requests: POST "
+                        "/v1/grants/{id}/revoke/typed-data, sign it, send deadline and signature"
+                    )
+                receipt = self.consent.revoke_and_sign(
+                    signer, slot, self.consent.now() + SIGNATURE_TTL
+                )
+        except ContractRevert as exc:
+            raise _as_refusal(exc) from None
+        tx = hex32(bytes(receipt["transactionHash"]))
+        with self.store.tx() as c:
+            c.execute(
+                "UPDATE grants SET revoked_tx=?, revoked_at=?, revoked_by=? WHERE id=?",
+                (tx, time.time(), caller.label, row["id"]),
+            )
+            self.store.event(c, caller.enterprise_id, caller.label, "revoked", grantId=row["id"],
+                             transactionHash=tx)  # fmt: skip
+        out = self.get(caller, row["id"])
+        out["revokeTransactionHash"] = tx
+        return out
+
+
+def _signature(value: str) -> bytes:
+    s = value.strip().removeprefix("0x")
+    try:
+        sig = bytes.fromhex(s)
+    except ValueError:
+        raise InputError("signature: 0x + hex", field="signature") from None
+    if len(sig) != 65:
+        raise InputError("signature: 65 bytes (r || s || v)", field="signature")
+    return sig
+
+
+def _as_refusal(exc: ContractRevert) -> ContractRevert:
+    """Contract reverts keep their class (403/404/409/400) and message."""
+    return exc

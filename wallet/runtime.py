@@ -1,0 +1,100 @@
+"""Assembles a running wallet from its settings: store, keys, node client, chain, services.
+
+The one place where the wallet's components are wired together; the HTTP app and the CLI call
+the typed services on :class:`WalletRuntime` (accounts, materials, grants, reuse, assets) and a
+later presentations service or web page is added here the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from credledger.node.chain import Chain
+from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
+from credledger.node.errors import ConfigError
+from credledger.node.signer import resolve_account
+from credledger.node.tx import TxSender
+from credledger.wallet import crypto
+from credledger.wallet.accounts import AccountService, Caller
+from credledger.wallet.assets import AssetService
+from credledger.wallet.grants import ConsentChain, GrantService
+from credledger.wallet.materials import AnchorWorker, MaterialService
+from credledger.wallet.node_client import NodeClient
+from credledger.wallet.reuse import ReuseService
+from credledger.wallet.settings import ClerkSettings, WalletSettings
+from credledger.wallet.store import WalletStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WalletRuntime:
+    settings: WalletSettings
+    chain: Chain
+    relayer: TxSender
+    manifest: dict[str, Any]
+    store: WalletStore
+    node: NodeClient
+    accounts: AccountService
+    materials: MaterialService
+    grants: GrantService
+    reuse: ReuseService
+    assets: AssetService
+    anchor_worker: AnchorWorker
+
+    @classmethod
+    def from_settings(cls, settings: WalletSettings) -> WalletRuntime:
+        chain = Chain(settings.chain.rpc_urls, settings.chain.request_timeout)
+        account = resolve_account(
+            settings.relayer.keystore, settings.relayer.password_file, settings.relayer.dev_account
+        )
+        manifest_path = settings.manifest_path(chain.chain_id)
+        manifest = load_manifest(manifest_path)
+        check_manifest_chain(manifest, chain, manifest_path)
+        contracts = addresses(manifest)
+        if "ConsentRegistry" not in contracts:
+            raise ConfigError(f"manifest {manifest_path} has no ConsentRegistry; deploy again")
+        data_dir = settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = WalletStore(data_dir / "wallet.sqlite3")
+        master = crypto.MasterKey(data_dir / "master.key")
+        token = settings.node_token.get_secret_value() if settings.node_token else None
+        node = NodeClient(settings.node_url, settings.node_timeout, token)
+        relayer = TxSender(chain, account)
+        accounts = AccountService(store, settings.security, master)
+        materials = MaterialService(store, settings.materials, master, data_dir / "files", node)
+        consent = ConsentChain(chain, contracts["ConsentRegistry"], relayer)
+        grants = GrantService(store, consent, accounts, materials, node)
+        reuse = ReuseService(store, consent, materials, node, settings.chain.confirmations)
+        from_block = int(manifest["contracts"]["ConsentRegistry"].get("blockNumber", 0))
+        assets = AssetService(store, node, materials, consent, from_block)
+        worker = AnchorWorker(materials, settings.materials.anchor_poll_interval)
+        return cls(settings, chain, relayer, manifest, store, node, accounts, materials, grants,
+                   reuse, assets, worker)  # fmt: skip
+
+    def clerk(self, authorization: str | None) -> ClerkSettings | None:
+        """The configured clerk whose token this is, or None."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        h = crypto.hash_token(token.strip())
+        for clerk in self.settings.clerks:
+            if h in (t.lower() for t in clerk.token_sha256):
+                return clerk
+        return None
+
+    def authenticate(self, authorization: str | None) -> Caller:
+        return self.accounts.authenticate(authorization)
+
+    def start(self) -> None:
+        self.materials.recover()
+        self.anchor_worker.start()
+
+    def stop(self) -> None:
+        self.anchor_worker.stop()
+        self.node.close()
+        self.store.close()
