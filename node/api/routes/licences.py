@@ -207,7 +207,7 @@ async def authorise(
     return await run_in_threadpool(service.authorise, caller, code, body.department, body.roles)
 
 
-@router.post("/v1/department-keys/{key}/retire")
+@router.post("/v1/department-keys/{key}/retire", responses=WRITE_ERRORS)
 async def retire_key(key: str, service: Licences, caller: Caller) -> RetiredKey:
     needs_token(caller, "admin")
     return await run_in_threadpool(service.retire_key, caller, key)

@@ -10,7 +10,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Caller, Counter, Licences, Runtime
-from credledger.node.api.routes._bodies import Body, validated
+from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, validated
 from credledger.node.api.routes.licences import read_payload
 from credledger.node.counter.verify import as_dict
 from credledger.node.errors import ConflictError
@@ -25,7 +25,7 @@ class PresentationBody(Body):
     document_hash: str | None = Field(default=None, alias="documentHash")
 
 
-@router.post("/v1/verify/presentation")
+@router.post("/v1/verify/presentation", responses=WRITE_ERRORS)
 async def verify_presentation(
     request: Request, runtime: Runtime, counter: Counter, caller: Caller
 ) -> dict[str, Any]:
@@ -49,7 +49,7 @@ async def presentation_checks(statement_hash: str, counter: Counter) -> dict[str
     return {"statementHash": "0x" + h.hex(), "verifications": checks}
 
 
-@router.get("/v1/verifications/{verification_id}/receipt")
+@router.get("/v1/verifications/{verification_id}/receipt", responses=WRITE_ERRORS)
 async def verification_receipt(verification_id: str, service: Licences) -> JSONResponse:
     """The record and its anchoring receipt, as a download (409 until the anchor is confirmed)."""
     found = as_dict(await run_in_threadpool(service.verification, verification_id))
