@@ -198,7 +198,8 @@ def test_deploy_up_anchor_verify_from_a_temporary_folder(
         }
         doc = elsewhere / "permit.pdf"
         doc.write_bytes(b"%PDF installed-package test " + os.urandom(16))
-        anchored = _run(installed, elsewhere, "anchor", str(doc), "--node", base, "--wait")
+        anchored = _run(installed, elsewhere, "anchor", str(doc), "--node", base, "--wait",
+                        "--token", "devnet-wallet-token")  # fmt: skip
         assert anchored.returncode == 0, anchored.stdout + anchored.stderr
         receipt = elsewhere / "permit.pdf.receipt.json"
         verified = _run(installed, elsewhere, "verify", str(doc), "--receipt", str(receipt),

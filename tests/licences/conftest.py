@@ -95,6 +95,16 @@ def lchain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LicenceChain]:
         terminate(info.pid)
 
 
+# These nodes serve every licence test of a session, some of which verify in tight loops without a
+# token: the per-address public bucket is raised so that the tests measure verdicts, not the limiter
+# (tests/hardening checks the limiter on nodes of its own).
+_GENEROUS_PUBLIC_LIMITS = """
+[api.rate_limits]
+public_per_minute = 6000000.0
+public_burst = 100000
+"""
+
+
 def _node_a_config() -> str:
     return toml_config(
         departments=[
@@ -114,7 +124,7 @@ def _node_a_config() -> str:
         ],
         clerks=[{"name": "clerk-a", "department": "market", "token": TOKENS["clerk_a"]}],
         admin_tokens=[TOKENS["admin"]],
-    )
+    ) + _GENEROUS_PUBLIC_LIMITS
 
 
 def _node_b_config() -> str:
@@ -130,7 +140,7 @@ def _node_b_config() -> str:
         ],
         clerks=[{"name": "clerk-b", "department": "drugs", "token": TOKENS["clerk_b"]}],
         admin_tokens=[],
-    )
+    ) + _GENEROUS_PUBLIC_LIMITS
 
 
 def _session_node(
