@@ -106,41 +106,47 @@ public_burst = 100000
 
 
 def _node_a_config() -> str:
-    return toml_config(
-        departments=[
-            {
-                "name": "market",
-                "dev_account": 1,
-                "token": TOKENS["market"],
-                "issues": [*MARKET, NOT_ON_CHAIN],
-                "supervises": MARKET,
-            },
-            {
-                "name": "enforcement",
-                "dev_account": 3,
-                "token": TOKENS["enforcement"],
-                "supervises": MARKET + MED,
-            },
-        ],
-        clerks=[{"name": "clerk-a", "department": "market", "token": TOKENS["clerk_a"]}],
-        admin_tokens=[TOKENS["admin"]],
-    ) + _GENEROUS_PUBLIC_LIMITS
+    return (
+        toml_config(
+            departments=[
+                {
+                    "name": "market",
+                    "dev_account": 1,
+                    "token": TOKENS["market"],
+                    "issues": [*MARKET, NOT_ON_CHAIN],
+                    "supervises": MARKET,
+                },
+                {
+                    "name": "enforcement",
+                    "dev_account": 3,
+                    "token": TOKENS["enforcement"],
+                    "supervises": MARKET + MED,
+                },
+            ],
+            clerks=[{"name": "clerk-a", "department": "market", "token": TOKENS["clerk_a"]}],
+            admin_tokens=[TOKENS["admin"]],
+        )
+        + _GENEROUS_PUBLIC_LIMITS
+    )
 
 
 def _node_b_config() -> str:
-    return toml_config(
-        departments=[
-            {
-                "name": "drugs",
-                "dev_account": 2,
-                "token": TOKENS["drugs"],
-                "issues": MED,
-                "supervises": MED,
-            }
-        ],
-        clerks=[{"name": "clerk-b", "department": "drugs", "token": TOKENS["clerk_b"]}],
-        admin_tokens=[],
-    ) + _GENEROUS_PUBLIC_LIMITS
+    return (
+        toml_config(
+            departments=[
+                {
+                    "name": "drugs",
+                    "dev_account": 2,
+                    "token": TOKENS["drugs"],
+                    "issues": MED,
+                    "supervises": MED,
+                }
+            ],
+            clerks=[{"name": "clerk-b", "department": "drugs", "token": TOKENS["clerk_b"]}],
+            admin_tokens=[],
+        )
+        + _GENEROUS_PUBLIC_LIMITS
+    )
 
 
 def _session_node(
