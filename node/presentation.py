@@ -245,6 +245,10 @@ class DeviceKeySigner:
     def address(self) -> str:
         return self._address
 
+    def private_pem(self) -> bytes:
+        """The private key as PEM (for a key kept in a file; a phone keeps it in hardware)."""
+        return bytes(self._key.to_pem())
+
     @property
     def public_key(self) -> bytes:
         """The uncompressed public point (0x04 | x | y), as a phone would register it."""

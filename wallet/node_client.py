@@ -83,3 +83,7 @@ class NodeClient:
         if r.status_code == 404:
             return None
         return self._json(r)
+
+    def presentation_checks(self, statement_hash: str) -> dict[str, Any]:
+        """GET /v1/presentations/{hash}: the node's verification records of one statement."""
+        return self._json(self._call("GET", f"/v1/presentations/{statement_hash}"))

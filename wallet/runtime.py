@@ -1,8 +1,8 @@
 """Assembles a running wallet from its settings: store, keys, node client, chain, services.
 
 The one place where the wallet's components are wired together; the HTTP app and the CLI call
-the typed services on :class:`WalletRuntime` (accounts, materials, grants, reuse, assets) and a
-later presentations service or web page is added here the same way.
+the typed services on :class:`WalletRuntime` (accounts, materials, grants, reuse, assets,
+presentations); the web page calls the same services.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from credledger.wallet.assets import AssetService
 from credledger.wallet.grants import ConsentChain, GrantService
 from credledger.wallet.materials import AnchorWorker, MaterialService
 from credledger.wallet.node_client import NodeClient
+from credledger.wallet.presentations import PresentationService
 from credledger.wallet.reuse import ReuseService
 from credledger.wallet.settings import ClerkSettings, WalletSettings
 from credledger.wallet.store import WalletStore
@@ -43,6 +44,7 @@ class WalletRuntime:
     reuse: ReuseService
     assets: AssetService
     anchor_worker: AnchorWorker
+    presentations: PresentationService
 
     @classmethod
     def from_settings(cls, settings: WalletSettings) -> WalletRuntime:
@@ -71,8 +73,9 @@ class WalletRuntime:
         from_block = int(manifest["contracts"]["ConsentRegistry"].get("blockNumber", 0))
         assets = AssetService(store, node, materials, consent, from_block)
         worker = AnchorWorker(materials, settings.materials.anchor_poll_interval)
+        presentations = PresentationService(store, accounts, grants, node, chain.chain_id)
         return cls(settings, chain, relayer, manifest, store, node, accounts, materials, grants,
-                   reuse, assets, worker)  # fmt: skip
+                   reuse, assets, worker, presentations)  # fmt: skip
 
     def clerk(self, authorization: str | None) -> ClerkSettings | None:
         """The configured clerk whose token this is, or None."""

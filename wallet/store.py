@@ -14,6 +14,7 @@ Tables
     uses         redeemed use records (transaction hash, log index) — each redeems once
     fetch_nonces nonces of grantees' signed fetch requests
     events       the enterprise's history (filed, confirmed, granted, revoked, used …)
+    presentations  statement hashes of the tokens shown at counters (the node keeps the checks)
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ CREATE TABLE IF NOT EXISTS events (
     details TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_enterprise ON events(enterprise_id, id);
+CREATE TABLE IF NOT EXISTS presentations (
+    statement_hash TEXT PRIMARY KEY,
+    enterprise_id INTEGER NOT NULL REFERENCES enterprises(id),
+    presenter TEXT NOT NULL,
+    asset_ids TEXT NOT NULL,
+    audience TEXT,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS presentations_enterprise ON presentations(enterprise_id, created_at);
 """
 
 

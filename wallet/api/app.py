@@ -12,12 +12,12 @@ from starlette.exceptions import HTTPException
 
 from credledger.node.errors import CredledgerError, PayloadTooLargeError
 from credledger.wallet import __version__
-from credledger.wallet.api import accounts, grants, materials, uses
+from credledger.wallet.api import accounts, grants, materials, presentations, uses
 from credledger.wallet.api.deps import MAX_JSON_BYTES
 from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.runtime import WalletRuntime
 
-ROUTERS = [accounts.router, materials.router, grants.router, uses.router]
+ROUTERS = [accounts.router, materials.router, grants.router, presentations.router, uses.router]
 MULTIPART_OVERHEAD = 64 * 1024
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Caller, Counter, Licences, Runtime
-from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, validated
+from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
 from credledger.node.api.routes.licences import read_payload
 from credledger.node.counter.verify import as_dict
 from credledger.node.errors import ConflictError
@@ -25,7 +25,15 @@ class PresentationBody(Body):
     document_hash: str | None = Field(default=None, alias="documentHash")
 
 
-@router.post("/v1/verify/presentation", responses=WRITE_ERRORS)
+@router.post(
+    "/v1/verify/presentation",
+    responses=WRITE_ERRORS,
+    openapi_extra=request_body(
+        PresentationBody,
+        file_field="document",
+        description="the token a scan gun typed; optionally the document of one of its assets",
+    ),
+)
 async def verify_presentation(
     request: Request, runtime: Runtime, counter: Counter, caller: Caller
 ) -> dict[str, Any]:
