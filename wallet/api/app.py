@@ -16,6 +16,8 @@ from credledger.wallet.api import accounts, grants, materials, presentations, us
 from credledger.wallet.api.deps import MAX_JSON_BYTES
 from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.runtime import WalletRuntime
+from credledger.wallet.web import router as web_router
+from credledger.wallet.web import static_files
 
 ROUTERS = [accounts.router, materials.router, grants.router, presentations.router, uses.router]
 MULTIPART_OVERHEAD = 64 * 1024
@@ -99,4 +101,6 @@ def create_app(runtime: WalletRuntime) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web_router)  # the wallet page at / (credledger.wallet.web)
+    app.mount("/static", static_files(), name="static")
     return app

@@ -1,0 +1,253 @@
+"""The wallet page (``/`` of the wallet service) in a real Chromium, as an enterprise uses it:
+a real anvil, node and wallet process; nothing mocked."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from credledger.node.signer import dev_account
+from tests.browser.conftest import shot
+from tests.wallet.conftest import (  # noqa: F401  (session fixtures used below)
+    BANK,
+    Enterprise,
+    WalletEnv,
+    enterprise,
+    wallet,
+    wenv,
+)
+from tests.wallet.harness import PASSWORD, Wallet
+
+pytestmark = pytest.mark.chain
+
+CONTRACT = b"%PDF-1.4\n% supply contract\n" + bytes(range(256)) * (12 * 1024)  # 3 MiB
+
+
+def sign_in(page: Any, url: str, ent: Enterprise, lang: str = "en") -> None:
+    page.goto(f"{url}/?lang={lang}")
+    page.fill("#uscc", ent.uscc)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#who")
+
+
+def until(page: Any, expression: str, timeout: float = 20) -> None:
+    """Poll a JavaScript expression until it is true (the page's CSP forbids wait_for_function's
+    string evaluation, rightly)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
+def done(page: Any, key: str) -> None:
+    page.wait_for_selector(f"#done[data-done='{key}']")
+    assert page.query_selector("#error") is None, page.inner_text("#error")
+
+
+def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
+    page: Any,
+    wenv: WalletEnv,  # noqa: F811
+    wallet: Wallet,  # noqa: F811
+    enterprise: Enterprise,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ent = enterprise
+    licence = wenv.issue_licence(ent.uscc, ent.address)
+
+    # sign in, in English
+    page.goto(f"{wallet.url}/?lang=en")
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.inner_text("h1") == "Enterprise wallet sign-in"
+    shot(page, "wallet-sign-in-en")
+    sign_in(page, wallet.url, ent)
+    assert ent.name in page.inner_text("#who")
+    row = page.locator(f"#licences tr[data-asset='{licence}']")
+    assert row.locator(".badge").get_attribute("data-status") == "ACTIVE"
+    assert "ACTIVE" in row.inner_text() and "Bound" in row.inner_text()
+    shot(page, "wallet-signed-in-en")
+
+    # file a material: the suggested folder, the progress bar up to 100 %, then it is listed
+    doc = tmp_path / "supply-contract-2026.pdf"
+    doc.write_bytes(CONTRACT)
+    page.set_input_files("#file-input", str(doc))
+    until(page, "document.getElementById('folder-suggestion').textContent.includes('Contracts')")
+    page.click("#file-submit")
+    until(page, "document.getElementById('upload-progress').value === 100")
+    assert page.inner_text("#upload-percent") == "100 %"
+    assert int(page.get_attribute("#upload-progress", "data-steps")) >= 2
+    page.wait_for_selector("#upload-done")
+    assert "Contracts" in page.inner_text("#upload-done")
+    shot(page, "wallet-upload-100")
+    done(page, "msg.filed")
+    material = page.get_attribute("#materials-table tbody tr", "data-asset")
+    assert material and material.startswith("0x")
+    assert page.inner_text(f"#materials-table tr[data-asset='{material}'] .folder") == "Contracts"
+    shot(page, "wallet-filed")
+
+    # once anchored it can be confirmed: the trusted badge
+    deadline = time.monotonic() + 60
+    while page.query_selector(f"tr[data-asset='{material}'][data-state=anchored]") is None:
+        assert time.monotonic() < deadline, "the material was not anchored within 60 s"
+        time.sleep(0.5)
+        page.goto(f"{wallet.url}/")
+    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "Anchored, unconfirmed"
+    shot(page, "wallet-anchored")
+    page.click(f"tr[data-asset='{material}'] button.confirm")
+    done(page, "msg.confirmed")
+    assert page.get_attribute(f"tr[data-asset='{material}'] .badge", "data-label") == "trusted"
+    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "Trusted"
+    shot(page, "wallet-confirmed")
+
+    # grant it to a bank: active; revoke it: revoked
+    bank = dev_account(BANK).address
+    page.select_option("#grant-asset", material)
+    page.fill("#grantee", bank)
+    page.select_option("#purpose", "LOAN-APPLICATION")
+    page.fill("#max-uses", "2")
+    page.click("#grant-submit")
+    done(page, "msg.granted")
+    grant = page.locator("#grants-table tbody tr").first
+    assert grant.get_attribute("data-state") == "active"
+    assert bank in grant.inner_text() and "Loan application" in grant.inner_text()
+    assert "0 / 2" in grant.inner_text()
+    grant_id = grant.get_attribute("data-grant")
+    shot(page, "wallet-granted")
+    page.click(f"tr[data-grant='{grant_id}'] button.revoke")
+    done(page, "msg.revoked")
+    assert page.get_attribute(f"tr[data-grant='{grant_id}']", "data-state") == "revoked"
+    assert "Revoked" in page.inner_text(f"tr[data-grant='{grant_id}'] .badge")
+    assert page.query_selector(f"tr[data-grant='{grant_id}'] button.revoke") is None
+    shot(page, "wallet-revoked")
+
+    # show a QR code for the licence and the material; it refreshes itself before it expires
+    page.check(f"#qr-form input[value='{licence}']")
+    page.check(f"#qr-form input[value='{material}']")
+    page.fill("#audience", "yangpu-counter")
+    page.select_option("#qr-ttl", "30")
+    page.click("#qr-submit")
+    page.wait_for_selector("#qr-box svg")
+    token = page.input_value("#qr-token")
+    assert token.startswith("CLP1"), token[:40]
+    assert re.search(r"\d+", page.inner_text("#qr-countdown"))
+    shot(page, "wallet-qr")
+    until(
+        page,
+        f"!!document.getElementById('qr-token') && "
+        f"document.getElementById('qr-token').value !== {token!r}",
+        timeout=40,
+    )
+    fresh = page.input_value("#qr-token")
+    assert fresh.startswith("CLP1") and fresh != token
+    shot(page, "wallet-qr-refreshed")
+
+    # history: the events, and the CSV for Excel (UTF-8 with a BOM)
+    page.goto(f"{wallet.url}/#history")
+    actions = {
+        r.get_attribute("data-action") for r in page.query_selector_all("#history-table tbody tr")
+    }
+    assert {"material-filed", "material-confirmed", "granted", "revoked"} <= actions
+    assert {"presented", "presentation"} <= actions  # the wallet's event, the presentation
+    shot(page, "wallet-history")
+    with page.expect_download() as got:
+        page.click("#history-csv")
+    data = Path(got.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("Time,")
+    assert "Granted" in text and grant_id in text and bank in text
+
+    # the same page in Chinese, remembered; then sign out
+    page.goto(f"{wallet.url}/?lang=zh")
+    page.goto(f"{wallet.url}/")
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.inner_text("#assets-h") == "资产"
+    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "可信"
+    assert page.inner_text(f"tr[data-grant='{grant_id}'] .badge") == "已撤销"
+    shot(page, "wallet-signed-in-zh")
+    page.click("#signout")
+    done(page, "msg.signed_out")
+    assert page.query_selector("#login-form") is not None
+    shot(page, "wallet-signed-out-zh")
+
+
+def test_sign_in_with_the_keyboard_only_in_chinese(
+    page: Any,
+    wallet: Wallet,  # noqa: F811
+    enterprise: Enterprise,  # noqa: F811
+) -> None:
+    page.goto(f"{wallet.url}/")
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.inner_text("h1") == "企业钱包登录"
+    assert page.evaluate("document.activeElement.id") == "uscc"
+    page.keyboard.type(enterprise.uscc)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "login"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    # the focus is visible
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.type(PASSWORD)
+    shot(page, "wallet-sign-in-keyboard-zh")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#who")
+    assert page.inner_text("#assets-h") == "资产"
+    # every field of the signed-in page has a label, and nothing is loaded from another host
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => e.labels.length === 0 && !e.closest('label')).map(e => e.name)"
+    )
+    assert unlabelled == []
+    html = page.content()
+    assert "http://" not in html and "https://" not in html
+    shot(page, "wallet-signed-in-keyboard-zh")
+
+
+def test_posts_without_the_csrf_token_are_refused(
+    wallet: Wallet,  # noqa: F811
+    enterprise: Enterprise,  # noqa: F811
+) -> None:
+    with httpx.Client(base_url=wallet.url, timeout=30) as c:
+        # sign-in needs the pre-session token of the page's cookie
+        r = c.post("/web/login", data={"uscc": enterprise.uscc, "password": PASSWORD})
+        assert r.status_code == 403 and "wallet_session" not in r.headers.get("set-cookie", "")
+        page = c.get("/")
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf
+        r = c.post(
+            "/web/login",
+            data={"csrf": csrf.group(1), "uscc": enterprise.uscc, "password": PASSWORD},
+        )
+        assert r.status_code == 303, r.text
+        cookie = r.headers["set-cookie"].lower()
+        assert "wallet_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+        signed_in = c.get("/")
+        assert 'id="who"' in signed_in.text
+        good = re.search(r'name="csrf" value="([^"]+)"', signed_in.text)
+        assert good
+        # a session but no (or a wrong) CSRF token: refused, nothing done
+        bank = dev_account(BANK).address
+        body = {"assetId": "0x" + "11" * 32, "grantee": bank, "purpose": "AUDIT",
+                "until": "2030-01-01", "maxUses": "1"}  # fmt: skip
+        for extra in ({}, {"csrf": "x" * len(good.group(1))}):
+            r = c.post("/web/grants", data={**body, **extra})
+            assert r.status_code == 403 and 'id="refused"' in r.text
+            r = c.post("/web/materials", data=extra, files={"file": ("a.pdf", b"%PDF-1.4 x")})
+            assert r.status_code == 403
+            r = c.post("/web/qr", data={"asset": "0x" + "11" * 32, **extra})
+            assert r.status_code == 403
+            r = c.post("/web/logout", data=extra)
+            assert r.status_code == 403
+        assert wallet.ok(wallet.get("/v1/grants", enterprise.token))["grants"] == []
+        assert wallet.ok(wallet.get("/v1/materials", enterprise.token))["materials"] == []
+        # with the token a domain error is a message on the page, not a traceback
+        r = c.post("/web/grants", data={**body, "csrf": good.group(1)})
+        assert r.status_code == 404 and 'id="error"' in r.text and "Traceback" not in r.text
+        # the session still works: the CSRF refusals signed nobody out
+        assert 'id="who"' in c.get("/").text
