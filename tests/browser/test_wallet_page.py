@@ -152,7 +152,9 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
         r.get_attribute("data-action") for r in page.query_selector_all("#history-table tbody tr")
     }
     assert {"material-filed", "material-confirmed", "granted", "revoked"} <= actions
-    assert {"presented", "presentation"} <= actions  # the wallet's event, the presentation
+    assert "presentation" in actions
+    shown = page.locator("#history-table tr[data-kind=presentation]").first.inner_text()
+    assert "Food business permit" in shown and "supply-contract-2026.pdf" in shown
     shot(page, "wallet-history")
     with page.expect_download() as got:
         page.click("#history-csv")

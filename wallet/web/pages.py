@@ -194,13 +194,16 @@ def _history_rows(
     """Events, uses on chain and presentations as one list, newest first."""
     rows: list[dict[str, Any]] = []
     for e in (history or {}).get("events", []):
+        if e.get("action") == "presented" and presented is not None:
+            continue  # the presentation's own row below says the same, with its checks
         details = {k: v for k, v in e.items() if k not in ("at", "actor", "action")}
+        asset = details.get("assetId") or details.get("id") or details.get("assetIds") or ""
         rows.append(
             {
                 "at": e.get("at"),
                 "kind": "event",
                 "action": e.get("action", ""),
-                "asset": str(details.get("assetId") or details.get("id") or ""),
+                "asset": " ".join(asset) if isinstance(asset, list) else str(asset),
                 "actor": e.get("actor", ""),
                 "detail": _detail(details),
             }
@@ -250,9 +253,11 @@ def _history_rows(
 
 
 def _detail(details: dict[str, Any]) -> str:
-    skip = ("id", "assetId")
+    skip = ("id", "assetId", "assetIds")
     return "; ".join(
-        f"{k}={v}" for k, v in details.items() if k not in skip and v not in (None, "", [])
+        f"{k}={' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in details.items()
+        if k not in skip and v not in (None, "", [])
     )
 
 

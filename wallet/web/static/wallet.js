@@ -88,10 +88,21 @@ function setupQr() {
       headers: { "X-Requested-With": "fetch" },
       credentials: "same-origin",
     })
-      .then((r) => r.text())
-      .then((html) => {
-        target.innerHTML = html;  // our own server-rendered, escaped fragment
-        tick();
+      .then((r) => {
+        if ((r.headers.get("content-type") || "").includes("json")) {
+          // refused (signed out, form expired): say so, stop refreshing
+          return r.json().then((body) => {
+            const p = document.createElement("p");
+            p.className = "flash bad";
+            p.setAttribute("role", "alert");
+            p.textContent = body.message || String(r.status);
+            target.replaceChildren(p);
+          });
+        }
+        return r.text().then((html) => {
+          target.innerHTML = html;  // our own server-rendered, escaped fragment
+          tick();
+        });
       })
       .catch(() => {});
   };
