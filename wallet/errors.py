@@ -16,6 +16,7 @@ class TooManyAttemptsError(CredledgerError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, retryAfter=retry_after)
         self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class GoneError(CredledgerError):

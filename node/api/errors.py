@@ -11,7 +11,7 @@
 * anything else → ``500 internal_error`` with an ``errorId`` that is also in the log line
   (with the traceback), so an operator can find what a caller reports.
 
-Usage: ``install_error_handlers(app, logging.getLogger("credledger.wallet"))``.
+Usage: ``install_error_handlers(app, logging.getLogger("credledger.wallet"), "wallet")``.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def invalid_input(problems: list[dict[str, Any]]) -> JSONResponse:
     )
 
 
-def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
+def install_error_handlers(app: FastAPI, log: logging.Logger, service: str = "node") -> None:
     @app.exception_handler(CredledgerError)
     async def _credledger_error(_: Request, exc: CredledgerError) -> JSONResponse:
         return error_response(exc)
@@ -116,8 +116,8 @@ def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
             status_code=500,
             content={
                 "error": "internal_error",
-                "message": f"the node failed unexpectedly; its operator can find error {error_id} "
-                "in the log",
+                "message": f"the {service} failed unexpectedly; its operator can find error "
+                f"{error_id} in the log",
                 "errorId": error_id,
             },
         )

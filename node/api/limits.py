@@ -100,7 +100,9 @@ def loads_json(
     """Parse JSON with its size and nesting depth bounded (checked before parsing)."""
     data = raw.encode("utf-8") if isinstance(raw, str) else raw
     if max_bytes is not None and len(data) > max_bytes:
-        raise PayloadTooLargeError(f"the JSON body has {len(data)} bytes; at most {max_bytes}")
+        raise PayloadTooLargeError(
+            f"the JSON body has {len(data)} bytes; at most {max_bytes}", limit=max_bytes
+        )
     if json_too_deep(data, max_depth):
         raise JsonTooDeepError(
             f"the JSON nests deeper than {max_depth} levels (or its brackets do not balance)",
@@ -185,7 +187,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope)
         length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
         if length is not None and length.isdigit() and int(length) > limit:
-            await _answer(send, PayloadTooLargeError(_too_large(int(length), limit)))
+            await _answer(send, PayloadTooLargeError(_too_large(int(length), limit), limit=limit))
             return
 
         state = {"received": 0, "refused": False, "started": False, "done": False}
@@ -216,7 +218,9 @@ class BodyLimitMiddleware:
                 state["received"] += len(message.get("body", b""))
                 if state["received"] > limit:
                     return await refuse(
-                        PayloadTooLargeError(_too_large(state["received"], limit, partial=True))
+                        PayloadTooLargeError(
+                            _too_large(state["received"], limit, partial=True), limit=limit
+                        )
                     )
                 if not message.get("more_body", False):
                     state["done"] = True

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from credledger.node.api.limits import BoundedJsonRoute
 from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=BoundedJsonRoute)
 
 
 class RegisterBody(Body):

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException
+from fastapi.responses import Response
 
-from credledger.node.errors import CredledgerError, PayloadTooLargeError
+from credledger.node.api.errors import install_error_handlers
+from credledger.node.api.limits import BodyLimitMiddleware, restore_recursion_limit
 from credledger.wallet import __version__
 from credledger.wallet.api import accounts, grants, materials, presentations, uses
 from credledger.wallet.api.deps import MAX_JSON_BYTES
-from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.runtime import WalletRuntime
 from credledger.wallet.web import router as web_router
 from credledger.wallet.web import static_files
 
+log = logging.getLogger("credledger.wallet")
 ROUTERS = [accounts.router, materials.router, grants.router, presentations.router, uses.router]
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -26,58 +26,26 @@ MULTIPART_OVERHEAD = 64 * 1024
 def create_app(runtime: WalletRuntime) -> FastAPI:
     app = FastAPI(title="credledger wallet", version=__version__)
     app.state.runtime = runtime
-    max_upload = runtime.settings.materials.max_bytes + MULTIPART_OVERHEAD
+    # the node's hardening, reused: bounded bodies (streamed, depth-checked JSON), one JSON error
+    # shape for every failure (never echoing input: it may be a password or a keystore)
+    restore_recursion_limit()
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_json_bytes=MAX_JSON_BYTES,
+        max_upload_bytes=runtime.settings.materials.max_bytes + MULTIPART_OVERHEAD,
+    )
+    install_error_handlers(app, log, "wallet")
 
     @app.middleware("http")
-    async def _limits(
+    async def _headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit():
-            ctype = request.headers.get("content-type", "")
-            limit = max_upload if ctype.startswith("multipart/") else MAX_JSON_BYTES
-            if int(length) > limit:
-                err = PayloadTooLargeError(
-                    f"the request is over the {limit}-byte limit", limit=limit
-                )
-                return JSONResponse(status_code=413, content=err.to_json())
         response = await call_next(request)
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.status_code == 401:
+            response.headers.setdefault("WWW-Authenticate", "Bearer")
         return response
-
-    @app.exception_handler(CredledgerError)
-    async def _credledger_error(_: Request, exc: CredledgerError) -> JSONResponse:
-        headers = {}
-        if isinstance(exc, TooManyAttemptsError):
-            headers["Retry-After"] = str(exc.retry_after)
-        if exc.http_status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(status_code=exc.http_status, content=exc.to_json(), headers=headers)
-
-    @app.exception_handler(HTTPException)
-    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"error": code, "message": str(exc.detail)},
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # never echo the input: it may be a password or a keystore
-        problems = [
-            {"where": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid_input",
-                "message": "; ".join(f"{p['where']}: {p['problem']}" for p in problems),
-                "details": {"problems": problems},
-            },
-        )
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

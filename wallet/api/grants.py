@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from credledger.node.api.limits import BoundedJsonRoute
 from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
 from credledger.wallet.grants import GrantInput
 
-router = APIRouter(tags=["grants"])
+router = APIRouter(tags=["grants"], route_class=BoundedJsonRoute)
 
 
 class GrantBody(Body):

@@ -8,12 +8,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Header, Response, UploadFile
 from fastapi.responses import JSONResponse
 
+from credledger.node.api.limits import BoundedJsonRoute
 from credledger.node.errors import ForbiddenError, UnauthorizedError
 from credledger.wallet import folders
 from credledger.wallet.api.deps import CurrentCaller, Runtime
 from credledger.wallet.materials import Filer
 
-router = APIRouter(tags=["materials"])
+router = APIRouter(tags=["materials"], route_class=BoundedJsonRoute)
 
 
 def _read(upload: UploadFile, runtime: Runtime) -> bytes:

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from credledger.node.api.limits import BoundedJsonRoute
 from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
 from credledger.wallet.api.materials import content_disposition
 
-router = APIRouter(tags=["reuse"])
+router = APIRouter(tags=["reuse"], route_class=BoundedJsonRoute)
 
 
 class UseBody(Body):
