@@ -109,6 +109,9 @@ def serve(
     ] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
     manifest: Annotated[Path | None, typer.Option("--manifest")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="local devnets: register the demo enterprise")
+    ] = False,
 ) -> None:
     """Run the wallet service (its own process, database and encrypted file store)."""
     import logging
@@ -135,6 +138,10 @@ def serve(
     settings = load_wallet_settings(**overrides)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     runtime = WalletRuntime.from_settings(settings)
+    if demo:
+        from credledger.wallet.demo import seed
+
+        seed(runtime, lambda line: console.print(line, highlight=False))
     runtime.start()
     console.print(f"wallet API  http://{settings.host}:{settings.port}  (Ctrl-C stops)")
     console.print(f"node        {settings.node_url}")

@@ -20,6 +20,13 @@ def companion(ctx: Any) -> Any:
         "--node", ctx.node_url, "--rpc", ",".join(ctx.rpc_urls),
         "--manifest", str(ctx.manifest), "--data-dir", str(ctx.data_dir / "wallet"),
     ]  # fmt: skip
+    notes = ["wallet page: sign in as the enterprise, present its licences as a QR code"]
+    if ctx.demo:
+        from credledger.node.licences.demo import DEMO_ENTERPRISE_USCC
+        from credledger.wallet.demo import DEMO_PASSWORD
+
+        argv.append("--demo")
+        notes = [f"wallet page: sign in with USCC {DEMO_ENTERPRISE_USCC}, password {DEMO_PASSWORD}"]
     return Companion(
         name="wallet",
         argv=argv,
@@ -27,4 +34,5 @@ def companion(ctx: Any) -> Any:
         url=f"http://127.0.0.1:{port}",
         # the devnet demo configures the wallet as a node service with this token
         env={"CREDLEDGER_WALLET_NODE_TOKEN": "devnet-wallet-token"} if ctx.demo else {},
+        notes=notes,
     )

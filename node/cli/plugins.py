@@ -92,6 +92,7 @@ class Companion:
     health_url: str | None = None  # `up` reports when this answers 200
     url: str | None = None  # printed for the user
     cwd: Path | None = None
+    notes: list[str] = field(default_factory=list)  # printed under the URL once it answers
 
 
 @dataclass
@@ -156,6 +157,8 @@ def report_when_healthy(
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url, timeout=2).status_code == 200:
                     say(f"{running.spec.name:<9} {running.spec.url or url}  (ready)")
+                    for note in running.spec.notes:
+                        say(f"{'':<9} {note}")
                     return
             time.sleep(0.3)
         say(f"{running.spec.name} did not answer {url} within {timeout:.0f}s; see {running.log}")
