@@ -43,7 +43,10 @@ def _ensure_chromium() -> bool:
     return os.path.exists(CHROMIUM)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is open, and a later test module in the same worker that calls asyncio.run()
+# would fail ("cannot be called from a running event loop").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not _ensure_chromium():
         pytest.skip("Debian's chromium is not installed and apt-get cannot install it")
