@@ -38,8 +38,10 @@ from credledger.node.departments import Departments
 from credledger.node.errors import ForbiddenError, NotFoundError
 from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue
+from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import decode_serial, iso, reason_text
 from credledger.node.licences.verdicts import Status, effective_status
+from credledger.node.readmodel import ReadModel
 
 from .store import CounterStore
 
@@ -254,6 +256,12 @@ class PresentationVerifier:
         self.departments = departments
         self.views = ViewCaller(chain, registry_address, [dict(f) for f in self.registry.abi])
         self._has_holder_of = self.views.has("holderOf")
+        # the licence service's read model (node/readmodel.py): licence state, holder and issuer
+        # authorisations consistent to one indexed block, no contract views per request; without
+        # it (a bare licence reader) the verifier reads the contract at the chain head
+        ctx = getattr(licences, "ctx", None)
+        self._ctx: LicenceContext | None = ctx if isinstance(ctx, LicenceContext) else None
+        self._model: ReadModel | None = self._ctx.model if self._ctx is not None else None
 
     # --- the check ----------------------------------------------------------------------------
 
@@ -267,11 +275,16 @@ class PresentationVerifier:
         p_ = require(principal, "clerk", "department", action="verify presentations")
         if p_.kind == "department" and p_.department is None:  # pragma: no cover
             raise ForbiddenError("a department principal without a department")
-        head = self._head()
-        chain_head = int(head["number"], 16)
         # token validity is wall-clock time (the phone's clock); licence status is chain time
         now = int(time.time())
-        chain_now = max(now, int(head["timestamp"], 16))
+        model = self._model
+        if model is not None and self._ctx is not None:
+            self._ctx.own_writes_indexed()  # this node's own writes are in every later answer
+            chain_head, chain_now = model.height, model.now()
+        else:
+            head = self._head()
+            chain_head = int(head["number"], 16)
+            chain_now = max(now, int(head["timestamp"], 16))
         vid = "vr_" + uuid.uuid4().hex
         token_reasons: list[dict[str, Any]] = []
         p: pr.Presentation | None = None
@@ -302,10 +315,24 @@ class PresentationVerifier:
         checks: list[AssetCheck] = []
         if p is not None and not token_reasons:
             assert presenter is not None
-            checks = [
-                self._check_asset(a, presenter, p, doc_hash, doc_asset, chain_now)
-                for a in p.asset_ids
-            ]
+            if model is not None and self._ctx is not None:
+                if any(model.licence(a) is None for a in p.asset_ids):
+                    self._ctx.catch_up()  # a licence in a block not indexed yet, or a material
+                # every asset judged at one block: the licences read under one snapshot, the
+                # rest of the checks after it (they may read the indexer, whose lock is taken
+                # before the model's when it feeds it: never the other way round)
+                with model.snapshot() as chain_head:
+                    chain_now = model.now()
+                    views = {a: self._licence_view(a, chain_now) for a in p.asset_ids}
+                checks = [
+                    self._check_asset(a, presenter, p, doc_hash, doc_asset, chain_now, views[a])
+                    for a in p.asset_ids
+                ]
+            else:
+                checks = [
+                    self._check_asset(a, presenter, p, doc_hash, doc_asset, chain_now)
+                    for a in p.asset_ids
+                ]
         outcome: dict[str, Any] = {}
 
         def decide(first: tuple[str, float] | None) -> tuple[str, dict[str, Any]]:
@@ -418,7 +445,10 @@ class PresentationVerifier:
         doc_hash: bytes | None,
         doc_asset: bytes | None,
         chain_now: int,
+        view: dict[str, Any] | bool | None = False,
     ) -> AssetCheck:
+        """``view``: the licence view read under the caller's snapshot (None: not a licence);
+        False: read it here."""
         check = AssetCheck(asset)
         # the document applies to the asset it names, or to the only asset of the token
         doc = (
@@ -426,8 +456,8 @@ class PresentationVerifier:
             if (doc_asset == asset or (doc_asset is None and len(p.asset_ids) == 1))
             else None
         )
-        lic = self._licence_view(asset, chain_now)
-        if lic is not None:
+        lic = self._licence_view(asset, chain_now) if view is False else view
+        if isinstance(lic, dict):
             check.kind = "licence"
             self._check_licence(check, lic, presenter, doc)
         else:
@@ -439,16 +469,24 @@ class PresentationVerifier:
     def _licence_view(self, lid: bytes, chain_now: int) -> dict[str, Any] | None:
         """The licence as the cards need it: the contract's current record (one call) joined
         with its indexed events; when the indexer has not caught up with the contract, the
-        licence service's ``get`` (which waits for it)."""
-        ((issuer, tid, status_code, version, valid_until, doc),) = self.views.call(
-            "getLicence", lid
-        )
-        if int(status_code) == 0:
-            return None
-        stored = CHAIN_STATUS[int(status_code)]
-        issuer = to_checksum_address(issuer)  # eth_abi decodes addresses in lower case
+        licence service's ``get`` (which waits for it). With the read model: its record alone
+        (the caller holds its snapshot)."""
         rec = None
-        if self.indexer is not None:
+        if self._model is not None:
+            rec = self._model.licence(lid)
+            if rec is None:
+                return None
+            issuer, tid, version = to_checksum_address(rec.issuer), rec.type_id, rec.version
+            valid_until, doc, stored = rec.valid_until, rec.doc_hash, rec.status
+        else:
+            ((issuer, tid, status_code, version, valid_until, doc),) = self.views.call(
+                "getLicence", lid
+            )
+            if int(status_code) == 0:
+                return None
+            stored = CHAIN_STATUS[int(status_code)]
+            issuer = to_checksum_address(issuer)  # eth_abi decodes addresses in lower case
+        if rec is None and self.indexer is not None:
             evs = self.indexer.events(ev.CONTRACT, None, {"licenceId": ev.hexb(lid)})
             issued = [e for e in evs if e.event == "LicenceIssued"]
             rest = [e for e in evs if e.event in ev.LIFECYCLE]
@@ -488,6 +526,8 @@ class PresentationVerifier:
             "version": int(version),
             "status": status.value,
         }
+        if self._model is not None:  # the issuer's roles as of the same block
+            body["_issuerRoles"] = self._model.authorisation(bytes(tid), str(issuer))
         if status in (Status.SUSPENDED, Status.REVOKED) and rec.status_reason is not None:
             by = (
                 self.departments.by_address(rec.status_by)
@@ -503,7 +543,7 @@ class PresentationVerifier:
         return body
 
     def _holder_of(self, licence_id: bytes, lic: dict[str, Any]) -> str | None:
-        if self._has_holder_of:
+        if self._has_holder_of and self._model is None:
             h = str(self.views.call("holderOf", licence_id)[0])
             return None if int(h, 16) == 0 else to_checksum_address(h)
         bound = lic.get("holderAddress")
@@ -607,11 +647,13 @@ class PresentationVerifier:
         )
         self._authority(check, self._holder_of(lid, lic), presenter, "licence")
         if issuer and t.get("typeId"):
-            bits = int(
-                self.views.call(
-                    "authorisationOf", bytes.fromhex(t["typeId"][2:]), to_checksum_address(issuer)
-                )[0]
-            )
+            type_id = bytes.fromhex(t["typeId"][2:])
+            if "_issuerRoles" in lic:
+                bits = int(lic["_issuerRoles"])
+            else:
+                bits = int(
+                    self.views.call("authorisationOf", type_id, to_checksum_address(issuer))[0]
+                )
             if not bits & ROLE_ISSUER:
                 name = (lic.get("issuer") or {}).get("name") or issuer
                 check.reasons.append(
