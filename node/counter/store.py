@@ -2,8 +2,10 @@
 
 ``used`` is the single-use store: a presentation's statement hash is inserted, in a committed
 transaction with ``synchronous=FULL``, before the node answers, so a token verifies once — also
-after a crash or a restart. Rows whose token expired more than an hour ago are purged (such a
-token is refused as expired anyway).
+after a crash or a restart. Concurrent checks are group-committed (``node/groupcommit.py``): one
+writer thread takes every waiting check into one transaction, so they share one fsync instead of
+queueing for one each; each caller still waits for its own commit. Rows whose token expired more
+than an hour ago are purged (such a token is refused as expired anyway).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from credledger.node.db import Database, Migration
+from credledger.node.groupcommit import GroupCommitter
 
 # Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a file).
 # Append new migrations; never edit a shipped one.
@@ -40,6 +43,10 @@ MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 PURGE_AFTER = 3600
 
+Decide = Callable[[tuple[str, float] | None], tuple[str, dict[str, Any]]]
+#: statement, expires_at, verification id, checked_by, decide
+_Settle = tuple[bytes | None, int, str, str, Decide]
+
 
 class CounterStore:
     """``data_dir/counter.sqlite3`` through :class:`~credledger.node.db.Database`
@@ -49,8 +56,12 @@ class CounterStore:
         self.path = path
         self.db = Database(path, MIGRATIONS)
         self._last_purge = 0.0
+        self._writer: GroupCommitter[_Settle, tuple[str, float] | None] = GroupCommitter(
+            self._commit, name="counter-settle"
+        )
 
     def close(self) -> None:
+        self._writer.close()
         self.db.close()
 
     def settle(
@@ -61,40 +72,48 @@ class CounterStore:
         checked_by: str,
         decide: Callable[[tuple[str, float] | None], tuple[str, dict[str, Any]]],
     ) -> tuple[str, float] | None:
-        """One durable transaction (one fsync): take ``statement`` (when given) and write the
-        check row. ``decide(first_use)`` gives the verdict and summary, knowing whether the
-        statement was already used (``first_use`` = its first verification id and time)."""
+        """Durably (committed, fsynced) take ``statement`` (when given) and write the check row,
+        in a transaction shared with the checks waiting at the same moment. ``decide(first_use)``
+        gives the verdict and summary, knowing whether the statement was already used
+        (``first_use`` = its first verification id and time)."""
+        return self._writer.write((statement, expires_at, verification_id, checked_by, decide))
+
+    def _commit(self, items: list[_Settle]) -> list[tuple[str, float] | None]:
+        """The writer thread: every waiting check in one transaction, in arrival order (so the
+        second of two checks of one statement in the same group sees the first's row)."""
         now = time.time()
-        first: tuple[str, float] | None = None
+        out: list[tuple[str, float] | None] = []
         with self.db.tx() as conn:
-            if statement is not None:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
-                    (statement, verification_id, now, expires_at),
+            for statement, expires_at, verification_id, checked_by, decide in items:
+                first: tuple[str, float] | None = None
+                if statement is not None:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO used VALUES (?, ?, ?, ?)",
+                        (statement, verification_id, now, expires_at),
+                    )
+                    if cur.rowcount != 1:
+                        row = conn.execute(
+                            "SELECT verification_id, used_at FROM used WHERE statement=?",
+                            (statement,),
+                        ).fetchone()
+                        first = (str(row[0]), float(row[1]))
+                verdict, summary = decide(first)
+                conn.execute(
+                    "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        verification_id,
+                        statement,
+                        checked_by,
+                        now,
+                        verdict,
+                        json.dumps(summary, sort_keys=True, ensure_ascii=False),
+                    ),
                 )
-                if cur.rowcount != 1:
-                    row = conn.execute(
-                        "SELECT verification_id, used_at FROM used WHERE statement=?",
-                        (statement,),
-                    ).fetchone()
-                    first = (str(row[0]), float(row[1]))
-            verdict, summary = decide(first)
-            conn.execute(
-                "INSERT INTO checks VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    verification_id,
-                    statement,
-                    checked_by,
-                    now,
-                    verdict,
-                    json.dumps(summary, sort_keys=True, ensure_ascii=False),
-                ),
-            )
-        if now - self._last_purge > 60:
-            self._last_purge = now
-            with self.db.tx() as conn:
+                out.append(first)
+            if now - self._last_purge > 60:
+                self._last_purge = now
                 conn.execute("DELETE FROM used WHERE expires_at < ?", (now - PURGE_AFTER,))
-        return first
+        return out
 
     def checks_by(self, checked_by: str, since: float, limit: int = 200) -> list[dict[str, Any]]:
         rows = self.db.query(
