@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -101,3 +102,39 @@ def chain_and_node(
                 proc.kill()
             log.close()
             terminate(info.pid)
+
+
+# --- wrk (Debian's package; `make bench` installs it) ------------------------------------------
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(m.group(1)) * _UNIT[m.group(2)]
+
+
+def run_wrk(
+    url: str, seconds: int, connections: int, script: Path | None = None
+) -> tuple[str, dict[str, Any]]:
+    """wrk (1 thread) against ``url``: its output, and requests/s, p50/p99 in ms, the count of
+    non-2xx answers and the socket errors."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, flags=re.M))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: (.*)$", out, flags=re.M)
+    if not rps or "99" not in dist:
+        raise SystemExit(f"cannot read wrk output:\n{out}")
+    return out, {
+        "requests_per_second": round(float(rps.group(1)), 1),
+        "p50_ms": round(_ms(dist["50"]), 2),
+        "p99_ms": round(_ms(dist["99"]), 2),
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1).strip() if errors else None,
+    }

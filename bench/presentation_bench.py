@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the catalogue's data files
-from _infra import ROOT, chain_and_node, write_result
+from _infra import ROOT, chain_and_node, run_wrk, write_result
 
 from credledger.node import presentation as pr
 from credledger.node.auth import hash_token
@@ -127,30 +126,15 @@ done = function(summary, latency, requests)
   end
 end
 """
-_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if not m:
-        raise ValueError(f"cannot read wrk latency {text!r}")
-    return float(m.group(1)) * _UNIT[m.group(2)]
 
 
 def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, float]:
-    cmd = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    if script is not None:
-        cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    dist = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.M))
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not rps or "99" not in dist:
-        raise SystemExit(f"cannot read wrk output:\n{out}")
+    out, m = run_wrk(url, seconds, WRK_CONNECTIONS, script)
     counts = re.search(r"VALID (\d+) OTHER (\d+)", out)
     return {
-        "rps": float(rps.group(1)),
-        "p50": round(_ms(dist["50"]), 2),
-        "p99": round(_ms(dist["99"]), 2),
+        "rps": m["requests_per_second"],
+        "p50": m["p50_ms"],
+        "p99": m["p99_ms"],
         "valid": int(counts.group(1)) if counts else -1,
         "other": int(counts.group(2)) if counts else -1,
     }

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,7 +32,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _infra import ROOT, chain_and_node, write_result
+from _infra import ROOT, chain_and_node, run_wrk, write_result
 
 USCC = "91310000MA1FL1234Q"
 MARKET = "devnet-market-token"
@@ -50,35 +48,10 @@ f:close()
 {headers}
 """
 
-_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if not m:
-        raise ValueError(f"cannot read wrk latency {text!r}")
-    return float(m.group(1)) * _UNIT[m.group(2)]
-
 
 def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, Any]:
     """Run wrk against ``url``; requests/s, p50/p99 in ms and the count of non-2xx answers."""
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    if script:
-        cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    dist = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, flags=re.M))
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = re.search(r"Socket errors: (.*)$", out, flags=re.M)
-    if not rps or "99" not in dist:
-        raise SystemExit(f"cannot read wrk output:\n{out}")
-    return {
-        "requests_per_second": round(float(rps.group(1)), 1),
-        "p50_ms": round(_ms(dist["50"]), 2),
-        "p99_ms": round(_ms(dist["99"]), 2),
-        "non_2xx": int(bad.group(1)) if bad else 0,
-        "socket_errors": errors.group(1).strip() if errors else None,
-    }
+    return run_wrk(url, seconds, CONNECTIONS, script)[1]
 
 
 def cpu_seconds(pid: int) -> float:

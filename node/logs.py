@@ -42,3 +42,5 @@ def configure_json_logs(level: str = "INFO") -> None:
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level)
+    # httpx logs every request at INFO (e.g. `up` asking its companions for their health)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
