@@ -66,13 +66,18 @@ def deployment(
 
 
 @pytest.fixture
-def snapshot(chain: Chain) -> Iterator[None]:
-    """Revert every chain change the test made (anvil snapshot)."""
+def snapshot(chain: Chain, deployer: TxSender) -> Iterator[None]:
+    """Revert every chain change the test made (anvil snapshot).
+
+    The revert also rolls back the session deployer's nonce on chain: its cached next nonce is
+    dropped too, or its next transaction (in a later test of this worker) would leave a gap and
+    never be mined."""
     snap = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     try:
         yield
     finally:
         chain.w3.provider.make_request("evm_revert", [snap])  # type: ignore[arg-type]
+        deployer.nonces.reset()
 
 
 def run_cli(
