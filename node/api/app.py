@@ -11,7 +11,11 @@ from fastapi import FastAPI
 from credledger.node import __version__
 from credledger.node.api import docs
 from credledger.node.api.errors import install_error_handlers
-from credledger.node.api.limits import BodyLimitMiddleware, restore_recursion_limit
+from credledger.node.api.limits import (
+    BodyLimitMiddleware,
+    restore_recursion_limit,
+    settle_heap,
+)
 from credledger.node.api.routes import health, metrics
 from credledger.node.api.security import install_security
 from credledger.node.assembly import build_runtime
@@ -31,6 +35,7 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        settle_heap()
         try:
             yield
         finally:

@@ -26,6 +26,7 @@ Usage (node/api/app.py does exactly this)::
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import sys
@@ -135,6 +136,15 @@ class BoundedJsonRoute(APIRoute):
             return await handler(_BoundedJsonRequest(request.scope, request.receive))
 
         return bounded
+
+
+def settle_heap() -> None:
+    """Move what is alive once the app has started (modules, web3's ABIs, pydantic's schemas, the
+    read model as loaded) out of the cyclic collector's reach, so that a full collection under
+    load scans only what requests allocate. Without it, a node under load paused ~90 ms for a
+    full collection every second or so: that was its p99. Both apps' lifespans call it."""
+    gc.collect()
+    gc.freeze()
 
 
 def restore_recursion_limit(limit: int = DEFAULT_RECURSION_LIMIT) -> None:

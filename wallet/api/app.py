@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from credledger.node.api.errors import install_error_handlers
-from credledger.node.api.limits import BodyLimitMiddleware, restore_recursion_limit
+from credledger.node.api.limits import (
+    BodyLimitMiddleware,
+    restore_recursion_limit,
+    settle_heap,
+)
 from credledger.wallet import __version__
 from credledger.wallet.api import accounts, grants, materials, presentations, uses
 from credledger.wallet.api.deps import MAX_JSON_BYTES
@@ -23,8 +28,14 @@ ROUTERS = [accounts.router, materials.router, grants.router, presentations.route
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    settle_heap()  # the runtime is started by its owner (`wallet serve`, the tests)
+    yield
+
+
 def create_app(runtime: WalletRuntime) -> FastAPI:
-    app = FastAPI(title="credledger wallet", version=__version__)
+    app = FastAPI(title="credledger wallet", version=__version__, lifespan=_lifespan)
     app.state.runtime = runtime
     # the node's hardening, reused: bounded bodies (streamed, depth-checked JSON), one JSON error
     # shape for every failure (never echoing input: it may be a password or a keystore)

@@ -59,3 +59,10 @@ def health(
         body["signer"] = runtime.sender.address
     body.update(runtime.component_health())
     return body
+
+
+@router.get("/v1/ping")
+async def ping() -> dict[str, bool]:
+    """A trivial endpoint: no chain, no state. The benchmarks' reference (what the server itself
+    can do through the node's own middleware)."""
+    return {"ok": True}
