@@ -20,7 +20,7 @@ from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from credledger.node.artifacts import abi as artifact_abi
-from credledger.node.errors import RpcUnavailableError
+from credledger.node.errors import ChainError, RpcUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class Chain:
                 f"cannot reach the chain at {urls}", urls=list(rpc_urls)
             ) from exc
         self._eip1559: bool | None = None
+        self._fees: tuple[float, dict[str, int]] | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -112,19 +113,45 @@ class Chain:
             address=Web3.to_checksum_address(address), abi=artifact_abi(name)
         )
 
+    def view(self, to: str, data: bytes) -> bytes:
+        """``eth_call`` of ready-encoded ``data`` at the latest block, without web3's contract
+        machinery (ABI lookup, argument and result formatters): for a hot view whose words the
+        caller encodes and decodes itself. A revert or an RPC error raises ChainError."""
+        response = self.provider.make_request(
+            RPCEndpoint("eth_call"), [{"to": to, "data": "0x" + data.hex()}, "latest"]
+        )
+        result = response.get("result")
+        if "error" in response or not isinstance(result, str):
+            raise ChainError(f"eth_call to {to} failed: {response.get('error')}")
+        return bytes.fromhex(result.removeprefix("0x"))
+
     def code_at(self, address: str) -> bytes:
         return bytes(self.w3.eth.get_code(Web3.to_checksum_address(address)))
 
-    def fee_fields(self) -> dict[str, int]:
-        """Fee fields for a new transaction: EIP-1559 where there is a base fee, else legacy."""
+    def fee_fields(self, max_age: float = 0.0) -> dict[str, int]:
+        """Fee fields for a new transaction: EIP-1559 where there is a base fee, else legacy.
+
+        ``max_age`` > 0 reuses fields read at most that many seconds ago (two RPC round trips a
+        transaction saved under load): ``maxFeePerGas`` is twice the base fee plus the tip, and
+        the base fee rises at most 12.5 % a block, so a second-old reading still pays."""
+        cached = self._fees
+        if max_age > 0 and cached is not None and time.monotonic() - cached[0] <= max_age:
+            return dict(cached[1])
         if self.supports_eip1559:
             base = int(self.w3.eth.get_block("latest")["baseFeePerGas"])
             try:
                 tip = int(self.w3.eth.max_priority_fee)
             except Exception:
                 tip = 10**9
-            return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
-        return {"gasPrice": int(self.w3.eth.gas_price)}
+            fields = {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        else:
+            fields = {"gasPrice": int(self.w3.eth.gas_price)}
+        self._fees = (time.monotonic(), fields)
+        return dict(fields)
+
+    def forget_fees(self) -> None:
+        """Drop the fee fields kept for ``max_age`` (after a send the node refused)."""
+        self._fees = None
 
 
 def wait_for_rpc(url: str, timeout: float = 30.0) -> int:

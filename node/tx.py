@@ -21,21 +21,31 @@ from credledger.node.chain import Chain
 from credledger.node.contracts.errors import decode_revert
 from credledger.node.errors import ChainError, ContractRevert
 
+# how old the fee fields of a transaction may be (node.chain.Chain.fee_fields)
+FEE_MAX_AGE = 1.0
+
 
 class NonceManager:
-    """Hands out consecutive nonces for one account; resyncs from the chain on demand."""
+    """Hands out consecutive nonces for one account; resyncs from the chain on demand.
 
-    def __init__(self, chain: Chain, address: str) -> None:
+    By default every nonce is checked against the chain's pending count (another process may
+    send from the same account). ``sole_sender``: this process is the account's only sender (the
+    wallet's relayer), so the chain is read once and after a failed send, not per transaction.
+    """
+
+    def __init__(self, chain: Chain, address: str, *, sole_sender: bool = False) -> None:
         self._chain = chain
         self._address = address
         self._next: int | None = None
+        self.sole_sender = sole_sender
         self.lock = threading.RLock()
 
     def take(self) -> int:
         with self.lock:
-            pending = self._chain.w3.eth.get_transaction_count(self._address, "pending")  # type: ignore[arg-type]
-            if self._next is None or pending > self._next:
-                self._next = pending
+            if self._next is None or not self.sole_sender:
+                pending = self._chain.w3.eth.get_transaction_count(self._address, "pending")  # type: ignore[arg-type]
+                if self._next is None or pending > self._next:
+                    self._next = pending
             n = self._next
             self._next += 1
             return n
@@ -43,6 +53,10 @@ class NonceManager:
     def reset(self) -> None:
         with self.lock:
             self._next = None
+
+
+def _nonce_error(exc: Exception) -> bool:
+    return "nonce" in str(exc).lower()
 
 
 def revert_from(exc: Exception) -> ContractRevert | None:
@@ -59,18 +73,25 @@ def revert_from(exc: Exception) -> ContractRevert | None:
 class TxSender:
     """Builds, signs, sends and waits for transactions from one local account."""
 
-    def __init__(self, chain: Chain, account: LocalAccount, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        account: LocalAccount,
+        *,
+        timeout: float = 120.0,
+        sole_sender: bool = False,
+    ) -> None:
         self.chain = chain
         self.account = account
         self.address: str = account.address
-        self.nonces = NonceManager(chain, account.address)
+        self.nonces = NonceManager(chain, account.address, sole_sender=sole_sender)
         self.timeout = timeout
 
     def build(
         self, call: ContractFunction | ContractConstructor, gas: int | None = None
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"from": self.address, "chainId": self.chain.chain_id}
-        params.update(self.chain.fee_fields())
+        params.update(self.chain.fee_fields(max_age=FEE_MAX_AGE))
         try:
             if gas is None:
                 gas = int(call.estimate_gas({"from": self.address}))
@@ -84,16 +105,26 @@ class TxSender:
     def send(
         self, call: ContractFunction | ContractConstructor, gas: int | None = None
     ) -> TxReceipt:
-        """Send ``call`` and wait for its receipt; a revert raises the decoded error."""
-        with self.nonces.lock:
-            tx = self.build(call, gas)
-            tx["nonce"] = self.nonces.take()
-            signed = self.account.sign_transaction(tx)
-            try:
-                tx_hash = self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception:
-                self.nonces.reset()
-                raise
+        """Send ``call`` and wait for its receipt; a revert raises the decoded error.
+
+        Fees, gas and encoding are worked out before the nonce is taken: concurrent senders
+        (the wallet relays grants from many requests) hold the account's nonce lock only to
+        number, sign and send."""
+        tx = self.build(call, gas)
+        for attempt in (1, 2):
+            with self.nonces.lock:
+                tx["nonce"] = self.nonces.take()
+                signed = self.account.sign_transaction(tx)
+                try:
+                    tx_hash = self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    break
+                except Exception as exc:
+                    self.nonces.reset()
+                    self.chain.forget_fees()
+                    # a sole sender's cached nonce can be behind after all (the account was
+                    # used elsewhere): once more, with the chain's count
+                    if attempt == 2 or not self.nonces.sole_sender or not _nonce_error(exc):
+                        raise
         return self.wait(tx_hash, call)
 
     def wait(

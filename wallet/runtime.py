@@ -64,7 +64,7 @@ class WalletRuntime:
         master = crypto.MasterKey(data_dir / "master.key")
         token = settings.node_token.get_secret_value() if settings.node_token else None
         node = NodeClient(settings.node_url, settings.node_timeout, token)
-        relayer = TxSender(chain, account)
+        relayer = TxSender(chain, account, sole_sender=True)  # the wallet's own key
         accounts = AccountService(store, settings.security, master)
         materials = MaterialService(store, settings.materials, master, data_dir / "files", node)
         consent = ConsentChain(chain, contracts["ConsentRegistry"], relayer)
