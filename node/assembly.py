@@ -56,5 +56,6 @@ def build_runtime(settings: Settings) -> NodeRuntime:
         licences=licence.service,
         counter=desk.service,
         workers=[*anchors.workers, core.indexer, *licence.workers, *desk.workers],
-        routers=[*anchors.routers, *licence.routers, *desk.routers],
+        # the read path first: a request is matched against the routes in order
+        routers=[*licence.routers, *desk.routers, *anchors.routers],
     )

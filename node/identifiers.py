@@ -28,6 +28,7 @@ spaces or lower case; :func:`normalise_uscc` and :func:`normalise_citizen_id` fo
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -150,6 +151,7 @@ class UsccInfo:
     organisation_code: str
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the read path normalises a code per request
 def normalise_uscc(raw: str, *, field: str = "uscc") -> Uscc:
     """Validate a unified social credit code and return it in canonical form (18 upper ASCII)."""
     return parse_uscc(raw, field=field).code
@@ -347,6 +349,7 @@ def is_citizen_id(raw: str) -> bool:
 # --- subjects and masking ---------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # pure; keccak through pycryptodome is slow
 def enterprise_subject(uscc: str) -> Subject:
     """The on-chain subject of an enterprise (validates and normalises ``uscc`` first)."""
     code = normalise_uscc(uscc)

@@ -1,7 +1,9 @@
 """What the routers share: the runtime, its services and the caller, as FastAPI dependencies.
 
 They are ``async`` (they never block): FastAPI runs a sync dependency in its thread pool, one
-thread hop per dependency per request."""
+thread hop per dependency per request. The plain functions (``runtime_of``, ``licences_of``,
+``counter_of``) are the same lookups for the hot routes that skip dependency resolution
+(node.api.security)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,30 @@ class ServiceUnavailable(CredledgerError):
     http_status = 503
 
 
-async def get_runtime(request: Request) -> NodeRuntime:
+def runtime_of(request: Request) -> NodeRuntime:
     runtime: NodeRuntime = request.app.state.runtime
     return runtime
+
+
+def licences_of(runtime: NodeRuntime) -> LicenceService:
+    if runtime.licences is None:
+        raise ServiceUnavailable(
+            "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
+        )
+    return runtime.licences
+
+
+def counter_of(runtime: NodeRuntime) -> PresentationVerifier:
+    if runtime.counter is None:
+        raise ServiceUnavailable("presentation verification is off (no licence service)")
+    return runtime.counter
+
+
+# --- as dependencies ----------------------------------------------------------------------------
+
+
+async def get_runtime(request: Request) -> NodeRuntime:
+    return runtime_of(request)
 
 
 Runtime = Annotated[NodeRuntime, Depends(get_runtime)]
@@ -38,20 +61,14 @@ Anchoring = Annotated[AnchoringService, Depends(get_anchoring)]
 
 
 async def get_licences(runtime: Runtime) -> LicenceService:
-    if runtime.licences is None:
-        raise ServiceUnavailable(
-            "the licence service is off: the manifest has no LicenceRegistry (deploy again)"
-        )
-    return runtime.licences
+    return licences_of(runtime)
 
 
 Licences = Annotated[LicenceService, Depends(get_licences)]
 
 
-def get_counter(runtime: Runtime) -> PresentationVerifier:
-    if runtime.counter is None:
-        raise ServiceUnavailable("presentation verification is off (no licence service)")
-    return runtime.counter
+async def get_counter(runtime: Runtime) -> PresentationVerifier:
+    return counter_of(runtime)
 
 
 Counter = Annotated[PresentationVerifier, Depends(get_counter)]

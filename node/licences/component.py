@@ -16,7 +16,15 @@ from credledger.node.runtime import Contribution, Core
 
 log = logging.getLogger("credledger.node.licences")
 
-ROUTERS = (licences.router, enterprises.router, verify.router, verifications.router)
+# the read path's routes first: a request is matched against the routes in order
+ROUTERS = (
+    verify.router,
+    licences.read_router,
+    enterprises.read_router,
+    licences.router,
+    enterprises.router,
+    verifications.router,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -105,17 +105,46 @@ class LicenceQueries:
     def get(self, licence_id: bytes) -> LicenceDetail:
         self.ctx.own_writes_indexed()
         self.wait_known(licence_id)
+        judged = self._judged(licence_id)
+        if judged is None:
+            raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
+        return LicenceDetail.model_validate(self._detail(licence_id, *judged))
+
+    def get_json_now(self, licence_id: bytes) -> dict[str, Any] | None:
+        """:meth:`get` as JSON without blocking (for the event loop), or None when answering
+        needs a wait: this node's own last write not indexed yet, a licence the read model does
+        not know (yet), or the store busy with a writer (its lock is only tried)."""
+        model = self.ctx.model
+        if model.height < self.ctx.last_write_block or model.licence(licence_id) is None:
+            return None
+        judged = self._judged(licence_id)  # the model's lock first, then the store's: the
+        if judged is None:  # order the indexer takes them in
+            return None
+        lock = self.ctx.store.lock
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            return self._detail(licence_id, *judged)
+        finally:
+            lock.release()
+
+    def _judged(self, licence_id: bytes) -> tuple[dict[str, Any], list[dict[str, Any]], int] | None:
+        """The licence at the read model's block: its JSON, its chain events and the block."""
         model = self.ctx.model
         with model.snapshot() as block:
             rec = model.licence(licence_id)
             if rec is None:
-                raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
-            body = self._licence_json(rec, rec.status, model.now())
-            events = list(rec.history)
+                return None
+            return self._licence_json(rec, rec.status, model.now()), list(rec.history), block
+
+    def _detail(
+        self, licence_id: bytes, body: dict[str, Any], events: list[dict[str, Any]], block: int
+    ) -> dict[str, Any]:
+        """``body`` with what this node keeps beside the chain: notes, verifications, metadata."""
         body["history"] = self._history(licence_id, events)
         body["metadata"] = self.ctx.store.metadata_of(licence_id)
         body["judgedAtBlock"] = block
-        return LicenceDetail.model_validate(body)
+        return body
 
     def summary(self, licence_id: bytes) -> LicenceView:
         """The licence without its history and metadata (as verifications list it)."""
@@ -170,8 +199,19 @@ class LicenceQueries:
 
     def enterprise(self, uscc: str) -> EnterpriseView:
         code = normalise_uscc(uscc)
-        subject = enterprise_subject(code)
         self.ctx.own_writes_indexed()
+        return EnterpriseView.model_validate(self._enterprise_json(code))
+
+    def enterprise_json_now(self, uscc: str) -> dict[str, Any] | None:
+        """:meth:`enterprise` as JSON without blocking (for the event loop), or None while this
+        node's own last write is not indexed yet."""
+        code = normalise_uscc(uscc)
+        if self.ctx.model.height < self.ctx.last_write_block:
+            return None
+        return self._enterprise_json(code)
+
+    def _enterprise_json(self, code: str) -> dict[str, Any]:
+        subject = enterprise_subject(code)
         model = self.ctx.model
         with model.snapshot() as block:
             now = model.now()
@@ -183,14 +223,12 @@ class LicenceQueries:
                 }
                 for e in model.supervision_of(subject)
             ]
-        return EnterpriseView.model_validate(
-            {
-                "uscc": code,
-                "subject": ev.hexb(subject),
-                "licences": licences,
-                "supervision": supervision,
-                "indexedHeight": block,
-                "judgedAtBlock": block,
-                "asOf": now,
-            }
-        )
+        return {
+            "uscc": code,
+            "subject": ev.hexb(subject),
+            "licences": licences,
+            "supervision": supervision,
+            "indexedHeight": block,
+            "judgedAtBlock": block,
+            "asOf": now,
+        }

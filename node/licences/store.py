@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -98,6 +99,12 @@ class LicenceStore:
         self._db = self.db.conn
         # this run of the node; a pending claim with another run id was left by a crash
         self.run_id = uuid.uuid4().hex
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The database's one lock (readers on the event loop only try it: a writer may be
+        waiting for its fsync)."""
+        return self._lock
 
     def close(self) -> None:
         self.db.close()

@@ -80,3 +80,36 @@ def test_suspend_then_verify_is_never_stale(node_a: Node, node_b: Node) -> None:
     assert after, seen
     assert all(v == "SUSPENDED" for _, _, v in after), [s for s in after if s[2] != "SUSPENDED"]
     assert all(v == "VALID" for _, _, v in before), [s for s in before if s[2] != "VALID"]
+
+
+def test_reads_from_the_event_loop_are_what_the_models_say(node_a: Node) -> None:  # noqa: F811
+    """GET /v1/licences/{id} and /v1/enterprises/{uscc} answer from the read model on the event
+    loop without the response models: their JSON is exactly the models' own (history with a
+    suspension, a note and a recorded verification included)."""
+    from credledger.node.licences.models import EnterpriseView, LicenceDetail
+
+    doc = document("loop-reads")
+    body = issue_body("FOOD-OPERATION", doc)
+    issued = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=body), 201)
+    lid = issued["licenceId"]
+    node_a.ok(
+        node_a.post(
+            f"/v1/licences/{lid}/suspend",
+            TOKENS["enforcement"],
+            json={"reasonCode": 2, "note": "抽检不合格"},
+        )
+    )
+    node_a.ok(
+        node_a.post(
+            "/v1/verify/document",
+            TOKENS["clerk_a"],
+            json={"documentHash": sha(doc), "licenceId": lid},
+        )
+    )
+    detail = node_a.ok(node_a.get(f"/v1/licences/{lid}"))
+    assert detail["status"] == "SUSPENDED"
+    assert [h["action"] for h in detail["history"]][-1] == "VERIFIED"
+    assert LicenceDetail.model_validate(detail).model_dump(mode="json", by_alias=True) == detail
+    view = node_a.ok(node_a.get(f"/v1/enterprises/{body['holderUscc']}"))
+    assert lid in [item["licenceId"] for item in view["licences"]]
+    assert EnterpriseView.model_validate(view).model_dump(mode="json", by_alias=True) == view

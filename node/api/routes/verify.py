@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from credledger.node.api.deps import Runtime
+from credledger.node.api.deps import licences_of, runtime_of
 from credledger.node.api.fastform import small_form
+from credledger.node.api.responses import FastJSONResponse
 from credledger.node.api.routes._bodies import (
     WRITE_ERRORS,
     Body,
@@ -16,8 +17,8 @@ from credledger.node.api.routes._bodies import (
     request_body,
     validated,
 )
-from credledger.node.api.routes.licences import Licences, Verifier, payload
-from credledger.node.api.security import GuardedRoute
+from credledger.node.api.routes.licences import VERIFIER, payload
+from credledger.node.api.security import BEARER_DOC, GuardedRoute
 from credledger.node.licences.inputs import parse_licence_id
 from credledger.node.licences.models import DocumentVerdict
 
@@ -35,22 +36,27 @@ class VerifyBody(Body):
     "/v1/verify/document",
     response_model=DocumentVerdict,
     responses=WRITE_ERRORS,
-    openapi_extra=request_body(
-        VerifyBody,
-        file_field="document",
-        description="the document as a file, or its documentHash; optionally the licenceId",
-    ),
+    openapi_extra={
+        **request_body(
+            VerifyBody,
+            file_field="document",
+            description="the document as a file, or its documentHash; optionally the licenceId",
+        ),
+        **BEARER_DOC,
+    },
 )
-async def verify_document(
-    request: Request, runtime: Runtime, caller: Verifier, service: Licences
-) -> Response:
+async def verify_document(request: Request) -> Response:
     """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN.
 
     With a clerk's (or department's) token the check is recorded and anchored; the answer carries
     the record's id (``GET /v1/verifications/{id}``). Without a token it is rate-limited by
     client address. ``judgedAtBlock`` is the block the verdict was judged at.
     """
-    # the read path's hot route: small forms (a clerk's upload) are split at once
+    # the read path's hot route: no dependency resolution (node.api.security), the guard first
+    caller = await VERIFIER.check(request)
+    runtime = runtime_of(request)
+    service = licences_of(runtime)
+    # small forms (a clerk's upload) are split at once
     fast = await small_form(request, runtime.settings.api.max_upload_bytes)
     fields, file_hash = fast if fast is not None else await payload(request, runtime)
     body = validated(VerifyBody, fields)
@@ -68,4 +74,4 @@ async def verify_document(
         answer, record = now
         if record is not None:
             answer = await verifier.record_async(answer, record)
-    return JSONResponse(answer)
+    return FastJSONResponse(answer)
