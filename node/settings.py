@@ -246,15 +246,26 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml = os.environ.get("CREDLEDGER_CONFIG")
-        if toml:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
-        return tuple(sources)
+        return init_env_toml(settings_cls, init_settings, env_settings, "CREDLEDGER_CONFIG")
 
     def manifest_path(self, chain_id: int) -> Path:
         """``manifest`` if set, else the chain's default (:func:`paths.default_manifest`)."""
         return self.manifest or paths.default_manifest(chain_id, self.data_dir)
+
+
+def init_env_toml(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    config_var: str,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The settings sources of the node and the wallet, first wins: arguments, the environment,
+    then the TOML file named by ``config_var`` (no .env files, no secrets directory)."""
+    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+    toml = os.environ.get(config_var)
+    if toml:
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
+    return tuple(sources)
 
 
 def load_settings(**overrides: object) -> Settings:

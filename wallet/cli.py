@@ -291,10 +291,7 @@ def grant(
     token: TokenOpt = None,
 ) -> None:
     """Grant the use of an asset for a purpose until a date (signed and relayed by the wallet)."""
-    exp: int | str = expires
-    if expires.startswith("+") and expires[-1] in "dh" and expires[1:-1].isdigit():
-        exp = int(time.time()) + int(expires[1:-1]) * (86400 if expires[-1] == "d" else 3600)
-    body = {"assetId": asset, "grantee": grantee, "purpose": purpose, "expiresAt": exp,
+    body = {"assetId": asset, "grantee": grantee, "purpose": purpose, "expiresAt": _expiry(expires),
             "maxUses": max_uses}  # fmt: skip
     g = _client(url, token).json("POST", "/v1/grants", json=body)
     console.print(f"grant {g['grantId']} {g['state']}  tx {g['transactionHash']}", highlight=False)

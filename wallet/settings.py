@@ -17,11 +17,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from credledger.node import paths
 from credledger.node.errors import ConfigError
+from credledger.node.settings import init_env_toml
 
 ChainKind = Literal["devnet", "consortium", "public"]
 #: The relayer's dev account on devnets (the node uses 0 and departments 1-4 in the demos).
@@ -123,11 +123,7 @@ class WalletSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml = os.environ.get("CREDLEDGER_WALLET_CONFIG")
-        if toml:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
-        return tuple(sources)
+        return init_env_toml(settings_cls, init_settings, env_settings, "CREDLEDGER_WALLET_CONFIG")
 
     def manifest_path(self, chain_id: int) -> Path:
         return self.manifest or paths.DEPLOYMENTS_DIR / f"{chain_id}.json"

@@ -76,3 +76,12 @@ def shot(page: Any, name: str) -> Path:
     path = OUTPUT / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def scan(page: Any, token: str) -> str:
+    """Type the token into the focused field as a scan gun does, then Enter; the overall verdict."""
+    assert page.evaluate("document.activeElement.id") == "token"
+    page.keyboard.type(token)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#result")
+    return str(page.get_attribute("#result h2", "data-verdict"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import segno
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import scan, shot
 from tests.counter.conftest import TOKENS, Parties, lid
 from tests.licences.conftest import ENTERPRISE, document
 
@@ -18,15 +18,6 @@ def sign_in(page: Any, parties: Parties) -> None:
     page.fill("#token", TOKENS["clerk"])
     page.click("button[type=submit]")
     page.wait_for_selector("#scan-form")
-
-
-def scan(page: Any, token: str) -> str:
-    """Type the token into the focused field as a scan gun does, then Enter; the overall verdict."""
-    assert page.evaluate("document.activeElement.id") == "token"
-    page.keyboard.type(token)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#result")
-    return str(page.get_attribute("#result h2", "data-verdict"))
 
 
 def card_verdicts(page: Any) -> list[str]:

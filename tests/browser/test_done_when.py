@@ -22,7 +22,7 @@ from credledger.node.devnet import terminate as stop_chain
 from credledger.node.licences.demo import CLERK_TOKEN, DEMO_ENTERPRISE_USCC
 from credledger.node.signer import dev_account
 from credledger.wallet.demo import DEMO_PASSWORD
-from tests.browser.conftest import shot
+from tests.browser.conftest import scan, shot
 from tests.support.node_process import UpProcess
 
 pytestmark = pytest.mark.chain
@@ -49,15 +49,6 @@ def up(tmp_path: Path) -> Iterator[tuple[UpProcess, str, DevnetInfo]]:
     finally:
         assert node.stop() == 0
         stop_chain(chain.pid)
-
-
-def _scan(page: Any, token: str) -> str:
-    """Type into the focused field as a scan gun in keyboard mode does, then Enter."""
-    assert page.evaluate("document.activeElement.id") == "token"
-    page.keyboard.type(token)
-    page.keyboard.press("Enter")
-    page.wait_for_selector("#result")
-    return str(page.get_attribute("#result h2", "data-verdict"))
 
 
 def _codes(page: Any) -> list[str]:
@@ -112,7 +103,7 @@ def test_make_run_wallet_qr_to_clerk_cards_refusals_and_suspension(
         clerk.fill("#token", CLERK_TOKEN)
         clerk.click("button[type=submit]")
         clerk.wait_for_selector("#scan-form")
-        assert _scan(clerk, token) == "VALID"
+        assert scan(clerk, token) == "VALID"
         cards = clerk.query_selector_all("#result .card")
         assert [c.get_attribute("data-verdict") for c in cards] == ["VALID", "VALID"]
         record = clerk.get_attribute("#result .record a", "href")
@@ -120,16 +111,16 @@ def test_make_run_wallet_qr_to_clerk_cards_refusals_and_suspension(
         shot(clerk, "done-when-clerk-valid")
 
         # the same code again, an expired one, one with a character changed
-        assert _scan(clerk, token) == "REFUSED" and "REPLAYED" in _codes(clerk)
+        assert scan(clerk, token) == "REFUSED" and "REPLAYED" in _codes(clerk)
         key = pr.ChainKeySigner(dev_account(DEMO_HOLDER_DEV_ACCOUNT).key)
         ids = [bytes.fromhex(lid[2:]) for lid in licences]
         chain_id = int(httpx.get(f"{wallet_url}/v1/info", timeout=30).json()["chainId"])
         old = pr.create(key, ids, chain_id, ttl=60, issued_at=int(time.time()) - 200).encode()
-        assert _scan(clerk, old) == "REFUSED" and "TOKEN_EXPIRED" in _codes(clerk)
+        assert scan(clerk, old) == "REFUSED" and "TOKEN_EXPIRED" in _codes(clerk)
         fresh = _show_qr(wallet, licences)
         i = len(fresh) // 2
         tampered = fresh[:i] + ("A" if fresh[i] != "A" else "B") + fresh[i + 1 :]
-        assert _scan(clerk, tampered) == "REFUSED"
+        assert scan(clerk, tampered) == "REFUSED"
         assert set(_codes(clerk)) & {"BAD_SIGNATURE", "TOKEN_MALFORMED"}
         shot(clerk, "done-when-clerk-tampered")
 
@@ -143,7 +134,7 @@ def test_make_run_wallet_qr_to_clerk_cards_refusals_and_suspension(
             timeout=60,
         )
         assert r.status_code == 200, r.text
-        assert _scan(clerk, _show_qr(wallet, licences)) == "INVALID"
+        assert scan(clerk, _show_qr(wallet, licences)) == "INVALID"
         suspended = clerk.locator(f"#result .card[data-asset='{food['licenceId']}']")
         if suspended.count() == 0:  # cards in token order
             suspended = clerk.locator("#result .card[data-verdict=SUSPENDED]")
