@@ -15,15 +15,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
-from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from credledger.node.errors import InputError, PayloadTooLargeError
 
 MAX_BODY = 256 * 1024
 MAX_PARTS = 32
+
+# one ``; key=value`` or ``; key="value"`` parameter; escapes, RFC 2231 (``key*=``) and anything
+# else unusual do not match, and the request goes to the full parser
+_PARAM = re.compile(rb'[ \t]*;[ \t]*([A-Za-z0-9_.-]+)=(?:"([^"\\\r\n]*)"|([^;"\s\\]*))[ \t]*')
+
+
+def options(value: bytes) -> tuple[bytes, dict[bytes, bytes]] | None:
+    """``kind; key=value; …`` of a Content-Type or Content-Disposition header: the kind (lower
+    case) and the parameters (keys lower case), or None for anything this simple reader does not
+    take (python-multipart's ``parse_options_header`` is a fifth of a small verdict)."""
+    kind, _, _ = value.partition(b";")
+    pos, params = len(kind), {}
+    while pos < len(value):
+        m = _PARAM.match(value, pos)
+        if m is None or m.end() == pos:
+            return None
+        quoted, bare = m.group(2), m.group(3)
+        params[m.group(1).lower()] = quoted if quoted is not None else bare
+        pos = m.end()
+    return kind.strip().lower(), params
 
 
 async def small_form(request: Request, limit: int) -> tuple[dict[str, Any], bytes | None] | None:
@@ -33,8 +53,8 @@ async def small_form(request: Request, limit: int) -> tuple[dict[str, Any], byte
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > min(MAX_BODY, limit + 64 * 1024):
         return None
-    _, options = parse_options_header(ctype)
-    boundary = options.get(b"boundary")
+    parsed = options(ctype.encode("latin-1"))
+    boundary = parsed[1].get(b"boundary") if parsed is not None else None
     if not boundary:
         return None
     body = await request.body()
@@ -60,9 +80,10 @@ async def small_form(request: Request, limit: int) -> tuple[dict[str, Any], byte
                 return None
             key = name.strip().lower()
             if key == b"content-disposition":
-                kind, disposition = parse_options_header(value.strip())
-                if kind != b"form-data":
+                parsed = options(value.strip())
+                if parsed is None or parsed[0] != b"form-data":
                     return None
+                disposition = parsed[1]
             elif key == b"content-transfer-encoding":
                 return None  # leave the unusual to the full parser
         if disposition is None or b"name" not in disposition:

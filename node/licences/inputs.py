@@ -7,6 +7,7 @@ field and says what is expected; nothing here touches the chain.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
     return seconds
 
 
+@functools.lru_cache(maxsize=8192)  # pure; every licence in every answer formats two dates
 def iso(seconds: int | None) -> str | None:
     if not seconds:
         return None

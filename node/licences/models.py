@@ -11,6 +11,7 @@ contract's exclusive end in unix seconds (``null`` for both: no end, 长期).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from credledger.node.licences.inputs import CHINA_TZ
 
 
+@functools.lru_cache(maxsize=8192)  # pure; formatted for every licence in every answer
 def last_valid_day(valid_until_exclusive: int) -> str | None:
     """The Beijing date of the last second before the exclusive end, or None for no end."""
     if not valid_until_exclusive:

@@ -85,3 +85,36 @@ def test_steps_aside_for_the_unusual() -> None:
     wrong, wrong_type = _built({}, {"other": ("p.txt", b"x")})
     with pytest.raises(InputError, match="unexpected file field"):
         asyncio.run(small_form(_request(wrong, wrong_type), LIMIT))
+
+
+SIMPLE_HEADERS = [
+    b"multipart/form-data; boundary=credledgerbench",
+    b'multipart/form-data; boundary="----WebKitFormBoundary7MA4YWxkTrZu0gW"',
+    b'form-data; name="document"; filename="permit.txt"',
+    b"form-data;name=x",
+    b'Form-Data; NAME="x" ',
+    b'form-data; name=""',
+    'form-data; name="材料"; filename="营业执照.pdf"'.encode(),
+]
+UNUSUAL_HEADERS = [
+    b'form-data; name="a\\"b"',  # an escape
+    b"form-data; filename*=UTF-8''%E4%B8%AD.pdf",  # RFC 2231
+    b'form-data; name="x";',  # a stray separator
+    b'form-data; name="x"; filename="C:\\\\a\\\\b.pdf"',  # a path python-multipart shortens
+]
+
+
+@pytest.mark.parametrize("value", SIMPLE_HEADERS)
+def test_header_options_as_python_multipart_reads_them(value: bytes) -> None:
+    from python_multipart.multipart import parse_options_header
+
+    from credledger.node.api.fastform import options
+
+    assert options(value) == parse_options_header(value)
+
+
+@pytest.mark.parametrize("value", UNUSUAL_HEADERS)
+def test_unusual_header_options_go_to_the_full_parser(value: bytes) -> None:
+    from credledger.node.api.fastform import options
+
+    assert options(value) is None
