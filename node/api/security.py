@@ -7,10 +7,10 @@ caller's rate-limit bucket (429 + ``Retry-After``). :class:`GuardedRoute` runs t
 *before* FastAPI reads or validates the body, so an unauthenticated or throttled write never
 costs a body parse and answers 401/429, not 422.
 
-The read path's hot routes (verify a document or a presentation, read a licence or an
-enterprise) take only the ``Request``: they call ``await guard.check(request)`` first thing and
-reach their service through :mod:`credledger.node.api.deps`' plain functions, because FastAPI's
-dependency resolution was a third of such a request's cost. ``BEARER_DOC`` declares the optional
+The read path's hot routes (verify a document, read a licence or an enterprise) take only the
+``Request``: they call ``await guard.check(request)`` first thing and reach their service
+through :mod:`credledger.node.api.deps`' plain functions, because FastAPI's dependency
+resolution was a third of such a request's cost. ``BEARER_DOC`` declares the optional
 token in their OpenAPI operation, as the dependency would have.
 """
 

@@ -114,8 +114,7 @@ class LicenceQueries:
         """:meth:`get` as JSON without blocking (for the event loop), or None when answering
         needs a wait: this node's own last write not indexed yet, a licence the read model does
         not know (yet), or the store busy with a writer (its lock is only tried)."""
-        model = self.ctx.model
-        if model.height < self.ctx.last_write_block or model.licence(licence_id) is None:
+        if self.ctx.model.height < self.ctx.last_write_block:
             return None
         judged = self._judged(licence_id)  # the model's lock first, then the store's: the
         if judged is None:  # order the indexer takes them in

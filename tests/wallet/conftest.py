@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,25 @@ class WalletEnv:
     contracts: dict[str, str]
     node: Node
     wallet: Wallet
+
+    @contextmanager
+    def own_wallet(
+        self,
+        workdir: Path,
+        *,
+        relayer: int,
+        node_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Iterator[Wallet]:
+        """A wallet process of its own on the session's chain (and node, unless ``node_url``),
+        with its own relayer dev account; stopped afterwards."""
+        w = Wallet(workdir, self.info.rpc_url, node_url or self.node.url, self.manifest, env=env,
+                   relayer_dev_account=relayer)  # fmt: skip
+        w.start()
+        try:
+            yield w
+        finally:
+            w.stop()
 
     def rpc(self, method: str, params: list[Any] | None = None) -> Any:
         return self.chain.w3.provider.make_request(method, params or [])["result"]  # type: ignore[arg-type]

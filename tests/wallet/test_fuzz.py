@@ -46,13 +46,8 @@ def _schemathesis(wallet: Wallet, report: Path, *headers: str) -> tuple[int, str
 def fuzzed_wallet(wenv: WalletEnv, tmp_path: Path) -> Iterator[Wallet]:
     """A wallet process of its own: the fuzzer's thousands of failed logins from 127.0.0.1 trip
     the per-address login throttle, which must not lock the session's wallet for later tests."""
-    w = Wallet(tmp_path / "fuzzed", wenv.info.rpc_url, wenv.node.url, wenv.manifest,
-               relayer_dev_account=5)  # fmt: skip
-    w.start()
-    try:
+    with wenv.own_wallet(tmp_path / "fuzzed", relayer=5) as w:
         yield w
-    finally:
-        w.stop()
 
 
 @pytest.mark.parametrize("who", ["anonymous", "legal_rep"])

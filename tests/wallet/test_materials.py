@@ -23,14 +23,9 @@ pytestmark = pytest.mark.chain
 @pytest.fixture
 def side_wallet(wenv: WalletEnv, tmp_path: Path) -> Iterator[Wallet]:
     """A second wallet process of its own (killed and restarted by tests), small upload limit."""
-    w = Wallet(tmp_path / "side", wenv.info.rpc_url, wenv.node.url, wenv.manifest,
-               env={"CREDLEDGER_WALLET_MATERIALS__MAX_BYTES": "200000"},
-               relayer_dev_account=6)  # fmt: skip
-    w.start()
-    try:
+    env = {"CREDLEDGER_WALLET_MATERIALS__MAX_BYTES": "200000"}
+    with wenv.own_wallet(tmp_path / "side", relayer=6, env=env) as w:
         yield w
-    finally:
-        w.stop()
 
 
 def test_folders_are_suggested_from_the_name(wallet: Wallet, enterprise: Enterprise) -> None:
@@ -120,10 +115,7 @@ def test_limits_and_personal_ids(side_wallet: Wallet) -> None:
 
 def test_confirm_before_anchored_is_409(wenv: WalletEnv, tmp_path: Path) -> None:
     # a wallet whose node does not answer: its materials stay pending
-    w = Wallet(tmp_path / "nonode", wenv.info.rpc_url, "http://127.0.0.1:9", wenv.manifest,
-               relayer_dev_account=6)  # fmt: skip
-    w.start()
-    try:
+    with wenv.own_wallet(tmp_path / "nonode", relayer=6, node_url="http://127.0.0.1:9") as w:
         uscc = new_uscc()
         w.register(uscc, "己公司")
         tok = w.login(uscc)
@@ -133,8 +125,6 @@ def test_confirm_before_anchored_is_409(wenv: WalletEnv, tmp_path: Path) -> None
         assert r.status_code == 409 and "not anchored" in r.json()["message"]
         assert w.get(f"/v1/materials/{m['id']}/receipt", tok).status_code == 404
         assert w.ok(w.get("/health"))["anchoring"]["lastError"]
-    finally:
-        w.stop()
 
 
 def test_kill_9_during_filings_loses_nothing_acknowledged(side_wallet: Wallet) -> None:

@@ -153,14 +153,9 @@ def test_revoked_and_expired_grants_are_refused(
 
 @pytest.fixture
 def confirming_wallet(wenv: WalletEnv, tmp_path: Path) -> Iterator[Wallet]:
-    w = Wallet(tmp_path / "confirming", wenv.info.rpc_url, wenv.node.url, wenv.manifest,
-               env={"CREDLEDGER_WALLET_CHAIN__CONFIRMATIONS": "3"},
-               relayer_dev_account=6)  # fmt: skip
-    w.start()
-    try:
+    env = {"CREDLEDGER_WALLET_CHAIN__CONFIRMATIONS": "3"}
+    with wenv.own_wallet(tmp_path / "confirming", relayer=6, env=env) as w:
         yield w
-    finally:
-        w.stop()
 
 
 def test_unconfirmed_use_is_refused_until_confirmed(
