@@ -30,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _infra import ROOT, write_result
 from licences_api import TARGET, pct, prefill
 
-from credledger.node.chain import Chain
-from credledger.node.deploy import addresses, deploy
+from credledger.node.core.chain import Chain
+from credledger.node.core.manifest import addresses
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
+from credledger.node.deploy import deploy
 from credledger.node.devnet import free_port, launch, terminate
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
 
 
 def start_node(

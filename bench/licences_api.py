@@ -30,15 +30,16 @@ from eth_hash.auto import keccak
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from credledger.node.chain import Chain  # noqa: E402
-from credledger.node.deploy import addresses, deploy  # noqa: E402
+from credledger.node.core.chain import Chain  # noqa: E402
+from credledger.node.core.identifiers import enterprise_subject  # noqa: E402
+from credledger.node.core.manifest import addresses  # noqa: E402
+from credledger.node.core.signer import dev_account  # noqa: E402
+from credledger.node.core.tx import TxSender  # noqa: E402
+from credledger.node.demo.licences import DEMO_DEPARTMENTS  # noqa: E402
+from credledger.node.deploy import deploy  # noqa: E402
 from credledger.node.devnet import free_port, launch, terminate  # noqa: E402
-from credledger.node.identifiers import enterprise_subject  # noqa: E402
 from credledger.node.licences.catalogue import load_catalogue  # noqa: E402
-from credledger.node.licences.demo import DEMO_DEPARTMENTS  # noqa: E402
 from credledger.node.licences.service import register_catalogue  # noqa: E402
-from credledger.node.signer import dev_account  # noqa: E402
-from credledger.node.tx import TxSender  # noqa: E402
 
 BACKGROUND = 10_000
 PER_TX = 200

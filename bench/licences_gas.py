@@ -32,17 +32,19 @@ from eth_hash.auto import keccak
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from credledger.node import compiler, paths  # noqa: E402
-from credledger.node.chain import Chain  # noqa: E402
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
-from credledger.node.contracts.eip712 import GrantRequest  # noqa: E402
-from credledger.node.deploy import addresses, deploy  # noqa: E402
+from credledger.node import compiler  # noqa: E402
+from credledger.node.core import paths  # noqa: E402
+from credledger.node.core.chain import Chain  # noqa: E402
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
+from credledger.node.core.contracts.eip712 import GrantRequest  # noqa: E402
+from credledger.node.core.identifiers import enterprise_subject  # noqa: E402
+from credledger.node.core.manifest import addresses  # noqa: E402
+from credledger.node.core.signer import dev_account  # noqa: E402
+from credledger.node.core.tx import TxSender  # noqa: E402
+from credledger.node.deploy import deploy  # noqa: E402
 from credledger.node.devnet import free_port, launch, terminate  # noqa: E402
-from credledger.node.identifiers import enterprise_subject  # noqa: E402
 from credledger.node.licences.catalogue import load_catalogue  # noqa: E402
 from credledger.node.licences.service import register_catalogue  # noqa: E402
-from credledger.node.signer import dev_account  # noqa: E402
-from credledger.node.tx import TxSender  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from _infra import write_result  # noqa: E402

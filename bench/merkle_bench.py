@@ -5,7 +5,7 @@
 All three build from the same leaves (doc hash i = sha256(i as 8 big-endian bytes)). Ours and
 OpenZeppelin's produce the same root (checked); OpenTimestamps uses sha256 and its own shape, and
 its Timestamp objects carry each leaf's path (its "proofs"). Best of --repeat runs each.
-Writes bench/results/merkle.json. The tree is built by node/_merkle_native.c when it compiled
+Writes bench/results/merkle.json. The tree is built by node/core/_merkle_native.c when it compiled
 (``merkle_backend`` in the JSON says which).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from opentimestamps.core.timestamp import Timestamp, make_merkle_tree
 
-from credledger.node import merkle
+from credledger.node.core import merkle
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _infra import write_result

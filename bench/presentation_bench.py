@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the catalogue's data files
 from _infra import ROOT, chain_and_node, run_wrk, write_result
 
-from credledger.node import presentation as pr
 from credledger.node.auth import hash_token
-from credledger.node.chain import Chain
-from credledger.node.deploy import addresses
+from credledger.node.core import presentation as pr
+from credledger.node.core.chain import Chain
+from credledger.node.core.manifest import addresses
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.service import register_catalogue
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
 
 CLERK_TOKEN = "bench-clerk-token-" + "c" * 32
 MARKET_TOKEN = "bench-market-token-" + "m" * 32

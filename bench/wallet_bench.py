@@ -35,13 +35,13 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _infra import ROOT, chain_and_node, write_result
 
-from credledger.node.chain import Chain
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.identifiers import USCC_ALPHABET, is_uscc, uscc_check_char
+from credledger.node.core.receipts import hex32, parse_hash
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from credledger.node.devnet import free_port
-from credledger.node.identifiers import USCC_ALPHABET, is_uscc, uscc_check_char
-from credledger.node.receipts import hex32, parse_hash
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
 from credledger.wallet.reuse import sign_fetch
 
 THREADS = 8

@@ -7,18 +7,16 @@ none looks another up by name.
 
 from __future__ import annotations
 
-from credledger.node.anchoring import component as anchoring
-from credledger.node.chain import Chain
-from credledger.node.counter import component as counter
-from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
+from credledger.node.components import anchoring, counter, licences
+from credledger.node.core.chain import Chain
+from credledger.node.core.logs import configure_json_logs
+from credledger.node.core.manifest import addresses, check_manifest_chain, load_manifest
+from credledger.node.core.signer import resolve_account
+from credledger.node.core.tx import TxSender
 from credledger.node.indexer import Indexer
-from credledger.node.licences import component as licences
-from credledger.node.logs import configure_json_logs
 from credledger.node.metrics import Metrics
 from credledger.node.runtime import Core, NodeRuntime
 from credledger.node.settings import Settings
-from credledger.node.signer import resolve_account
-from credledger.node.tx import TxSender
 
 
 def build_core(settings: Settings) -> Core:

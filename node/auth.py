@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from credledger.node.errors import ConfigError, ForbiddenError, UnauthorizedError
+from credledger.node.core.errors import ConfigError, ForbiddenError, UnauthorizedError
 
 # service: another program acting for the operator (the wallet's service identity); it may
 # anchor hashes, nothing else

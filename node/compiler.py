@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credledger.node import paths
-from credledger.node.errors import CompileError, ToolchainError
+from credledger.node.core import paths
+from credledger.node.core.errors import CompileError, ToolchainError
 
 SOLC_VERSION = "0.8.28"
 # Paris: no PUSH0/MCOPY/transient storage, so the same bytecode runs on anvil, ganache 7.9 and

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 
 from credledger.node.auth import Principal, TokenBook
-from credledger.node.chain import Chain
-from credledger.node.errors import ConfigError, ForbiddenError, NotFoundError
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import ConfigError, ForbiddenError, NotFoundError
+from credledger.node.core.signer import resolve_account
+from credledger.node.core.tx import TxSender
 from credledger.node.settings import ClerkSettings, DepartmentSettings
-from credledger.node.signer import resolve_account
-from credledger.node.tx import TxSender
 
 
 @dataclass

@@ -20,13 +20,17 @@ from typing import Any
 
 from web3 import Web3
 
-from credledger.node.artifacts import load_artifact
-from credledger.node.chain import Chain
 from credledger.node.compiler import artifact_hash
-from credledger.node.errors import DeploymentError, WrongChainError
-from credledger.node.tx import TxSender
-
-MANIFEST_FORMAT = "credledger-deployment-1"
+from credledger.node.core.artifacts import load_artifact
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import DeploymentError
+from credledger.node.core.manifest import (
+    MANIFEST_FORMAT,
+    addresses,
+    check_manifest_chain,
+    load_manifest,
+)
+from credledger.node.core.tx import TxSender
 
 
 @dataclass(frozen=True)
@@ -67,26 +71,6 @@ PLAN: list[ContractSpec] = [
     # the LicenceRegistry deployed above (an immutable constructor argument).
     ContractSpec("ConsentRegistry", args=lambda _deployer, deployed: [deployed["LicenceRegistry"]]),
 ]
-
-
-def load_manifest(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeploymentError(f"no manifest at {path}; run `credledger deploy` first") from None
-    except ValueError as exc:
-        raise DeploymentError(f"manifest {path} is not valid JSON: {exc}") from None
-    if data.get("format") != MANIFEST_FORMAT or "contracts" not in data:
-        raise DeploymentError(f"{path} is not a credledger deployment manifest")
-    return data
-
-
-def check_manifest_chain(manifest: dict[str, Any], chain: Chain, path: Path) -> None:
-    if int(manifest.get("chainId", -1)) != chain.chain_id:
-        raise WrongChainError(
-            f"manifest {path} is for chain {manifest.get('chainId')}, "
-            f"but {chain.rpc_url} is chain {chain.chain_id}"
-        )
 
 
 def deploy(
@@ -241,7 +225,3 @@ def verify_deployment(chain: Chain, manifest_path: Path) -> list[VerifyResult]:
                 results[-1].detail + "; note: manifest artifactHash is from another build",
             )
     return results
-
-
-def addresses(manifest: dict[str, Any]) -> dict[str, str]:
-    return {name: c["address"] for name, c in manifest["contracts"].items()}

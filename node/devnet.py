@@ -18,10 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from credledger.node import paths
-from credledger.node.chain import wait_for_rpc
-from credledger.node.errors import ConfigError, RpcUnavailableError, ToolchainError
-from credledger.node.signer import DEV_ACCOUNT_COUNT, DEV_BALANCE_ETH, DEV_MNEMONIC, dev_account
+from credledger.node.core import paths
+from credledger.node.core.chain import wait_for_rpc
+from credledger.node.core.errors import ConfigError, RpcUnavailableError, ToolchainError
+from credledger.node.core.signer import (
+    DEV_ACCOUNT_COUNT,
+    DEV_BALANCE_ETH,
+    DEV_MNEMONIC,
+    dev_account,
+)
 
 Engine = Literal["anvil", "ganache"]
 CHAIN_IDS: dict[str, int] = {"anvil": 31337, "ganache": 1337}

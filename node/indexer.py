@@ -61,12 +61,12 @@ from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.types import RPCEndpoint
 
-from credledger.node.artifacts import abi as artifact_abi
-from credledger.node.chain import Chain
-from credledger.node.db import Database, Migration
-from credledger.node.errors import RpcUnavailableError
+from credledger.node.core.artifacts import abi as artifact_abi
+from credledger.node.core.chain import Chain
+from credledger.node.core.db import Database, Migration
+from credledger.node.core.errors import RpcUnavailableError
+from credledger.node.core.retry import Backoff
 from credledger.node.metrics import Metrics
-from credledger.node.retry import Backoff
 from credledger.node.settings import IndexerSettings
 
 log = logging.getLogger("credledger.node.indexer")

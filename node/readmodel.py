@@ -9,7 +9,7 @@ answer judged at N or later.
 
 What it holds (all keyed by raw bytes / lower-case addresses):
 
-- licences: each :class:`~credledger.node.licences.events.LicenceRecord` rebuilt from
+- licences: each :class:`~credledger.node.core.contracts.licence_events.LicenceRecord` rebuilt from
   ``LicenceIssued`` and the lifecycle events (status, version, document, validity, holder
   address, history); indexes by document hash (current and earlier documents) and by holder;
 - licence types (``LicenceTypeRegistered``) and department authorisations (``AuthorisationSet``);
@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from credledger.node.licences import events as ev
+from credledger.node.core.contracts import licence_events as ev
 
 LICENCE_REGISTRY = "LicenceRegistry"
 ANCHOR_REGISTRY = "AnchorRegistry"

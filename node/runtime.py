@@ -5,7 +5,7 @@ the assembled :class:`NodeRuntime`.
 signer, manifest, logging, metrics, the event indexer — each built once), then each component's
 builder, which receives the core (and the services it needs, by type) and returns its typed
 contribution: its service, its background workers and its HTTP routers. The FastAPI app
-(``node.api.app.create_app``) mounts the routers and starts and stops the workers in its lifespan.
+(``node.app.create_app``) mounts the routers and starts and stops the workers in its lifespan.
 
 This module imports no component builder and nothing from ``node.api``: the routers' helpers
 (``node.api.deps``) import it, so it must stay below them.
@@ -22,14 +22,14 @@ from typing import Any, Protocol
 from fastapi import APIRouter
 
 from credledger.node.anchoring.service import AnchoringService
-from credledger.node.chain import Chain
+from credledger.node.core.chain import Chain
+from credledger.node.core.manifest import addresses
+from credledger.node.core.tx import TxSender
 from credledger.node.counter.verify import PresentationVerifier
-from credledger.node.deploy import addresses
 from credledger.node.indexer import Indexer
 from credledger.node.licences.service import LicenceService
 from credledger.node.metrics import Metrics
 from credledger.node.settings import Settings
-from credledger.node.tx import TxSender
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-from credledger.node import paths
+from credledger.node.core import paths
+from credledger.node.core.settings import init_env_toml
 
 PLACEHOLDER_SECRET = "devnet-insecure-secret-change-me"
 ChainKind = Literal["devnet", "consortium", "public"]
@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         extra="forbid",
     )
 
-    # every file the node writes lives under data_dir (see node/paths.py); made absolute here
+    # every file the node writes lives under data_dir (see node/core/paths.py); made absolute here
     data_dir: Path = Field(default=paths.DEFAULT_DATA_DIR, validate_default=True)
     manifest: Path | None = None
     subject_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
@@ -253,26 +253,11 @@ class Settings(BaseSettings):
         return self.manifest or paths.default_manifest(chain_id, self.data_dir)
 
 
-def init_env_toml(
-    settings_cls: type[BaseSettings],
-    init_settings: PydanticBaseSettingsSource,
-    env_settings: PydanticBaseSettingsSource,
-    config_var: str,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """The settings sources of the node and the wallet, first wins: arguments, the environment,
-    then the TOML file named by ``config_var`` (no .env files, no secrets directory)."""
-    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-    toml = os.environ.get(config_var)
-    if toml:
-        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml)))
-    return tuple(sources)
-
-
 def load_settings(**overrides: object) -> Settings:
     """Build and validate the settings; raise :class:`node.errors.ConfigError` on any problem."""
     from pydantic import ValidationError
 
-    from credledger.node.errors import ConfigError
+    from credledger.node.core.errors import ConfigError
 
     toml = os.environ.get("CREDLEDGER_CONFIG")
     if toml and not Path(toml).is_file():

@@ -30,11 +30,11 @@ from eth_account.signers.local import LocalAccount  # noqa: E402
 from eth_hash.auto import keccak  # noqa: E402
 
 from credledger.node import compiler  # noqa: E402
-from credledger.node.chain import Chain  # noqa: E402
-from credledger.node.contracts.anchor_registry import AnchorRegistry  # noqa: E402
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
-from credledger.node.contracts.eip712 import GrantRequest  # noqa: E402
-from credledger.node.contracts.licence_registry import (  # noqa: E402
+from credledger.node.core.chain import Chain  # noqa: E402
+from credledger.node.core.contracts.anchor_registry import AnchorRegistry  # noqa: E402
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
+from credledger.node.core.contracts.eip712 import GrantRequest  # noqa: E402
+from credledger.node.core.contracts.licence_registry import (  # noqa: E402
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     IssueRequest,
@@ -42,8 +42,8 @@ from credledger.node.contracts.licence_registry import (  # noqa: E402
     SupervisionKind,
     serial_of,
 )
+from credledger.node.core.tx import TxSender  # noqa: E402
 from credledger.node.deploy import deploy  # noqa: E402
-from credledger.node.tx import TxSender  # noqa: E402
 
 REPORT = ROOT / "contracts" / "gas-report.json"
 README = ROOT / "contracts" / "README.md"

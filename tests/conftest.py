@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from credledger.node.chain import Chain
+from credledger.node.core.chain import Chain
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from credledger.node.deploy import deploy
 from credledger.node.devnet import DevnetInfo, Engine, free_port, launch, terminate
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,14 +31,14 @@ from typing import Any, Literal
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, to_checksum_address
 
-from credledger.node.errors import (
+from credledger.node.core.errors import (
     ConflictError,
     ForbiddenError,
     InputError,
     NotFoundError,
     UnauthorizedError,
 )
-from credledger.node.identifiers import normalise_uscc
+from credledger.node.core.identifiers import normalise_uscc
 from credledger.wallet import crypto
 from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.scan import refuse_personal_ids
@@ -628,6 +628,6 @@ def _clean_name(name: str, where: str) -> str:
 
 
 def _asset_hex(asset: str) -> str:
-    from credledger.node.receipts import hex32, parse_hash
+    from credledger.node.core.receipts import hex32, parse_hash
 
     return hex32(parse_hash(asset)).lower()

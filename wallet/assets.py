@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from credledger.node.receipts import hex32
+from credledger.node.core.receipts import hex32
 from credledger.wallet import purposes
 from credledger.wallet.accounts import Caller
 from credledger.wallet.grants import ConsentChain

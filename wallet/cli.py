@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from credledger.node import paths
-from credledger.node.errors import CredledgerError, InputError, UnauthorizedError
+from credledger.node.core import paths
+from credledger.node.core.errors import CredledgerError, InputError, UnauthorizedError
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -432,8 +432,8 @@ def present(
         out = _client(url, token).json("POST", "/v1/presentations", json=body)
         _show_token(out, qr_out, as_json)
         return
-    from credledger.node import presentation as pr
-    from credledger.node.receipts import parse_hash
+    from credledger.node.core import presentation as pr
+    from credledger.node.core.receipts import parse_hash
     from credledger.wallet.presentations import qr_svg
 
     try:
@@ -458,7 +458,7 @@ def device_new(
     out: Annotated[Path, typer.Option("--out", help="where to write the private key (PEM, 0600)")],
 ) -> None:
     """Make a P-256 device key (on a phone it lives in the secure element; this is for trying)."""
-    from credledger.node import presentation as pr
+    from credledger.node.core import presentation as pr
 
     if out.exists():
         raise InputError(f"--out: {out} exists; not overwriting a key")
@@ -486,7 +486,7 @@ def device_register(
 ) -> None:
     """Delegate assets to a device key (COUNTER-PRESENTATION grants relayed by the wallet)."""
     if key is not None:
-        from credledger.node import presentation as pr
+        from credledger.node.core import presentation as pr
 
         try:
             public_key = pr.DeviceKeySigner.from_pem(key.read_bytes()).public_key.hex()
@@ -512,7 +512,7 @@ def device_register(
 def _grantee_account(key: Path | None, password_file: Path | None, dev: int | None) -> Any:
     from eth_account import Account
 
-    from credledger.node.signer import dev_account, load_keystore
+    from credledger.node.core.signer import dev_account, load_keystore
 
     if key is None:
         if dev is None:
@@ -548,10 +548,10 @@ def fetch(
     url: UrlOpt = None,
 ) -> None:
     """Record one use on chain (ConsentRegistry.consume), then fetch the asset with it."""
-    from credledger.node.chain import Chain
-    from credledger.node.contracts.consent_registry import ConsentRegistry
-    from credledger.node.receipts import hex32, parse_hash
-    from credledger.node.tx import TxSender
+    from credledger.node.core.chain import Chain
+    from credledger.node.core.contracts.consent_registry import ConsentRegistry
+    from credledger.node.core.receipts import hex32, parse_hash
+    from credledger.node.core.tx import TxSender
     from credledger.wallet.reuse import purpose_hash, sign_fetch
 
     account = _grantee_account(key, password_file, dev)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from credledger.node.errors import CredledgerError
+from credledger.node.core.errors import CredledgerError
 from credledger.wallet.errors import WalletUnavailableError
 
 

@@ -1,6 +1,6 @@
 """`credledger up` starts the wallet beside the node (entry point ``credledger.companions``).
 
-Imported only by the node CLI's plugin loader (``credledger.node.cli.plugins``), never by the
+Imported only by the node CLI's plugin loader (``credledger.node.core.plugins``), never by the
 node's services; the wallet runs in its own process with its data under the node's data dir.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 def companion(ctx: Any) -> Any:
     """The wallet service as a companion process of `credledger up`."""
-    from credledger.node.cli.plugins import Companion  # type: ignore[import-not-found,unused-ignore]
+    from credledger.node.core.plugins import Companion  # type: ignore[import-not-found,unused-ignore]
 
     port = int(ctx.ports.get("wallet", 8700))
     argv = [
@@ -22,7 +22,7 @@ def companion(ctx: Any) -> Any:
     ]  # fmt: skip
     notes = ["wallet page: sign in as the enterprise, present its licences as a QR code"]
     if ctx.demo:
-        from credledger.node.licences.demo import DEMO_ENTERPRISE_USCC
+        from credledger.node.core.demo import DEMO_ENTERPRISE_USCC
         from credledger.wallet.demo import DEMO_PASSWORD
 
         argv.append("--demo")

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from credledger.node.errors import ConfigError, InputError, UnauthorizedError
+from credledger.node.core.errors import ConfigError, InputError, UnauthorizedError
 
 NONCE_BYTES = 12
 KEY_BYTES = 32

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from credledger.node.counter.demo import DEMO_HOLDER_DEV_ACCOUNT
-from credledger.node.errors import ConflictError
-from credledger.node.licences.demo import DEMO_ENTERPRISE_NAME, DEMO_ENTERPRISE_USCC
-from credledger.node.signer import dev_account
+from credledger.node.core.demo import (
+    DEMO_ENTERPRISE_NAME,
+    DEMO_ENTERPRISE_USCC,
+    DEMO_HOLDER_DEV_ACCOUNT,
+)
+from credledger.node.core.errors import ConflictError
+from credledger.node.core.signer import dev_account
 from credledger.wallet import crypto
 from credledger.wallet.runtime import WalletRuntime
 

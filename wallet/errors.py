@@ -1,10 +1,10 @@
-"""Wallet errors: subclasses of the one tree in ``credledger.node.errors``."""
+"""Wallet errors: subclasses of the one tree in ``credledger.node.core.errors``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from credledger.node.errors import CredledgerError, ForbiddenError
+from credledger.node.core.errors import CredledgerError, ForbiddenError
 
 
 class TooManyAttemptsError(CredledgerError):

@@ -22,24 +22,24 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.types import TxReceipt
 
-from credledger.node.chain import Chain
-from credledger.node.contracts import eip712
-from credledger.node.contracts.consent_registry import ConsentRegistry
-from credledger.node.contracts.eip712 import (
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import eip712
+from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.core.contracts.eip712 import (
     GrantRequest,
     grant_typed_data,
     revoke_typed_data,
     sign_typed_data,
 )
-from credledger.node.errors import (
+from credledger.node.core.errors import (
     ConflictError,
     ContractRevert,
     ForbiddenError,
     InputError,
     NotFoundError,
 )
-from credledger.node.receipts import hex32, parse_hash
-from credledger.node.tx import TxSender, revert_from
+from credledger.node.core.receipts import hex32, parse_hash
+from credledger.node.core.tx import TxSender, revert_from
 from credledger.wallet import purposes
 from credledger.wallet.accounts import AccountService, Caller, checksum
 from credledger.wallet.materials import MaterialService

@@ -29,8 +29,13 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 
-from credledger.node.errors import ConflictError, InputError, NotFoundError, PayloadTooLargeError
-from credledger.node.receipts import check_receipt_offline, hex32, parse_hash
+from credledger.node.core.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from credledger.node.core.receipts import check_receipt_offline, hex32, parse_hash
 from credledger.wallet import crypto, folders
 from credledger.wallet.accounts import Caller
 from credledger.wallet.errors import GoneError

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from credledger.node.errors import CredledgerError, InputError, NotFoundError
-from credledger.node.receipts import hex32
+from credledger.node.core.errors import CredledgerError, InputError, NotFoundError
+from credledger.node.core.receipts import hex32
 from credledger.wallet.errors import NodeUnavailableError
 
 

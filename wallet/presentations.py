@@ -1,17 +1,16 @@
 """Presentations: the QR code an enterprise shows at a counter, and the device keys that sign them.
 
-A presentation is the core library's token (:mod:`credledger.node.presentation`, format frozen in
-docs/presentation.md): the presenter's signature over asset ids, an optional audience, a nonce and
-a short validity. The wallet makes one with the key the caller signs with — the enterprise's
+A presentation is the core library's token (:mod:`credledger.node.core.presentation`, format frozen
+in docs/presentation.md): the presenter's signature over asset ids, an optional audience, a nonce
+and a short validity. The wallet makes one with the key the caller signs with — the enterprise's
 custodial holder key (legal representative, administrators) or an agent's own key (then the node
 also needs the agent's on-chain COUNTER-PRESENTATION grant for each asset). The node verifies it
 from the token and the chain alone; the wallet keeps the statement hash of every token it made, so
 the holder's history can show each check at a counter (the node's record, with its receipt).
 
 A phone's P-256 key signs presentations without the wallet:
-:meth:`PresentationService.register_device` delegates the chosen assets to the device's address
-with COUNTER-PRESENTATION grants (relayed like any grant); revoking those grants retires a lost
-phone.
+:meth:`PresentationService.register_device` delegates the chosen assets to the device's address with
+COUNTER-PRESENTATION grants (relayed like any grant); revoking those grants retires a lost phone.
 """
 
 from __future__ import annotations
@@ -26,9 +25,9 @@ import segno
 from ecdsa import NIST256p, VerifyingKey
 from ecdsa.keys import MalformedPointError
 
-from credledger.node import presentation as pr
-from credledger.node.errors import ConflictError, ForbiddenError, InputError, NotFoundError
-from credledger.node.receipts import hex32, parse_hash
+from credledger.node.core import presentation as pr
+from credledger.node.core.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from credledger.node.core.receipts import hex32, parse_hash
 from credledger.wallet.accounts import AccountService, Caller
 from credledger.wallet.grants import GrantInput, GrantService
 from credledger.wallet.node_client import NodeClient

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 
-from credledger.node.errors import InputError
-from credledger.node.receipts import hex32
+from credledger.node.core.errors import InputError
+from credledger.node.core.receipts import hex32
 from credledger.wallet.scan import refuse_personal_ids
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9-]{1,47}$")

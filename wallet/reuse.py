@@ -24,9 +24,9 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from credledger.node.contracts.eip712 import sign_typed_data
-from credledger.node.errors import InputError
-from credledger.node.receipts import hex32, parse_hash
+from credledger.node.core.contracts.eip712 import sign_typed_data
+from credledger.node.core.errors import InputError
+from credledger.node.core.receipts import hex32, parse_hash
 from credledger.wallet import purposes
 from credledger.wallet.errors import UseRefused
 from credledger.wallet.grants import ConsentChain, grant_key

@@ -11,11 +11,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from credledger.node.chain import Chain
-from credledger.node.deploy import addresses, check_manifest_chain, load_manifest
-from credledger.node.errors import ConfigError
-from credledger.node.signer import resolve_account
-from credledger.node.tx import TxSender
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import ConfigError
+from credledger.node.core.manifest import addresses, check_manifest_chain, load_manifest
+from credledger.node.core.signer import resolve_account
+from credledger.node.core.tx import TxSender
 from credledger.wallet import crypto
 from credledger.wallet.accounts import AccountService, Caller
 from credledger.wallet.assets import AssetService

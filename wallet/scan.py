@@ -11,9 +11,9 @@ import re
 import unicodedata
 from typing import Any
 
-from credledger.node import identifiers
-from credledger.node.errors import InputError
-from credledger.node.identifiers import is_citizen_id
+from credledger.node.core import identifiers
+from credledger.node.core.errors import InputError
+from credledger.node.core.identifiers import is_citizen_id
 
 _CANDIDATE = re.compile(r"\d{17}[\dX]")
 _shared: Any = getattr(identifiers, "refuse_citizen_ids", None)

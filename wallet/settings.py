@@ -19,9 +19,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from credledger.node import paths
-from credledger.node.errors import ConfigError
-from credledger.node.settings import init_env_toml
+from credledger.node.core import paths
+from credledger.node.core.errors import ConfigError
+from credledger.node.core.settings import init_env_toml
 
 ChainKind = Literal["devnet", "consortium", "public"]
 #: The relayer's dev account on devnets (the node uses 0 and departments 1-4 in the demos).

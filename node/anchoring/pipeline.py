@@ -34,16 +34,16 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
-from credledger.node import merkle
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.anchoring.store import AnchorStore, BatchRow, TxRow
-from credledger.node.chain import Chain
-from credledger.node.contracts.anchor_registry import AnchorRegistry
-from credledger.node.errors import ChainError, ContractRevert, RpcUnavailableError
+from credledger.node.core import merkle
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.anchor_registry import AnchorRegistry
+from credledger.node.core.errors import ChainError, ContractRevert, RpcUnavailableError
+from credledger.node.core.retry import Backoff
+from credledger.node.core.tx import NonceManager
 from credledger.node.metrics import Metrics
-from credledger.node.retry import Backoff
 from credledger.node.settings import AnchoringSettings
-from credledger.node.tx import NonceManager
 
 log = logging.getLogger("credledger.node.anchoring")
 

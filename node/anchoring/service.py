@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from credledger.node import merkle
 from credledger.node.anchoring.store import AnchorStore, BatchRow, DocRow
-from credledger.node.errors import InputError, NotFoundError, PayloadTooLargeError
+from credledger.node.core import merkle
+from credledger.node.core.errors import InputError, NotFoundError, PayloadTooLargeError
+from credledger.node.core.receipts import build_receipt, hex32
 from credledger.node.metrics import Metrics
-from credledger.node.receipts import build_receipt, hex32
 from credledger.node.settings import AnchoringSettings
 
 Status = Literal["pending", "submitted", "confirmed"]

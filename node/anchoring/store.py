@@ -1,4 +1,4 @@
-"""The anchoring queue on disk: SQLite (``node/db.py``) in WAL mode with ``synchronous=FULL``.
+"""The anchoring queue on disk: SQLite (``node/core/db.py``) in WAL mode with ``synchronous=FULL``.
 
 Every state change the pipeline makes is one SQLite transaction, committed (fsynced) before the
 effect it records is acknowledged or sent: a hash is in ``docs`` before ``POST /v1/anchors``
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credledger.node.db import Database, Migration
+from credledger.node.core.db import Database, Migration
 
 # Schema version 1 is the schema from before versions existed (hence IF NOT EXISTS: it adopts
 # such a database as it is). Append new migrations; never edit a shipped one.

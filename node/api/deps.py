@@ -13,8 +13,8 @@ from fastapi import Depends, Header, Request
 
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
+from credledger.node.core.errors import CredledgerError
 from credledger.node.counter.verify import PresentationVerifier
-from credledger.node.errors import CredledgerError
 from credledger.node.licences.service import LicenceService
 from credledger.node.runtime import NodeRuntime
 

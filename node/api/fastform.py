@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from credledger.node.errors import InputError, PayloadTooLargeError
+from credledger.node.core.errors import InputError, PayloadTooLargeError
 
 MAX_BODY = 256 * 1024
 MAX_PARTS = 32

@@ -23,10 +23,10 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from credledger.node.api.limits import BoundedJsonRoute
-from credledger.node.api.ratelimit import RateLimiter, client_key
 from credledger.node.auth import Principal, PrincipalKind, TokenBook, build_token_book
-from credledger.node.errors import ForbiddenError, UnauthorizedError
+from credledger.node.core.errors import ForbiddenError, UnauthorizedError
+from credledger.node.core.http.limits import BoundedJsonRoute
+from credledger.node.core.http.ratelimit import RateLimiter, client_key
 from credledger.node.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="a department, clerk, service or admin token")
@@ -58,7 +58,7 @@ class Limits:
 def token_book_for(settings: Settings) -> TokenBook:
     """Every token the node accepts: departments, clerks, admin, services (and the demo's)."""
     if settings.licences.demo:
-        from credledger.node.licences.demo import demo_settings
+        from credledger.node.demo.licences import demo_settings
 
         settings = demo_settings(settings)
     return build_token_book(

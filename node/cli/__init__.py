@@ -12,8 +12,8 @@ from credledger.node.cli import (  # noqa: F401  (registers commands)
     up_cmd,
 )
 from credledger.node.cli._app import app, err_console
-from credledger.node.cli.plugins import register_commands
-from credledger.node.errors import CredledgerError
+from credledger.node.core.errors import CredledgerError
+from credledger.node.core.plugins import register_commands
 
 # command groups of other installed packages (entry point group `credledger.cli`, e.g. the wallet)
 register_commands(app, lambda line: err_console.print(line, highlight=False))

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from credledger.node.errors import ConfigError
+from credledger.node.core.errors import ConfigError
 
 app = typer.Typer(
     name="credledger",

@@ -12,10 +12,10 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from credledger.node.chain import Chain
 from credledger.node.cli._app import app, console, err_console, parse_rpc
-from credledger.node.errors import ChainError, InputError, RpcUnavailableError
-from credledger.node.receipts import (
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import ChainError, InputError, RpcUnavailableError
+from credledger.node.core.receipts import (
     Check,
     check_receipt_on_chain,
     hex32,
@@ -140,7 +140,7 @@ def verify(
     Exit 0: verified (every check passed). Exit 1: not verified (a check failed, or the document
     or receipt is unusable). Exit 2: could not check (the RPC endpoint cannot be reached).
     """
-    logging.getLogger("credledger.node.chain").setLevel(logging.CRITICAL)
+    logging.getLogger("credledger.node.core.chain").setLevel(logging.CRITICAL)
     rpc_urls = parse_rpc(rpc)
     try:
         doc_hash = _document_hash(target)

@@ -8,15 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from credledger.node import compiler, paths
-from credledger.node.chain import Chain
+from credledger.node import compiler
 from credledger.node.cli._app import app, console, err_console, parse_rpc
+from credledger.node.core import paths
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import ConfigError, ToolchainError
+from credledger.node.core.signer import resolve_account
+from credledger.node.core.tx import TxSender
 from credledger.node.deploy import deploy as deploy_contracts
 from credledger.node.deploy import verify_deployment as verify_contracts
 from credledger.node.devnet import DevnetManager
-from credledger.node.errors import ConfigError, ToolchainError
-from credledger.node.signer import resolve_account
-from credledger.node.tx import TxSender
 
 devnet_app = typer.Typer(help="A local chain from the pinned npm toolchain.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from credledger.node import paths
 from credledger.node.cli._app import app, console
 from credledger.node.cli.licence_cmds import DEFAULT_NODE, NodeOpt, _call
-from credledger.node.errors import InputError
+from credledger.node.core import paths
+from credledger.node.core.errors import InputError
 
 counter_app = typer.Typer(help="The counter: presentations a clerk verifies.", no_args_is_help=True)
 app.add_typer(counter_app, name="counter")
@@ -22,14 +22,14 @@ def demo_token(
 ) -> None:
     """A fresh presentation of the demo enterprise's licences, signed by the demo holder
     (dev account 9; local devnets with the demo only). Paste it on the clerk page."""
-    from credledger.node.counter import demo
-    from credledger.node.licences.demo import DEMO_ENTERPRISE_USCC
-    from credledger.node.signer import dev_account
+    from credledger.node.core.demo import DEMO_ENTERPRISE_USCC, DEMO_HOLDER_DEV_ACCOUNT
+    from credledger.node.core.signer import dev_account
+    from credledger.node.demo import counter as demo
 
     chain_id = int(_call("GET", node, "/health")["chainId"])
     if chain_id not in paths.DEVNET_CHAIN_IDS:
         raise InputError(f"chain {chain_id} is not a local devnet: the demo holder key is public")
-    holder = dev_account(demo.DEMO_HOLDER_DEV_ACCOUNT).address.lower()
+    holder = dev_account(DEMO_HOLDER_DEV_ACCOUNT).address.lower()
     ent = _call("GET", node, f"/v1/enterprises/{DEMO_ENTERPRISE_USCC}")
     ids = [
         bytes.fromhex(lic["licenceId"][2:])

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from credledger.node.cli._app import app, console, parse_rpc
-from credledger.node.errors import CredledgerError, InputError
+from credledger.node.core.errors import CredledgerError, InputError
 
 licence_app = typer.Typer(
     help="Licences: issue, suspend, revoke, show, verify (through a node's API).",
@@ -260,15 +260,15 @@ def setup_chain(
     dev_account: Annotated[int | None, typer.Option("--dev-account")] = None,
 ) -> None:
     """Admin: register the catalogue and give the configured departments their on-chain roles."""
-    from credledger.node.chain import Chain
+    from credledger.node.core.chain import Chain
+    from credledger.node.core.errors import DeploymentError
+    from credledger.node.core.manifest import addresses, load_manifest
+    from credledger.node.core.signer import resolve_account
+    from credledger.node.core.tx import TxSender
     from credledger.node.departments import SenderPool, build_departments
-    from credledger.node.deploy import addresses, load_manifest
-    from credledger.node.errors import DeploymentError
     from credledger.node.licences.catalogue import load_catalogue
     from credledger.node.licences.service import authorise_departments, register_catalogue
     from credledger.node.settings import load_settings
-    from credledger.node.signer import resolve_account
-    from credledger.node.tx import TxSender
 
     rpc_urls = parse_rpc(rpc)
     settings = load_settings(chain={"rpc_urls": rpc_urls})

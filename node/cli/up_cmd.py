@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from credledger.node import paths
-from credledger.node.chain import Chain
-from credledger.node.cli import plugins
 from credledger.node.cli._app import app, console, err_console, parse_rpc
-from credledger.node.deploy import load_manifest
+from credledger.node.core import paths, plugins
+from credledger.node.core.chain import Chain
+from credledger.node.core.manifest import load_manifest
 from credledger.node.devnet import DevnetManager, launch, terminate
 from credledger.node.settings import Settings, load_settings
 
@@ -79,13 +78,13 @@ def up(
     """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
     import uvicorn
 
-    from credledger.node.api.app import create_app
+    from credledger.node.app import create_app
     from credledger.node.assembly import build_runtime
-    from credledger.node.counter import demo as counter_demo
+    from credledger.node.core.signer import resolve_account
+    from credledger.node.core.tx import TxSender
+    from credledger.node.demo import counter as counter_demo
+    from credledger.node.demo import licences as licence_demo
     from credledger.node.deploy import deploy as deploy_contracts
-    from credledger.node.licences import demo as licence_demo
-    from credledger.node.signer import resolve_account
-    from credledger.node.tx import TxSender
 
     _exit_cleanly_on(signal.SIGTERM, signal.SIGHUP)
     rpc_urls = parse_rpc(rpc) if rpc is not None else None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from credledger.node.db import Database, Migration
+from credledger.node.core.db import Database, Migration
 from credledger.node.groupcommit import GroupCommitter
 
 # Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a file).
@@ -49,7 +49,7 @@ _Settle = tuple[bytes | None, int, str, str, Decide]
 
 
 class CounterStore:
-    """``data_dir/counter.sqlite3`` through :class:`~credledger.node.db.Database`
+    """``data_dir/counter.sqlite3`` through :class:`~credledger.node.core.db.Database`
     (WAL, ``synchronous=FULL``: the single-use take is fsynced before the node answers)."""
 
     def __init__(self, path: Path) -> None:

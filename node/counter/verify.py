@@ -29,15 +29,15 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 from web3.types import RPCEndpoint
 
-from credledger.node import presentation as pr
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal, require
-from credledger.node.chain import Chain
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core import presentation as pr
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.errors import ForbiddenError, NotFoundError
 from credledger.node.departments import Departments
-from credledger.node.errors import ForbiddenError, NotFoundError
 from credledger.node.groupcommit import Verification, VerificationLog
-from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import decode_serial, iso, reason_text

@@ -10,21 +10,21 @@ from collections.abc import Callable, Sequence
 from eth_hash.auto import keccak
 
 from credledger.node.auth import Principal, require
-from credledger.node.chain import Chain
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.licence_registry import (
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     LicenceRegistry,
     NotIssuer,
 )
+from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
-from credledger.node.errors import InputError, NotFoundError
-from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue, LicenceType, type_id
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import parse_address
 from credledger.node.licences.models import Authorisation, RegisteredType, RetiredKey
-from credledger.node.tx import TxSender
 
 ROLES = {"issuer": ROLE_ISSUER, "supervisor": ROLE_SUPERVISOR}
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from eth_hash.auto import keccak
 
-from credledger.node.contracts.licence_registry import TypeId
-from credledger.node.errors import InputError, NotFoundError
+from credledger.node.core.contracts.licence_registry import TypeId
+from credledger.node.core.errors import InputError, NotFoundError
 
 __all__ = [
     "Catalogue",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from credledger.node.chain import Chain
-from credledger.node.deploy import addresses
-from credledger.node.errors import DeploymentError
+from credledger.node.core.chain import Chain
+from credledger.node.core.errors import DeploymentError
+from credledger.node.core.manifest import addresses
+from credledger.node.core.tx import TxSender
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.service import register_catalogue
-from credledger.node.tx import TxSender
 
 
 def register_shipped_catalogue(

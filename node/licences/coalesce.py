@@ -18,7 +18,7 @@ from typing import Any
 
 from web3.types import TxReceipt
 
-from credledger.node.errors import CredledgerError
+from credledger.node.core.errors import CredledgerError
 
 log = logging.getLogger("credledger.node.licences")
 

@@ -17,15 +17,15 @@ from pydantic import BaseModel, ValidationError
 from web3.types import TxReceipt
 
 from credledger.node.auth import Principal, require
-from credledger.node.chain import Chain
-from credledger.node.contracts.licence_registry import LicenceRegistry
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.licence_registry import LicenceRegistry
+from credledger.node.core.errors import InputError
+from credledger.node.core.tx import TxSender
 from credledger.node.departments import Department, Departments
-from credledger.node.errors import InputError
-from credledger.node.licences import events as ev
 from credledger.node.licences.catalogue import Catalogue
 from credledger.node.licences.store import LicenceStore
 from credledger.node.readmodel import ReadModel
-from credledger.node.tx import TxSender
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from web3 import Web3
 
-from credledger.node.contracts.licence_registry import number_of, serial_of
-from credledger.node.errors import InputError
-from credledger.node.identifiers import refuse_citizen_ids
-from credledger.node.receipts import parse_hash as parse_hash  # the one hash parser
+from credledger.node.core.contracts.licence_registry import number_of, serial_of
+from credledger.node.core.errors import InputError
+from credledger.node.core.identifiers import refuse_citizen_ids
+from credledger.node.core.receipts import parse_hash as parse_hash  # the one hash parser
 
 # Dates without a time are Beijing dates: valid from 00:00 of the first day, until 24:00 of the
 # last day ("有效期至 2030-12-31" includes that day). The contract's validUntil is exclusive.

@@ -19,16 +19,16 @@ from typing import Any
 from web3.types import TxReceipt
 
 from credledger.node.auth import Principal
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.licence_registry import (
     IssueRequest,
     LicenceExists,
     LicenceId,
     NotIssuer,
 )
+from credledger.node.core.errors import ForbiddenError, InputError, PayloadTooLargeError
+from credledger.node.core.identifiers import Holder, holder_from, is_citizen_id
 from credledger.node.departments import Department
-from credledger.node.errors import ForbiddenError, InputError, PayloadTooLargeError
-from credledger.node.identifiers import Holder, holder_from, is_citizen_id
-from credledger.node.licences import events as ev
 from credledger.node.licences.admin import LicenceAdmin
 from credledger.node.licences.catalogue import LicenceType
 from credledger.node.licences.coalesce import IssueCoalescer

@@ -10,10 +10,10 @@ from typing import Any
 from web3.types import TxReceipt
 
 from credledger.node.auth import Principal
-from credledger.node.contracts.licence_registry import LicenceRegistry, SupervisionKind
-from credledger.node.errors import ForbiddenError, InputError
-from credledger.node.identifiers import enterprise_subject, normalise_uscc
-from credledger.node.licences import events as ev
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.licence_registry import LicenceRegistry, SupervisionKind
+from credledger.node.core.errors import ForbiddenError, InputError
+from credledger.node.core.identifiers import enterprise_subject, normalise_uscc
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import clean_note, parse_address, parse_reason, parse_time
 from credledger.node.licences.models import LifecycleChange, SupervisionRecorded

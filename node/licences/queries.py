@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from credledger.node.contracts.licence_registry import Licence
-from credledger.node.errors import NotFoundError
-from credledger.node.identifiers import enterprise_subject, normalise_uscc
-from credledger.node.licences import events as ev
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.contracts.licence_registry import Licence
+from credledger.node.core.errors import NotFoundError
+from credledger.node.core.identifiers import enterprise_subject, normalise_uscc
 from credledger.node.licences.admin import LicenceAdmin
 from credledger.node.licences.catalogue import LicenceType
 from credledger.node.licences.context import LicenceContext

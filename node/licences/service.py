@@ -1,7 +1,7 @@
 """The licence service: what the API, the CLI and the tests call.
 
 Departments issue and change licences with their own keys through ``LicenceRegistry`` (the typed
-binding in ``node/contracts``); reads come from the contract (current record) and the event
+binding in ``node/core/contracts``); reads come from the contract (current record) and the event
 indexer (history, enterprise view, document lookups); clerk verifications become records anchored
 through the anchoring service. The work is split by concern, each part in its own module:
 
@@ -24,9 +24,10 @@ from typing import Any
 
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
-from credledger.node.chain import Chain
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
-from credledger.node.licences import events as ev
 from credledger.node.licences.admin import (
     LicenceAdmin,
     authorise_departments,
@@ -55,7 +56,6 @@ from credledger.node.licences.queries import LicenceQueries
 from credledger.node.licences.store import LicenceStore
 from credledger.node.licences.verification import DocumentVerifier
 from credledger.node.readmodel import ReadModel
-from credledger.node.tx import TxSender
 
 __all__ = [
     "MAX_BATCH",

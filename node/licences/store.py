@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credledger.node.db import Database, Migration
-from credledger.node.errors import ConflictError
+from credledger.node.core.db import Database, Migration
+from credledger.node.core.errors import ConflictError
 
 # Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a database).
 SCHEMA_V1 = """

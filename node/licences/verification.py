@@ -10,10 +10,10 @@ from typing import Any
 
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
-from credledger.node.chain import Chain
-from credledger.node.errors import ForbiddenError, NotFoundError
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.errors import ForbiddenError, NotFoundError
 from credledger.node.groupcommit import Verification, VerificationLog
-from credledger.node.licences import events as ev
 from credledger.node.licences.context import LicenceContext, hash_json
 from credledger.node.licences.inputs import reason_text
 from credledger.node.licences.models import DocumentVerdict, VerificationRecord

@@ -23,11 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from credledger.node.api.deps import Runtime
-from credledger.node.api.ratelimit import RateLimitedError, RateLimiter, client_key
 from credledger.node.auth import Principal
+from credledger.node.core.errors import CredledgerError, InputError, NotFoundError
+from credledger.node.core.http.ratelimit import RateLimitedError, RateLimiter, client_key
+from credledger.node.core.identifiers import normalise_uscc
 from credledger.node.counter.verify import PresentationVerifier, as_dict, last_valid_day
-from credledger.node.errors import CredledgerError, InputError, NotFoundError
-from credledger.node.identifiers import normalise_uscc
 from credledger.node.licences.inputs import iso, parse_licence_id
 from credledger.node.licences.service import LicenceService
 

@@ -1,7 +1,8 @@
 """The import graph: no cycles (not even under TYPE_CHECKING or inside functions), every module
-imports in a fresh interpreter, and the layers hold — the core library the wallet reuses (chain,
-bindings, EIP-712, Merkle/receipts, errors, settings, SQLite) imports no node service, the
-bindings import no domain module, and the node never imports the wallet."""
+imports in a fresh interpreter, and the boundaries hold: the core library (``node/core``: chain,
+bindings, EIP-712, Merkle/receipts, errors, settings helpers, SQLite, HTTP hardening) imports
+nothing outside itself, the wallet imports nothing of the node but the core, the node never imports
+the wallet, and no two folders (rooms) import each other in a cycle."""
 
 from __future__ import annotations
 
@@ -14,35 +15,8 @@ from tests.conftest import ROOT
 
 PACKAGES = {"credledger.node": ROOT / "node", "credledger.wallet": ROOT / "wallet"}
 
-# what the wallet may import from the node, and everything those import in turn
-CORE_LIBRARY = [
-    "credledger.node.chain",
-    "credledger.node.tx",
-    "credledger.node.signer",
-    "credledger.node.contracts.anchor_registry",
-    "credledger.node.contracts.consent_registry",
-    "credledger.node.contracts.licence_registry",
-    "credledger.node.contracts.eip712",
-    "credledger.node.contracts.errors",
-    "credledger.node.merkle",
-    "credledger.node.receipts",
-    "credledger.node.errors",
-    "credledger.node.settings",
-    "credledger.node.db",
-    "credledger.node.retry",
-    "credledger.node.presentation",
-]
-SERVICES = (
-    "credledger.node.licences",
-    "credledger.node.anchoring",
-    "credledger.node.api",
-    "credledger.node.cli",
-    "credledger.node.web",
-    "credledger.node.counter",
-    "credledger.node.runtime",
-    "credledger.node.assembly",
-    "credledger.node.indexer",
-)
+# the core library: what a second package (the wallet) may import, and all that it imports
+CORE = "credledger.node.core"
 
 
 def modules() -> dict[str, Path]:
@@ -148,22 +122,90 @@ def test_the_graph_checker_sees_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def test_the_core_library_imports_no_node_service() -> None:
-    reached = closure(graph(), CORE_LIBRARY)
-    assert sorted(m for m in reached if m.startswith(SERVICES)) == []
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
-def test_the_bindings_import_no_domain_module() -> None:
+def test_the_core_imports_nothing_outside_itself() -> None:
     g = graph()
-    bindings = [m for m in g if m.startswith("credledger.node.contracts")]
-    reached = closure(g, bindings)
-    assert sorted(m for m in reached if m.startswith(SERVICES)) == []
+    core = [m for m in g if _inside(m, CORE)]
+    assert len(core) > 20  # it found the core
+    outside = sorted(
+        (m, dep)
+        for m in core
+        for dep in g[m]
+        if not _inside(dep, CORE) and dep not in ("credledger.node",)
+    )
+    assert outside == []
+
+
+def test_the_wallet_imports_only_the_core_of_the_node() -> None:
+    g = graph()
+    wallet = [m for m in g if _inside(m, "credledger.wallet")]
+    assert len(wallet) > 20
+    outside = sorted(
+        (m, dep)
+        for m in wallet
+        for dep in g[m]
+        if _inside(dep, "credledger.node") and not _inside(dep, CORE)
+    )
+    assert outside == []
 
 
 def test_the_node_never_imports_the_wallet() -> None:
     g = graph()
     node = [m for m in g if m.startswith("credledger.node")]
     assert sorted((m, w) for m in node for w in g[m] if w.startswith("credledger.wallet")) == []
+
+
+def room(module: str, packages: set[str]) -> str:
+    """The room a module lives in: the first folder below ``credledger.node`` or
+    ``credledger.wallet`` (``core``, ``api``, ``licences``, …; its subfolders included), or the
+    module itself when it sits at the top of the package (``assembly``, ``runtime``, …)."""
+    parts = module.split(".")
+    if len(parts) > 3 and ".".join(parts[:3]) in packages:
+        return ".".join(parts[:3])
+    return module
+
+
+def room_graph(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    packages = {m for m, path in modules().items() if path.name == "__init__.py"}
+    rooms: dict[str, set[str]] = {}
+    for m, deps in g.items():
+        r = room(m, packages)
+        rooms.setdefault(r, set()).update(room(d, packages) for d in deps if room(d, packages) != r)
+    return rooms
+
+
+def test_no_two_rooms_import_each_other() -> None:
+    """Folders are rooms: the services, ``api``, ``web``, ``components`` and the core never
+    import each other in a cycle, through any path of modules or rooms."""
+    rooms = room_graph(graph())
+    assert "credledger.node.core" in rooms and "credledger.node.api" in rooms
+    assert cycles(rooms) == []
+
+
+def test_the_room_checker_sees_a_folder_cycle() -> None:
+    g = {
+        "credledger.node.api.deps": {"credledger.node.licences.service"},
+        "credledger.node.licences.service": {"credledger.node.licences.routes"},
+        "credledger.node.licences.routes": {"credledger.node.api.limits"},
+        "credledger.node.api.limits": set(),
+    }
+    packages = {"credledger.node.api", "credledger.node.licences"}
+    rooms: dict[str, set[str]] = {}
+    for m, deps in g.items():
+        r = room(m, packages)
+        rooms.setdefault(r, set()).update(room(d, packages) for d in deps if room(d, packages) != r)
+    assert cycles(g) == [] and cycles(rooms) == [
+        ["credledger.node.api", "credledger.node.licences"]
+    ]
+
+
+def test_the_component_builders_live_outside_the_service_packages() -> None:
+    services = ("anchoring", "licences", "counter")
+    found = [m for m in modules() if any(m == f"credledger.node.{s}.component" for s in services)]
+    assert found == []
 
 
 def test_every_module_imports_in_a_fresh_interpreter() -> None:

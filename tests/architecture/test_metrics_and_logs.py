@@ -1,4 +1,4 @@
-"""node/metrics.py (prometheus-client, one registry per node) and node/logs.py (JSON lines)."""
+"""node/metrics.py (prometheus-client, one registry per node) and node/core/logs.py (JSON lines)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from credledger.node.logs import JsonFormatter
+from credledger.node.core.logs import JsonFormatter
 from credledger.node.metrics import Metrics
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.counter import conftest as counter_fixtures
+from tests.node.counter import conftest as counter_fixtures
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -9,8 +9,8 @@ from typing import Any
 import segno
 
 from tests.browser.conftest import scan, shot
-from tests.counter.conftest import TOKENS, Parties, lid
-from tests.licences.conftest import ENTERPRISE, document
+from tests.node.counter.conftest import TOKENS, Parties, lid
+from tests.node.licences.conftest import ENTERPRISE, document
 
 
 def sign_in(page: Any, parties: Parties) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from credledger.node import presentation as pr
-from credledger.node.counter.demo import DEMO_HOLDER_DEV_ACCOUNT
+from credledger.node.core import presentation as pr
+from credledger.node.core.demo import DEMO_ENTERPRISE_USCC, DEMO_HOLDER_DEV_ACCOUNT
+from credledger.node.core.signer import dev_account
+from credledger.node.demo.licences import CLERK_TOKEN
 from credledger.node.devnet import DevnetInfo, free_port, launch
 from credledger.node.devnet import terminate as stop_chain
-from credledger.node.licences.demo import CLERK_TOKEN, DEMO_ENTERPRISE_USCC
-from credledger.node.signer import dev_account
 from credledger.wallet.demo import DEMO_PASSWORD
 from tests.browser.conftest import scan, shot
 from tests.support.node_process import UpProcess

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from credledger.node.signer import dev_account
+from credledger.node.core.signer import dev_account
 from tests.browser.conftest import shot
 from tests.wallet.conftest import (  # noqa: F401  (session fixtures used below)
     BANK,

@@ -19,16 +19,16 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 
-from credledger.node.chain import Chain
-from credledger.node.contracts.anchor_registry import AnchorRegistry
-from credledger.node.contracts.consent_registry import ConsentRegistry
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.anchor_registry import AnchorRegistry
+from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.core.contracts.licence_registry import (
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     LicenceRegistry,
 )
 from credledger.node.deploy import deploy
-from credledger.node.tx import TxSender
+from credledger.node.core.tx import TxSender
 
 ACTORS = (
     "admin",  # deployer: default admin of every contract, anchorer

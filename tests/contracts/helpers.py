@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from web3.types import TxReceipt
 
-from credledger.node.contracts._base import Binding
-from credledger.node.errors import ContractRevert
+from credledger.node.core.contracts._base import Binding
+from credledger.node.core.errors import ContractRevert
 
 
 def _norm(value: Any) -> Any:

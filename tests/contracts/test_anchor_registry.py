@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from eth_hash.auto import keccak
 
-from credledger.node import merkle
-from credledger.node.contracts.anchor_registry import (
+from credledger.node.core import merkle
+from credledger.node.core.contracts.anchor_registry import (
     ANCHORER_ROLE,
     AnchorerRetired,
     InvalidBatch,
     RootAlreadyAnchored,
 )
-from credledger.node.contracts.openzeppelin import (
+from credledger.node.core.contracts.openzeppelin import (
     AccessControlEnforcedDefaultAdminDelay,
     AccessControlEnforcedDefaultAdminRules,
     AccessControlUnauthorizedAccount,

@@ -12,10 +12,10 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from credledger.node import paths
-from credledger.node.artifacts import load_artifact
+from credledger.node.core import paths
+from credledger.node.core.artifacts import load_artifact
 from credledger.node.compiler import build_artifacts
-from credledger.node.contracts.consent_registry import (
+from credledger.node.core.contracts.consent_registry import (
     AssetKind,
     ConsentRegistry,
     Grant,
@@ -33,20 +33,20 @@ from credledger.node.contracts.consent_registry import (
     nonce_key,
     purpose_of,
 )
-from credledger.node.contracts.eip712 import (
+from credledger.node.core.contracts.eip712 import (
     GRANT_TYPEHASH,
     REVOKE_TYPEHASH,
     GrantRequest,
     grant_typed_data,
     sign_typed_data,
 )
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.contracts.licence_registry import (
     IssueRequest,
     LicenceStatus,
     licence_id_of,
     serial_of,
 )
-from credledger.node.signer import dev_account
+from credledger.node.core.signer import dev_account
 from tests.contracts.conftest import FOOD, Env, actor_key, now, rpc, warp
 from tests.contracts.helpers import expect, only_event, reverts
 

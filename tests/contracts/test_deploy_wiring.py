@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from credledger.node.artifacts import load_artifact
+from credledger.node.core.artifacts import load_artifact
 from credledger.node.deploy import ANCHOR_ADMIN_DELAY, LICENCE_ADMIN_DELAY, verify_deployment
 from tests.contracts.conftest import Env
 

@@ -17,28 +17,29 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
-from credledger.node.chain import Chain
-from credledger.node.contracts.consent_registry import (
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.consent_registry import (
     ConsentRegistry,
     LicenceNotUsable,
     NotHolder,
     purpose_of,
 )
-from credledger.node.contracts.eip712 import GrantRequest
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.contracts.eip712 import GrantRequest
+from credledger.node.core.contracts.licence_registry import (
     KeyIsRetired,
     LicenceRegistry,
     LicenceStatus,
 )
-from credledger.node.deploy import addresses, deploy
+from credledger.node.deploy import deploy
+from credledger.node.core.manifest import addresses
 from credledger.node.devnet import DevnetInfo, free_port, launch, terminate
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.service import register_catalogue
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from tests.conftest import run_cli
 from tests.contracts.helpers import reverts
-from tests.licences.harness import Node, toml_config
+from tests.node.licences.harness import Node, toml_config
 
 TYPE = "FOOD-OPERATION"
 TOKENS = {

@@ -7,9 +7,9 @@ import json
 import pytest
 from eth_hash.auto import keccak
 
-from credledger.node import paths
-from credledger.node.contracts import anchor_registry, consent_registry, licence_registry  # noqa: F401
-from credledger.node.contracts.eip712 import (
+from credledger.node.core import paths
+from credledger.node.core.contracts import anchor_registry, consent_registry, licence_registry  # noqa: F401
+from credledger.node.core.contracts.eip712 import (
     GRANT_TYPE_STRING,
     REVOKE_TYPE_STRING,
     AssetKind,
@@ -20,9 +20,9 @@ from credledger.node.contracts.eip712 import (
     revoke_typed_data,
     sign_typed_data,
 )
-from credledger.node.contracts.errors import ERROR_CLASSES, decode_revert
-from credledger.node.errors import ContractRevert
-from credledger.node.signer import dev_account
+from credledger.node.core.contracts.errors import ERROR_CLASSES, decode_revert
+from credledger.node.core.errors import ContractRevert
+from credledger.node.core.signer import dev_account
 from tests.contracts.conftest import Env, rpc
 
 CONTRACTS = ("LicenceRegistry", "AnchorRegistry", "ConsentRegistry")

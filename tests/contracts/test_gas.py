@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from credledger.node.chain import Chain
+from credledger.node.core.chain import Chain
 from tests.contracts.conftest import rpc
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_hash.auto import keccak
 
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.contracts.licence_registry import (
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     SUPERVISOR_ROLE,
@@ -33,12 +33,12 @@ from credledger.node.contracts.licence_registry import (
     licence_id_of,
     serial_of,
 )
-from credledger.node.contracts.openzeppelin import (
+from credledger.node.core.contracts.openzeppelin import (
     AccessControlEnforcedDefaultAdminDelay,
     AccessControlEnforcedDefaultAdminRules,
     AccessControlUnauthorizedAccount,
 )
-from credledger.node.errors import ContractRevert
+from credledger.node.core.errors import ContractRevert
 from tests.contracts.conftest import BL, FOOD, MED, SCHEMA, Env, now, rpc, warp
 from tests.contracts.helpers import events, expect, only_event, reverts
 

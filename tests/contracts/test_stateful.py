@@ -46,8 +46,8 @@ from hypothesis.stateful import (
 )
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from credledger.node.contracts.anchor_registry import ANCHORER_ROLE, RootAlreadyAnchored
-from credledger.node.contracts.consent_registry import (
+from credledger.node.core.contracts.anchor_registry import ANCHORER_ROLE, RootAlreadyAnchored
+from credledger.node.core.contracts.consent_registry import (
     GrantExhausted,
     GrantExpired,
     GrantNotFound,
@@ -57,8 +57,8 @@ from credledger.node.contracts.consent_registry import (
     SignatureExpired,
     purpose_of,
 )
-from credledger.node.contracts.eip712 import AssetKind, GrantRequest, material_asset_id
-from credledger.node.contracts.licence_registry import (
+from credledger.node.core.contracts.eip712 import AssetKind, GrantRequest, material_asset_id
+from credledger.node.core.contracts.licence_registry import (
     IssueRequest,
     KeyIsRetired,
     LicenceExists,
@@ -71,9 +71,9 @@ from credledger.node.contracts.licence_registry import (
     NotIssuer,
     licence_id_of,
 )
-from credledger.node.contracts.openzeppelin import AccessControlUnauthorizedAccount
-from credledger.node.errors import ContractRevert
-from credledger.node.tx import revert_from
+from credledger.node.core.contracts.openzeppelin import AccessControlUnauthorizedAccount
+from credledger.node.core.errors import ContractRevert
+from credledger.node.core.tx import revert_from
 from tests.contracts.conftest import BL, FOOD, Env, now, warp
 from tests.contracts.helpers import _norm
 

@@ -19,16 +19,17 @@ from typing import Any
 import pytest
 
 from credledger.node.auth import TokenBook, hash_token
-from credledger.node.chain import Chain
+from credledger.node.core.chain import Chain
+from credledger.node.core.identifiers import USCC_ALPHABET, is_uscc, uscc_check_char
+from credledger.node.core.manifest import addresses
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from credledger.node.departments import Department, Departments
-from credledger.node.deploy import addresses, deploy
+from credledger.node.deploy import deploy
 from credledger.node.devnet import DevnetInfo, free_port, launch, terminate
-from credledger.node.identifiers import USCC_ALPHABET, is_uscc, uscc_check_char
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.service import authorise_departments, register_catalogue
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
-from tests.licences.harness import Node, toml_config
+from tests.node.licences.harness import Node, toml_config
 from tests.wallet.harness import WALLET_NODE_TOKEN, Wallet
 
 CATALOGUE = load_catalogue()

@@ -9,9 +9,9 @@ import time
 import pytest
 from eth_account import Account
 
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
-from credledger.node.receipts import parse_hash
-from credledger.node.signer import dev_account
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.receipts import parse_hash
+from credledger.node.core.signer import dev_account
 from tests.wallet.conftest import BANK, Enterprise, WalletEnv, new_uscc
 from tests.wallet.harness import PASSWORD, Wallet
 

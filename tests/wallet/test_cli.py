@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from credledger.node.signer import dev_account
+from credledger.node.core.signer import dev_account
 from tests.wallet.conftest import BANK, WalletEnv, new_uscc
 from tests.wallet.harness import PASSWORD, Wallet, run_wallet_cli
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
-from credledger.node.receipts import parse_hash
-from credledger.node.signer import dev_account
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.receipts import parse_hash
+from credledger.node.core.signer import dev_account
 from tests.conftest import run_cli
 from tests.wallet.conftest import BANK, Enterprise, WalletEnv
 from tests.wallet.harness import Wallet, run_wallet_cli

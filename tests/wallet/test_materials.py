@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from credledger.node.identifiers import citizen_id_check_digit
+from credledger.node.core.identifiers import citizen_id_check_digit
 from tests.wallet.conftest import Enterprise, WalletEnv, new_uscc
 from tests.wallet.harness import CLERK_TOKEN, Wallet
 

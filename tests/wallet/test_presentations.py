@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import segno
 
-from credledger.node import presentation as pr
-from credledger.node.receipts import parse_hash
+from credledger.node.core import presentation as pr
+from credledger.node.core.receipts import parse_hash
 from tests.wallet.conftest import MARKET_TOKEN, Enterprise, WalletEnv
 from tests.wallet.harness import Wallet, run_wallet_cli
 

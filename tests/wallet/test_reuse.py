@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from credledger.node.contracts.consent_registry import ConsentRegistry, purpose_of
-from credledger.node.contracts.eip712 import sign_typed_data
-from credledger.node.receipts import hex32, parse_hash
-from credledger.node.signer import dev_account
-from credledger.node.tx import TxSender
+from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.contracts.eip712 import sign_typed_data
+from credledger.node.core.receipts import hex32, parse_hash
+from credledger.node.core.signer import dev_account
+from credledger.node.core.tx import TxSender
 from credledger.wallet.reuse import fetch_typed_data, sign_fetch
 from tests.wallet.conftest import BANK, OTHER_BANK, Enterprise, WalletEnv, new_uscc
 from tests.wallet.harness import Wallet

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from credledger.node.signer import dev_account
+from credledger.node.core.signer import dev_account
 from tests.wallet.conftest import BANK, new_uscc
 from tests.wallet.harness import PASSWORD, Wallet
 

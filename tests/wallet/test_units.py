@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from eth_hash.auto import keccak
 
-from credledger.node.errors import InputError, UnauthorizedError
+from credledger.node.core.errors import InputError, UnauthorizedError
 from credledger.wallet import crypto, folders, purposes
 from credledger.wallet.accounts import LoginThrottle
 from credledger.wallet.errors import TooManyAttemptsError

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from credledger.node.api.errors import install_error_handlers
-from credledger.node.api.limits import (
+from credledger.node.core.http.errors import install_error_handlers
+from credledger.node.core.http.limits import (
     BodyLimitMiddleware,
     restore_recursion_limit,
     settle_heap,

@@ -8,8 +8,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Header, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from credledger.node.api.limits import BoundedJsonRoute
-from credledger.node.errors import ForbiddenError, UnauthorizedError
+from credledger.node.core.errors import ForbiddenError, UnauthorizedError
+from credledger.node.core.http.limits import BoundedJsonRoute
 from credledger.wallet import folders
 from credledger.wallet.api.deps import CurrentCaller, Runtime
 from credledger.wallet.materials import Filer

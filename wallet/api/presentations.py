@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from credledger.node.api.limits import BoundedJsonRoute
+from credledger.node.core.http.limits import BoundedJsonRoute
 from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
 
 router = APIRouter(tags=["presentations"], route_class=BoundedJsonRoute)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import Field
 
-from credledger.node.api.limits import BoundedJsonRoute
+from credledger.node.core.http.limits import BoundedJsonRoute
 from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
 from credledger.wallet.api.materials import content_disposition
 

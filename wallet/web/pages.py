@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.staticfiles import StaticFiles
 
-from credledger.node.errors import CredledgerError, InputError
+from credledger.node.core.errors import CredledgerError, InputError
 from credledger.wallet import folders
 from credledger.wallet.accounts import Caller
 from credledger.wallet.grants import GrantInput

@@ -17,9 +17,9 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
-from credledger.node.api.limits import loads_json
-from credledger.node.errors import InputError, PayloadTooLargeError
-from credledger.node.identifiers import refuse_citizen_ids
+from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.http.limits import loads_json
+from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.inputs import parse_hash
 
 M = TypeVar("M", bound=BaseModel)

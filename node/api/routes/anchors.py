@@ -19,7 +19,6 @@ from starlette.datastructures import UploadFile
 
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.api.deps import Runtime
-from credledger.node.api.limits import loads_json
 from credledger.node.api.routes._bodies import (
     FILE_SCHEMA,
     HASH_PATTERN,
@@ -30,8 +29,9 @@ from credledger.node.api.routes._bodies import (
 )
 from credledger.node.api.security import Guard, GuardedRoute, limits_of, rate_key
 from credledger.node.auth import Principal
-from credledger.node.errors import InputError, PayloadTooLargeError
-from credledger.node.receipts import hex32, parse_hash
+from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.http.limits import loads_json
+from credledger.node.core.receipts import hex32, parse_hash
 
 router = APIRouter(prefix="/v1/anchors", tags=["anchors"], route_class=GuardedRoute)
 Anchorer = Annotated[

@@ -24,8 +24,8 @@ from credledger.node.api.routes._bodies import (
 from credledger.node.api.routes.licences import IdempotencyKey, Licences, payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal
-from credledger.node.errors import InputError
-from credledger.node.identifiers import normalise_uscc
+from credledger.node.core.errors import InputError
+from credledger.node.core.identifiers import normalise_uscc
 from credledger.node.licences.inputs import parse_hash
 from credledger.node.licences.models import EnterpriseView, SupervisionRecorded
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header
 from credledger.node import __version__
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import hash_token
-from credledger.node.licences.demo import demo_settings
+from credledger.node.demo.licences import demo_settings
 from credledger.node.runtime import NodeRuntime
 
 router = APIRouter(tags=["health"])

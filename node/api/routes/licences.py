@@ -30,7 +30,7 @@ from credledger.node.api.routes._bodies import (
 from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal, PrincipalKind, require
-from credledger.node.identifiers import refuse_citizen_ids
+from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
 from credledger.node.licences.inputs import parse_licence_id, reasons
 from credledger.node.licences.models import (

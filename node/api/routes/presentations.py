@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from credledger.node.api.deps import Caller, Counter, Licences, Runtime
 from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
 from credledger.node.api.routes.licences import read_payload
+from credledger.node.core.errors import ConflictError
 from credledger.node.counter.verify import as_dict
-from credledger.node.errors import ConflictError
 from credledger.node.licences.inputs import parse_hash
 
 router = APIRouter(tags=["presentations"])

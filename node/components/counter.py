@@ -1,0 +1,51 @@
+"""The counter component: the presentation verifier (when the licence service runs), its API
+route and the web pages (the clerk's counter and the enterprise-code page)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from credledger.node.anchoring.service import AnchoringService
+from credledger.node.api.routes import presentations
+from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.counter.store import CounterStore
+from credledger.node.counter.verify import PresentationVerifier
+from credledger.node.licences.service import LicenceService
+from credledger.node.runtime import Contribution, Core
+from credledger.node.web import router as web_router
+
+log = logging.getLogger("credledger.node.counter")
+
+ROUTERS = (presentations.router, web_router)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CounterContribution(Contribution):
+    service: PresentationVerifier | None  # None: the routes answer 503, the pages 404
+
+
+def build(
+    core: Core, *, licences: LicenceService | None, anchoring: AnchoringService | None
+) -> CounterContribution:
+    """The verifier over ``data_dir/counter.sqlite3`` (single-use statements, the clerks'
+    checks); it reads licences through ``licences`` and anchors its records through
+    ``anchoring``."""
+    if licences is None:
+        log.warning("no licence service; presentation verification is off")
+        return CounterContribution(service=None, routers=ROUTERS)
+    consent_address = core.contracts.get("ConsentRegistry")
+    consent = ConsentRegistry(core.chain, consent_address) if consent_address else None
+    service = PresentationVerifier(
+        core.chain,
+        licences,
+        licences.store,
+        licences.registry_address,
+        consent,
+        CounterStore(core.settings.data_dir / "counter.sqlite3"),
+        anchoring=anchoring,
+        indexer=core.indexer,
+        catalogue=licences.catalogue,
+        departments=licences.departments,
+    )
+    return CounterContribution(service=service, routers=ROUTERS)

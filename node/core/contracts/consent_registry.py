@@ -1,0 +1,310 @@
+"""Typed binding for ConsentRegistry: grants of the use of an asset, direct or by EIP-712 signature.
+
+A grant is sound by itself (see ``IConsentRegistry``): a licence grant counts only while its
+grantor is the licence's ``holderOf`` and the licence is Active; a material grant is stored under
+``material_asset_id(holder, docHash)``, so it is always the holder's own. ``is_authorized`` is the
+one check a verifier needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from eth_utils.address import to_checksum_address
+from web3.types import TxReceipt
+
+from credledger.node.core.contracts._base import Binding
+from credledger.node.core.contracts.eip712 import (
+    AssetKind,
+    GrantRequest,
+    grant_typed_data,
+    material_asset_id,
+    nonce_key,
+    revoke_typed_data,
+    sign_typed_data,
+)
+from credledger.node.core.contracts.errors import register
+from credledger.node.core.errors import ContractRevert
+
+_NONCES_SELECTOR = keccak(b"nonces(address,uint192)")[:4]
+
+AssetId = NewType("AssetId", bytes)
+
+__all__ = [
+    "AssetKind",
+    "ConsentRegistry",
+    "Grant",
+    "GrantExhausted",
+    "GrantExpired",
+    "GrantNotFound",
+    "GrantRequest",
+    "InvalidAccountNonce",
+    "InvalidExpiry",
+    "InvalidGrantee",
+    "InvalidSignature",
+    "LicenceNotUsable",
+    "NotHolder",
+    "SignatureExpired",
+    "material_asset_id",
+    "nonce_key",
+    "purpose_of",
+]
+Purpose = NewType("Purpose", bytes)
+
+
+def purpose_of(code: str) -> Purpose:
+    """A purpose on chain: keccak256 of its code, e.g. ``purpose_of("LOAN-APPLICATION")``."""
+    return Purpose(keccak(code.encode()))
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A stored grant (``IConsentRegistry.Grant``); ``max_uses`` 0 means no limit."""
+
+    expires_at: int
+    max_uses: int
+    uses: int
+    kind: AssetKind = AssetKind.LICENCE
+
+
+class GrantNotFound(ContractRevert):
+    """No grant: never granted, or revoked (args: holder, assetId, grantee, purpose)."""
+
+    code = "grant_not_found"
+    http_status = 404
+
+
+class GrantExpired(ContractRevert):
+    """The grant expired (args: holder, assetId, grantee, purpose, expiresAt)."""
+
+    code = "grant_expired"
+    http_status = 409
+
+
+class GrantExhausted(ContractRevert):
+    """The grant was used its maximum number of times (args: …, maxUses)."""
+
+    code = "grant_exhausted"
+    http_status = 409
+
+
+class NotHolder(ContractRevert):
+    """The grantor is not the licence's bound holder (args: holder, assetId)."""
+
+    code = "not_holder"
+    http_status = 403
+
+
+class LicenceNotUsable(ContractRevert):
+    """The licence is not Active: suspended, revoked, expired or unknown (args: assetId, status)."""
+
+    code = "licence_not_usable"
+    http_status = 409
+
+
+class InvalidExpiry(ContractRevert):
+    """The expiry must be in the future (args: expiresAt)."""
+
+    code = "invalid_expiry"
+    http_status = 400
+
+
+class InvalidGrantee(ContractRevert):
+    """The grantee is zero or the holder itself (args: grantee)."""
+
+    code = "invalid_grantee"
+    http_status = 400
+
+
+class SignatureExpired(ContractRevert):
+    """The signed request's deadline has passed; sign a new one (args: deadline)."""
+
+    code = "signature_expired"
+    http_status = 400
+
+
+class InvalidSignature(ContractRevert):
+    """Not the holder's signature over this request and its current nonce (args: holder)."""
+
+    code = "invalid_signature"
+    http_status = 403
+
+
+class InvalidAccountNonce(ContractRevert):
+    """OpenZeppelin Nonces: wrong nonce (args: account, currentNonce)."""
+
+    code = "invalid_nonce"
+    http_status = 409
+
+
+class InvalidShortString(ContractRevert):
+    """OpenZeppelin ShortStrings (construction only)."""
+
+    code = "invalid_short_string"
+    http_status = 400
+
+
+class StringTooLong(ContractRevert):
+    """OpenZeppelin ShortStrings (construction only; args: str)."""
+
+    code = "string_too_long"
+    http_status = 400
+
+
+register(
+    GrantNotFound,
+    GrantExpired,
+    GrantExhausted,
+    NotHolder,
+    LicenceNotUsable,
+    InvalidExpiry,
+    InvalidGrantee,
+    SignatureExpired,
+    InvalidSignature,
+    InvalidAccountNonce,
+    InvalidShortString,
+    StringTooLong,
+)
+
+
+class ConsentRegistry(Binding):
+    """ConsentRegistry at ``address``; writes signed by ``sender`` (holder, grantee, relayer)."""
+
+    NAME = "ConsentRegistry"
+
+    # direct, by the holder (the sender)
+    def grant(self, request: GrantRequest) -> TxReceipt:
+        """Grant as the sender (``request.holder`` must be the sender's address)."""
+        return self._send(
+            self.contract.functions.grant(
+                int(request.kind),
+                request.asset,
+                to_checksum_address(request.grantee),
+                request.purpose,
+                request.expires_at,
+                request.max_uses,
+            )
+        )
+
+    def revoke(self, asset_id: bytes, grantee: str, purpose: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.revoke(asset_id, to_checksum_address(grantee), purpose)
+        )
+
+    def cancel_nonce(self, nonce: int) -> TxReceipt:
+        """Void every request the sender signed with keyed ``nonce`` (its key's current one)."""
+        return self._send(self.contract.functions.cancelNonce(nonce))
+
+    # signed by the holder, sent by a relayer (the sender)
+    def grant_by_sig(self, request: GrantRequest, deadline: int, signature: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
+        )
+
+    def revoke_by_sig(
+        self,
+        holder: str,
+        asset_id: bytes,
+        grantee: str,
+        purpose: bytes,
+        deadline: int,
+        signature: bytes,
+    ) -> TxReceipt:
+        return self._send(
+            self.contract.functions.revokeBySig(
+                to_checksum_address(holder),
+                asset_id,
+                to_checksum_address(grantee),
+                purpose,
+                deadline,
+                signature,
+            )
+        )
+
+    def sign_grant(self, holder: LocalAccount, request: GrantRequest, deadline: int) -> bytes:
+        """The holder's signature over ``request`` with its current nonce on this deployment."""
+        data = grant_typed_data(
+            self.chain.chain_id,
+            self.address,
+            request,
+            self.nonce(request.holder, request.nonce_key),
+            deadline,
+        )
+        return sign_typed_data(holder, data)
+
+    def sign_revoke(
+        self, holder: LocalAccount, asset_id: bytes, grantee: str, purpose: bytes, deadline: int
+    ) -> bytes:
+        data = revoke_typed_data(
+            self.chain.chain_id,
+            self.address,
+            holder=holder.address,
+            asset_id=asset_id,
+            grantee=grantee,
+            purpose=purpose,
+            nonce=self.slot_nonce(holder.address, asset_id, grantee, purpose),
+            deadline=deadline,
+        )
+        return sign_typed_data(holder, data)
+
+    # by the grantee (the sender)
+    def consume(self, holder: str, asset_id: bytes, purpose: bytes) -> TxReceipt:
+        return self._send(
+            self.contract.functions.consume(to_checksum_address(holder), asset_id, purpose)
+        )
+
+    # views
+    def is_authorized(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bool:
+        return bool(
+            self.contract.functions.isAuthorized(
+                to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose
+            ).call()
+        )
+
+    def get_grant(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> Grant | None:
+        expires_at, max_uses, uses, kind = self.contract.functions.getGrant(
+            to_checksum_address(holder), asset_id, to_checksum_address(grantee), purpose
+        ).call()
+        if int(expires_at) == 0:
+            return None
+        return Grant(int(expires_at), int(max_uses), int(uses), AssetKind(int(kind)))
+
+    def nonce(self, holder: str, key: int) -> int:
+        """``nonces(holder, key)``: the next keyed nonce (key in the high 192 bits).
+
+        Read before every signed grant or revocation, so encoded here (two words in, one out)
+        rather than through web3's contract machinery, which cost more than the signing."""
+        if not 0 <= key < 2**192:
+            raise ValueError("a nonce key is a uint192")
+        data = (
+            _NONCES_SELECTOR
+            + bytes(12)
+            + bytes.fromhex(to_checksum_address(holder)[2:])
+            + key.to_bytes(32, "big")
+        )
+        return int.from_bytes(self.chain.view(self.address, data)[:32], "big")
+
+    def slot_nonce(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> int:
+        """The nonce the holder's next signed grant or revocation of this slot must carry."""
+        return self.nonce(holder, nonce_key(asset_id, grantee, purpose))
+
+    def material_asset_id(self, holder: str, doc_hash: bytes) -> bytes:
+        """The contract's ``materialAssetId`` (equals :func:`eip712.material_asset_id`)."""
+        return bytes(
+            self.contract.functions.materialAssetId(to_checksum_address(holder), doc_hash).call()
+        )
+
+    def nonce_key(self, asset_id: bytes, grantee: str, purpose: bytes) -> int:
+        return int(
+            self.contract.functions.nonceKey(asset_id, to_checksum_address(grantee), purpose).call()
+        )
+
+    def licence_registry(self) -> str:
+        """Address of the LicenceRegistry that licence grants are checked against."""
+        return str(self.contract.functions.licences().call())
+
+    def domain_separator(self) -> bytes:
+        return bytes(self.contract.functions.DOMAIN_SEPARATOR().call())

@@ -1,0 +1,123 @@
+"""Every error answer is JSON ``{"error": code, "message": …}`` with a stable code.
+
+:func:`install_error_handlers` registers, on a FastAPI app:
+
+* :class:`~credledger.node.core.errors.CredledgerError` → its status and JSON
+  (``Retry-After`` from a :class:`~credledger.node.core.http.ratelimit.RateLimitedError`);
+* request validation → ``422 invalid_input`` naming each field as the caller spelled it
+  (``holderUscc``, not ``holder_uscc``), never echoing the value (it may be a citizen ID);
+* Starlette/FastAPI ``HTTPException`` (404 of an unknown path, 405, multipart parser errors, body
+  parser errors) → the same shape; a parser error caused by a ``CredledgerError`` answers as that;
+* anything else → ``500 internal_error`` with an ``errorId`` that is also in the log line
+  (with the traceback), so an operator can find what a caller reports.
+
+Usage: ``install_error_handlers(app, logging.getLogger("credledger.wallet"), "wallet")``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from credledger.node.core.errors import CredledgerError
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    409: "conflict",
+    411: "length_required",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def error_response(exc: CredledgerError) -> JSONResponse:
+    headers = getattr(exc, "headers", None)
+    return JSONResponse(status_code=exc.http_status, content=exc.to_json(), headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...], model_fields: dict[str, str]) -> str:
+    """``("body", "holder_uscc")`` → ``holderUscc`` (the alias the caller sent)."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "header", "path", "cookie") and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(model_fields.get(p, p) for p in parts) or "body"
+
+
+def validation_problems(errors: list[Any]) -> list[dict[str, Any]]:
+    problems = []
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        problems.append({"where": _field_name(loc, {}), "problem": str(e.get("msg", "invalid"))})
+    return problems
+
+
+def invalid_input(problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid_input",
+            "message": "; ".join(f"{p['where']}: {p['problem']}" for p in problems),
+            "details": {"problems": problems},
+        },
+    )
+
+
+def install_error_handlers(app: FastAPI, log: logging.Logger, service: str = "node") -> None:
+    @app.exception_handler(CredledgerError)
+    async def _credledger_error(_: Request, exc: CredledgerError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return invalid_input(validation_problems(list(exc.errors())))
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, CredledgerError):
+            return error_response(cause)
+        code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if cause is not None and exc.status_code == 400:
+            # a multipart/body parser error: say what the parser said, not "error parsing"
+            message = f"the request body could not be parsed: {cause}"
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": code, "message": message},
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = secrets.token_hex(8)
+        log.error(
+            "unexpected error %s on %s %s",
+            error_id,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"event": "internal_error", "errorId": error_id},
+        )
+        return JSONResponse(
+            status_code=500,
+            content={
+                "error": "internal_error",
+                "message": f"the {service} failed unexpectedly; its operator can find error "
+                f"{error_id} in the log",
+                "errorId": error_id,
+            },
+        )

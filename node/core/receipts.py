@@ -1,0 +1,243 @@
+"""Portable anchoring receipts: build them, and check them against a chain with no node.
+
+The format is documented in ``docs/receipt.md`` (``credledger-receipt``, version 1). A receipt is
+self-contained: with it, the document (or its hash) and any RPC endpoint of the chain, anyone can
+check that the document was anchored, where and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from credledger.node.core import merkle
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.anchor_registry import AnchorRegistry
+from credledger.node.core.errors import InputError
+
+RECEIPT_FORMAT = "credledger-receipt"
+RECEIPT_VERSION = 1
+LEAF_ENCODING = "keccak256(keccak256(abi.encode(bytes32 docHash)))"
+TREE_KIND = "openzeppelin-standard-merkle-tree (sorted leaves, sorted pairs, keccak256)"
+DOC_HASH_ALGORITHM = "sha256"
+
+
+def _utc(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def hex32(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+def parse_hash(value: Any, field: str | None = None) -> bytes:
+    """A 32-byte hash from ``0x`` + 64 hex digits (the prefix is optional); InputError if not.
+
+    ``field`` names the request field in the message and the error details (the one parser of
+    hashes: anchors, receipts, licence ids, document hashes).
+    """
+    where = {"field": field} if field else {}
+    if not isinstance(value, str):
+        raise InputError(
+            f"{field}: expected 0x + 64 hex digits"
+            if field
+            else "a hash must be a string of 64 hex digits",
+            **where,
+        )
+    s = value.strip()
+    s = s[2:] if s[:2] in ("0x", "0X") else s
+    if len(s) != 64:
+        raise InputError(
+            f"{field}: must be 32 bytes (64 hex digits), got {len(s)}"
+            if field
+            else f"a hash must be 32 bytes (64 hex digits), got {len(s)} digits",
+            **where,
+        )
+    try:
+        return bytes.fromhex(s)
+    except ValueError:
+        raise InputError(
+            f"{field}: only hex digits 0-9 a-f are allowed"
+            if field
+            else "a hash must contain only hex digits 0-9 a-f",
+            **where,
+        ) from None
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> bytes:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.digest()
+
+
+def build_receipt(
+    *,
+    doc_hash: bytes,
+    proof: Sequence[bytes],
+    root: bytes,
+    leaf_count: int,
+    chain_id: int,
+    contract: str,
+    tx_hash: bytes,
+    block_number: int,
+    block_hash: bytes,
+    block_time: int,
+    submitted_at: float | None = None,
+) -> dict[str, Any]:
+    return {
+        "format": RECEIPT_FORMAT,
+        "version": RECEIPT_VERSION,
+        "docHash": hex32(doc_hash),
+        "docHashAlgorithm": DOC_HASH_ALGORITHM,
+        "leafEncoding": LEAF_ENCODING,
+        "leaf": hex32(merkle.leaf_hash(doc_hash)),
+        "tree": TREE_KIND,
+        "proof": [hex32(p) for p in proof],
+        "root": hex32(root),
+        "leafCount": leaf_count,
+        "chainId": chain_id,
+        "contract": Web3.to_checksum_address(contract),
+        "contractName": "AnchorRegistry",
+        "transactionHash": hex32(tx_hash),
+        "blockNumber": block_number,
+        "blockHash": hex32(block_hash),
+        "blockTime": block_time,
+        "submittedAt": submitted_at,
+    }
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _field(receipt: dict[str, Any], key: str) -> Any:
+    if key not in receipt:
+        raise InputError(f"the receipt has no {key!r} field; is it a credledger receipt?")
+    return receipt[key]
+
+
+def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
+    """The checks that need no chain: format, document hash, leaf, Merkle path."""
+    if receipt.get("format") != RECEIPT_FORMAT:
+        raise InputError(f"not a {RECEIPT_FORMAT} file (format={receipt.get('format')!r})")
+    if receipt.get("version") != RECEIPT_VERSION:
+        raise InputError(f"receipt version {receipt.get('version')!r} is not supported (want 1)")
+    r_doc = parse_hash(_field(receipt, "docHash"))
+    root = parse_hash(_field(receipt, "root"))
+    proof = [parse_hash(p) for p in _field(receipt, "proof")]
+    checks = [
+        Check(
+            "document hash",
+            r_doc == doc_hash,
+            f"{hex32(doc_hash)} matches the receipt"
+            if r_doc == doc_hash
+            else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
+            f"{hex32(r_doc)}",
+        )
+    ]
+    r_leaf = parse_hash(_field(receipt, "leaf"))
+    want_leaf = merkle.leaf_hash(doc_hash)
+    checks.append(
+        Check(
+            "leaf encoding",
+            r_leaf == want_leaf,
+            LEAF_ENCODING
+            if r_leaf == want_leaf
+            else f"the receipt's leaf {hex32(r_leaf)} differs from {hex32(want_leaf)} = "
+            f"{LEAF_ENCODING.replace('docHash', hex32(doc_hash)[:10] + '…')}",
+        )
+    )
+    path_ok = merkle.verify(root, doc_hash, proof)
+    checks.append(
+        Check(
+            "merkle proof",
+            path_ok,
+            f"{len(proof)} steps lead to root {hex32(root)}"
+            if path_ok
+            else f"the {len(proof)}-step path does not lead to root {hex32(root)}",
+        )
+    )
+    return checks
+
+
+def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
+    """Check a receipt against the chain only: chain id, anchor, contract view, canonical block."""
+    checks = check_receipt_offline(receipt, doc_hash)
+    chain_id = int(_field(receipt, "chainId"))
+    ok = chain.chain_id == chain_id
+    checks.append(
+        Check("chain id", ok, f"RPC is chain {chain.chain_id}, receipt names chain {chain_id}")
+    )
+    if not ok:
+        return checks
+    address = str(_field(receipt, "contract"))
+    root = parse_hash(receipt["root"])
+    proof = [parse_hash(p) for p in receipt["proof"]]
+    if not chain.code_at(address):
+        checks.append(Check("anchored on chain", False, f"no contract at {address}"))
+        return checks
+    registry = AnchorRegistry(chain, address)
+    anchored_at = registry.anchored_at(root)
+    checks.append(
+        Check(
+            "anchored on chain",
+            anchored_at != 0,
+            f"root anchored at {_utc(anchored_at)} in registry {address}"
+            if anchored_at
+            else f"root {hex32(root)} is not anchored at {address}",
+        )
+    )
+    via_view = registry.verify_document(root, doc_hash, proof)
+    checks.append(
+        Check(
+            "contract verifyDocument",
+            via_view != 0,
+            "the contract accepts the proof" if via_view else "the contract rejects the proof",
+        )
+    )
+    block_number = int(_field(receipt, "blockNumber"))
+    block_hash = parse_hash(_field(receipt, "blockHash"))
+    tx_hash = parse_hash(_field(receipt, "transactionHash"))
+    try:
+        block = chain.w3.eth.get_block(block_number)
+        canonical = bytes(block["hash"]) == block_hash
+    except Exception:
+        canonical = False
+    detail = (
+        f"block {block_number} {hex32(block_hash)} is canonical"
+        if canonical
+        else f"block {block_number} on chain is not {hex32(block_hash)} (reorged or wrong)"
+    )
+    checks.append(Check("block canonical", canonical, detail))
+    in_block = False
+    try:
+        tx_receipt = chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        events = registry.contract.events.Anchored().process_receipt(tx_receipt)
+        in_block = (
+            bytes(tx_receipt["blockHash"]) == block_hash
+            and tx_receipt["status"] == 1
+            and any(bytes(e["args"]["root"]) == root for e in events)
+        )
+    except Exception:
+        in_block = False
+    checks.append(
+        Check(
+            "anchor transaction",
+            in_block,
+            f"{hex32(tx_hash)} emitted Anchored(root) in that block"
+            if in_block
+            else f"{hex32(tx_hash)} did not anchor this root in block {block_number}",
+        )
+    )
+    return checks

@@ -1,0 +1,167 @@
+"""Send transactions signed locally, one nonce sequence per account, reverts decoded.
+
+Used for deployment and the synchronous writes of services (licence issuance, grants). The
+anchoring pipeline has its own durable submitter (``node.anchoring``), which persists each signed
+transaction before sending it; both share the account's :class:`NonceManager`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.contract.contract import ContractConstructor, ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+from web3.types import TxReceipt
+
+from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.errors import decode_revert
+from credledger.node.core.errors import ChainError, ContractRevert
+
+# how old the fee fields of a transaction may be (node.chain.Chain.fee_fields)
+FEE_MAX_AGE = 1.0
+
+
+class NonceManager:
+    """Hands out consecutive nonces for one account; resyncs from the chain on demand.
+
+    By default every nonce is checked against the chain's pending count (another process may
+    send from the same account). ``sole_sender``: this process is the account's only sender (the
+    wallet's relayer), so the chain is read once and after a failed send, not per transaction.
+    """
+
+    def __init__(self, chain: Chain, address: str, *, sole_sender: bool = False) -> None:
+        self._chain = chain
+        self._address = address
+        self._next: int | None = None
+        self.sole_sender = sole_sender
+        self.lock = threading.RLock()
+
+    def take(self) -> int:
+        with self.lock:
+            if self._next is None or not self.sole_sender:
+                pending = self._chain.w3.eth.get_transaction_count(self._address, "pending")  # type: ignore[arg-type]
+                if self._next is None or pending > self._next:
+                    self._next = pending
+            n = self._next
+            self._next += 1
+            return n
+
+    def reset(self) -> None:
+        with self.lock:
+            self._next = None
+
+
+def _nonce_error(exc: Exception) -> bool:
+    return "nonce" in str(exc).lower()
+
+
+def revert_from(exc: Exception) -> ContractRevert | None:
+    if isinstance(exc, ContractCustomError | ContractLogicError):
+        data = exc.data
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str | bytes) and data:
+            return decode_revert(data)
+        return ContractRevert(f"the contract reverted: {exc.message or exc}")
+    return None
+
+
+class TxSender:
+    """Builds, signs, sends and waits for transactions from one local account."""
+
+    def __init__(
+        self,
+        chain: Chain,
+        account: LocalAccount,
+        *,
+        timeout: float = 120.0,
+        sole_sender: bool = False,
+    ) -> None:
+        self.chain = chain
+        self.account = account
+        self.address: str = account.address
+        self.nonces = NonceManager(chain, account.address, sole_sender=sole_sender)
+        self.timeout = timeout
+
+    def build(
+        self, call: ContractFunction | ContractConstructor, gas: int | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"from": self.address, "chainId": self.chain.chain_id}
+        params.update(self.chain.fee_fields(max_age=FEE_MAX_AGE))
+        try:
+            if gas is None:
+                gas = int(call.estimate_gas({"from": self.address}))
+                gas = gas + gas // 5 + 10_000
+            params["gas"] = gas
+            tx: dict[str, Any] = dict(call.build_transaction(params))  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise revert_from(exc) or ChainError(str(exc)) from None
+        return tx
+
+    def send(
+        self, call: ContractFunction | ContractConstructor, gas: int | None = None
+    ) -> TxReceipt:
+        """Send ``call`` and wait for its receipt; a revert raises the decoded error.
+
+        Fees, gas and encoding are worked out before the nonce is taken: concurrent senders
+        (the wallet relays grants from many requests) hold the account's nonce lock only to
+        number, sign and send."""
+        tx = self.build(call, gas)
+        for attempt in (1, 2):
+            with self.nonces.lock:
+                tx["nonce"] = self.nonces.take()
+                signed = self.account.sign_transaction(tx)
+                try:
+                    tx_hash = self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+                    break
+                except Exception as exc:
+                    self.nonces.reset()
+                    self.chain.forget_fees()
+                    # a sole sender's cached nonce can be behind after all (the account was
+                    # used elsewhere): once more, with the chain's count
+                    if attempt == 2 or not self.nonces.sole_sender or not _nonce_error(exc):
+                        raise
+        return self.wait(tx_hash, call)
+
+    def wait(
+        self, tx_hash: HexBytes, call: ContractFunction | ContractConstructor | None = None
+    ) -> TxReceipt:
+        try:
+            receipt = self.chain.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.timeout, poll_latency=0.05
+            )
+        except TimeExhausted:
+            raise ChainError(
+                f"transaction 0x{tx_hash.hex()} not mined within {self.timeout:.0f}s"
+            ) from None
+        if receipt["status"] != 1:
+            raise self._explain_failure(receipt, call)
+        return receipt
+
+    def _explain_failure(
+        self, receipt: TxReceipt, call: ContractFunction | ContractConstructor | None
+    ) -> Exception:
+        """Replay the failed call at its block to recover the revert data."""
+        if call is not None:
+            try:
+                call.call({"from": self.address}, block_identifier=receipt["blockNumber"])  # type: ignore[union-attr]
+            except (ContractCustomError, ContractLogicError) as exc:
+                err = revert_from(exc)
+                if err is not None:
+                    return err
+            except Exception:
+                pass
+        return ChainError(f"transaction 0x{receipt['transactionHash'].hex()} reverted")
+
+
+def wait_blocks(chain: Chain, n: int, timeout: float = 60.0) -> None:
+    target = chain.w3.eth.block_number + n
+    deadline = time.monotonic() + timeout
+    while chain.w3.eth.block_number < target:
+        if time.monotonic() > deadline:
+            raise ChainError(f"chain did not reach block {target} within {timeout:.0f}s")
+        time.sleep(0.1)
