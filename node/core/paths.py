@@ -22,7 +22,7 @@ import os
 import shutil
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # node/core/paths.py -> the checkout
 CONTRACTS_DIR = ROOT / "contracts"
 SOURCES_DIR = CONTRACTS_DIR / "src"
 ARTIFACTS_DIR = CONTRACTS_DIR / "artifacts"

@@ -142,7 +142,7 @@ def test_the_installed_package_does_not_see_the_checkout(installed: Path, elsewh
     seen = json.loads(r.stdout)
     site = str(installed.parent / "lib")
     assert seen["node"].startswith(site), seen["node"]
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     assert not any(p.startswith(root) for p in seen["path"] if p), seen["path"]
     assert seen["checkout"] is False
     assert seen["artifacts"] == ["AnchorRegistry", "ConsentRegistry", "LicenceRegistry"]
