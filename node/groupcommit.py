@@ -12,8 +12,10 @@ connection without locking). If it raises, every item of the group is retried al
 bad item fails only its own caller.
 
 :class:`VerificationLog` is the committer for clerk verification records: it writes them to the
-licence database (``verifications`` / ``verification_licences``) with ``synchronous=FULL`` and
-hands the group's record hashes to the anchoring service in one call.
+licence database (``verifications`` / ``verification_licences``, whose schema is the licence
+store's migrations in ``node/licences/store.py``) through a writer connection of the store's
+:class:`~credledger.node.core.db.Database` with ``synchronous=FULL``, and hands the group's
+record hashes to the anchoring service in one call.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
+
+from credledger.node.core.db import Database
 
 log = logging.getLogger("credledger.node.groupcommit")
 
@@ -143,21 +146,6 @@ class Verification:
     licence_ids: tuple[bytes, ...]
 
 
-VERIFICATION_SCHEMA = """
-CREATE TABLE IF NOT EXISTS verifications (
-    id          TEXT PRIMARY KEY,
-    record_hash BLOB NOT NULL UNIQUE,
-    record      TEXT NOT NULL,
-    created_at  REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS verification_licences (
-    verification_id TEXT NOT NULL REFERENCES verifications (id),
-    licence_id      BLOB NOT NULL,
-    PRIMARY KEY (licence_id, verification_id)
-);
-"""
-
-
 class VerificationLog:
     """Durable verification records, group-committed; ``write(v)`` returns the anchor status.
 
@@ -174,11 +162,14 @@ class VerificationLog:
 
     def __init__(
         self,
-        db_path: Path,
+        db: Database,
         anchor: Callable[[list[bytes]], list[str]] | None = None,
         max_anchor_group: int = 1000,
     ) -> None:
-        self.path = db_path
+        """``db`` is the licence store's database (``LicenceStore.db``): its migrations made
+        the tables; this log only writes rows, on a writer connection of its own."""
+        self.database = db
+        self.path = db.path
         self._anchor = anchor
         self._db: sqlite3.Connection | None = None
         self.anchored = 0
@@ -195,13 +186,8 @@ class VerificationLog:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:  # opened on the writer thread, used only there
-            db = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # durable at COMMIT: the answer follows it
-            db.executescript(VERIFICATION_SCHEMA)
-            self._db = db
+            # durable at COMMIT (FULL): the answer follows it; the store's own writes are NORMAL
+            self._db = self.database.writer(synchronous="FULL")
         return self._db
 
     def _commit(self, group: list[Verification]) -> list[str]:

@@ -1,7 +1,8 @@
-"""The wallet's database: SQLite in WAL mode with ``synchronous=FULL`` (every commit fsynced).
+"""The wallet's database: the one SQLite module (``credledger.node.core.db.Database``) in WAL mode
+with ``synchronous=FULL`` (every commit fsynced) and versioned migrations (:data:`MIGRATIONS`).
 
-One connection guarded by a lock (SQLite serialises writers anyway); every change is one
-transaction committed before its effect is acknowledged. Nothing secret is stored in clear:
+One connection guarded by the database's lock (SQLite serialises writers anyway); every change is
+one transaction committed before its effect is acknowledged. Nothing secret is stored in clear:
 passwords as argon2id hashes, session tokens as SHA-256, keystore passphrases and data keys only
 wrapped (AES-256-GCM), keystores scrypt-encrypted. A scan test checks this.
 
@@ -15,20 +16,26 @@ Tables
     fetch_nonces nonces of grantees' signed fetch requests
     events       the enterprise's history (filed, confirmed, granted, revoked, used …)
     presentations  statement hashes of the tokens shown at counters (the node keeps the checks)
+
+Schema versions: append a migration (an SQL script or a function of the connection) to
+:data:`MIGRATIONS`; never edit one that has shipped. Version 1 is the schema from before versions
+existed (``CREATE … IF NOT EXISTS``), so a file made by an older wallet is adopted as it is.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
+from credledger.node.core.db import Database, Migration
+
+# Version 1: the schema from before versions existed (IF NOT EXISTS adopts such a file).
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS enterprises (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     uscc TEXT NOT NULL UNIQUE,
@@ -144,40 +151,34 @@ CREATE TABLE IF NOT EXISTS presentations (
 );
 CREATE INDEX IF NOT EXISTS presentations_enterprise ON presentations(enterprise_id, created_at);
 """
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
 
 
 class WalletStore:
-    """The wallet's SQLite database (one file in the data dir)."""
+    """The wallet's SQLite database (one file in the data dir); rows come as ``sqlite3.Row``."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
+        self.db = Database(path, MIGRATIONS)
+        self._conn = self.db.conn
+        self._lock = self.db.lock
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(SCHEMA)
+
+    @property
+    def version(self) -> int:
+        """The file's schema version (``len(MIGRATIONS)`` once opened)."""
+        return self.db.version
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT), fsynced on commit."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self.db.tx() as conn:
+            yield conn
 
     def one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         with self._lock:

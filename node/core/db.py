@@ -12,6 +12,10 @@ Every database the node (or the wallet) keeps goes through :class:`Database`:
   Migrations are append-only: never edit one that has shipped, add the next.
 - ``Database.tx()`` is one durable write transaction; ``Database.query()`` / ``query_one()`` read.
   One lock per :class:`Database` serialises its users (a connection is shared by threads).
+- ``Database.writer(synchronous=...)`` opens a further connection to the same, already migrated
+  file for one thread that writes on its own (a group-commit writer): it never waits for the
+  lock of the shared connection and may choose its own fsync policy. The schema stays the
+  ``Database``'s: nothing else creates tables.
 
 A database created before schema versions existed has ``user_version = 0`` and the tables of the
 first migration already; first migrations therefore use ``CREATE … IF NOT EXISTS`` so that they
@@ -118,6 +122,14 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+    def writer(self, *, synchronous: Synchronous = "FULL") -> sqlite3.Connection:
+        """A further connection to this database for one writer thread (the caller closes it).
+
+        The file is already at the current schema version (this object migrated it), so the
+        connection writes no schema; SQLite's own locking orders its transactions with ours.
+        """
+        return connect(self.path, synchronous=synchronous)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

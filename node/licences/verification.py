@@ -13,8 +13,9 @@ from credledger.node.auth import Principal
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts import licence_events as ev
 from credledger.node.core.errors import ForbiddenError, NotFoundError
+from credledger.node.core.receipts import RECORD_HASH_ALGORITHM, record_hash
 from credledger.node.groupcommit import Verification, VerificationLog
-from credledger.node.licences.context import LicenceContext, hash_json
+from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import reason_text
 from credledger.node.licences.models import DocumentVerdict, VerificationRecord
 from credledger.node.licences.queries import LicenceQueries
@@ -42,7 +43,7 @@ class DocumentVerifier:
         self.anchoring = anchoring
         # clerk verification records: group-committed to the licence database (durable before
         # the answer), their hashes handed to the anchoring service once per group
-        self.records = records or VerificationLog(ctx.store.path, self._anchor)
+        self.records = records or VerificationLog(ctx.store.db, self._anchor)
 
     def _anchor(self, hashes: list[bytes]) -> list[str]:
         if self.anchoring is None:
@@ -223,7 +224,7 @@ class DocumentVerifier:
             "chainHead": body["judgedAtBlock"],
             "registry": self.ctx.registry_address,
         }
-        return Verification(vid, hash_json(record), record, tuple(outcome.licence_ids))
+        return Verification(vid, record_hash(record), record, tuple(outcome.licence_ids))
 
     @staticmethod
     def _receipt(record: Verification, status: str) -> dict[str, Any]:
@@ -244,7 +245,7 @@ class DocumentVerifier:
             id=vid,
             record=record,
             recordHash=ev.hexb(record_hash),
-            recordHashAlgorithm="sha256 of the canonical JSON record (sorted keys, no spaces)",
+            recordHashAlgorithm=RECORD_HASH_ALGORITHM,
             anchor=anchor,
             receipt=anchor.get("receipt") if anchor else None,
         )

@@ -1,5 +1,6 @@
-"""node/core/db.py: pragmas, transactions, migrations, and the upgrade of each database from the
-schema that shipped before schema versions (tests/db/legacy/*.sql, frozen copies)."""
+"""node/core/db.py: pragmas, transactions, migrations, and the upgrade of each database (the node's
+three and the wallet's) from the schema that shipped before schema versions
+(tests/node/core/db/legacy/*.sql, frozen copies)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from credledger.node.anchoring import store as anchoring_store
 from credledger.node.anchoring.store import AnchorStore
 from credledger.node.core.db import Database, connect, migrate, user_version
 from credledger.node.core.errors import ConflictError
+from credledger.node.groupcommit import Verification, VerificationLog
 from credledger.node.licences import store as licences_store
 from credledger.node.licences.store import LicenceStore
+from credledger.wallet import store as wallet_store
+from credledger.wallet.store import WalletStore
 
 LEGACY = Path(__file__).parent / "legacy"
 
@@ -163,3 +167,58 @@ def test_licences_database_upgrades_and_settles_claims_left_by_an_old_run(tmp_pa
     store.close()
     # a restart (a new run) sees the claim as orphaned again
     assert LicenceStore(path).claim("dept:a", "k1", "fp").orphaned
+
+
+def _schema(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+    return [(r[0], r[1]) for r in rows]
+
+
+def test_wallet_database_adopts_the_file_an_older_wallet_made(tmp_path: Path) -> None:
+    path = tmp_path / "wallet.sqlite3"
+    old = legacy_db(path, "wallet")
+    old.execute(
+        "INSERT INTO enterprises (uscc, name, address, custody, data_key, created_at) "
+        "VALUES ('91350200MA00000001', 'Xiamen Test Co.', '0xabc', 'wallet', ?, 1.0)",
+        (b"wrapped",),
+    )
+    old.execute(
+        "INSERT INTO people (enterprise_id, login, name, role, password_hash, kek_salt, "
+        "created_at) VALUES (1, 'lr', 'Li', 'legal', '$argon2id$x', ?, 1.0)",
+        (b"salt",),
+    )
+    legacy_schema = _schema(old)
+    old.close()
+    store = WalletStore(path)
+    assert store.version == len(wallet_store.MIGRATIONS) >= 1
+    assert [tuple(r) for r in store.db.query("PRAGMA user_version")] == [(store.version,)]
+    row = store.one("SELECT name, custody FROM enterprises WHERE uscc=?", "91350200MA00000001")
+    assert row is not None and (row["name"], row["custody"]) == ("Xiamen Test Co.", "wallet")
+    assert [r["login"] for r in store.all("SELECT login FROM people")] == ["lr"]
+    if len(wallet_store.MIGRATIONS) == 1:  # version 1 adopts the file exactly as it is
+        assert _schema(store.db.conn) == legacy_schema
+    # the store still enforces what the old one did: foreign keys, one transaction per change
+    with pytest.raises(sqlite3.IntegrityError), store.tx() as c:
+        c.execute("INSERT INTO sessions VALUES ('h', 99, 1, 2, NULL)")
+    with store.tx() as c:
+        store.event(c, 1, "lr", "filed", name="a.pdf")
+    assert store.one("SELECT action FROM events")["action"] == "filed"  # type: ignore[index]
+    store.close()
+    # a fresh wallet file has the same tables as the adopted one, and reopening changes nothing
+    fresh = WalletStore(tmp_path / "fresh.sqlite3")
+    assert _schema(fresh.db.conn) == _schema(WalletStore(path).db.conn)
+    assert WalletStore(tmp_path / "fresh.sqlite3").version == fresh.version
+
+
+def test_the_verification_log_writes_rows_into_the_licence_stores_schema(tmp_path: Path) -> None:
+    path = tmp_path / "licences.sqlite3"
+    legacy_db(path, "licences").close()  # an adopted pre-version file works the same
+    store = LicenceStore(path)
+    before = _schema(store.db.conn)
+    vlog = VerificationLog(store.db)
+    assert vlog.write(Verification("vr_1", b"\x01" * 32, {"n": 1}, (b"L" * 32,))) == "not-anchored"
+    vlog.close()
+    assert _schema(store.db.conn) == before  # the log created nothing: one schema, one owner
+    found = store.verification("vr_1")
+    assert found == (b"\x01" * 32, {"n": 1})
+    assert [v[0] for v in store.verifications_of(b"L" * 32)] == ["vr_1"]
