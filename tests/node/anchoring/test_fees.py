@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +10,7 @@ from web3 import Web3
 
 from tests.node.anchoring.conftest import DevChain
 from tests.node.anchoring.harness import NodeProcess, rpc
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.chain
 
@@ -37,7 +37,13 @@ def test_stuck_tx_is_bumped_within_the_cap_then_mined_once(
     )
     hs = [hashlib.sha256(f"stuck-{i}".encode()).digest() for i in range(5)]
     assert node.submit(hs).status_code == 202
-    time.sleep(5)
+
+    def node_log() -> str:
+        return "".join(p.read_text() for p in node.workdir.glob("node-*.log"))
+
+    # the pipeline bumps while it may, then logs that the next bump would pass the cap; with
+    # automine off no block comes, so nothing changes after that (no fixed sleep to guess it)
+    wait_until(lambda: '"event": "fee_cap_reached"' in node_log(), "fee cap reached", 60)
     db = node.db()
     attempts = db.execute("SELECT nonce, fee_cap, tip, tx_hash FROM txs ORDER BY id").fetchall()
     assert len(attempts) == 3, attempts  # the original and two bumps, then the cap holds
@@ -63,7 +69,7 @@ def test_stuck_tx_is_bumped_within_the_cap_then_mined_once(
     # the balance is under the (absurd) threshold: /health says so and a warning was logged
     health = node.health()["anchoring"]
     assert health["lowBalance"] is True
-    logs = "".join(p.read_text() for p in node.workdir.glob("node-*.log"))
+    logs = node_log()
     assert '"event": "low_balance"' in logs and '"event": "fee_bump"' in logs
 
 
@@ -78,9 +84,11 @@ def test_missing_anchorer_role_spends_nothing_and_recovers_when_granted(
     account = dev_account(3).address
     hs = [hashlib.sha256(f"no-role-{i}".encode()).digest() for i in range(3)]
     assert node.submit(hs).status_code == 202
-    time.sleep(3)
-    health = node.health()["anchoring"]
-    assert "ANCHORER_ROLE" in (health["lastError"] or ""), health
+    wait_until(
+        lambda: "ANCHORER_ROLE" in (node.health()["anchoring"]["lastError"] or ""),
+        "the node reports the missing role",
+        60,
+    )
     assert node.record(hs[0])["status"] == "pending"
     assert dev.chain.w3.eth.get_transaction_count(account) == 0  # no gas burnt on reverts
 
