@@ -1,4 +1,4 @@
-"""Enterprise accounts, people and roles, sessions and custodial keys.
+"""Enterprise accounts: registration, people and roles, and the custodial enterprise key.
 
 Roles, as on China's electronic business licence:
 
@@ -14,6 +14,9 @@ representative and each administrator with a key derived from that person's pass
 wallet can sign for the enterprise only while one of them has a session open (see
 ``wallet.crypto``). A non-custodial enterprise registers an external address and signs EIP-712
 requests itself; the wallet only relays.
+
+Who may do what is in ``wallet/callers.py`` (roles, :class:`Caller`); sign-in, sessions and the
+throttle of failed sign-ins in ``wallet/sessions.py``.
 """
 
 from __future__ import annotations
@@ -21,15 +24,10 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils.address import is_address, to_checksum_address
 
 from credledger.node.core.errors import (
     ConflictError,
@@ -40,126 +38,35 @@ from credledger.node.core.errors import (
 )
 from credledger.node.core.identifiers import normalise_uscc
 from credledger.wallet import crypto
-from credledger.wallet.errors import TooManyAttemptsError
-from credledger.wallet.scan import refuse_personal_ids
+from credledger.wallet.callers import (
+    AGENT_ACTIONS,
+    ENTERPRISE_ACTIONS,
+    LEGAL_REP_LOGIN,
+    LOGIN_PATTERN,
+    Caller,
+    Role,
+    aad,
+    asset_hex,
+    checksum,
+    clean_login,
+    clean_name,
+    person_json,
+)
+from credledger.wallet.sessions import LoginThrottle, Sessions
 from credledger.wallet.settings import SecuritySettings
 from credledger.wallet.store import WalletStore
 
-Role = Literal["legal_rep", "admin", "agent"]
-LEGAL_REP_LOGIN = "legal-rep"
-LOGIN_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,39}$"
-#: what an administrator may let an agent do
-AGENT_ACTIONS = ("view", "file", "present")
-#: every action an endpoint asks for; legal_rep and admin have all but ``manage_admins``
-ENTERPRISE_ACTIONS = (
-    "view",
-    "file",
-    "present",
-    "confirm",
-    "delete",
-    "grant",
-    "revoke",
-    "manage_agents",
-    "export_key",
-    "history",
-)
-
-
-@dataclass
-class Caller:
-    """Who is calling, resolved from a session token; ``signer`` is set while a key is unlocked."""
-
-    person_id: int
-    enterprise_id: int
-    uscc: str
-    enterprise_name: str
-    address: str
-    custody: str
-    role: Role
-    login: str
-    name: str
-    token_hash: str
-    expires_at: float
-    agent_assets: frozenset[str] = frozenset()
-    agent_actions: frozenset[str] = frozenset()
-    agent_until: int | None = None
-    agent_address: str | None = None
-    _passphrase: bytes | None = field(default=None, repr=False)
-
-    @property
-    def label(self) -> str:
-        return f"{self.role}:{self.login}"
-
-    def may(self, action: str, asset: str | None = None) -> bool:
-        if self.role == "legal_rep":
-            return True
-        if self.role == "admin":
-            return action != "manage_admins"
-        if self.agent_until is not None and self.agent_until <= time.time():
-            return False
-        if action not in self.agent_actions:
-            return False
-        return asset is None or asset.lower() in self.agent_assets
-
-    def require(self, action: str, asset: str | None = None) -> None:
-        if not self.may(action, asset):
-            what = f"{action} on {asset}" if asset else action
-            if self.role == "agent" and self.agent_until and self.agent_until <= time.time():
-                raise ForbiddenError(
-                    f"agent {self.login}'s authorisation ended; ask an administrator"
-                )
-            raise ForbiddenError(f"{self.label} may not {what}")
-
-    def sees(self, asset: str) -> bool:
-        """Whether the caller may see ``asset`` in lists (agents: only the assets they act on)."""
-        return self.role != "agent" or self.may("view", asset)
-
-
-class LoginThrottle:
-    """At most ``limit`` failed logins per key (account, client address) per sliding window."""
-
-    #: a client address may fail this many times more often than one account
-    CLIENT_FACTOR = 20
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
-
-    def check(self, keys: Iterable[str]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                q = self._recent(key, now)
-                limit = self.limit * (self.CLIENT_FACTOR if key.startswith("client:") else 1)
-                if len(q) >= limit:
-                    wait = int(q[0] + self.window - now) + 1
-                    raise TooManyAttemptsError(
-                        f"too many failed logins; try again in {wait} s", retry_after=wait
-                    )
-
-    def fail(self, keys: Iterable[str]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
-
-
-def checksum(address: str, field_name: str = "address") -> str:
-    if not isinstance(address, str) or not is_address(address):
-        raise InputError(f"{field_name} is not an Ethereum address", field=field_name)
-    return str(to_checksum_address(address))
+__all__ = [
+    "AGENT_ACTIONS",
+    "ENTERPRISE_ACTIONS",
+    "LEGAL_REP_LOGIN",
+    "LOGIN_PATTERN",
+    "AccountService",
+    "Caller",
+    "LoginThrottle",
+    "Role",
+    "checksum",
+]
 
 
 class AccountService:
@@ -176,10 +83,7 @@ class AccountService:
             )
         )
         self.throttle = LoginThrottle(settings.login_failures, settings.login_window)
-        # unlocked accounts by session token hash (opened lazily; dropped on logout)
-        self._unlocked: OrderedDict[str, LocalAccount] = OrderedDict()
-        self._unlocked_lock = threading.Lock()
-        self._open_lock = threading.Lock()
+        self.sessions = Sessions(store, settings, self.passwords, self.throttle)
 
     # --- registration ---------------------------------------------------------------------------
 
@@ -195,7 +99,7 @@ class AccountService:
     ) -> dict[str, Any]:
         """A new enterprise and its legal representative (custodial unless ``address``)."""
         code = normalise_uscc(uscc)
-        name = _clean_name(name, "name")
+        name = clean_name(name, "name")
         crypto.check_password_strength(password)
         passphrase: bytes | None = None
         if address is not None and keystore is not None:
@@ -237,7 +141,7 @@ class AccountService:
                 if passphrase is not None:
                     c.execute(
                         "UPDATE people SET wrapped_passphrase=? WHERE id=?",
-                        (crypto.wrap(kek, passphrase, _aad(pid)), pid),
+                        (crypto.wrap(kek, passphrase, aad(pid)), pid),
                     )
                 self.store.event(c, eid, LEGAL_REP_LOGIN, "registered", custody=custody)
         except sqlite3.IntegrityError:
@@ -287,136 +191,22 @@ class AccountService:
         )
         return int(cur.lastrowid or 0)
 
-    # --- sessions -------------------------------------------------------------------------------
+    # --- sessions (wallet/sessions.py) ---------------------------------------------------------
 
     def login(
         self, uscc: str, password: str, login: str | None = None, client: str = "?"
     ) -> dict[str, Any]:
-        code = normalise_uscc(uscc)
-        who = (login or LEGAL_REP_LOGIN).strip().lower()
-        keys = [f"account:{code}:{who}", f"client:{client}"]
-        self.throttle.check(keys)
-        row = self.store.one(
-            "SELECT p.* FROM people p JOIN enterprises e ON e.id = p.enterprise_id"
-            " WHERE e.uscc=? AND p.login=?",
-            code,
-            who,
-        )
-        if not self.passwords.verify(row["password_hash"] if row else None, password) or not row:
-            self.throttle.fail(keys)
-            raise UnauthorizedError("wrong USCC, login or password")
-        if row["role"] == "agent" and row["until"] is not None and row["until"] <= time.time():
-            raise ForbiddenError(f"agent {who}'s authorisation ended; ask an administrator")
-        self.throttle.clear(keys[0])
-        token = crypto.new_token()
-        th = crypto.hash_token(token)
-        wrapped_for_session: bytes | None = None
-        if row["wrapped_passphrase"] is not None:
-            kek = self.passwords.kek(password, bytes(row["kek_salt"]))
-            passphrase = crypto.unwrap(kek, bytes(row["wrapped_passphrase"]), _aad(row["id"]))
-            wrapped_for_session = crypto.wrap(crypto.token_key(token), passphrase, th.encode())
-        now = time.time()
-        expires = now + self.settings.session_ttl
-        with self.store.tx() as c:
-            c.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
-            c.execute(
-                "INSERT INTO sessions (token_hash, person_id, created_at, expires_at,"
-                " wrapped_passphrase) VALUES (?,?,?,?,?)",
-                (th, row["id"], now, expires, wrapped_for_session),
-            )
-        return {
-            "token": token,
-            "expiresAt": int(expires),
-            "role": row["role"],
-            "login": row["login"],
-        }
+        return self.sessions.login(uscc, password, login, client)
 
     def logout(self, caller: Caller) -> None:
-        with self.store.tx() as c:
-            c.execute("DELETE FROM sessions WHERE token_hash=?", (caller.token_hash,))
-        with self._unlocked_lock:
-            self._unlocked.pop(caller.token_hash, None)
+        self.sessions.logout(caller)
 
     def authenticate(self, authorization: str | None) -> Caller:
-        if authorization is None or not authorization.strip():
-            raise UnauthorizedError("log in first: send 'Authorization: Bearer <session token>'")
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise UnauthorizedError("send the session token as 'Authorization: Bearer <token>'")
-        th = crypto.hash_token(token)
-        row = self.store.one(
-            "SELECT s.expires_at, s.wrapped_passphrase AS session_wrap, p.*, e.uscc,"
-            " e.name AS ename, e.address, e.custody FROM sessions s"
-            " JOIN people p ON p.id = s.person_id JOIN enterprises e ON e.id = p.enterprise_id"
-            " WHERE s.token_hash=?",
-            th,
-        )
-        if row is None:
-            raise UnauthorizedError("this session is not known (logged out?); log in again")
-        if row["expires_at"] <= time.time():
-            raise UnauthorizedError("this session expired; log in again")
-        passphrase = None
-        if row["session_wrap"] is not None:
-            passphrase = crypto.unwrap(
-                crypto.token_key(token), bytes(row["session_wrap"]), th.encode()
-            )
-        return Caller(
-            person_id=row["id"],
-            enterprise_id=row["enterprise_id"],
-            uscc=row["uscc"],
-            enterprise_name=row["ename"],
-            address=row["address"],
-            custody=row["custody"],
-            role=row["role"],
-            login=row["login"],
-            name=row["name"],
-            token_hash=th,
-            expires_at=row["expires_at"],
-            agent_assets=frozenset(a.lower() for a in json.loads(row["assets"] or "[]")),
-            agent_actions=frozenset(json.loads(row["actions"] or "[]")),
-            agent_until=row["until"],
-            agent_address=row["agent_address"],
-            _passphrase=passphrase,
-        )
+        return self.sessions.authenticate(authorization)
 
     def signer(self, caller: Caller) -> LocalAccount | None:
-        """The key this caller signs with: the enterprise's (legal rep, admin) or their own
-        (agent); None for a non-custodial enterprise's people."""
-        if caller._passphrase is None:
-            return None
-        with self._unlocked_lock:
-            acct = self._unlocked.get(caller.token_hash)
-            if acct is not None:
-                self._unlocked.move_to_end(caller.token_hash)
-                return acct
-        # one scrypt at a time (N=2**18 takes 256 MiB): concurrent requests of a new session
-        # wait for the first to open the key instead of each opening it again
-        with self._open_lock:
-            with self._unlocked_lock:
-                acct = self._unlocked.get(caller.token_hash)
-            if acct is not None:
-                return acct
-            return self._open(caller)
-
-    def _open(self, caller: Caller) -> LocalAccount | None:
-        assert caller._passphrase is not None
-        if caller.role == "agent":
-            row = self.store.one("SELECT agent_keystore FROM people WHERE id=?", caller.person_id)
-            ks = row["agent_keystore"] if row else None
-        else:
-            row = self.store.one(
-                "SELECT keystore FROM enterprises WHERE id=?", caller.enterprise_id
-            )
-            ks = row["keystore"] if row else None
-        if ks is None:
-            return None
-        acct = crypto.open_keystore(json.loads(ks), caller._passphrase)
-        with self._unlocked_lock:
-            self._unlocked[caller.token_hash] = acct
-            while len(self._unlocked) > 1024:
-                self._unlocked.popitem(last=False)
-        return acct
+        """The key this caller signs with (see :meth:`Sessions.signer`)."""
+        return self.sessions.signer(caller)
 
     # --- people ---------------------------------------------------------------------------------
 
@@ -426,15 +216,15 @@ class AccountService:
             "SELECT * FROM people WHERE enterprise_id=? ORDER BY id", caller.enterprise_id
         )
         return [
-            _person_json(r) for r in rows if caller.role != "agent" or r["id"] == caller.person_id
+            person_json(r) for r in rows if caller.role != "agent" or r["id"] == caller.person_id
         ]
 
     def add_administrator(
         self, caller: Caller, login: str, name: str, password: str
     ) -> dict[str, Any]:
         caller.require("manage_admins")
-        login = _clean_login(login)
-        name = _clean_name(name, "name")
+        login = clean_login(login)
+        name = clean_name(name, "name")
         crypto.check_password_strength(password)
         count = self.store.one(
             "SELECT COUNT(*) AS n FROM people WHERE enterprise_id=? AND role='admin'",
@@ -458,7 +248,7 @@ class AccountService:
                     c, caller.enterprise_id, login, name, "admin", pw_hash, salt, caller.person_id
                 )
                 if caller.custody == "custodial" and caller._passphrase is not None:
-                    wrapped = crypto.wrap(kek, caller._passphrase, _aad(pid))
+                    wrapped = crypto.wrap(kek, caller._passphrase, aad(pid))
                     c.execute("UPDATE people SET wrapped_passphrase=? WHERE id=?", (wrapped, pid))
                 self.store.event(c, caller.enterprise_id, caller.login, "administrator-added",
                                  login=login)  # fmt: skip
@@ -477,8 +267,8 @@ class AccountService:
         until: int,
     ) -> dict[str, Any]:
         caller.require("manage_agents")
-        login = _clean_login(login)
-        name = _clean_name(name, "name")
+        login = clean_login(login)
+        name = clean_name(name, "name")
         crypto.check_password_strength(password)
         bad = [a for a in actions if a not in AGENT_ACTIONS]
         if bad or not actions:
@@ -487,7 +277,7 @@ class AccountService:
             )
         if until <= time.time():
             raise InputError("until must be in the future", field="until")
-        clean_assets = sorted({_asset_hex(a) for a in assets})
+        clean_assets = sorted({asset_hex(a) for a in assets})
         if not clean_assets:
             raise InputError("name at least one asset the agent acts on", field="assets")
         for a in clean_assets:
@@ -509,7 +299,7 @@ class AccountService:
                 )  # fmt: skip
                 c.execute(
                     "UPDATE people SET wrapped_passphrase=? WHERE id=?",
-                    (crypto.wrap(kek, passphrase, _aad(pid)), pid),
+                    (crypto.wrap(kek, passphrase, aad(pid)), pid),
                 )
                 self.store.event(c, caller.enterprise_id, caller.login, "agent-authorised",
                                  login=login, assets=clean_assets, actions=sorted(set(actions)),
@@ -539,7 +329,7 @@ class AccountService:
         )
         if row is None or (caller.role == "agent" and row["id"] != caller.person_id):
             raise NotFoundError(f"no person {login} in this enterprise")
-        return _person_json(row)
+        return person_json(row)
 
     def me(self, caller: Caller) -> dict[str, Any]:
         return {
@@ -590,44 +380,3 @@ class AccountService:
 
     def enterprise_by_address(self, address: str) -> sqlite3.Row | None:
         return self.store.one("SELECT * FROM enterprises WHERE address=?", checksum(address))
-
-
-def _aad(person_id: int) -> bytes:
-    return b"person:%d" % person_id
-
-
-def _person_json(row: sqlite3.Row) -> dict[str, Any]:
-    body: dict[str, Any] = {"login": row["login"], "name": row["name"], "role": row["role"]}
-    if row["role"] == "agent":
-        body.update(
-            address=row["agent_address"],
-            assets=json.loads(row["assets"] or "[]"),
-            actions=json.loads(row["actions"] or "[]"),
-            until=row["until"],
-        )
-    return body
-
-
-def _clean_login(login: str) -> str:
-    import re
-
-    login = (login or "").strip().lower()
-    if not re.match(LOGIN_PATTERN, login) or login == LEGAL_REP_LOGIN:
-        raise InputError(
-            "login: 2-40 characters a-z 0-9 . _ -, starting with a letter or digit", field="login"
-        )
-    return login
-
-
-def _clean_name(name: str, where: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InputError(f"{where} must have 1-200 characters", field=where)
-    refuse_personal_ids(name, where)
-    return name
-
-
-def _asset_hex(asset: str) -> str:
-    from credledger.node.core.receipts import hex32, parse_hash
-
-    return hex32(parse_hash(asset)).lower()

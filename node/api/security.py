@@ -49,7 +49,7 @@ class Limits:
         return cls(
             writes=RateLimiter.per_minute(r.writes_per_minute, r.write_burst, what="writes"),
             public=RateLimiter.per_minute(r.public_per_minute, r.public_burst, what="requests"),
-            anchor_hashes=RateLimiter(
+            anchor_hashes=RateLimiter.per_second(
                 r.anchor_hashes_per_hour / 3600.0, r.anchor_hash_burst, what="hashes"
             ),
         )
