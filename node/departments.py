@@ -28,6 +28,18 @@ class Department:
     sender: TxSender
     issues: frozenset[str] = field(default_factory=frozenset)
     supervises: frozenset[str] = field(default_factory=frozenset)
+    display_name_en: str = ""
+
+    def display_names(self) -> dict[str, str]:
+        """``{"zh": …, "en": …}``: what pages show instead of the code (each falls back to the
+        other, then to the code)."""
+        zh = self.display_name if self.display_name != self.name else ""
+        en = self.display_name_en
+        return {"zh": zh or en or self.name, "en": en or zh or self.name}
+
+    def json(self) -> dict[str, object]:
+        """The department in API answers: address, code and display names."""
+        return {"address": self.address, "name": self.name, "displayName": self.display_names()}
 
     @property
     def address(self) -> str:
@@ -103,6 +115,7 @@ def build_departments(
                 pool.for_account(account),
                 frozenset(d.issues),
                 frozenset(d.supervises),
+                d.display_name_en,
             )
         )
         tokens.add(Principal("department", d.name, d.name), d.token_sha256)

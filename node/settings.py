@@ -140,7 +140,9 @@ class DepartmentSettings(BaseModel):
     """
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")
+    #: the name pages show: Chinese (``display_name``) and English (``display_name_en``)
     display_name: str = ""
+    display_name_en: str = ""
     keystore: Path | None = None
     password_file: Path | None = None
     dev_account: int | None = Field(default=None, ge=0)
@@ -190,6 +192,8 @@ class Settings(BaseSettings):
     manifest: Path | None = None
     subject_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: the zone pages, CLI and CSV show times in (always with the zone named)
+    timezone: str = "Asia/Shanghai"
 
     chain: ChainSettings = Field(default_factory=ChainSettings)
     signer: SignerSettings = Field(default_factory=SignerSettings)

@@ -12,7 +12,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from credledger.node.cli._app import app, console, err_console, parse_rpc
+from credledger.node.cli._app import app, console, err_console, node_url, parse_rpc
 from credledger.node.core.chain import Chain
 from credledger.node.core.errors import ChainError, InputError, RpcUnavailableError
 from credledger.node.core.receipts import (
@@ -42,7 +42,15 @@ def _receipt_path(file: Path, out: Path | None) -> Path:
 @app.command()
 def anchor(
     files: Annotated[list[Path], typer.Argument(help="files to anchor (their SHA-256 is sent)")],
-    node: Annotated[str, typer.Option("--node", help="node API URL")] = "http://127.0.0.1:8600",
+    node: Annotated[
+        str,
+        typer.Option(
+            "--node",
+            envvar="CREDLEDGER_NODE_URL",
+            help="node API URL (default: the one `credledger up` recorded, else :8600)",
+            show_default=False,
+        ),
+    ] = "",
     wait: Annotated[
         bool, typer.Option("--wait", help="wait until every hash is confirmed")
     ] = False,
@@ -69,7 +77,7 @@ def anchor(
         raise InputError("no files to anchor")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    base = node.rstrip("/")
+    base = node_url(node).rstrip("/")
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

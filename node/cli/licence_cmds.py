@@ -12,7 +12,7 @@ import httpx
 import typer
 from rich.table import Table
 
-from credledger.node.cli._app import app, console, parse_rpc
+from credledger.node.cli._app import app, console, node_url, parse_rpc
 from credledger.node.core.errors import CredledgerError, InputError
 
 licence_app = typer.Typer(
@@ -22,7 +22,14 @@ licence_app = typer.Typer(
 app.add_typer(licence_app, name="licence")
 
 NodeOpt = Annotated[
-    str, typer.Option("--node", envvar="CREDLEDGER_NODE_URL", help="node API base URL")
+    str,
+    typer.Option(
+        "--node",
+        envvar="CREDLEDGER_NODE_URL",
+        help="node API base URL (default: the one `credledger up` recorded in the data dir, "
+        "else http://127.0.0.1:8600)",
+        show_default=False,
+    ),
 ]
 TokenOpt = Annotated[
     str | None,
@@ -31,7 +38,7 @@ TokenOpt = Annotated[
 KeyOpt = Annotated[
     str | None, typer.Option("--idempotency-key", help="retrying with the same key never repeats")
 ]
-DEFAULT_NODE = "http://127.0.0.1:8600"
+DEFAULT_NODE = ""  # resolved by node_url(): the URL `up` recorded, else 127.0.0.1:8600
 
 
 class NodeAnswer(CredledgerError):
@@ -48,6 +55,7 @@ def _call(
     key: str | None = None,
     **kw: Any,
 ) -> dict[str, Any]:
+    node = node_url(node)
     headers: dict[str, str] = {}
     if token:
         headers["Authorization"] = f"Bearer {token}"

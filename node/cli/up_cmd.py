@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from credledger.node.cli._app import app, console, err_console, parse_rpc
+from credledger.node.cli._app import app, console, err_console, parse_rpc, record_endpoints
 from credledger.node.core import paths, plugins
 from credledger.node.core.chain import Chain
 from credledger.node.core.manifest import load_manifest
@@ -152,6 +152,11 @@ def up(
             base = f"http://{settings.api.host}:{settings.api.port}"
             if companions:
                 running = _start_companions(settings, base, chain.chain_id, manifest, wallet_port)
+            # the CLI finds what `up` started without flags or variables (see _app.recorded_url)
+            urls = {"node": base, "rpc": settings.chain.rpc_urls[0]}
+            urls.update({c.spec.name: c.spec.url for c in running if c.spec.url})
+            endpoints = record_endpoints(data, urls)
+            _say(f"endpoints {endpoints}  (the CLI reads it: no --node/--wallet needed)")
             _say(f"node API  {base}  (Ctrl-C stops)")
             _say(f"health    {base}/health")
             _say(f"clerk     {base}/clerk  (the counter: verify presentations and documents)")
@@ -160,6 +165,7 @@ def up(
         finally:
             runtime.stop()
     finally:
+        (data / "endpoints.json").unlink(missing_ok=True)
         for c in reversed(running):
             terminate(c.proc.pid)
             _say(f"stopped {c.spec.name}")

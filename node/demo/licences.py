@@ -35,6 +35,7 @@ class DemoDepartment:
     token: str
     issues: tuple[str, ...]
     supervises: tuple[str, ...]
+    display_name_en: str = ""
 
 
 def _codes(*categories: str) -> tuple[str, ...]:
@@ -45,27 +46,30 @@ MARKET = ("BL", "FOOD", "SE", "IND", "INSP", "METR")
 DEMO_DEPARTMENTS = [
     DemoDepartment(
         "market",
-        "市场监督管理局 Market Regulation",
+        "市场监督管理局",
         1,
         "devnet-market-token",
         _codes(*MARKET),
         _codes(*MARKET),
+        display_name_en="Market Regulation",
     ),
     DemoDepartment(
         "drugs",
-        "药品监督管理局 Medical Products Administration",
+        "药品监督管理局",
         2,
         "devnet-drugs-token",
         _codes("MED"),
         _codes("MED"),
+        display_name_en="Medical Products Administration",
     ),
     DemoDepartment(
         "enforcement",
-        "综合行政执法 Enforcement",
+        "综合行政执法",
         3,
         "devnet-enforcement-token",
         (),
         _codes(*MARKET, "MED"),
+        display_name_en="Enforcement",
     ),
 ]
 CLERK_NAME = "counter-1"
@@ -84,6 +88,7 @@ def demo_settings(settings: Settings) -> Settings:
         DepartmentSettings(
             name=d.name,
             display_name=d.display_name,
+            display_name_en=d.display_name_en,
             dev_account=d.dev_account,
             token_sha256=[hash_token(d.token)],
             issues=list(d.issues),

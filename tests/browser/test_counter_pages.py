@@ -74,9 +74,9 @@ def test_clerk_scans_uploads_and_sees_refusals(page: Any, parties: Parties, tmp_
     # today's verifications with receipt links: the document check is the latest
     record_link = page.get_attribute("#result .record a", "href")
     assert record_link and record_link.startswith("/v1/verifications/vr_")
-    latest = page.query_selector(".today tbody tr a")
+    latest = page.query_selector("#today li a")
     assert latest is not None and latest.get_attribute("href") == record_link
-    assert len(page.query_selector_all(".today tbody tr")) >= 6
+    assert len(page.query_selector_all("#today li")) >= 6
 
 
 def test_suspension_is_shown_with_reason_and_time(page: Any, parties: Parties) -> None:

@@ -93,7 +93,7 @@ def test_make_run_wallet_qr_to_clerk_cards_refusals_and_suspension(
         wallet.click("#login-form button[type=submit]")
         wallet.wait_for_selector("#who")
         for lid in licences:
-            badge = wallet.locator(f"#licences tr[data-asset='{lid}'] .badge")
+            badge = wallet.locator(f"#licences [data-asset='{lid}'] .badge")
             assert badge.get_attribute("data-status") == "ACTIVE"
         token = _show_qr(wallet, licences)
         shot(wallet, "done-when-wallet-qr")
@@ -154,8 +154,8 @@ def test_make_run_wallet_qr_to_clerk_cards_refusals_and_suspension(
         assert got.json()["format"] == "credledger-verification-receipt-1"
 
         # the holder's side: the wallet's history lists the presentations with their checks
-        wallet.goto(f"{wallet_url}/?lang=en#history")
-        rows = wallet.query_selector_all("#history-table tr[data-kind=presentation]")
+        wallet.goto(f"{wallet_url}/history?lang=en")
+        rows = wallet.query_selector_all("#history-table li[data-kind=presentation]")
         assert len(rows) >= 3
         shot(wallet, "done-when-wallet-history")
     finally:

@@ -67,12 +67,13 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
     shot(page, "wallet-sign-in-en")
     sign_in(page, wallet.url, ent)
     assert ent.name in page.inner_text("#who")
-    row = page.locator(f"#licences tr[data-asset='{licence}']")
+    row = page.locator(f"#licences [data-asset='{licence}']")
     assert row.locator(".badge").get_attribute("data-status") == "ACTIVE"
     assert "ACTIVE" in row.inner_text() and "Bound" in row.inner_text()
     shot(page, "wallet-signed-in-en")
 
     # file a material: the suggested folder, the progress bar up to 100 %, then it is listed
+    page.click("#tab-materials")
     doc = tmp_path / "supply-contract-2026.pdf"
     doc.write_bytes(CONTRACT)
     page.set_input_files("#file-input", str(doc))
@@ -85,26 +86,27 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
     assert "Contracts" in page.inner_text("#upload-done")
     shot(page, "wallet-upload-100")
     done(page, "msg.filed")
-    material = page.get_attribute("#materials-table tbody tr", "data-asset")
+    material = page.get_attribute("#materials-table li", "data-asset")
     assert material and material.startswith("0x")
-    assert page.inner_text(f"#materials-table tr[data-asset='{material}'] .folder") == "Contracts"
+    assert page.inner_text(f"#materials-table li[data-asset='{material}'] .folder") == "Contracts"
     shot(page, "wallet-filed")
 
     # once anchored it can be confirmed: the trusted badge
     deadline = time.monotonic() + 60
-    while page.query_selector(f"tr[data-asset='{material}'][data-state=anchored]") is None:
+    while page.query_selector(f"li[data-asset='{material}'][data-state=anchored]") is None:
         assert time.monotonic() < deadline, "the material was not anchored within 60 s"
         time.sleep(0.5)
-        page.goto(f"{wallet.url}/")
-    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "Anchored, unconfirmed"
+        page.goto(f"{wallet.url}/materials")
+    assert page.inner_text(f"li[data-asset='{material}'] .badge") == "Anchored, unconfirmed"
     shot(page, "wallet-anchored")
-    page.click(f"tr[data-asset='{material}'] button.confirm")
+    page.click(f"li[data-asset='{material}'] button.confirm")
     done(page, "msg.confirmed")
-    assert page.get_attribute(f"tr[data-asset='{material}'] .badge", "data-label") == "trusted"
-    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "Trusted"
+    assert page.get_attribute(f"li[data-asset='{material}'] .badge", "data-label") == "trusted"
+    assert page.inner_text(f"li[data-asset='{material}'] .badge") == "Trusted"
     shot(page, "wallet-confirmed")
 
     # grant it to a bank: active; revoke it: revoked
+    page.click("#tab-grants")
     bank = dev_account(BANK).address
     page.select_option("#grant-asset", material)
     page.fill("#grantee", bank)
@@ -112,20 +114,21 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
     page.fill("#max-uses", "2")
     page.click("#grant-submit")
     done(page, "msg.granted")
-    grant = page.locator("#grants-table tbody tr").first
+    grant = page.locator("#grants-table li").first
     assert grant.get_attribute("data-state") == "active"
     assert bank in grant.inner_text() and "Loan application" in grant.inner_text()
     assert "0 / 2" in grant.inner_text()
     grant_id = grant.get_attribute("data-grant")
     shot(page, "wallet-granted")
-    page.click(f"tr[data-grant='{grant_id}'] button.revoke")
+    page.click(f"li[data-grant='{grant_id}'] button.revoke")
     done(page, "msg.revoked")
-    assert page.get_attribute(f"tr[data-grant='{grant_id}']", "data-state") == "revoked"
-    assert "Revoked" in page.inner_text(f"tr[data-grant='{grant_id}'] .badge")
-    assert page.query_selector(f"tr[data-grant='{grant_id}'] button.revoke") is None
+    assert page.get_attribute(f"li[data-grant='{grant_id}']", "data-state") == "revoked"
+    assert "Revoked" in page.inner_text(f"li[data-grant='{grant_id}'] .badge")
+    assert page.query_selector(f"li[data-grant='{grant_id}'] button.revoke") is None
     shot(page, "wallet-revoked")
 
     # show a QR code for the licence and the material; it refreshes itself before it expires
+    page.click("#tab-qr")
     page.check(f"#qr-form input[value='{licence}']")
     page.check(f"#qr-form input[value='{material}']")
     page.fill("#audience", "yangpu-counter")
@@ -147,13 +150,11 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
     shot(page, "wallet-qr-refreshed")
 
     # history: the events, and the CSV for Excel (UTF-8 with a BOM)
-    page.goto(f"{wallet.url}/#history")
-    actions = {
-        r.get_attribute("data-action") for r in page.query_selector_all("#history-table tbody tr")
-    }
+    page.goto(f"{wallet.url}/history")
+    actions = {r.get_attribute("data-action") for r in page.query_selector_all("#history-table li")}
     assert {"material-filed", "material-confirmed", "granted", "revoked"} <= actions
     assert "presentation" in actions
-    shown = page.locator("#history-table tr[data-kind=presentation]").first.inner_text()
+    shown = page.locator("#history-table li[data-kind=presentation]").first.inner_text()
     assert "Food business permit" in shown and "supply-contract-2026.pdf" in shown
     shot(page, "wallet-history")
     with page.expect_download() as got:
@@ -161,16 +162,18 @@ def test_enterprise_files_confirms_grants_revokes_presents_and_exports(
     data = Path(got.value.path()).read_bytes()
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("Time,")
+    assert text.splitlines()[0].startswith("Time (UTC+08:00),")
     assert "Granted" in text and grant_id in text and bank in text
 
     # the same page in Chinese, remembered; then sign out
     page.goto(f"{wallet.url}/?lang=zh")
     page.goto(f"{wallet.url}/")
     assert page.get_attribute("html", "lang") == "zh-CN"
-    assert page.inner_text("#assets-h") == "资产"
-    assert page.inner_text(f"tr[data-asset='{material}'] .badge") == "可信"
-    assert page.inner_text(f"tr[data-grant='{grant_id}'] .badge") == "已撤销"
+    assert page.inner_text("#assets-h") == "证照"
+    page.goto(f"{wallet.url}/materials")
+    assert page.inner_text(f"li[data-asset='{material}'] .badge") == "可信"
+    page.goto(f"{wallet.url}/grants")
+    assert page.inner_text(f"li[data-grant='{grant_id}'] .badge") == "已撤销"
     shot(page, "wallet-signed-in-zh")
     page.click("#signout")
     done(page, "msg.signed_out")
@@ -198,7 +201,7 @@ def test_sign_in_with_the_keyboard_only_in_chinese(
     shot(page, "wallet-sign-in-keyboard-zh")
     page.keyboard.press("Enter")
     page.wait_for_selector("#who")
-    assert page.inner_text("#assets-h") == "资产"
+    assert page.inner_text("#assets-h") == "证照"
     # every field of the signed-in page has a label, and nothing is loaded from another host
     unlabelled = page.evaluate(
         "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"

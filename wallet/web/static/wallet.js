@@ -80,6 +80,7 @@ function setupQr() {
   if (!form || !target) { return; }
   let data = null;
   let timer = null;
+  let refreshing = false;
 
   const load = () => {
     fetch(form.action, {
@@ -101,6 +102,9 @@ function setupQr() {
         }
         return r.text().then((html) => {
           target.innerHTML = html;  // our own server-rendered, escaped fragment
+          const box = byId("qr-box");
+          if (box && !refreshing) { box.scrollIntoView({ block: "start" }); }
+          refreshing = false;
           tick();
         });
       })
@@ -117,6 +121,7 @@ function setupQr() {
       const left = Math.round(Number(box.dataset.expiresAt) - (Date.now() / 1000 + skew));
       if (left <= 15 && data) {
         countdown.textContent = countdown.dataset.refreshing;
+        refreshing = true;
         load();
         return;
       }
