@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
-from eth_hash.auto import keccak
-
+from credledger.node.core.contracts.eip712 import material_asset_id  # the one definition
 from credledger.node.core.errors import (
     ConflictError,
     InputError,
@@ -47,11 +45,6 @@ from credledger.wallet.store import WalletStore
 log = logging.getLogger(__name__)
 
 ASSET_ID_ENCODING = "keccak256(abi.encode(address holder, bytes32 sha256(file)))"
-
-
-def material_asset_id(holder: str, doc_hash: bytes) -> bytes:
-    """The holder-committed asset id of a material (the leaf the wallet anchors)."""
-    return keccak(abi_encode(["address", "bytes32"], [holder, doc_hash]))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.api.routes import presentations
 from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.counter.assets import AssetChecks
+from credledger.node.counter.authority import PresenterAuthority
+from credledger.node.counter.records import PresentationRecords
 from credledger.node.counter.store import CounterStore
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.service import LicenceService
@@ -36,16 +39,18 @@ def build(
         return CounterContribution(service=None, routers=ROUTERS)
     consent_address = core.contracts.get("ConsentRegistry")
     consent = ConsentRegistry(core.chain, consent_address) if consent_address else None
+    documents = licences.verifier
+    checks = AssetChecks(
+        licences.ctx.model,
+        licences.queries,
+        documents,
+        PresenterAuthority(consent, core.indexer),
+        anchoring,
+    )
     service = PresentationVerifier(
-        core.chain,
-        licences,
-        licences.store,
-        licences.registry_address,
-        consent,
+        licences.ctx,
+        checks,
+        PresentationRecords(documents.records, core.chain.chain_id, licences.registry_address),
         CounterStore(core.settings.data_dir / "counter.sqlite3"),
-        anchoring=anchoring,
-        indexer=core.indexer,
-        catalogue=licences.catalogue,
-        departments=licences.departments,
     )
     return CounterContribution(service=service, routers=ROUTERS)

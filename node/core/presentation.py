@@ -344,8 +344,11 @@ def create(
 # --- verification ----------------------------------------------------------------------------
 
 
-class BadSignature(Exception):
-    """The signature does not recover to a key whose address matches the presenter tag."""
+class BadSignature(InputError):
+    """The signature does not recover to a key whose address matches the presenter tag (reason
+    code ``BAD_SIGNATURE``; HTTP 422 if it ever reaches an answer)."""
+
+    code = "bad_signature"
 
 
 def presenter(p: Presentation, chain_id: int) -> str:

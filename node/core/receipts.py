@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,3 +242,15 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
         )
     )
     return checks
+
+# --- verification records (a clerk's check, anchored like a document) --------------------------
+
+RECORD_HASH_ALGORITHM = "sha256 of the canonical JSON record (sorted keys, no spaces)"
+
+
+def record_hash(record: Any) -> bytes:
+    """The hash a verification record is anchored under: sha256 of its canonical JSON (sorted
+    keys, no spaces, UTF-8). The one definition: document checks, presentation checks and
+    anyone re-checking a downloaded record compute it here."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).digest()

@@ -7,8 +7,6 @@ The parts (``admin``, ``issuance``, ``lifecycle``, ``queries``, ``verification``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +19,7 @@ from credledger.node.core.chain import Chain
 from credledger.node.core.contracts import licence_events as ev
 from credledger.node.core.contracts.licence_registry import LicenceRegistry
 from credledger.node.core.errors import InputError
+from credledger.node.core.receipts import record_hash
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Department, Departments
 from credledger.node.licences.catalogue import Catalogue
@@ -31,10 +30,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def hash_json(obj: Any) -> bytes:
-    """sha256 of the canonical JSON (sorted keys, no spaces, UTF-8)."""
-    return hashlib.sha256(
-        json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    ).digest()
+    """sha256 of the canonical JSON (sorted keys, no spaces, UTF-8): the records' one hash."""
+    return record_hash(obj)
 
 
 class LicenceContext:
@@ -136,7 +133,7 @@ class LicenceContext:
 
         Used when a read finds nothing or something older than the contract's state.
         """
-        head = int(self.chain.w3.eth.block_number)
+        head = self.chain.block_number()
         if self.indexer.indexed_height >= head:
             return False
         return self.indexer.wait_until(head, timeout)

@@ -21,10 +21,11 @@ from credledger.node.core.contracts.licence_registry import number_of, serial_of
 from credledger.node.core.errors import InputError
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.core.receipts import parse_hash as parse_hash  # the one hash parser
+from credledger.node.core.validity import CHINA_TZ, exclusive_end
 
 # Dates without a time are Beijing dates: valid from 00:00 of the first day, until 24:00 of the
-# last day ("有效期至 2030-12-31" includes that day). The contract's validUntil is exclusive.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+# last day ("有效期至 2030-12-31" includes that day). The contract's validUntil is exclusive:
+# node/core/validity.py converts it both ways (the last valid day is what every answer shows).
 MAX_UINT40 = 2**40 - 1
 MAX_SERIAL_CHARS = 64
 
@@ -42,11 +43,12 @@ def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
     elif isinstance(value, str):
         text = value.strip()
         try:
-            if len(text) == 10:
-                day = dt.date.fromisoformat(text)
-                if end_of_day:
-                    day += dt.timedelta(days=1)
-                moment = dt.datetime.combine(day, dt.time(0), CHINA_TZ)
+            if len(text) == 10 and end_of_day:
+                moment = dt.datetime.fromtimestamp(
+                    exclusive_end(dt.date.fromisoformat(text)), CHINA_TZ
+                )
+            elif len(text) == 10:
+                moment = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), CHINA_TZ)
             else:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if moment.tzinfo is None:

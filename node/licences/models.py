@@ -5,27 +5,18 @@ Field names are the JSON names. Keys that appear only sometimes (``replayed``, `
 
 Validity: ``validFrom`` is unix seconds; ``validUntil`` is the **last valid day** (Beijing date,
 ``"2031-12-31"`` for a licence issued with ``validUntil=2031-12-31``), ``validUntilExclusive`` the
-contract's exclusive end in unix seconds (``null`` for both: no end, 长期).
+contract's exclusive end in unix seconds, ``validUntilIso`` the last valid second as an ISO
+date-time (``"2031-12-31T23:59:59+08:00"``) — ``null`` for all three: no end, 长期. The one
+conversion is ``credledger.node.core.validity``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from credledger.node.licences.inputs import CHINA_TZ
-
-
-@functools.lru_cache(maxsize=8192)  # pure; formatted for every licence in every answer
-def last_valid_day(valid_until_exclusive: int) -> str | None:
-    """The Beijing date of the last second before the exclusive end, or None for no end."""
-    if not valid_until_exclusive:
-        return None
-    last = dt.datetime.fromtimestamp(valid_until_exclusive - 1, CHINA_TZ)
-    return last.date().isoformat()
+from credledger.node.core.validity import last_valid_day as last_valid_day  # the one conversion
 
 
 class Result(BaseModel):

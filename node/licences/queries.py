@@ -1,6 +1,10 @@
 """Licence reads: one licence (current state and history) and an enterprise's licences and
 supervision facts, from the in-memory read model (``node/readmodel.py``) at one indexed block
-— no contract views per request. Every answer names that block (``judgedAtBlock``)."""
+— no contract views per request. Every answer names that block (``judgedAtBlock``).
+
+:meth:`LicenceQueries.summary_json` is the one licence view: the API's licence and enterprise
+answers, document verdicts and the counter's presentation verdicts all show it (validity as the
+last valid day, ``credledger.node.core.validity``)."""
 
 from __future__ import annotations
 
@@ -10,16 +14,12 @@ from credledger.node.core.contracts import licence_events as ev
 from credledger.node.core.contracts.licence_registry import Licence
 from credledger.node.core.errors import NotFoundError
 from credledger.node.core.identifiers import enterprise_subject, normalise_uscc
+from credledger.node.core.validity import last_valid_day, last_valid_moment
 from credledger.node.licences.admin import LicenceAdmin
 from credledger.node.licences.catalogue import LicenceType
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import decode_serial, iso, reason_text
-from credledger.node.licences.models import (
-    EnterpriseView,
-    LicenceDetail,
-    LicenceView,
-    last_valid_day,
-)
+from credledger.node.licences.models import EnterpriseView, LicenceDetail, LicenceView
 from credledger.node.licences.verdicts import Status, effective_status
 
 
@@ -87,7 +87,7 @@ class LicenceQueries:
             "validUntil": last_valid_day(rec.valid_until),
             "validUntilExclusive": rec.valid_until or None,
             "validFromIso": iso(rec.valid_from),
-            "validUntilIso": iso(rec.valid_until),
+            "validUntilIso": last_valid_moment(rec.valid_until),
             "version": rec.version,
             "status": status.value,
             "issuedAt": rec.issued_at,
@@ -168,6 +168,9 @@ class LicenceQueries:
         for h in events:
             entry = dict(h)
             entry["by"] = self.department_json(h.get("by"))
+            if "validUntil" in h:  # the event's exclusive end: shown as everywhere else
+                entry["validUntil"] = last_valid_day(h["validUntil"])
+                entry["validUntilExclusive"] = h["validUntil"] or None
             if "reasonCode" in h:
                 entry["reason"] = reason_text(h["reasonCode"])
             if h["transactionHash"].lower() in notes:

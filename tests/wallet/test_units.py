@@ -8,12 +8,12 @@ import hashlib
 import pytest
 from eth_hash.auto import keccak
 
+from credledger.node.core.contracts.eip712 import material_asset_id
 from credledger.node.core.errors import InputError, UnauthorizedError
 from credledger.wallet import crypto, folders, purposes
 from credledger.wallet.accounts import LoginThrottle
 from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.grants import grant_key, parse_expiry
-from credledger.wallet.materials import material_asset_id
 
 FAST = crypto.KdfParams(time_cost=1, memory_kib=1024, parallelism=1, scrypt_n=1024)
 

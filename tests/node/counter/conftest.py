@@ -19,7 +19,7 @@ from credledger.node.core.contracts.consent_registry import ConsentRegistry
 from credledger.node.core.contracts.eip712 import GrantRequest
 from credledger.node.core.signer import dev_account
 from credledger.node.core.tx import TxSender
-from credledger.node.counter.verify import COUNTER_PURPOSE
+from credledger.node.counter.authority import COUNTER_PURPOSE
 from tests.node.licences import conftest as licence_fixtures
 from tests.node.licences.conftest import MARKET, LicenceChain, issue_body
 from tests.node.licences.harness import Node, toml_config
