@@ -4,6 +4,19 @@ Same pattern as the node's (``credledger.node.settings``), its own prefix: const
 (the CLI's flags), then environment variables ``CREDLEDGER_WALLET_…`` (nested with ``__``, e.g.
 ``CREDLEDGER_WALLET_RELAYER__DEV_ACCOUNT=7``), then an optional TOML file named by
 ``CREDLEDGER_WALLET_CONFIG``. Components receive their own section through their constructor.
+
+Where the wallet's files live (the node's places, ``credledger.node.core.paths``; never the
+checkout, never site-packages):
+
+- data dir (``wallet.sqlite3``, ``master.key``, ``files/``): ``--data-dir`` /
+  ``CREDLEDGER_WALLET_DATA_DIR``, else ``wallet/`` in the node's data dir — ``.credledger/wallet``
+  in the current folder, or ``$CREDLEDGER_DATA_DIR/wallet`` — which is where ``credledger up``
+  puts it;
+- manifest: ``--manifest``, else the node's default for the chain
+  (:func:`~credledger.node.core.paths.default_manifest`):
+  ``<node data dir>/deployments/<chainId>.json`` for a local devnet,
+  ``./deployments/<chainId>.json`` for any other chain;
+- the CLI's session file: :func:`session_file`.
 """
 
 from __future__ import annotations
@@ -12,7 +25,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -81,6 +101,21 @@ class ClerkSettings(BaseModel):
     token_sha256: list[str] = Field(default_factory=list)
 
 
+def default_data_dir() -> Path:
+    """``wallet/`` in the node's data dir (``.credledger/`` here, or ``$CREDLEDGER_DATA_DIR``)."""
+    return paths.data_dir() / "wallet"
+
+
+def session_file() -> Path:
+    """The wallet CLI's session file: ``$CREDLEDGER_WALLET_SESSION``, else
+    ``wallet-session.json`` in the node's data dir (``.credledger/`` here, or
+    ``$CREDLEDGER_DATA_DIR``), as an absolute path."""
+    named = os.environ.get("CREDLEDGER_WALLET_SESSION")
+    if named:
+        return Path(named).expanduser().absolute()
+    return paths.data_dir() / "wallet-session.json"
+
+
 class WalletSettings(BaseSettings):
     """Everything the wallet service needs, in one object."""
 
@@ -88,7 +123,7 @@ class WalletSettings(BaseSettings):
         env_prefix="CREDLEDGER_WALLET_", env_nested_delimiter="__", extra="forbid"
     )
 
-    data_dir: Path = paths.STATE_DIR / "wallet"
+    data_dir: Path = Field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = Field(default=8700, ge=0, le=65535)
     node_url: str = "http://127.0.0.1:8600"
@@ -114,6 +149,11 @@ class WalletSettings(BaseSettings):
             )
         return self
 
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_absolute(cls, v: Path) -> Path:
+        return v.expanduser().absolute()
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -126,7 +166,9 @@ class WalletSettings(BaseSettings):
         return init_env_toml(settings_cls, init_settings, env_settings, "CREDLEDGER_WALLET_CONFIG")
 
     def manifest_path(self, chain_id: int) -> Path:
-        return self.manifest or paths.DEPLOYMENTS_DIR / f"{chain_id}.json"
+        """``manifest`` if set, else where the node keeps the chain's manifest
+        (:func:`~credledger.node.core.paths.default_manifest`)."""
+        return self.manifest or paths.default_manifest(chain_id)
 
 
 def load_wallet_settings(**overrides: object) -> WalletSettings:

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -147,6 +148,63 @@ def test_the_installed_package_does_not_see_the_checkout(installed: Path, elsewh
     assert seen["checkout"] is False
     assert seen["artifacts"] == ["AnchorRegistry", "ConsentRegistry", "LicenceRegistry"]
     assert seen["types"] == 25
+
+
+WALLET_PROBE = """
+import json, sys
+from pathlib import Path
+from credledger.node.core import paths
+from credledger.wallet.crypto import MasterKey
+from credledger.wallet.settings import load_wallet_settings, session_file
+from credledger.wallet.store import WalletStore
+s = load_wallet_settings()
+store = WalletStore(s.data_dir / "wallet.sqlite3")  # what the runtime opens and writes first
+MasterKey(s.data_dir / "master.key")
+print(json.dumps({"data_dir": str(s.data_dir), "session": str(session_file()),
+  "devnet_manifest": str(s.manifest_path(31337)), "manifest": str(s.manifest_path(1)),
+  "version": store.version, "root": str(paths.ROOT)}))
+"""
+
+
+def test_the_installed_wallet_keeps_its_files_where_the_node_does(
+    installed: Path, elsewhere: Path, tmp_path: Path
+) -> None:
+    """The wallet's data dir, manifest and CLI session default to the node's places (the current
+    folder's .credledger/, or CREDLEDGER_DATA_DIR), never the checkout or site-packages."""
+    site = installed.parent / "lib"
+    before = sorted(str(p) for p in site.rglob("*") if "__pycache__" not in p.parts)
+
+    def probe(env: dict[str, str]) -> dict[str, Any]:
+        r = subprocess.run(
+            [str(installed / "python"), "-c", WALLET_PROBE],
+            capture_output=True, text=True, cwd=elsewhere, env=env,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        seen: dict[str, Any] = json.loads(r.stdout)
+        return seen
+
+    here = probe(_env(installed))
+    dot = elsewhere / ".credledger"
+    assert here["data_dir"] == str(dot / "wallet")
+    assert here["session"] == str(dot / "wallet-session.json")
+    assert here["devnet_manifest"] == str(dot / "deployments" / "31337.json")
+    assert here["manifest"] == str(elsewhere / "deployments" / "1.json")
+    assert {p.name for p in (dot / "wallet").iterdir()} >= {"wallet.sqlite3", "master.key"}
+    assert here["version"] >= 1
+
+    data = tmp_path / "node-data"
+    there = probe({**_env(installed), "CREDLEDGER_DATA_DIR": str(data)})
+    assert there["data_dir"] == str(data / "wallet")
+    assert there["session"] == str(data / "wallet-session.json")
+    assert there["devnet_manifest"] == str(data / "deployments" / "31337.json")
+    assert (data / "wallet" / "wallet.sqlite3").is_file()
+
+    checkout = str(Path(__file__).resolve().parents[3])
+    for seen in (here, there):
+        for key in ("data_dir", "session", "devnet_manifest", "manifest"):
+            assert not seen[key].startswith((str(site), checkout, seen["root"])), (key, seen)
+    after = sorted(str(p) for p in site.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before  # nothing written into site-packages
 
 
 def test_up_without_rpc_or_anvil_says_how_to_get_it(installed: Path, elsewhere: Path) -> None:
