@@ -22,6 +22,7 @@ from rich.console import Console
 
 from credledger.node.core import paths
 from credledger.node.core.errors import InputError, UnauthorizedError
+from credledger.wallet.settings import session_file
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -53,9 +54,7 @@ TokenOpt = Annotated[
 
 
 def _session_file() -> Path:
-    return Path(
-        os.environ.get("CREDLEDGER_WALLET_SESSION", paths.STATE_DIR / "wallet-session.json")
-    )
+    return session_file()  # $CREDLEDGER_WALLET_SESSION, else the data dir's (wallet/settings.py)
 
 
 def _saved() -> dict[str, Any]:
