@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from credledger.node.core.http.ratelimit import RateLimitedError, RateLimiter
 from tests.node.api.conftest import TOKENS
 from tests.node.licences.harness import Node
 
@@ -85,38 +84,6 @@ def test_hash_quota_counts_hashes_not_requests(tight: Node) -> None:
     r = tight.post("/v1/anchors", TOKENS["market"], json={"hashes": hashes(8)})
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) >= 1
-
-
-def test_rate_limiter_refills_and_says_when() -> None:
-    now = [0.0]
-    rl = RateLimiter.per_minute(60, burst=2, clock=lambda: now[0])
-    rl.take("a")
-    rl.take("a")
-    with pytest.raises(RateLimitedError) as exc:
-        rl.take("a")
-    assert exc.value.retry_after == 1 and exc.value.headers == {"Retry-After": "1"}
-    rl.take("b")  # its own bucket
-    assert rl.wait_time("a") == pytest.approx(1.0)
-    now[0] = 1.0
-    rl.take("a")
-    with pytest.raises(RateLimitedError):
-        rl.take("a")
-    now[0] = 100.0
-    rl.take("a", 2)  # refilled to the capacity, not beyond
-    with pytest.raises(RateLimitedError):
-        rl.take("a")
-
-
-def test_rate_limiter_forgets_idle_keys() -> None:
-    now = [0.0]
-    rl = RateLimiter(1.0, 1, max_keys=10, clock=lambda: now[0])
-    for i in range(10):
-        rl.take(f"k{i}")
-    now[0] = 5.0
-    rl.take("new")
-    assert len(rl) <= 10
-    with pytest.raises(ValueError):
-        RateLimiter(0, 1)
 
 
 def test_retry_after_is_honoured(tight: Node) -> None:
