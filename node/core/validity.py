@@ -30,10 +30,14 @@ def last_valid_day(valid_until_exclusive: int | None) -> str | None:
 @functools.lru_cache(maxsize=8192)
 def last_valid_moment(valid_until_exclusive: int | None) -> str | None:
     """The last valid second as an ISO date-time in Beijing time
-    (``2031-12-31T23:59:59+08:00``); None for no end. Its date is :func:`last_valid_day`."""
+    (``2031-12-31T23:59:59+08:00``); None for no end (0, or an end past the year 9999, which
+    ``datetime`` cannot name). Its date is :func:`last_valid_day`."""
     if not valid_until_exclusive:
         return None
-    return dt.datetime.fromtimestamp(int(valid_until_exclusive) - 1, CHINA_TZ).isoformat()
+    try:
+        return dt.datetime.fromtimestamp(int(valid_until_exclusive) - 1, CHINA_TZ).isoformat()
+    except (OverflowError, ValueError, OSError):  # past the year 9999 (a uint40 reaches 36812)
+        return None  # shown as no end
 
 
 def exclusive_end(last_day: dt.date) -> int:

@@ -53,7 +53,7 @@ def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
                 moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=CHINA_TZ)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise InputError(
                 f"{field}: {text!r} is not a date (YYYY-MM-DD) or ISO date-time", field=field
             ) from None
@@ -69,7 +69,10 @@ def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
 def iso(seconds: int | None) -> str | None:
     if not seconds:
         return None
-    return dt.datetime.fromtimestamp(seconds, CHINA_TZ).isoformat()
+    try:
+        return dt.datetime.fromtimestamp(seconds, CHINA_TZ).isoformat()
+    except (OverflowError, ValueError, OSError):  # past the year 9999 (uint40 seconds)
+        return None
 
 
 def encode_serial(serial: str) -> bytes:
