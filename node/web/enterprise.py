@@ -45,14 +45,17 @@ def enterprise_view(service: LicenceService, code: str) -> dict[str, Any]:
         except NotFoundError:
             full = lic
         licences.append({**full, "validLastDay": full.get("validUntil")})  # the last valid day
+    # the name the issuing department recorded: the holder's display, else the issuance's
+    # metadata (``holderName``), the business licence's first
     name = next(
         (
-            str(lic["holder"]["display"])
+            str(shown)
             for lic in sorted(licences, key=lambda x: _category(x) != "BL")
-            if (lic.get("holder") or {}).get("display")
+            if (shown := (lic.get("holder") or {}).get("display")
+                or (lic.get("metadata") or {}).get("holderName"))
         ),
         None,
-    )
+    )  # fmt: skip
     groups = []
     for cat in categories():
         inside = [lic for lic in licences if _category(lic) == cat["code"]]

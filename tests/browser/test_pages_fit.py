@@ -189,7 +189,7 @@ def test_every_page_fits_speaks_one_language_and_passes_axe(
         _check(page, lang, size, "wallet-licences", errors)
         page.click("#qr-submit")
         token = _qr_token(page)
-        _check(page, lang, size, "wallet-qr", errors)
+        _check(page, lang, size, "wallet-qr-shown", errors)
         for view in ("materials", "grants", "qr", "history"):
             page.click(f"#tab-{view}")
             page.wait_for_selector(f"#tab-{view}[aria-current=page]")

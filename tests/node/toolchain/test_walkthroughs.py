@@ -1,6 +1,8 @@
 """The README's and docs/licences.md's shell walkthroughs, pasted as they are into bash against
 a node started as `make run` starts it (with the demo). Only the ports differ: the text's
-127.0.0.1:8600 / 127.0.0.1:8545 become this node's, and the CLI gets CREDLEDGER_NODE_URL."""
+127.0.0.1:8600 / 127.0.0.1:8545 become this node's. No CREDLEDGER_NODE_URL: the CLI finds the
+node through the endpoints file `up` writes in its data dir (CREDLEDGER_DATA_DIR stands for
+running in the folder `make run` ran in)."""
 
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def _paste(block: str, node: UpProcess, chain_port: int, cwd: Path, tail: str = 
     script = script.replace("127.0.0.1:8545", f"127.0.0.1:{chain_port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDLEDGER_")}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["CREDLEDGER_NODE_URL"] = node.url
+    env["CREDLEDGER_DATA_DIR"] = str(node.data_dir)
     cwd.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", script + tail],
@@ -104,3 +106,11 @@ def test_licences_doc_walkthroughs(node: tuple[UpProcess, int], tmp_path: Path) 
     assert '"ACTIVE"' in out  # reinstated
     cli = _paste(_block(doc, "export CREDLEDGER_TOKEN"), n, chain_port, tmp_path)
     assert "VALID" in cli and "SUSPENDED" in cli and "registered FOOD-CENTRAL-KITCHEN" in cli
+
+
+def test_counter_doc_suspension_walkthrough(node: tuple[UpProcess, int], tmp_path: Path) -> None:
+    n, chain_port = node
+    out = _paste(_block(ROOT / "docs" / "counter.md", "demo-token"), n, chain_port, tmp_path)
+    lines = out.split()
+    assert lines == ['["VALID",["VALID","VALID"]]', "SUSPENDED",
+                     '["INVALID",["SUSPENDED",1]]', "ACTIVE"], out  # fmt: skip
