@@ -1,1 +1,1 @@
-"""The counter: presentation verification (node/counter/verify.py) and its single-use store."""
+"""The counter: presentation verification, split by concern (``verify.py`` lists the modules)."""

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credledger.node.core import presentation as pr
+from credledger.node.core.errors import InputError
 
 VECTORS = json.loads((Path(__file__).parent / "presentation_vectors.json").read_text())
 CHAIN = 31337
@@ -147,3 +148,8 @@ def test_round_trip(n: int, ttl: int, t: int, audience: str | None) -> None:
     p = pr.create(SECP, [os.urandom(32) for _ in range(n)], CHAIN, audience, ttl, t)
     assert pr.decode(p.encode()) == p
     assert pr.presenter(p, CHAIN) == SECP.address
+
+
+def test_a_bad_signature_is_an_input_error_of_the_one_tree() -> None:
+    assert issubclass(pr.BadSignature, InputError) and pr.BadSignature.code == "bad_signature"
+    assert pr.BadSignature("x").http_status == 422

@@ -220,3 +220,19 @@ def test_single_use_survives_a_restart(parties: Parties) -> None:
     node.client = httpx.Client(base_url=node.url, timeout=60)
     node.start()
     assert codes(parties.verify(token)["reasons"]) == ["REPLAYED"]
+
+
+def test_the_verdict_is_a_typed_model_on_the_wire(parties: Parties) -> None:
+    """The route's response_model is the counter's PresentationVerdict; the answer keeps only the
+    fields each check has (a refused token's assets carry no licence fields)."""
+    schema = parties.node.ok(parties.node.get("/openapi.json"))
+    ok = schema["paths"]["/v1/verify/presentation"]["post"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/PresentationVerdict")
+    for name in ("PresentationVerdict", "AssetCheck", "Reason", "RecordReceipt"):
+        assert name in schema["components"]["schemas"], name
+    refused = parties.verify("hello")
+    assert set(refused) == {
+        "verdict", "reasons", "presentation", "assets", "documentHash", "checkedAt", "verification"
+    }  # fmt: skip
+    assert refused["presentation"] is None and refused["assets"] == []
+    assert set(refused["reasons"][0]) == {"code", "message"}
