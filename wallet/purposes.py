@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eth_hash.auto import keccak
-
+from credledger.node.core.contracts.consent_registry import purpose_of
 from credledger.node.core.errors import InputError
 from credledger.node.core.receipts import hex32
 from credledger.wallet.scan import refuse_personal_ids
@@ -22,7 +21,7 @@ class Purpose:
 
     @property
     def hash(self) -> bytes:
-        return keccak(self.code.encode())
+        return bytes(purpose_of(self.code))  # the one definition, beside the binding
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code, "zh": self.zh, "en": self.en, "hash": hex32(self.hash)}
