@@ -136,8 +136,8 @@ def test_the_qr_code_is_one_tap_from_sign_in_on_a_phone_and_reads_back(
         # the quiet zone (segno's border of 4 modules) is inside the measured square
         png = page.locator("#qr-code").screenshot()
         OUTPUT.mkdir(parents=True, exist_ok=True)
-        (OUTPUT / "fit-wallet-qr-phone-zh-code.png").write_bytes(png)
-        page.screenshot(path=str(OUTPUT / "fit-wallet-qr-phone-zh.png"))
+        (OUTPUT / "fit-qr-one-tap-code.png").write_bytes(png)
+        page.screenshot(path=str(OUTPUT / "fit-qr-one-tap-phone-zh.png"))
         read = [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))]
         assert read == [token]
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -195,4 +196,8 @@ def qr_view(qr: dict[str, Any]) -> dict[str, Any]:
     start = svg.find("<svg")
     # the service's own segno output; anything else is not put on the page
     ok = start >= 0 and "<script" not in svg.lower() and "<foreignobject" not in svg.lower()
-    return {**qr, "svg": Markup(svg[start:]) if ok else None}
+    svg = svg[start:]
+    size = re.match(r'<svg[^>]*?\swidth="(\d+)" height="(\d+)"', svg)
+    if size and "viewBox" not in svg[: svg.find(">")]:  # so that CSS scales the drawing too
+        svg = svg.replace("<svg ", f'<svg viewBox="0 0 {size[1]} {size[2]}" ', 1)
+    return {**qr, "svg": Markup(svg) if ok else None}
