@@ -23,6 +23,10 @@ from web3 import Web3
 from credledger.node.compiler import artifact_hash
 from credledger.node.core.artifacts import load_artifact
 from credledger.node.core.chain import Chain
+from credledger.node.core.contracts._base import AdminRules
+from credledger.node.core.contracts.anchor_registry import AnchorRegistry
+from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.core.contracts.licence_registry import LicenceRegistry
 from credledger.node.core.errors import DeploymentError
 from credledger.node.core.manifest import (
     MANIFEST_FORMAT,
@@ -42,6 +46,13 @@ class ContractSpec:
     args: Callable[[str, dict[str, str]], list[Any]]
     # roles to grant after deployment: (role constant name, grantee function)
     roles: list[tuple[str, Callable[[str, dict[str, str]], str]]] = field(default_factory=list)
+
+
+# how each contract is called once deployed (the typed bindings)
+ADMIN_RULES: dict[str, type[AdminRules]] = {
+    "AnchorRegistry": AnchorRegistry,
+    "LicenceRegistry": LicenceRegistry,
+}
 
 
 def _deployer(deployer: str, _: dict[str, str]) -> str:
@@ -98,8 +109,7 @@ def deploy(
     contracts: dict[str, Any] = {}
     for spec in plan:
         art = load_artifact(spec.name)
-        factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-        receipt = sender.send(factory.constructor(*spec.args(deployer, addresses)))
+        receipt = sender.deploy(spec.name, *spec.args(deployer, addresses))
         address = Web3.to_checksum_address(receipt["contractAddress"])  # type: ignore[arg-type]
         addresses[spec.name] = address
         contracts[spec.name] = {
@@ -111,12 +121,12 @@ def deploy(
         }
         if progress:
             progress(f"deployed {spec.name} at {address}")
-        instance = chain.contract(spec.name, address)
         for role_name, grantee_fn in spec.roles:
-            role = instance.functions[role_name]().call()
+            instance = ADMIN_RULES[spec.name](chain, address, sender)
+            role = instance.role_id(role_name)
             grantee = grantee_fn(deployer, addresses)
-            if not instance.functions.hasRole(role, grantee).call():
-                sender.send(instance.functions.grantRole(role, grantee))
+            if not instance.has_role(role, grantee):
+                instance.grant_role(role, grantee)
             if progress:
                 progress(f"granted {spec.name}.{role_name} to {grantee}")
     manifest = {
@@ -190,16 +200,15 @@ def verify_contract(chain: Chain, name: str, address: str) -> VerifyResult:
 
 def _wiring(chain: Chain, name: str, address: str, deployed: dict[str, str]) -> tuple[bool, str]:
     """What the bytecode match cannot show: constructor wiring and governance, as (ok, detail)."""
-    contract = chain.contract(name, address)
     if name == "ConsentRegistry":
-        licences = Web3.to_checksum_address(contract.functions.licences().call())
+        licences = Web3.to_checksum_address(ConsentRegistry(chain, address).licence_registry())
         expected = deployed.get("LicenceRegistry")
         if expected is None or licences != Web3.to_checksum_address(expected):
             return False, f"licences() is {licences}, not the manifest's LicenceRegistry {expected}"
         return True, "licences() is the manifest's LicenceRegistry"
-    if name in ("AnchorRegistry", "LicenceRegistry"):
-        admin = contract.functions.defaultAdmin().call()
-        delay = int(contract.functions.defaultAdminDelay().call())
+    if name in ADMIN_RULES:
+        contract = ADMIN_RULES[name](chain, address)
+        admin, delay = contract.default_admin(), contract.default_admin_delay()
         return True, f"default admin {admin}, hand-over delay {delay} s"
     return True, ""
 

@@ -37,192 +37,46 @@ everything above it, and indexes again from there. Progress survives restarts (i
 database): a restarted node continues after its stored height and never re-reads a block.
 
 Catch-up is built for long chains: the getLogs range grows (doubling, up to ``MAX_SPAN`` blocks)
-while the provider answers and shrinks when it refuses; logs are fetched and decoded without
-web3's formatters (eth_abi directly, checksummed addresses cached); block times come from the
-logs' ``blockTimestamp`` where the provider gives it; each chunk is one transaction of bulk
-inserts.
+while the provider answers and shrinks when it refuses; logs are fetched raw
+(:meth:`Chain.logs`) and decoded by the bindings' fast decoder
+(:class:`node.core.contracts.events.EventDecoder`); block times come from the logs'
+``blockTimestamp`` where the provider gives it; each chunk is one transaction of bulk inserts
+(:mod:`node.indexer_store`).
+
+Idle, it costs one ``eth_getBlockByNumber("latest")`` per ``poll_interval``: while the head's hash
+is the one seen last, nothing can have changed (a hash commits to every block below it), so there
+is no reorg check and no getLogs; a new head whose parent is the newest kept block needs no walk
+back either.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from eth_utils.abi import event_abi_to_log_topic
-from web3 import Web3
-from web3._utils.events import get_event_data
-from web3.types import RPCEndpoint
-
-from credledger.node.core.artifacts import abi as artifact_abi
-from credledger.node.core.chain import Chain
-from credledger.node.core.db import Database, Migration
-from credledger.node.core.errors import RpcUnavailableError
+from credledger.node.core.chain import BlockHeader, Chain, RpcRefused
+from credledger.node.core.contracts.events import EventDecoder
+from credledger.node.core.contracts.events import jsonable as _jsonable  # noqa: F401 - for tests
+from credledger.node.core.errors import ChainError
 from credledger.node.core.retry import Backoff
+from credledger.node.indexer_store import (
+    MIGRATIONS,
+    ChunkListener,
+    EventStore,
+    IndexedEvent,
+)
 from credledger.node.metrics import Metrics
 from credledger.node.settings import IndexerSettings
+
+__all__ = ["MIGRATIONS", "ChunkListener", "IndexedEvent", "Indexer"]
 
 log = logging.getLogger("credledger.node.indexer")
 
 MAX_SPAN = 50_000  # the largest getLogs range tried while catching up
-
-# Version 1 is the schema from before versions existed (IF NOT EXISTS adopts such a database).
-SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS events (
-    block_number INTEGER NOT NULL,
-    log_index INTEGER NOT NULL,
-    contract TEXT NOT NULL,
-    address TEXT NOT NULL,
-    event TEXT NOT NULL,
-    args TEXT NOT NULL,
-    block_hash TEXT NOT NULL,
-    tx_hash TEXT NOT NULL,
-    block_time INTEGER NOT NULL,
-    PRIMARY KEY (block_number, log_index)
-);
-CREATE INDEX IF NOT EXISTS events_by_name ON events(contract, event);
-CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS progress (id INTEGER PRIMARY KEY CHECK (id = 0), height INTEGER);
-"""
-MIGRATIONS: list[Migration] = [SCHEMA_V1]
-
-
-@dataclass(frozen=True)
-class IndexedEvent:
-    contract: str
-    address: str
-    event: str
-    args: dict[str, Any]
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
-    block_time: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "contract": self.contract,
-            "address": self.address,
-            "event": self.event,
-            "args": self.args,
-            "blockNumber": self.block_number,
-            "blockHash": self.block_hash,
-            "transactionHash": self.tx_hash,
-            "logIndex": self.log_index,
-            "blockTime": self.block_time,
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def _hex(value: Any) -> str:
-    if isinstance(value, str):
-        return value.lower()
-    return "0x" + bytes(value).hex()
-
-
-class RangeRefused(Exception):
-    """The provider refused an eth_getLogs range (too large / too many results)."""
-
-
-class ChunkListener(Protocol):
-    """A materialised view fed by the indexer (see :meth:`Indexer.follow`)."""
-
-    def reset(self, events: list[IndexedEvent], height: int, block_time: int) -> None: ...
-
-    def extend(self, events: list[IndexedEvent], height: int, block_time: int) -> None: ...
-
-
-_ELEMENTARY = re.compile(r"^(address|bool|string|bytes\d*|u?int\d*)$")
-
-
-@functools.lru_cache(maxsize=4096)
-def _checksum(address: str) -> str:
-    return str(Web3.to_checksum_address(address))
-
-
-def _word_decoder(typ: str) -> Callable[[bytes], Any]:
-    """How to read one 32-byte ABI word of elementary static type ``typ`` (JSON-ready)."""
-    if typ == "address":
-        return lambda w: _checksum("0x" + w[12:].hex())
-    if typ == "bool":
-        return lambda w: w != bytes(32)
-    if typ.startswith("uint"):
-        return lambda w: int.from_bytes(w, "big")
-    if typ.startswith("int"):
-        return lambda w: int.from_bytes(w, "big", signed=True)
-    if typ.startswith("bytes") and typ != "bytes":
-        n = int(typ[5:])
-        return lambda w: "0x" + w[:n].hex()
-    raise ValueError(typ)
-
-
-class _FastDecoder:
-    """Decodes one event's raw log by slicing ABI words (web3's get_event_data and even eth_abi
-    cost ~0.5 ms per event; this is ~20x less).
-
-    For events whose inputs are elementary types (static ones, plus ``string`` / ``bytes`` in
-    the data); others use get_event_data. The result is what ``_jsonable(get_event_data(...)
-    .args)`` gives: bytes as 0x hex, addresses checksummed, integers as ints.
-    """
-
-    def __init__(self, entry: dict[str, Any]) -> None:
-        inputs = entry.get("inputs", [])
-        self.name = str(entry["name"])
-        self.order = [i["name"] for i in inputs]
-        self.ok = all(_ELEMENTARY.match(i["type"]) for i in inputs) and not any(
-            i["type"] in ("string", "bytes") for i in inputs if i.get("indexed")
-        )
-        if not self.ok:
-            return
-        self.indexed = [(i["name"], _word_decoder(i["type"])) for i in inputs if i.get("indexed")]
-        self.data: list[tuple[str, str, Callable[[bytes], Any] | None]] = [
-            (
-                i["name"],
-                i["type"],
-                None if i["type"] in ("string", "bytes") else _word_decoder(i["type"]),
-            )
-            for i in inputs
-            if not i.get("indexed")
-        ]
-
-    def decode(self, topics: list[str], data: bytes) -> dict[str, Any]:
-        if len(topics) != len(self.indexed) + 1:
-            raise ValueError(f"{self.name}: {len(topics)} topics")
-        out: dict[str, Any] = {}
-        for (name, read_topic), topic in zip(self.indexed, topics[1:], strict=True):
-            out[name] = read_topic(bytes.fromhex(topic[2:]))
-        for k, (name, typ, read) in enumerate(self.data):
-            word = data[32 * k : 32 * k + 32]
-            if len(word) != 32:
-                raise ValueError(f"{self.name}: short data")
-            if read is not None:
-                out[name] = read(word)
-                continue
-            offset = int.from_bytes(word, "big")
-            size = int.from_bytes(data[offset : offset + 32], "big")
-            raw = data[offset + 32 : offset + 32 + size]
-            if len(raw) != size:
-                raise ValueError(f"{self.name}: short {typ}")
-            out[name] = (
-                raw.decode("utf-8", errors="replace") if typ == "string" else "0x" + raw.hex()
-            )
-        return {k: out[k] for k in self.order}
 
 
 class Indexer:
@@ -240,27 +94,18 @@ class Indexer:
         self.chain = chain
         self.settings = settings
         self.start_block = start_block
-        self.db = Database(db_path, MIGRATIONS, synchronous="FULL")
-        self._conn = self.db.conn
-        self._lock = self.db.lock
-        self._names: dict[str, str] = {}
-        self._topics: dict[tuple[str, bytes], dict[str, Any]] = {}
-        self._fast: dict[tuple[str, bytes], _FastDecoder] = {}
-        for name, address in contracts.items():
-            addr = Web3.to_checksum_address(address)
-            self._names[addr.lower()] = name
-            for entry in artifact_abi(name):
-                if entry.get("type") == "event" and not entry.get("anonymous"):
-                    topic = bytes(event_abi_to_log_topic(entry))  # type: ignore[arg-type]
-                    self._topics[(addr.lower(), topic)] = entry
-                    self._fast[(addr.lower(), topic)] = _FastDecoder(entry)
-        self.addresses = [Web3.to_checksum_address(a) for a in contracts.values()]
+        self.store = EventStore(db_path)
+        self.db = self.store.db
+        self._lock = self.store.lock
+        self.decoder = EventDecoder(contracts)
+        self.addresses = self.decoder.addresses
         self._callbacks: list[Callable[[IndexedEvent], None]] = []
         self._reorg_callbacks: list[Callable[[int], None]] = []
         self._listeners: list[ChunkListener] = []
         self._span = settings.chunk_blocks
-        row = self._conn.execute("SELECT height FROM progress WHERE id = 0").fetchone()
-        self._height = int(row[0]) if row else start_block - 1
+        stored = self.store.stored_height()
+        self._height = stored if stored is not None else start_block - 1
+        self._seen: BlockHeader | None = None  # the head at the last round
         self._height_time = 0
         self._height_cond = threading.Condition()
         self._stop = threading.Event()
@@ -289,27 +134,7 @@ class Indexer:
         event: str | None = None,
         where: dict[str, str] | None = None,
     ) -> list[IndexedEvent]:
-        sql = (
-            "SELECT contract, address, event, args, block_number, block_hash, tx_hash, "
-            "log_index, block_time FROM events WHERE 1=1"
-        )
-        params: list[Any] = []
-        if contract is not None:
-            sql += " AND contract = ?"
-            params.append(contract)
-        if event is not None:
-            sql += " AND event = ?"
-            params.append(event)
-        for key, value in (where or {}).items():
-            sql += " AND lower(CAST(json_extract(args, ?) AS TEXT)) = ?"
-            params.extend([f'$."{key}"', str(value).lower()])
-        sql += " ORDER BY block_number, log_index"
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        return [
-            IndexedEvent(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8])
-            for r in rows
-        ]
+        return self.store.events(contract, event, where)
 
     def wait_until(self, height: int, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -388,50 +213,48 @@ class Indexer:
 
     def poll(self) -> bool:
         """Check for a reorg, then index one chunk; True when caught up with the head."""
-        head = int(self.chain.w3.eth.block_number)
-        self.chain_head = head
+        head = self.chain.block("latest")
+        self.chain_head = head.number
+        seen, height = self._seen, self.indexed_height
+        if seen is not None and seen.hash == head.hash and height >= head.number:
+            return True  # the head of the last round: nothing below it can have changed
         self._check_reorg(head)
         height = self.indexed_height
-        if height >= head:
-            return True
-        end = min(head, height + self._span)
-        self._index_range(height + 1, end)
-        return end >= head
+        end = min(head.number, height + self._span)
+        if end > height:
+            self._index_range(height + 1, end, head)
+        self._seen = head  # only after a round that went through
+        return end >= head.number
 
-    def _check_reorg(self, head: int) -> None:
-        with self._lock:
-            kept = self._conn.execute(
-                "SELECT number, hash FROM blocks ORDER BY number DESC LIMIT ?",
-                (self.settings.reorg_window,),
-            ).fetchall()
+    def _check_reorg(self, head: BlockHeader) -> None:
+        kept = self.store.kept_blocks(self.settings.reorg_window)
         if not kept:
             return
+        newest, newest_hash = kept[0]
+        if head.number == newest + 1 and "0x" + head.parent_hash.hex() == newest_hash:
+            return  # the new head builds on the newest kept block
         common: int | None = None
         for number, stored in kept:
-            if number > head:
+            if number > head.number:
                 continue
-            block = self.chain.w3.eth.get_block(number)
-            if _hex(block["hash"]) == stored:
+            found = head.hash if number == head.number else self.chain.block_hash(number)
+            if found is not None and "0x" + found.hex() == stored:
                 common = number
                 break
-        newest = kept[0][0]
         if common == newest:
             return
         rollback_to = common if common is not None else kept[-1][0] - 1
         rollback_to = max(rollback_to, self.start_block - 1)
         with self._lock:
-            with self.db.tx() as c:
-                n = c.execute("DELETE FROM events WHERE block_number > ?", (rollback_to,)).rowcount
-                c.execute("DELETE FROM blocks WHERE number > ?", (rollback_to,))
-                self._set_height(rollback_to)
+            n = self.store.rollback(rollback_to)
             self._height, self._height_time = rollback_to, 0
             self._block_times.clear()
             self._span = self.settings.chunk_blocks
             if self._listeners:
-                stored, at = self.events(), self._time_of_height()
+                stored_events, at = self.events(), self._time_of_height()
                 for listener in self._listeners:
                     try:
-                        listener.reset(stored, rollback_to, at)
+                        listener.reset(stored_events, rollback_to, at)
                     except Exception:
                         log.exception("read model reset failed")
         self.m_reorgs.inc()
@@ -447,43 +270,13 @@ class Indexer:
             except Exception:
                 log.exception("reorg callback failed")
 
-    def _set_height(self, height: int) -> None:
-        self._conn.execute(
-            "INSERT INTO progress (id, height) VALUES (0, ?) "
-            "ON CONFLICT(id) DO UPDATE SET height = excluded.height",
-            (height,),
-        )
-
-    def _rpc(self, method: str, params: list[Any]) -> Any:
-        """A raw JSON-RPC call (no web3 result formatters: they cost more than the request)."""
-        response = self.chain.provider.make_request(RPCEndpoint(method), params)
-        if "error" in response:
-            raise RangeRefused(str(response["error"]))
-        return response.get("result")
-
-    def _get_logs(self, start: int, end: int) -> list[dict[str, Any]]:
-        try:
-            logs = self._rpc(
-                "eth_getLogs",
-                [{"address": self.addresses, "fromBlock": hex(start), "toBlock": hex(end)}],
-            )
-        except (RpcUnavailableError, RangeRefused):
-            raise
-        except Exception as exc:  # the provider answered with something else: treat as refusal
-            raise RangeRefused(str(exc)) from exc
-        if not isinstance(logs, list):
-            raise RangeRefused(f"eth_getLogs answered {type(logs).__name__}")
-        return logs
-
     def fetch_logs(self, start: int, end: int) -> list[dict[str, Any]]:
         """Logs of [start, end], splitting the range in halves while the provider refuses it."""
         try:
-            return self._get_logs(start, end)
-        except RangeRefused as exc:
+            return self.chain.logs(self.addresses, start, end)
+        except RpcRefused as exc:
             if start >= end:
-                raise RuntimeError(
-                    f"provider refuses eth_getLogs for block {start}: {exc}"
-                ) from exc
+                raise ChainError(f"provider refuses eth_getLogs for block {start}: {exc}") from exc
             self.m_refused.inc()
             # the next chunks start at the size that passed, not at the refused one
             self._span = max(1, min(self._span, (end - start + 1) // 2))
@@ -494,63 +287,31 @@ class Indexer:
     def _block_time(self, number: int) -> int:
         t = self._block_times.get(number)
         if t is None:
-            block = self._rpc("eth_getBlockByNumber", [hex(number), False])
-            t = int(block["timestamp"], 16)
+            t = self.chain.block(number).timestamp
             if len(self._block_times) > 4096:
                 self._block_times.clear()
             self._block_times[number] = t
         return t
 
     def _decode(self, raw: dict[str, Any]) -> IndexedEvent | None:
-        address = str(raw["address"]).lower()
-        topics = raw.get("topics") or []
-        if not topics:
+        d = self.decoder.decode(raw)
+        if d is None:
             return None
-        topic0 = bytes.fromhex(topics[0][2:])
-        fast = self._fast.get((address, topic0))
-        if fast is None:
-            return None
-        number = int(raw["blockNumber"], 16)
-        stamp = raw.get("blockTimestamp")
-        if stamp is not None:
-            block_time = int(stamp, 16)
-            self._block_times.setdefault(number, block_time)
+        if d.block_time is not None:
+            block_time = d.block_time
+            self._block_times.setdefault(d.block_number, block_time)
         else:
-            block_time = self._block_time(number)
-        if fast.ok:
-            args = fast.decode(topics, bytes.fromhex(raw["data"][2:]))
-            name = fast.name
-        else:  # not used by today's contracts (every event has elementary inputs)
-            entry = {
-                "address": _checksum(address),
-                "topics": [bytes.fromhex(t[2:]) for t in topics],
-                "data": bytes.fromhex(raw["data"][2:]),
-                "logIndex": int(raw["logIndex"], 16),
-                "transactionIndex": int(raw.get("transactionIndex") or "0x0", 16),
-                "transactionHash": bytes.fromhex(raw["transactionHash"][2:]),
-                "blockHash": bytes.fromhex(raw["blockHash"][2:]),
-                "blockNumber": number,
-            }
-            abi_entry = self._topics[(address, topic0)]
-            data = get_event_data(self.chain.w3.codec, abi_entry, entry)
-            args, name = _jsonable(dict(data["args"])), str(data["event"])
+            block_time = self._block_time(d.block_number)
         return IndexedEvent(
-            contract=self._names[address],
-            address=_checksum(address),
-            event=name,
-            args=args,
-            block_number=number,
-            block_hash=str(raw["blockHash"]).lower(),
-            tx_hash=str(raw["transactionHash"]).lower(),
-            log_index=int(raw["logIndex"], 16),
-            block_time=block_time,
-        )
+            d.contract, d.address, d.event, d.args, d.block_number, d.block_hash, d.tx_hash,
+            d.log_index, block_time,
+        )  # fmt: skip
 
-    def _index_range(self, start: int, end: int) -> None:
+    def _index_range(self, start: int, end: int, head: BlockHeader) -> None:
         logs = self.fetch_logs(start, end)
         decoded = [e for e in (self._decode(r) for r in logs) if e is not None]
-        end_block = self._rpc("eth_getBlockByNumber", [hex(end), False])
-        end_hash, end_time = str(end_block["hash"]).lower(), int(end_block["timestamp"], 16)
+        end_block = head if end == head.number else self.chain.block(end)
+        end_hash, end_time = "0x" + end_block.hash.hex(), end_block.timestamp
         # grow the range while the provider answers quickly with few logs; shrink on many
         if len(logs) < 5_000:
             self._span = min(self._span * 2, MAX_SPAN)
@@ -559,34 +320,8 @@ class Indexer:
         blocks = {e.block_number: e.block_hash for e in decoded}
         blocks[end] = end_hash
         with self._lock:
-            with self.db.tx():
-                # (start, end] is above the stored height, so none of these rows exist yet:
-                # rows are only ever stored together with the height that covers them
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            e.block_number,
-                            e.log_index,
-                            e.contract,
-                            e.address,
-                            e.event,
-                            json.dumps(e.args),
-                            e.block_hash,
-                            e.tx_hash,
-                            e.block_time,
-                        )
-                        for e in decoded
-                    ],
-                )
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO blocks VALUES (?, ?)", sorted(blocks.items())
-                )
-                self._conn.execute(
-                    "DELETE FROM blocks WHERE number < ?",
-                    (end - 10 * self.settings.reorg_window - self._span,),
-                )
-                self._set_height(end)
+            forget = end - 10 * self.settings.reorg_window - self._span
+            self.store.commit_chunk(decoded, blocks, end, forget)
             self._height, self._height_time = end, end_time
             for listener in self._listeners:
                 try:
@@ -604,4 +339,4 @@ class Indexer:
                         log.exception("event callback failed")
 
     def close(self) -> None:
-        self.db.close()
+        self.store.close()

@@ -1,36 +1,19 @@
 """Grants: the holder's consent, signed with EIP-712 and relayed to ConsentRegistry.
 
-:class:`ConsentChain` is the only code in the wallet that knows ConsentRegistry's ABI (typed data,
-nonces, ``grantBySig``, ``revokeBySig``, ``getGrant``, ``ConsentUsed``); adapting to a new
-contract interface (Contracts II's keyed nonces) happens there alone. :class:`GrantService` holds
-the rules: which assets a caller may grant, the purpose catalogue, the local record, live state.
+:class:`GrantService` holds the rules: which assets a caller may grant, the purpose catalogue, the
+local record, live state. What it asks of the chain goes through :class:`ConsentChain`
+(:mod:`credledger.wallet.consent`), the wallet's one user of the ConsentRegistry binding.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
-from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
-from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
-from web3.types import TxReceipt
-
-from credledger.node.core.chain import Chain
-from credledger.node.core.contracts import eip712
-from credledger.node.core.contracts.consent_registry import ConsentRegistry
-from credledger.node.core.contracts.eip712 import (
-    GrantRequest,
-    grant_typed_data,
-    revoke_typed_data,
-    sign_typed_data,
-)
+from credledger.node.core.contracts.consent_registry import grant_key
 from credledger.node.core.errors import (
     ConflictError,
     ContractRevert,
@@ -39,232 +22,16 @@ from credledger.node.core.errors import (
     NotFoundError,
 )
 from credledger.node.core.receipts import hex32, parse_hash
-from credledger.node.core.tx import TxSender, revert_from
 from credledger.wallet import purposes
 from credledger.wallet.accounts import AccountService, Caller, checksum
+from credledger.wallet.consent import ConsentChain, Slot
 from credledger.wallet.materials import MaterialService
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.store import WalletStore
 
-#: gas limits given explicitly so signed requests can be queued without estimating each
-GRANT_GAS = 250_000
-REVOKE_GAS = 150_000
+__all__ = ["ConsentChain", "GrantInput", "GrantService", "grant_key", "parse_expiry"]
+
 SIGNATURE_TTL = 600  # seconds a prepared typed-data payload stays signable
-
-
-@dataclass(frozen=True)
-class GrantState:
-    expires_at: int
-    max_uses: int
-    uses: int
-
-    def state(self, now: int) -> str:
-        if self.expires_at == 0:
-            return "revoked"
-        if now >= self.expires_at:
-            return "expired"
-        if self.max_uses and self.uses >= self.max_uses:
-            return "exhausted"
-        return "active"
-
-
-@dataclass(frozen=True)
-class UseEvent:
-    holder: str
-    asset_id: bytes
-    grantee: str
-    purpose: bytes
-    uses: int
-    log_index: int
-    block_number: int
-    tx_hash: str
-
-
-def grant_key(holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bytes:
-    """ConsentRegistry.grantKey: ``keccak256(abi.encode(holder, assetId, grantee, purpose))``."""
-    return keccak(
-        abi_encode(
-            ["address", "bytes32", "address", "bytes32"], [holder, asset_id, grantee, purpose]
-        )
-    )
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One grant as the wallet sees it: the holder's asset (licence or material), grantee,
-    purpose, and the terms. ``doc_hash`` is the file's SHA-256 for a material."""
-
-    holder: str
-    kind: str  # "licence" | "material"
-    asset_id: bytes
-    grantee: str
-    purpose: bytes
-    expires_at: int = 0
-    max_uses: int = 0
-    doc_hash: bytes | None = None
-
-
-# Contracts II (ConsentRegistry 2.0: asset kinds, keyed nonces, EIP-712 version "2") if the
-# bindings have it, else ConsentRegistry 1.0 (one sequential nonce per holder).
-_KIND = getattr(eip712, "AssetKind", None)
-KEYED_NONCES = _KIND is not None
-
-
-class ConsentChain:
-    """ConsentRegistry as the wallet uses it; the relayer pays for every write.
-
-    The only place that knows the contract's interface: typed data and nonces, the two signed
-    writes, the grant view and the ``ConsentUsed`` event.
-    """
-
-    def __init__(self, chain: Chain, address: str, relayer: TxSender) -> None:
-        self.chain = chain
-        self.address = to_checksum_address(address)
-        self.registry = ConsentRegistry(chain, self.address, relayer)
-        self.relayer = relayer
-        self._locks: dict[tuple[str, ...], threading.Lock] = {}
-        self._locks_lock = threading.Lock()
-        self._now, self._now_at = 0, -10.0
-
-    def lock(self, slot: Slot) -> threading.Lock:
-        """Serialises the signed requests that share a nonce sequence (holder, or slot if keyed)."""
-        key: tuple[str, ...] = (slot.holder.lower(),)
-        if KEYED_NONCES:
-            key += (slot.asset_id.hex(), slot.grantee.lower(), slot.purpose.hex())
-        with self._locks_lock:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def now(self) -> int:
-        """The chain's time (latest block), read at most once a second."""
-        t = time.monotonic()
-        if t - self._now_at > 1.0:
-            self._now = int(self.chain.w3.eth.get_block("latest")["timestamp"])
-            self._now_at = t
-        return self._now + int(t - self._now_at)
-
-    def _nonce(self, slot: Slot) -> int:
-        reg: Any = self.registry
-        if KEYED_NONCES:
-            return int(reg.slot_nonce(slot.holder, slot.asset_id, slot.grantee, slot.purpose))
-        return int(reg.nonce(slot.holder))
-
-    def _request(self, slot: Slot) -> Any:
-        req_cls: Any = GrantRequest  # typed loosely: its shape depends on the ABI version
-        if KEYED_NONCES:
-            make = req_cls.material if slot.kind == "material" else req_cls.licence
-            asset = slot.doc_hash if slot.kind == "material" else slot.asset_id
-            return make(slot.holder, asset, slot.grantee, slot.purpose, slot.expires_at,
-                        slot.max_uses)  # fmt: skip
-        return req_cls(slot.holder, slot.asset_id, slot.grantee, slot.purpose,
-                       slot.expires_at, slot.max_uses)  # fmt: skip
-
-    # typed data for a signer (custodial: signed here; external: returned to the client)
-    def grant_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
-        return grant_typed_data(
-            self.chain.chain_id, self.address, self._request(slot), self._nonce(slot), deadline
-        )
-
-    def revoke_payload(self, slot: Slot, deadline: int) -> dict[str, Any]:
-        return revoke_typed_data(
-            self.chain.chain_id,
-            self.address,
-            holder=slot.holder,
-            asset_id=slot.asset_id,
-            grantee=slot.grantee,
-            purpose=slot.purpose,
-            nonce=self._nonce(slot),
-            deadline=deadline,
-        )
-
-    def relay_grant(
-        self, slot: Slot, deadline: int, signature: bytes, *, check: bool = True
-    ) -> TxReceipt:
-        """Relay a signed grant; ``check`` first with eth_call (skipped for our own signature)."""
-        request = self._request(slot)
-        call = self.registry.contract.functions.grantBySig(request.as_tuple(), deadline, signature)
-        if check:
-            self._preflight(call)
-        return self.relayer.send(call, GRANT_GAS)
-
-    def relay_revoke(self, slot: Slot, deadline: int, signature: bytes) -> TxReceipt:
-        call = self.registry.contract.functions.revokeBySig(
-            to_checksum_address(slot.holder), slot.asset_id, to_checksum_address(slot.grantee),
-            slot.purpose, deadline, signature,
-        )  # fmt: skip
-        self._preflight(call)
-        return self.relayer.send(call, REVOKE_GAS)
-
-    def _preflight(self, call: Any) -> None:
-        """eth_call first: a bad signature or request is refused without spending gas."""
-        try:
-            call.call({"from": self.relayer.address})
-        except Exception as exc:
-            err = revert_from(exc)
-            if err is not None:
-                raise err from None
-            raise
-
-    def grant_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
-        with self.lock(slot):
-            payload = self.grant_payload(slot, deadline)
-            sig = sign_typed_data(signer, payload)
-            return self.relay_grant(slot, deadline, sig, check=False)
-
-    def revoke_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
-        with self.lock(slot):
-            payload = self.revoke_payload(slot, deadline)
-            return self.relay_revoke(slot, deadline, sign_typed_data(signer, payload))
-
-    def state(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> GrantState:
-        g = self.registry.get_grant(holder, asset_id, grantee, purpose)
-        if g is None:
-            return GrantState(0, 0, 0)
-        return GrantState(g.expires_at, g.max_uses, g.uses)
-
-    def is_authorized(self, holder: str, asset_id: bytes, grantee: str, purpose: bytes) -> bool:
-        return self.registry.is_authorized(holder, asset_id, grantee, purpose)
-
-    def uses_in(self, tx_hash: bytes) -> tuple[TxReceipt | None, list[UseEvent]]:
-        """The receipt of ``tx_hash`` (None if not mined) and its ConsentUsed events."""
-        try:
-            receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except Exception:
-            return None, []
-        if receipt is None:
-            return None, []
-        return receipt, [self._use(e) for e in self._decode_uses(receipt)]
-
-    def _decode_uses(self, receipt: TxReceipt) -> list[Any]:
-        event = self.registry.contract.events.ConsentUsed()
-        return [
-            e
-            for e in event.process_receipt(receipt)
-            if str(e["address"]).lower() == self.address.lower()
-        ]
-
-    @staticmethod
-    def _use(e: Any) -> UseEvent:
-        a = e["args"]
-        return UseEvent(
-            holder=to_checksum_address(a["holder"]),
-            asset_id=bytes(a["assetId"]),
-            grantee=to_checksum_address(a["grantee"]),
-            purpose=bytes(a["purpose"]),
-            uses=int(a["uses"]),
-            log_index=int(e["logIndex"]),
-            block_number=int(e["blockNumber"]),
-            tx_hash=hex32(bytes(e["transactionHash"])),
-        )
-
-    def holder_uses(self, holder: str, from_block: int = 0) -> list[UseEvent]:
-        event = self.registry.contract.events.ConsentUsed()
-        logs = event.get_logs(
-            from_block=from_block, argument_filters={"holder": to_checksum_address(holder)}
-        )
-        return [self._use(e) for e in logs]
-
-    def block_time(self, block_number: int) -> int:
-        return int(self.chain.w3.eth.get_block(block_number)["timestamp"])
 
 
 def parse_expiry(value: int | str, field_name: str = "expiresAt") -> int:

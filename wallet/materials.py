@@ -81,6 +81,8 @@ class MaterialService:
         self.node = node
         self._keys: dict[int, bytes] = {}
         self._locks = [threading.Lock() for _ in range(64)]
+        self.filed = threading.Event()  # a new material waits for anchoring (wakes the worker)
+        self.in_flight = True  # materials submitted and not yet anchored (set by anchor_step)
 
     # --- storage helpers ------------------------------------------------------------------------
 
@@ -197,6 +199,7 @@ class MaterialService:
                 )  # fmt: skip
                 self.store.event(c, eid, filer.label, "material-filed", id=mid, name=name,
                                  folder=folder_code, by=filer.kind)  # fmt: skip
+            self.filed.set()
             row = self._row(eid, mid)
         assert row is not None
         return self._json(row), True
@@ -345,6 +348,7 @@ class MaterialService:
             "SELECT id FROM materials WHERE state='pending' AND anchor_submitted=1"
             " ORDER BY filed_at LIMIT 500"
         )
+        self.in_flight = bool(waiting)
         for r in waiting:
             h = parse_hash(r["id"])
             status = self.node.anchor(h)
@@ -373,6 +377,9 @@ class MaterialService:
         return done
 
 
+IDLE_WAIT = 60.0  # seconds the anchor worker sleeps with nothing to anchor, unless woken
+
+
 class AnchorWorker:
     """Background thread: keeps materials moving from pending to anchored."""
 
@@ -389,11 +396,13 @@ class AnchorWorker:
 
     def stop(self) -> None:
         self._stop.set()
+        self.service.filed.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.service.filed.clear()  # before the step: a filing during it wakes the next wait
             try:
                 work = self.service.anchor_step()
                 self.last_error = None
@@ -402,7 +411,12 @@ class AnchorWorker:
                 if str(exc) != self.last_error:
                     log.warning("anchoring materials: %s", exc)
                 self.last_error = str(exc)
-            self._stop.wait(self.interval if not work else self.interval / 4)
+            if work:
+                self._stop.wait(self.interval / 4)
+            elif self.service.in_flight or self.last_error:
+                self._stop.wait(self.interval)
+            else:  # nothing to anchor: sleep until a material is filed (or a minute passed)
+                self.service.filed.wait(IDLE_WAIT)
 
 
 def _material_id(value: str) -> str:

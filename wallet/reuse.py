@@ -24,12 +24,13 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from credledger.node.core.contracts.consent_registry import grant_key
 from credledger.node.core.contracts.eip712 import sign_typed_data
 from credledger.node.core.errors import InputError
 from credledger.node.core.receipts import hex32, parse_hash
 from credledger.wallet import purposes
+from credledger.wallet.consent import ConsentChain
 from credledger.wallet.errors import UseRefused
-from credledger.wallet.grants import ConsentChain, grant_key
 from credledger.wallet.materials import MaterialService
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.store import WalletStore
@@ -217,7 +218,7 @@ class ReuseService:
         receipt, uses = self.consent.uses_in(use_tx)
         if receipt is None:
             raise UseRefused("transaction_not_found", REASONS["transaction_not_found"])
-        head = self.consent.chain.w3.eth.block_number
+        head = self.consent.head()
         if int(receipt["blockNumber"]) + self.confirmations > head:
             raise UseRefused(
                 "transaction_not_confirmed",

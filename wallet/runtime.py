@@ -19,7 +19,8 @@ from credledger.node.core.tx import TxSender
 from credledger.wallet import crypto
 from credledger.wallet.accounts import AccountService, Caller
 from credledger.wallet.assets import AssetService
-from credledger.wallet.grants import ConsentChain, GrantService
+from credledger.wallet.consent import ConsentChain
+from credledger.wallet.grants import GrantService
 from credledger.wallet.materials import AnchorWorker, MaterialService
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.presentations import PresentationService

@@ -15,6 +15,7 @@ Tables
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -108,6 +109,8 @@ class AnchorStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db = Database(path, MIGRATIONS, synchronous="FULL")
+        # set when new hashes are stored: the pipeline sleeps on it while there is nothing to do
+        self.arrived = threading.Event()
 
     def close(self) -> None:
         self.db.close()
@@ -134,6 +137,8 @@ class AnchorStore:
             )
             new = c.total_changes - before
             rows = self._docs_by_hash(c, hashes)
+        if new:
+            self.arrived.set()
         return [rows[h] for h in hashes], new
 
     @staticmethod

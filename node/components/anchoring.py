@@ -34,9 +34,7 @@ def build(core: Core) -> AnchoringContribution:
     )
     pipeline = Pipeline(
         service,
-        core.chain,
-        core.sender.account,
-        core.sender.nonces,
+        core.sender,
         settings.anchoring,
         contract=address,
         confirmations=settings.chain.effective_confirmations,

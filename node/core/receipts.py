@@ -211,8 +211,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     block_hash = parse_hash(_field(receipt, "blockHash"))
     tx_hash = parse_hash(_field(receipt, "transactionHash"))
     try:
-        block = chain.w3.eth.get_block(block_number)
-        canonical = bytes(block["hash"]) == block_hash
+        canonical = chain.block_hash(block_number) == block_hash
     except Exception:
         canonical = False
     detail = (
@@ -223,12 +222,12 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
     checks.append(Check("block canonical", canonical, detail))
     in_block = False
     try:
-        tx_receipt = chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        events = registry.contract.events.Anchored().process_receipt(tx_receipt)
+        tx_receipt = chain.receipt(tx_hash)
         in_block = (
-            bytes(tx_receipt["blockHash"]) == block_hash
+            tx_receipt is not None
+            and bytes(tx_receipt["blockHash"]) == block_hash
             and tx_receipt["status"] == 1
-            and any(bytes(e["args"]["root"]) == root for e in events)
+            and root in registry.anchored_roots(tx_receipt)
         )
     except Exception:
         in_block = False
@@ -242,6 +241,7 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
         )
     )
     return checks
+
 
 # --- verification records (a clerk's check, anchored like a document) --------------------------
 

@@ -1,14 +1,18 @@
 """Send transactions signed locally, one nonce sequence per account, reverts decoded.
 
-Used for deployment and the synchronous writes of services (licence issuance, grants). The
-anchoring pipeline has its own durable submitter (``node.anchoring``), which persists each signed
-transaction before sending it; both share the account's :class:`NonceManager`.
+:meth:`TxSender.send` is for deployment and the synchronous writes of services (licence issuance,
+grants): build, number, sign, send, wait. The anchoring pipeline (``node.anchoring``) must persist
+each signed transaction *before* it is broadcast and re-send the very same bytes after a crash, so
+it uses the steps apart, on the same sender and so the same nonce sequence: under
+``sender.nonces.lock`` it takes a nonce, :meth:`TxSender.sign_call`, persists, then
+:meth:`TxSender.broadcast`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -17,6 +21,7 @@ from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
 from web3.types import TxReceipt
 
+from credledger.node.core.artifacts import load_artifact
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts.errors import decode_revert
 from credledger.node.core.errors import ChainError, ContractRevert
@@ -43,7 +48,7 @@ class NonceManager:
     def take(self) -> int:
         with self.lock:
             if self._next is None or not self.sole_sender:
-                pending = self._chain.w3.eth.get_transaction_count(self._address, "pending")  # type: ignore[arg-type]
+                pending = self._chain.transaction_count(self._address, "pending")
                 if self._next is None or pending > self._next:
                     self._next = pending
             n = self._next
@@ -68,6 +73,17 @@ def revert_from(exc: Exception) -> ContractRevert | None:
             return decode_revert(data)
         return ContractRevert(f"the contract reverted: {exc.message or exc}")
     return None
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction: its bytes (what is persisted and broadcast) and its hash."""
+
+    nonce: int
+    raw: bytes
+    hash: bytes
+    fee_cap: int
+    tip: int
 
 
 class TxSender:
@@ -127,6 +143,39 @@ class TxSender:
                         raise
         return self.wait(tx_hash, call)
 
+    def deploy(self, name: str, *args: Any) -> TxReceipt:
+        """Deploy the committed artifact ``name`` with constructor ``args``; wait for it."""
+        art = load_artifact(name)
+        factory = self.chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        return self.send(factory.constructor(*args))
+
+    # --- the steps apart, for a caller that persists the signed bytes before sending them ------
+
+    def sign_call(
+        self, to: str, data: str | bytes, *, nonce: int, gas: int, fee_cap: int, tip: int
+    ) -> SignedTx:
+        """Sign a call of ``to`` with input ``data``: EIP-1559 (``fee_cap``, ``tip``) where the
+        chain has a base fee, else legacy (``fee_cap`` as the gas price). Nothing is sent; take
+        ``nonce`` from :attr:`nonces` under its lock."""
+        tx: dict[str, Any] = {
+            "to": to,
+            "data": data if isinstance(data, str) else "0x" + data.hex(),
+            "value": 0,
+            "gas": gas,
+            "nonce": nonce,
+            "chainId": self.chain.chain_id,
+        }
+        if self.chain.supports_eip1559:
+            tx.update(maxFeePerGas=fee_cap, maxPriorityFeePerGas=tip, type=2)
+        else:
+            tx["gasPrice"] = fee_cap
+        signed = self.account.sign_transaction(tx)
+        return SignedTx(nonce, bytes(signed.raw_transaction), bytes(signed.hash), fee_cap, tip)
+
+    def broadcast(self, raw: bytes) -> None:
+        """Send signed bytes (again); the node's refusal raises as web3 raises it."""
+        self.chain.send_raw(raw)
+
     def wait(
         self, tx_hash: HexBytes, call: ContractFunction | ContractConstructor | None = None
     ) -> TxReceipt:
@@ -159,9 +208,9 @@ class TxSender:
 
 
 def wait_blocks(chain: Chain, n: int, timeout: float = 60.0) -> None:
-    target = chain.w3.eth.block_number + n
+    target = chain.block_number() + n
     deadline = time.monotonic() + timeout
-    while chain.w3.eth.block_number < target:
+    while chain.block_number() < target:
         if time.monotonic() > deadline:
             raise ChainError(f"chain did not reach block {target} within {timeout:.0f}s")
         time.sleep(0.1)

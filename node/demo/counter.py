@@ -54,7 +54,7 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
     if service is None or runtime.counter is None:
         return
     # `up` starts the workers before the demo: wait for the indexer to reach the demo licences
-    runtime.indexer.wait_until(int(runtime.chain.w3.eth.block_number), timeout=120)
+    runtime.indexer.wait_until(runtime.chain.block_number(), timeout=120)
     ids = bind_demo_holder(service, say)
     if not ids:
         say("counter demo: the demo enterprise has no active licence of the demo holder")

@@ -351,7 +351,9 @@ class Issuance:
         if len(txs) != 1:
             return None
         tx = txs.pop()
-        receipt = self.ctx.chain.w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
+        receipt = self.ctx.chain.receipt(tx)
+        if receipt is None:
+            return None
         return IssuedBatch(
             licences=answers, transactionHash=tx, gasUsed=int(receipt["gasUsed"]), recovered=True
         )

@@ -64,7 +64,7 @@ def create_app(runtime: WalletRuntime) -> FastAPI:
         try:
             body["chain"] = {
                 "chainId": runtime.chain.chain_id,
-                "head": runtime.chain.w3.eth.block_number,
+                "head": runtime.chain.block_number(),
             }
         except Exception as exc:
             body["status"] = "degraded"

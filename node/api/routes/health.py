@@ -51,7 +51,7 @@ def health(
         "status": "ok",
         "version": __version__,
         "chainId": chain.chain_id,
-        "latestBlock": chain.w3.eth.block_number,
+        "latestBlock": chain.block_number(),
         "contracts": runtime.contracts,
     }
     if is_admin(runtime, authorization):

@@ -11,15 +11,13 @@ from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
-from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
 from credledger.node.core.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
-from credledger.node.core.contracts._base import Binding
+from credledger.node.core.contracts._base import AdminRules
 from credledger.node.core.contracts.errors import register
 from credledger.node.core.errors import ContractRevert
 from credledger.node.core.merkle import MerkleRoot
-from credledger.node.core.tx import revert_from
 
 ANCHORER_ROLE = keccak(b"ANCHORER_ROLE")
 
@@ -57,7 +55,7 @@ class AnchorRecord:
     anchorer: str
 
 
-class AnchorRegistry(Binding):
+class AnchorRegistry(AdminRules):
     """AnchorRegistry at ``address``; writes are signed by ``sender`` (a node's key)."""
 
     NAME = "AnchorRegistry"
@@ -71,12 +69,15 @@ class AnchorRegistry(Binding):
 
     def preflight_anchor(self, root: bytes, leaf_count: int, sender: str) -> None:
         """Simulate ``anchor`` from ``sender``; a revert raises its error class."""
-        try:
-            self.contract.functions.anchor(root, leaf_count).call(
-                {"from": to_checksum_address(sender)}
-            )
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise revert_from(exc) or ContractRevert(str(exc)) from None
+        self._simulate(self.contract.functions.anchor(root, leaf_count), sender)
+
+    def anchor_transactions(self, root: bytes, from_block: int = 0) -> list[bytes]:
+        """Hashes of the transactions that emitted ``Anchored(root)``, oldest first."""
+        return [bytes(e["transactionHash"]) for e in self._logs("Anchored", from_block, root=root)]
+
+    def anchored_roots(self, receipt: TxReceipt) -> list[bytes]:
+        """The roots this registry's ``Anchored`` events in ``receipt`` name."""
+        return [bytes(a["root"]) for a in self._events("Anchored", receipt)]
 
     def grant_anchorer(self, account: str) -> TxReceipt:
         return self._send(

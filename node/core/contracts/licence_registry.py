@@ -17,7 +17,7 @@ from eth_utils.address import to_checksum_address
 from web3.types import BlockIdentifier, TxReceipt
 
 from credledger.node.core.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
-from credledger.node.core.contracts._base import Binding
+from credledger.node.core.contracts._base import AdminRules
 from credledger.node.core.contracts.errors import register
 from credledger.node.core.errors import ContractRevert
 from credledger.node.core.merkle import DocHash
@@ -308,7 +308,7 @@ register(
 # --- binding -----------------------------------------------------------------------------------
 
 
-class LicenceRegistry(Binding):
+class LicenceRegistry(AdminRules):
     """LicenceRegistry at ``address``; writes are signed by ``sender`` (a department's key)."""
 
     NAME = "LicenceRegistry"
