@@ -14,7 +14,6 @@ from credledger.node.core.errors import CredledgerError
 from credledger.wallet.web.common import (
     LANGS,
     caller_of,
-    error_text,
     lang_of,
     redirect,
     runtime_of,
@@ -131,11 +130,8 @@ async def history_csv(request: Request) -> Response:
 
     try:
         found = await run_in_threadpool(rows)
-    except CredledgerError as exc:
-        from credledger.wallet.web.views import page
-
-        return await page(request, runtime, who, "history", exc.http_status,
-                          error=error_text(request, exc))  # fmt: skip
+    except CredledgerError:
+        return redirect("/history")  # the view says why (in the page's language)
     t = translations(LANGS[lang_of(request)])
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")
