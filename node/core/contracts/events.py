@@ -8,7 +8,7 @@ node's indexer stores.
 Why hand-written: web3's ``get_event_data`` (and even eth_abi) costs ~0.2-0.5 ms per event;
 slicing the 32-byte ABI words of an event whose inputs are elementary types costs ~25x less,
 which is most of the indexer's catch-up (``bench/indexer_bench.py``). ``bench/idle_bench.py``
-measures both per log: 7.5 µs against 192.5 µs (2026-12-07, the loaded 2-core VM). Events with
+measures both per log: 6.4 µs against 185.8 µs (2026-12-07, the loaded 2-core VM). Events with
 other inputs (tuples, arrays, indexed dynamic types; none in today's contracts) fall back to
 ``get_event_data``. ``tests/node/core/contracts/test_fast_paths.py`` checks that both give the
 same answer for every event of every committed artifact.
