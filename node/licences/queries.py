@@ -55,7 +55,9 @@ class LicenceQueries:
         if address is None:
             return None
         d = self.ctx.departments.by_address(address)
-        return {"address": address, "name": d.name if d else None}
+        if d is not None:  # its display names too (zh/en): pages show them, not the code
+            return {"address": address, "name": d.name, "displayName": d.display_names()}
+        return {"address": address, "name": None}
 
     def _holder_json(self, subject: bytes, t: LicenceType | None) -> dict[str, Any]:
         known = self._holders.get(subject)
