@@ -10,7 +10,7 @@ BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup chromium run test lint slither fmt compile bench clean fresh-clone-check
+.PHONY: setup chromium run test fuzz lint slither fmt compile bench clean fresh-clone-check
 
 setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed chromium
 
@@ -38,6 +38,13 @@ run: setup
 test: lint
 	$(BIN)/credledger compile --check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: the contract state machines with 2,000 examples each (make test runs 100 from a random
+## seed it prints; CREDLEDGER_FUZZ_SEED=<seed> replays a run, FUZZ_EXAMPLES=n changes the count)
+FUZZ_EXAMPLES ?= 2000
+fuzz: setup
+	CREDLEDGER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -rA \
+	  tests/contracts/test_licence_machine.py tests/contracts/test_anchor_consent_machine.py $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check node wallet tests scripts bench

@@ -20,8 +20,19 @@ from credledger.node.core.signer import dev_account
 from credledger.node.core.tx import TxSender
 from credledger.node.deploy import deploy
 from credledger.node.devnet import DevnetInfo, Engine, free_port, launch, terminate
+from tests.support import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the contract state machines' seed: chosen here, in the controller, and put into the
+    # environment before pytest-xdist starts its workers, so that every worker uses this one
+    fuzz.seed()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return fuzz.header()
 
 
 def _session_chain(engine: Engine, tmp: pytest.TempPathFactory) -> Iterator[DevnetInfo]:

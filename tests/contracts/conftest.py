@@ -10,9 +10,9 @@ reverted after each test and every sender's nonce cache reset.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from eth_account import Account
@@ -27,8 +27,8 @@ from credledger.node.core.contracts.licence_registry import (
     ROLE_SUPERVISOR,
     LicenceRegistry,
 )
-from credledger.node.deploy import deploy
 from credledger.node.core.tx import TxSender
+from credledger.node.deploy import deploy
 
 ACTORS = (
     "admin",  # deployer: default admin of every contract, anchorer
@@ -41,6 +41,8 @@ ACTORS = (
     "relayer",  # the wallet service paying for signed grants
     "anchorer2",  # a second node
 )
+
+B = TypeVar("B", LicenceRegistry, AnchorRegistry, ConsentRegistry)
 
 FOOD = keccak(b"FOOD-OPERATION")
 BL = keccak(b"BL-BUSINESS")
@@ -84,20 +86,24 @@ class Env:
     def addr(self, name: str) -> str:
         return str(self.accounts[name].address)
 
+    bindings: dict[tuple[str, str], Any] = field(default_factory=dict)  # one per contract, actor
+
+    def _binding(self, cls: type[B], as_: str) -> B:
+        key = (cls.__name__, as_)
+        if key not in self.bindings:
+            address = self.manifest["contracts"][cls.__name__]["address"]
+            self.bindings[key] = cls(self.chain, address, self.senders[as_])
+        found: B = self.bindings[key]
+        return found
+
     def licences(self, as_: str = "admin") -> LicenceRegistry:
-        return LicenceRegistry(
-            self.chain, self.manifest["contracts"]["LicenceRegistry"]["address"], self.senders[as_]
-        )
+        return self._binding(LicenceRegistry, as_)
 
     def anchors(self, as_: str = "admin") -> AnchorRegistry:
-        return AnchorRegistry(
-            self.chain, self.manifest["contracts"]["AnchorRegistry"]["address"], self.senders[as_]
-        )
+        return self._binding(AnchorRegistry, as_)
 
     def consents(self, as_: str = "admin") -> ConsentRegistry:
-        return ConsentRegistry(
-            self.chain, self.manifest["contracts"]["ConsentRegistry"]["address"], self.senders[as_]
-        )
+        return self._binding(ConsentRegistry, as_)
 
     def reset_nonces(self) -> None:
         for s in self.senders.values():
