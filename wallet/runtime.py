@@ -2,7 +2,7 @@
 
 The one place where the wallet's components are wired together; the HTTP app and the CLI call
 the typed services on :class:`WalletRuntime` (accounts, materials, grants, reuse, assets,
-presentations); the web page calls the same services.
+presentations, grantees: the address book); the web page calls the same services.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from credledger.node.core.signer import resolve_account
 from credledger.node.core.tx import TxSender
 from credledger.wallet import crypto
 from credledger.wallet.accounts import AccountService, Caller
+from credledger.wallet.address_book import AddressBook
 from credledger.wallet.assets import AssetService
 from credledger.wallet.consent import ConsentChain
 from credledger.wallet.grants import GrantService
@@ -46,6 +47,7 @@ class WalletRuntime:
     assets: AssetService
     anchor_worker: AnchorWorker
     presentations: PresentationService
+    grantees: AddressBook  # the enterprise's address book of grantees
 
     @classmethod
     def from_settings(cls, settings: WalletSettings) -> WalletRuntime:
@@ -76,7 +78,7 @@ class WalletRuntime:
         worker = AnchorWorker(materials, settings.materials.anchor_poll_interval)
         presentations = PresentationService(store, accounts, grants, node, chain.chain_id)
         return cls(settings, chain, relayer, manifest, store, node, accounts, materials, grants,
-                   reuse, assets, worker, presentations)  # fmt: skip
+                   reuse, assets, worker, presentations, AddressBook(store))  # fmt: skip
 
     def clerk(self, authorization: str | None) -> ClerkSettings | None:
         """The configured clerk whose token this is, or None."""

@@ -16,6 +16,7 @@ Tables
     fetch_nonces nonces of grantees' signed fetch requests
     events       the enterprise's history (filed, confirmed, granted, revoked, used …)
     presentations  statement hashes of the tokens shown at counters (the node keeps the checks)
+    address_book   the enterprise's grantees by name (v2): name, address, optional note
 
 Schema versions: append a migration (an SQL script or a function of the connection) to
 :data:`MIGRATIONS`; never edit one that has shipped. Version 1 is the schema from before versions
@@ -151,7 +152,21 @@ CREATE TABLE IF NOT EXISTS presentations (
 );
 CREATE INDEX IF NOT EXISTS presentations_enterprise ON presentations(enterprise_id, created_at);
 """
-MIGRATIONS: list[Migration] = [SCHEMA_V1]
+# Version 2: the enterprise's address book of grantees (credledger.wallet.address_book).
+SCHEMA_V2 = """
+CREATE TABLE address_book (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id INTEGER NOT NULL REFERENCES enterprises(id),
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    note TEXT,
+    created_by TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (enterprise_id, address),
+    UNIQUE (enterprise_id, name)
+);
+"""
+MIGRATIONS: list[Migration] = [SCHEMA_V1, SCHEMA_V2]
 
 
 class WalletStore:

@@ -4,8 +4,8 @@
 ``grantee``; ``python -m credledger.wallet`` runs the same commands (``serve``, ``register`` …,
 and ``grantee fetch``). The session token of ``login`` is kept in a 0600 file
 (``CREDLEDGER_WALLET_SESSION``, default .credledger/wallet-session.json) or given by --token.
-Modules: ``common`` (apps, options, session, client), ``accounts``, ``assets``, ``present``,
-``grantee`` (their commands).
+Modules: ``common`` (apps, options, session, client), ``accounts``, ``address_book``, ``assets``,
+``present``, ``grantee`` (their commands).
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import sys
 import typer
 
 from credledger.node.core.errors import CredledgerError
-from credledger.wallet.cli import accounts, assets, grantee, present  # noqa: F401  (commands)
+from credledger.wallet.cli import (  # noqa: F401  (commands)
+    accounts,
+    address_book,
+    assets,
+    grantee,
+    present,
+)
 from credledger.wallet.cli.common import err_console, grantee_app, wallet_app
 
 # --- python -m credledger.wallet --------------------------------------------------------------

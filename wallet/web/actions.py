@@ -1,4 +1,5 @@
-"""The page's actions (POST → redirect → GET): file, confirm, grant, revoke, show a QR code."""
+"""The page's actions (POST → redirect → GET): file, confirm, grant (to an address or a name of
+the address book), revoke, add to / remove from the address book, show a QR code."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from credledger.wallet.web.common import (
 from credledger.wallet.web.views import page, refused
 
 router = APIRouter(include_in_schema=False)
+ADDRESS = re.compile(r"^0[xX][0-9a-fA-F]{40}$")
 
 
 async def _signed_in_form(
@@ -137,9 +139,12 @@ async def web_grant(request: Request) -> Response:
         raw_uses = text(form, "maxUses") or "0"
         if not raw_uses.isdigit():
             raise InputError("maxUses: a whole number (0: no limit)", field="maxUses")
+        grantee = text(form, "grantee")
+        if not ADDRESS.match(grantee):  # a name from the address book
+            grantee = runtime.grantees.name_of(who[0], grantee) or grantee
         item = GrantInput(
-            text(form, "assetId"), text(form, "grantee"), text(form, "purpose"),
-            text(form, "until"), int(raw_uses),
+            text(form, "assetId"), grantee, text(form, "purpose"), text(form, "until"),
+            int(raw_uses),
         )  # fmt: skip
         return runtime.grants.grant(who[0], item)
 
@@ -155,6 +160,33 @@ async def web_revoke(grant_id: str, request: Request) -> Response:
     return await _act(
         request, runtime, who, lambda: runtime.grants.revoke(who[0], grant_id),
         "msg.revoked", "grants",
+    )  # fmt: skip
+
+
+@router.post("/web/address-book")
+async def web_book_add(request: Request) -> Response:
+    """Add a grantee to the enterprise's address book."""
+    got = await _signed_in_form(request)
+    if isinstance(got, Response):
+        return got
+    runtime, who, form = got
+    return await _act(
+        request, runtime, who,
+        lambda: runtime.grantees.add(who[0], text(form, "name"), text(form, "address"),
+                                     text(form, "note") or None),
+        "msg.grantee_added", "grants",
+    )  # fmt: skip
+
+
+@router.post("/web/address-book/{address}/remove")
+async def web_book_remove(address: str, request: Request) -> Response:
+    got = await _signed_in_form(request)
+    if isinstance(got, Response):
+        return got
+    runtime, who, _ = got
+    return await _act(
+        request, runtime, who, lambda: runtime.grantees.remove(who[0], address),
+        "msg.grantee_removed", "grants",
     )  # fmt: skip
 
 

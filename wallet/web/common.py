@@ -39,7 +39,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 #: the only messages a redirect may name (``?done=…``)
-DONE = ("msg.filed", "msg.confirmed", "msg.granted", "msg.revoked", "msg.signed_out")
+DONE = ("msg.filed", "msg.confirmed", "msg.granted", "msg.revoked", "msg.signed_out",
+        "msg.grantee_added", "msg.grantee_removed")  # fmt: skip
 #: the fragment requests of the page's script (upload with progress, QR refresh)
 SCRIPT_HEADER = "x-requested-with"
 #: the views of the signed-in page, in the order of its tabs

@@ -86,8 +86,10 @@ def _view_data(
         "choices": choices,
         "quick": [lic["assetId"] for lic in bound],
         "names": names_of(licences, materials),
-        "grantees": runtime_grantees(runtime, caller),
     }
+    book, data["book_error"] = _section(lambda: runtime.grantees.list(caller), say)
+    data["book"] = book or []
+    data["grantees"] = {str(e["address"]).lower(): str(e["name"]) for e in data["book"]}
     if view == "grants":
         grants, data["grants_error"] = _section(lambda: runtime.grants.list(caller), say)
         data["grants"] = grants or []
@@ -108,17 +110,6 @@ def _view_data(
         }
         data["history_error"] = error
     return data
-
-
-def runtime_grantees(runtime: WalletRuntime, caller: Caller) -> dict[str, str]:
-    """The enterprise's address book (grantee address → name), when the wallet keeps one."""
-    book = getattr(runtime, "grantees", None)
-    if book is None:
-        return {}
-    try:
-        return {str(g["address"]).lower(): str(g["name"]) for g in book.list(caller)}
-    except CredledgerError:
-        return {}
 
 
 async def page(
