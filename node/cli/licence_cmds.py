@@ -1,16 +1,23 @@
 """`credledger licence …`: issue, change, show and verify licences through a node; tokens;
-on-chain setup of the catalogue and department roles (admin key)."""
+on-chain setup of the catalogue and department roles (admin key).
+
+Times print in the node's ``timezone`` setting (``CREDLEDGER_TIMEZONE``, Asia/Shanghai by
+default) with the zone named (``2026-05-01 10:00:00 +08:00``); a licence's end is its last valid
+day exactly as the node answers it (``validUntil``), the same on every surface."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from credledger.node.cli._app import app, console, node_url, parse_rpc
 from credledger.node.core.errors import CredledgerError, InputError
@@ -72,6 +79,35 @@ def _call(
     if r.status_code >= 400:
         raise NodeAnswer(f"{r.status_code}: {body.get('message', r.text)}")
     return body
+
+
+def zone() -> dt.tzinfo:
+    """The node's ``timezone`` setting (its config file or ``CREDLEDGER_TIMEZONE``), else
+    Asia/Shanghai."""
+    name = os.environ.get("CREDLEDGER_TIMEZONE")
+    if not name:
+        from credledger.node.settings import load_settings
+
+        try:
+            name = load_settings().timezone
+        except CredledgerError:  # a broken config is `up`'s to report, not `show`'s
+            name = None
+    try:
+        return ZoneInfo(name or "Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def when(seconds: Any, tz: dt.tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Unix seconds in ``tz`` with the zone named (``2026-05-01 10:00:00 +08:00``)."""
+    if seconds in (None, "", 0):
+        return ""
+    try:
+        t = dt.datetime.fromtimestamp(float(seconds), tz)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(seconds)
+    z = t.strftime("%z")
+    return f"{t.strftime(fmt)} {z[:3]}:{z[3:]}"
 
 
 def _print(body: dict[str, Any], as_json: bool) -> None:
@@ -186,18 +222,30 @@ def show(
     if as_json:
         _print(out, True)
         return
+    tz = zone()
     t = out["type"]
+    issuer = out.get("issuer") or {}
     console.print(f"{t.get('code')} {t.get('zh', '')} / {t.get('en', '')}")
-    console.print(f"status   {out['status']}  version {out['version']}")
+    console.print(f"status   {out['status']}  version {out['version']}", highlight=False)
+    reason = out.get("statusReason")
+    if reason:
+        console.print(f"         {reason.get('text') or reason.get('code')} since "
+                      f"{when(reason.get('since'), tz)}", highlight=False)  # fmt: skip
     console.print(f"holder   {out['holder']['display'] or out['holder']['subject']}")
-    console.print(f"issuer   {out['issuer']['name'] or out['issuer']['address']}")
-    console.print(f"validity {out['validFromIso']} → {out['validUntilIso'] or '长期 (no end)'}")
-    table = Table("time", "action", "by", "detail")
+    shown = issuer.get("displayName") or {}
+    names = " / ".join(n for n in (shown.get("zh"), shown.get("en")) if n)
+    code = issuer.get("name") or issuer.get("address")
+    console.print(f"issuer   {names} ({code})" if names else f"issuer   {code}")
+    last_day = out.get("validUntil") or "长期 (no end)"
+    console.print(f"valid    from {when(out['validFrom'], tz)}  last valid day {last_day}",
+                  highlight=False)  # fmt: skip
+    console.print(f"issued   {when(out.get('issuedAt'), tz)}", highlight=False)
+    table = Table(Column(f"time ({tz})", no_wrap=True), "action", "by", "detail")
     for h in out["history"]:
         by = h.get("by")
         who = by if isinstance(by, str) else (by or {}).get("name") or (by or {}).get("address")
         detail = h.get("reason") or h.get("verdict") or h.get("docHash") or ""
-        table.add_row(str(h["time"]), h["action"], str(who), str(detail))
+        table.add_row(when(h.get("time"), tz), h["action"], str(who), str(detail))
     console.print(table)
 
 
@@ -240,14 +288,16 @@ def enterprise(uscc: str, node: NodeOpt = DEFAULT_NODE, as_json: JsonOpt = False
     if as_json:
         _print(out, True)
         return
-    table = Table("type", "status", "valid until", "licence id")
+    tz = zone()
+    table = Table("type", "status", "last valid day", "licence id")
     for x in out["licences"]:
         table.add_row(
-            x["type"].get("code") or "?", x["status"], str(x["validUntilIso"]), x["licenceId"]
+            x["type"].get("code") or "?", x["status"], x["validUntil"] or "长期", x["licenceId"]
         )
     console.print(table)
     for s in out["supervision"]:
-        console.print(f"supervision {s['kind']} at {s['time']} ref {s['refHash']}")
+        console.print(f"supervision {s['kind']} at {when(s['time'], tz)} ref {s['refHash']}",
+                      highlight=False)  # fmt: skip
 
 
 @licence_app.command("token")
@@ -337,4 +387,6 @@ def retire_key(
 ) -> None:
     """Admin: retire a department key for good (leaked or replaced); its licences stay valid."""
     out = _call("POST", node, f"/v1/department-keys/{key}/retire", token)
-    console.print(f"{out['key']} retired at {out['retiredAt']} tx {out['transactionHash']}")
+    retired = when(out["retiredAt"], zone())  # the contract's value, then the zone's time
+    console.print(f"{out['key']} retired at {out['retiredAt']} ({retired}) "
+                  f"tx {out['transactionHash']}", highlight=False)  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,16 @@ def test_cli_issue_suspend_show_verify(node_a: Node, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "SUSPENDED" in bad.stdout
     shown = cli("licence", "show", lid, env=env)
     assert shown.returncode == 0 and "SUSPENDED" in shown.stdout
+    # times in the configured zone, the zone named; the last valid day as the node gives it
+    assert "from 2025-01-01 00:00:00 +08:00" in shown.stdout, shown.stdout
+    assert "last valid day 2030-12-31" in shown.stdout
+    assert "Asia/Shanghai" in shown.stdout
+    assert not re.search(r"(?<![0-9a-fA-Fx])1[0-9]{9}(?![0-9])", shown.stdout), shown.stdout
+    times = re.findall(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d \+08:00", shown.stdout)
+    assert len(times) >= 4, shown.stdout  # valid from, issued, suspended since, history
+    utc = cli("licence", "show", lid, env={**env, "CREDLEDGER_TIMEZONE": "UTC"})
+    assert "from 2024-12-31 16:00:00 +00:00" in utc.stdout, utc.stdout
+    assert "last valid day 2030-12-31" in utc.stdout  # a day is the node's, not the zone's
     refused = cli("licence", "revoke", lid, "--reason", "1", env={**env, "CREDLEDGER_TOKEN": "x"})
     assert refused.returncode != 0
     assert "401" in refused.stderr
