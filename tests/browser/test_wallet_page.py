@@ -256,3 +256,57 @@ def test_posts_without_the_csrf_token_are_refused(
         assert r.status_code == 404 and 'id="error"' in r.text and "Traceback" not in r.text
         # the session still works: the CSRF refusals signed nobody out
         assert 'id="who"' in c.get("/").text
+
+
+@pytest.mark.parametrize("size", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+def test_a_grant_to_an_address_book_entry_shows_its_name(
+    page: Any,
+    wenv: WalletEnv,  # noqa: F811
+    wallet: Wallet,  # noqa: F811
+    enterprise: Enterprise,  # noqa: F811
+    size: tuple[int, int],
+) -> None:
+    ent = enterprise
+    licence = wenv.issue_licence(ent.uscc, ent.address)
+    bank = dev_account(BANK).address
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    sign_in(page, wallet.url, ent, "zh")
+    page.click("#tab-grants")
+    assert page.query_selector("#grantee-book") is None  # an empty book offers nothing
+    # add the bank to the address book from the grants view
+    page.fill("#book-name", "上海银行")
+    page.fill("#book-address", bank)
+    page.fill("#book-note", "流动资金贷款")
+    page.click("#book-submit")
+    done(page, "msg.grantee_added")
+    entry = page.locator(f"#book-list li[data-grantee='{bank}']")
+    assert "上海银行" in entry.inner_text() and "流动资金贷款" in entry.inner_text()
+    # the grant form offers its name, with the address as the option's secondary text
+    options = page.eval_on_selector_all(
+        "#grantee-book option", "os => os.map(o => [o.value, o.textContent])"
+    )
+    assert options == [["上海银行", bank]]
+    assert page.get_attribute("#grantee", "list") == "grantee-book"
+    page.select_option("#grant-asset", licence)
+    page.fill("#grantee", "上海银行")
+    page.select_option("#purpose", "ACCOUNT-OPENING")
+    page.click("#grant-submit")
+    done(page, "msg.granted")
+    # the grant shows the name, and the address as smaller, muted secondary text
+    card = page.locator("#grants-table li").first
+    shown = card.locator("dd.grantee")
+    assert shown.locator("span.data").inner_text() == "上海银行"
+    secondary = shown.locator("small")
+    assert secondary.inner_text() == bank
+    name_px = float(
+        shown.locator("span.data").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    )
+    sub_px = float(secondary.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+    assert sub_px < name_px
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, f"wallet-address-book-{'phone' if size[0] < 500 else 'desktop'}-zh")
+    # in English too; the history names what happened
+    page.goto(f"{wallet.url}/history?lang=en")
+    actions = {r.get_attribute("data-action") for r in page.query_selector_all("#history-table li")}
+    assert "grantee-added" in actions
+    assert "Grantee added to the address book" in page.inner_text("#history-table")

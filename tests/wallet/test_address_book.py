@@ -142,7 +142,8 @@ def test_address_book_commands(wallet: Wallet, tmp_path: Path) -> None:
     }
     uscc = new_uscc()
     wallet.register(uscc, "通讯录公司")
-    assert run_wallet_cli("login", "--uscc", uscc, env=env).returncode == 0
+    login = run_wallet_cli("login", "--uscc", uscc, env=env)
+    assert login.returncode == 0 and re.search(r"session until \S+ \S+ \+08:00", login.stdout)
     bank = dev_account(BANK).address
     empty = run_wallet_cli("address-book", "list", env=env)
     assert empty.returncode == 0 and "empty" in empty.stdout
@@ -157,6 +158,10 @@ def test_address_book_commands(wallet: Wallet, tmp_path: Path) -> None:
     assert len(twice.stderr.strip().splitlines()) == 1 and "409" in twice.stderr
     gone = run_wallet_cli("address-book", "remove", bank, env=env)
     assert gone.returncode == 0 and "removed 浦发" in gone.stdout
+    # the history prints every time in the zone, the zone named (another zone: its offset)
+    history = run_wallet_cli("history", env={**env, "CREDLEDGER_TIMEZONE": "Europe/London"})
+    lines = [x for x in history.stdout.splitlines() if "grantee-" in x]
+    assert len(lines) == 3 and all(re.match(r"\S+ \S+ \+0[01]:00 ", x) for x in lines), lines
     as_json = run_wallet_cli("address-book", "list", "--json", env=env)
     assert as_json.returncode == 0 and '"entries": []' in as_json.stdout
 
