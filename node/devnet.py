@@ -8,15 +8,19 @@ Both engines use the same development mnemonic, so dev account N is the same add
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from credledger.node.core import paths
 from credledger.node.core.chain import wait_for_rpc
@@ -107,14 +111,47 @@ def free_port() -> int:
         return port
 
 
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child die (SIGKILL) when this process dies, even by
+    SIGKILL (Linux ``PR_SET_PDEATHSIG``); None elsewhere, or off the main thread (the signal
+    follows the thread that started the child, and a worker thread may end before it)."""
+    if _PRCTL is None or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl, parent = _PRCTL, os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
+
+
+def _libc_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()  # resolved here: nothing is looked up in the forked child
+
+
 def launch(
     engine: Engine,
     port: int,
     block_time: float | None = None,
     log_path: Path | None = None,
     timeout: float = 60.0,
+    *,
+    tied: bool = False,
 ) -> tuple[subprocess.Popen[bytes], DevnetInfo]:
-    """Start a chain process and wait until it answers; the caller owns the process."""
+    """Start a chain process and wait until it answers; the caller owns the process.
+
+    ``tied``: the chain dies with this process, however it ends (`credledger up`'s own chain,
+    the tests' chains); the background devnet of `credledger devnet up` is not tied."""
     if not port_free(port):
         raise ConfigError(f"port {port} is already in use; choose another with --port")
     cmd = engine_command(engine, port, block_time)
@@ -122,7 +159,7 @@ def launch(
     try:
         proc = subprocess.Popen(
             cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent() if tied else None,
         )  # fmt: skip
     finally:
         if log_path:

@@ -20,15 +20,25 @@ from credledger.node.core.signer import dev_account
 from credledger.node.core.tx import TxSender
 from credledger.node.deploy import deploy
 from credledger.node.devnet import DevnetInfo, Engine, free_port, launch, terminate
-from tests.support import fuzz
+from tests.support import fuzz, reaper
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # every process the tests start dies with this session, however it ends (Ctrl-C, SIGTERM,
+    # a killed worker): tests/support/reaper.py; tests/architecture/test_interrupt.py proves it
+    worker = hasattr(config, "workerinput")
+    reaper.install(is_controller=not worker and bool(getattr(config.option, "numprocesses", 0)))
     # the contract state machines' seed: chosen here, in the controller, and put into the
     # environment before pytest-xdist starts its workers, so that every worker uses this one
     fuzz.seed()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    left = reaper.kill_all()
+    if left and not hasattr(config, "workerinput"):
+        print(f"\nkilled {len(left)} processes the tests left running", file=sys.stderr)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -36,7 +46,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def _session_chain(engine: Engine, tmp: pytest.TempPathFactory) -> Iterator[DevnetInfo]:
-    _proc, info = launch(engine, free_port(), None, tmp.mktemp(engine) / f"{engine}.log")
+    log = tmp.mktemp(engine) / f"{engine}.log"
+    _proc, info = launch(engine, free_port(), None, log, tied=True)
     try:
         yield info
     finally:

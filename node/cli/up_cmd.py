@@ -111,7 +111,7 @@ def up(
                 rpc_urls = [devnet.rpc_url]
                 _say(f"using the running devnet ({devnet.engine} at {devnet.rpc_url})")
             else:
-                _, info = launch("anvil", chain_port, block_time, data / "anvil.log")
+                _, info = launch("anvil", chain_port, block_time, data / "anvil.log", tied=True)
                 anvil_pid = info.pid
                 rpc_urls = [info.rpc_url]
                 _say(f"started   anvil at {info.rpc_url} (chain {info.chain_id}, log {info.log})")

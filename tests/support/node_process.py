@@ -21,6 +21,7 @@ import httpx
 
 from credledger.node.auth import hash_token
 from credledger.node.devnet import free_port
+from tests.support.reaper import tied
 
 ROOT = Path(__file__).resolve().parents[2]
 # an admin token for nodes whose tests read the admin-only fields of /health (rpcUrl, signer)
@@ -134,6 +135,7 @@ class UpProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=tied(),  # dies with the test session, even if it is killed
             )
         return self.proc
 

@@ -15,6 +15,7 @@ import httpx
 
 from credledger.node.auth import hash_token
 from credledger.node.devnet import free_port
+from tests.support.reaper import tied
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -94,7 +95,7 @@ class Wallet:
             [sys.executable, "-m", "credledger.wallet", "serve", "--port", str(self.port),
              "--rpc", self.rpc_url, "--node", self.node_url, "--data-dir", str(self.data_dir)],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tied(),
         )  # fmt: skip
         log.close()
         deadline = time.monotonic() + timeout
