@@ -20,13 +20,20 @@ import random
 import time
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from credledger.node.core.contracts import eip712
-from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of
+from credledger.node.core.contracts.consent_registry import (
+    ConsentRegistry,
+    grant_key,
+    purpose_of,
+)
 from credledger.node.core.contracts.licence_registry import LicenceRegistry
 from credledger.node.core.receipts import check_receipt_on_chain, record_hash
 from credledger.node.core.validity import last_valid_day
 from credledger.node.counter import assets as counter_assets
 from credledger.wallet import materials as wallet_materials
+from credledger.wallet.purposes import Purpose as WalletPurpose
 from tests.node.counter import conftest as counter_fixtures
 from tests.node.counter.conftest import TOKENS, Parties, lid
 from tests.node.licences.conftest import document, issue_body
@@ -66,6 +73,19 @@ def test_nonce_key_is_the_contracts(parties: Parties) -> None:
         assert eip712.nonce_key(asset, grantee, purpose) == consent.nonce_key(
             asset, grantee, purpose
         )
+
+
+def test_grant_key_and_purpose_are_the_contracts(parties: Parties) -> None:
+    consent = _consent(parties)
+    for i in range(20):
+        holder, asset, grantee = _address(), RNG.randbytes(32), _address()
+        purpose = purpose_of(f"PURPOSE-{i}")
+        on_chain = consent.contract.functions.grantKey(
+            to_checksum_address(holder), asset, to_checksum_address(grantee), purpose
+        ).call()
+        assert grant_key(holder, asset, grantee, purpose) == bytes(on_chain)
+    # the wallet's purpose catalogue hashes codes with the binding's one function
+    assert WalletPurpose("LOAN-APPLICATION", "贷款", "loan").hash == purpose_of("LOAN-APPLICATION")
 
 
 def test_the_licence_view_is_the_contracts(parties: Parties) -> None:
