@@ -16,7 +16,7 @@ from tests.contracts.machines import AnchorConsentMachine, run_machine
 from tests.support import fuzz
 
 # rule calls per example: a grant, its use or replay, a status change and a day passing fit
-STEPS = 10
+STEPS = 8
 
 
 @pytest.mark.timeout(max(1500, 3 * fuzz.examples()))  # under 1 s an example on 2 cores
