@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from credledger.node.api.deps import Runtime
 from credledger.node.core.errors import CredledgerError, NotFoundError
+from credledger.node.core.http import language
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.inputs import reasons
@@ -89,33 +90,15 @@ def when(seconds: float | int | None, tz: dt.tzinfo | None = None) -> str:
 # --- language -------------------------------------------------------------------------------
 
 
-def accepted(header: str) -> str | None:
-    """The first of our languages an ``Accept-Language`` header asks for (by its q values)."""
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        base = tag.strip().lower().split("-")[0]
-        lang = {"zh": "zh-CN", "en": "en"}.get(base)
-        if lang and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
-            best = (q, -i, lang)
-    return best[2] if best else None
-
-
 def lang_of(request: Request) -> str:
     """``?lang=`` (then remembered), else the cookie, else ``Accept-Language``, else Chinese."""
-    q = request.query_params.get("lang")
-    if q in LANGS:
-        return q
-    c = request.cookies.get(LANG_COOKIE)
-    if c in LANGS:
-        return c
-    return accepted(request.headers.get("accept-language", "")) or "zh-CN"
+    return language.choose(
+        request,
+        values=LANGS,
+        by_subtag={"zh": "zh-CN", "en": "en"},
+        cookie=LANG_COOKIE,
+        default="zh-CN",
+    )
 
 
 def error_text(lang: str, exc: CredledgerError) -> str:

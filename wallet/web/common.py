@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from credledger.node.core.errors import CredledgerError
+from credledger.node.core.http import language
 from credledger.wallet.accounts import Caller
 from credledger.wallet.runtime import WalletRuntime
 
@@ -109,32 +110,15 @@ def runtime_of(request: Request) -> WalletRuntime:
     return runtime
 
 
-def accepted(header: str) -> str | None:
-    """The first of our languages an ``Accept-Language`` header asks for (by its q values)."""
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
-        base = tag.strip().lower().split("-")[0]
-        if base in LANGS and q > 0 and (best is None or (q, -i) > (best[0], best[1])):
-            best = (q, -i, base)
-    return best[2] if best else None
-
-
 def lang_of(request: Request) -> str:
     """``?lang=``, else the remembered choice (cookie), else ``Accept-Language``, else zh."""
-    q = request.query_params.get("lang")
-    if q in LANGS:
-        return q
-    c = request.cookies.get(LANG_COOKIE)
-    if c in LANGS:
-        return c
-    return accepted(request.headers.get("accept-language", "")) or "zh"
+    return language.choose(
+        request,
+        values=LANGS,
+        by_subtag={"zh": "zh", "en": "en"},
+        cookie=LANG_COOKIE,
+        default="zh",
+    )
 
 
 def label(request: Request, key: str) -> str:
