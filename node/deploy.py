@@ -5,8 +5,8 @@ block, deployer and artifact hash. ``verify_deployment`` compares the runtime co
 the artifact's ``deployedBytecode``: immutable slots are taken from the chain code and checked to be
 the only differences, so a match means the code is exactly what the committed sources compile to.
 It then checks the wiring the bytecode cannot show: the ConsentRegistry's immutable
-``licences()`` must be the manifest's LicenceRegistry, and each admin-rules contract reports its
-default admin and hand-over delay.
+``licences()`` must be the manifest's LicenceRegistry, each admin-rules contract reports its
+default admin and hand-over delay, and the PresentationLedger its version.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from credledger.node.core.contracts._base import AdminRules
 from credledger.node.core.contracts.anchor_registry import AnchorRegistry
 from credledger.node.core.contracts.consent_registry import ConsentRegistry
 from credledger.node.core.contracts.licence_registry import LicenceRegistry
+from credledger.node.core.contracts.presentation_ledger import PresentationLedger
 from credledger.node.core.errors import DeploymentError
 from credledger.node.core.manifest import (
     MANIFEST_FORMAT,
@@ -81,6 +82,9 @@ PLAN: list[ContractSpec] = [
     # No roles and no admin: every grant belongs to its holder; licence grants are checked against
     # the LicenceRegistry deployed above (an immutable constructor argument).
     ContractSpec("ConsentRegistry", args=lambda _deployer, deployed: [deployed["LicenceRegistry"]]),
+    # No roles and no admin: the network-wide single-use store of presentations (a node spends
+    # the statements of the tokens it accepts; docs/counter.md).
+    ContractSpec("PresentationLedger", args=lambda _deployer, _deployed: []),
 ]
 
 
@@ -206,6 +210,8 @@ def _wiring(chain: Chain, name: str, address: str, deployed: dict[str, str]) -> 
         if expected is None or licences != Web3.to_checksum_address(expected):
             return False, f"licences() is {licences}, not the manifest's LicenceRegistry {expected}"
         return True, "licences() is the manifest's LicenceRegistry"
+    if name == "PresentationLedger":
+        return True, f"version {PresentationLedger(chain, address).version()}, no admin"
     if name in ADMIN_RULES:
         contract = ADMIN_RULES[name](chain, address)
         admin, delay = contract.default_admin(), contract.default_admin_delay()

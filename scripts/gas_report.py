@@ -42,6 +42,7 @@ from credledger.node.core.contracts.licence_registry import (  # noqa: E402
     SupervisionKind,
     serial_of,
 )
+from credledger.node.core.contracts.presentation_ledger import PresentationLedger  # noqa: E402
 from credledger.node.core.tx import TxSender  # noqa: E402
 from credledger.node.deploy import deploy  # noqa: E402
 
@@ -69,6 +70,8 @@ BUDGETS: dict[str, int] = {
     "ConsentRegistry.grantBySig (material, first nonce of its slot)": 90_000,
     "ConsentRegistry.grantBySig (re-grant, next nonce of the slot)": 90_000,
     "ConsentRegistry.consume": 40_000,
+    "PresentationLedger.spend (1 statement)": 50_000,
+    "PresentationLedger.spend (16 statements) per statement": 26_000,
 }
 
 NOTES: dict[str, str] = {
@@ -215,6 +218,20 @@ def measure(chain: Chain) -> dict[str, int]:
         direct.cancel_nonce(consents.slot_nonce(holder.address, lid, bank_address, purpose))[
             "gasUsed"
         ]
+    )
+    out.update(_measure_ledger(chain, addr["PresentationLedger"], senders["grantee"]))
+    return out
+
+
+def _measure_ledger(chain: Chain, address: str, sender: TxSender) -> dict[str, int]:
+    """PresentationLedger.spend: one statement, a group of 16, and a statement spent before."""
+    ledger = PresentationLedger(chain, address, sender)
+    statements = [keccak(f"gas report statement {i}".encode()) for i in range(17)]
+    out = {"PresentationLedger.spend (1 statement)": int(ledger.spend(statements[:1])["gasUsed"])}
+    group = int(ledger.spend(statements[1:])["gasUsed"])
+    out["PresentationLedger.spend (16 statements) per statement"] = group // 16
+    out["PresentationLedger.spend (1 statement, already spent)"] = int(
+        ledger.spend(statements[:1])["gasUsed"]
     )
     return out
 
