@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from credledger.node.anchoring.service import AnchoringService
 from credledger.node.api.routes import presentations
 from credledger.node.core.contracts.consent_registry import ConsentRegistry
+from credledger.node.core.contracts.presentation_ledger import PresentationLedger
 from credledger.node.counter.assets import AssetChecks
 from credledger.node.counter.authority import PresenterAuthority
 from credledger.node.counter.records import PresentationRecords
+from credledger.node.counter.spend import NetworkSpends
 from credledger.node.counter.store import CounterStore
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.service import LicenceService
@@ -32,8 +34,9 @@ def build(
     core: Core, *, licences: LicenceService | None, anchoring: AnchoringService | None
 ) -> CounterContribution:
     """The verifier over ``data_dir/counter.sqlite3`` (single-use statements, the clerks'
-    checks); it reads licences through ``licences`` and anchors its records through
-    ``anchoring``."""
+    checks); it reads licences through ``licences``, anchors its records through
+    ``anchoring`` and spends accepted tokens on the manifest's PresentationLedger (its
+    reconciler is a worker: it finishes the records a crash left pending)."""
     if licences is None:
         log.warning("no licence service; presentation verification is off")
         return CounterContribution(service=None, routers=ROUTERS)
@@ -47,10 +50,21 @@ def build(
         PresenterAuthority(consent, core.indexer),
         anchoring,
     )
+    ledger_address = core.contracts.get("PresentationLedger")
+    if ledger_address is None:
+        log.warning(
+            "no PresentationLedger in the manifest; single use is per node only (deploy again)"
+        )
+    spends = (
+        NetworkSpends(PresentationLedger(core.chain, ledger_address, core.sender))
+        if ledger_address
+        else None
+    )
     service = PresentationVerifier(
         licences.ctx,
         checks,
         PresentationRecords(documents.records, core.chain.chain_id, licences.registry_address),
         CounterStore(core.settings.data_dir / "counter.sqlite3"),
+        spends,
     )
-    return CounterContribution(service=service, routers=ROUTERS)
+    return CounterContribution(service=service, routers=ROUTERS, workers=(service.reconciler,))

@@ -63,7 +63,7 @@ class PresenterAuthority:
         ):
             check.grant = "paused"
             return
-        if grant is not None or self._revoked(holder, asset, presenter):
+        if grant is not None or self._revoked(holder, asset, presenter, catch_up=True):
             why = (
                 "was revoked"
                 if grant is None
@@ -87,9 +87,19 @@ class PresenterAuthority:
                 )
             )
 
-    def _revoked(self, holder: str, asset: bytes, grantee: str) -> bool:
+    def _revoked(self, holder: str, asset: bytes, grantee: str, *, catch_up: bool = False) -> bool:
+        """Whether the grant was revoked. ``catch_up``: the index may lag the chain by the
+        revocation just mined; wait briefly for the head first (only on this refusal path), so a
+        revoked device grant answers AGENT_NOT_AUTHORISED, not NOT_HOLDER."""
         if self.events is None or self.consent is None:
             return False
+        if catch_up and not self._revoked(holder, asset, grantee):
+            try:
+                head = self.consent.chain.block_number()
+            except Exception:  # the chain unreachable: answer from what is indexed
+                return False
+            if self.events.indexed_height < head:
+                self.events.wait_until(head, timeout=5.0)
         purpose = "0x" + COUNTER_PURPOSE.hex()
         for e in self.events.events(
             "ConsentRegistry", "ConsentRevoked", {"assetId": "0x" + asset.hex()}

@@ -22,6 +22,7 @@ REASONS = {
     "TOKEN_EXPIRED": "the token is older than its validity",
     "TOKEN_NOT_YET_VALID": "the token was issued in the future (the phone's clock is wrong)",
     "REPLAYED": "the token was already presented once",
+    "NOT_ACCEPTED": "the node stopped or lost the chain before the token was spent on the network",
     "WRONG_AUDIENCE": "the token is meant for another department or counter",
     "NOT_HOLDER": "the presenter is not the asset's holder and has no grant from it",
     "AGENT_NOT_AUTHORISED": "the presenter's COUNTER-PRESENTATION grant is not active",

@@ -83,10 +83,52 @@ class PresentationRecords:
             "registry": self.registry_address,
         }
 
-    def write(self, vid: str, record: dict[str, Any], assets: list[AssetCheck]) -> RecordReceipt:
+    def write(
+        self,
+        vid: str,
+        record: dict[str, Any],
+        licence_ids: tuple[bytes, ...],
+        *,
+        once: bool = False,
+    ) -> RecordReceipt:
         """Write ``record`` durably (the licences it names get it in their history); its id,
-        hash and anchoring status."""
+        hash and anchoring status. ``once``: a record already written (a crash came before its
+        pending row was resolved) is not written again."""
         rhash = record_hash(record)
-        licence_ids = tuple(a.asset_id for a in assets if a.kind == "licence")
+        if once and self.log.database.query_one("SELECT 1 FROM verifications WHERE id=?", (vid,)):
+            return RecordReceipt(id=vid, recordHash="0x" + rhash.hex(), anchorStatus="queued")
         status = self.log.write(Verification(vid, rhash, record, licence_ids))
         return RecordReceipt(id=vid, recordHash="0x" + rhash.hex(), anchorStatus=status)
+
+
+def licence_ids(assets: list[AssetCheck]) -> tuple[bytes, ...]:
+    """The licences a record names (they get it in their history)."""
+    return tuple(a.asset_id for a in assets if a.kind == "licence")
+
+
+def refused(record: dict[str, Any], code: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A pending VALID record turned REFUSED for ``code`` (its spend was not this node's), and
+    its summary for the list of checks: no asset counts as checked."""
+    assets = [a["assetId"] for a in record["assets"]]
+    out = {
+        **record,
+        "verdict": "REFUSED",
+        "reasons": [code],
+        "assets": [{"assetId": a, "verdict": "NOT_CHECKED", "reasons": []} for a in assets],
+    }
+    listed = {
+        "reasons": [code],
+        "assets": [{"assetId": a, "verdict": "NOT_CHECKED", "type": None} for a in assets],
+    }
+    return out, listed
+
+
+def summary_of(record: dict[str, Any]) -> dict[str, Any]:
+    """The list-of-checks summary of a record (asset types are not in the record)."""
+    return {
+        "reasons": list(record["reasons"]),
+        "assets": [
+            {"assetId": a["assetId"], "verdict": a["verdict"], "type": None}
+            for a in record["assets"]
+        ],
+    }

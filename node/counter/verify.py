@@ -22,11 +22,15 @@ every asset judged at one block of the read model (``node/readmodel.py``); the s
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from credledger.node.auth import Principal, require
+from credledger.node.core.contracts.presentation_ledger import Spend
+from credledger.node.core.errors import RpcUnavailableError
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import iso
 from credledger.node.licences.models import DocumentVerdict
@@ -37,12 +41,14 @@ from .models import (
     CheckSummary,
     PresentationVerdict,
     Reason,
+    RecordReceipt,
     Verdict,
     not_checked,
     reason,
 )
-from .records import PresentationRecords, new_id, summary
-from .store import CounterStore
+from .records import PresentationRecords, licence_ids, new_id, refused, summary, summary_of
+from .spend import NetworkSpends, Reconciler, SpendResult
+from .store import WAITING, CounterStore, Pending
 from .tokens import TokenCheck, check_token
 
 log = logging.getLogger("credledger.node.counter")
@@ -50,15 +56,22 @@ log = logging.getLogger("credledger.node.counter")
 
 @dataclass
 class _Decision:
-    """The verdict, settled on the store's writer thread once single use is known."""
+    """The verdict, settled on the store's writer thread once single use is known, and the
+    record it writes (``make_record(verdict, reasons, assets)``), committed as pending with the
+    take. ``network``: a VALID verdict waits for the network-wide spend (``spend.py``)."""
 
     token: TokenCheck
     checks: list[AssetCheck]
+    vid: str
+    make_record: Callable[[str, list[Reason], list[AssetCheck]], dict[str, Any]]
+    network: bool
     verdict: Verdict = "REFUSED"
     reasons: list[Reason] = field(default_factory=list)
     assets: list[AssetCheck] = field(default_factory=list)
+    record: dict[str, Any] = field(default_factory=dict)
+    spend: bool = False
 
-    def __call__(self, first: tuple[str, float] | None) -> tuple[str, dict[str, Any]]:
+    def __call__(self, first: tuple[str, float] | None) -> tuple[str, dict[str, Any], Pending]:
         reasons = list(self.token.reasons)
         if first is not None:
             reasons.append(
@@ -70,14 +83,38 @@ class _Decision:
                     firstAt=int(first[1]),
                 )
             )
+        self._settle(reasons, self.checks)
+        self.spend = self.network and self.verdict == "VALID" and self.token.statement is not None
+        listed = "PENDING" if self.spend else self.verdict
+        pending = Pending(
+            self.vid, self.token.statement, self.spend, self.record, licence_ids(self.assets)
+        )
+        return listed, summary(self.reasons, self.assets), pending
+
+    def _settle(self, reasons: list[Reason], checks: list[AssetCheck]) -> None:
         if reasons:
             self.verdict = "REFUSED"
             self.assets = [not_checked(a) for a in self.token.asset_ids]
         else:
-            self.verdict = "VALID" if all(c.verdict == "VALID" for c in self.checks) else "INVALID"
-            self.assets = self.checks
+            self.verdict = "VALID" if all(c.verdict == "VALID" for c in checks) else "INVALID"
+            self.assets = checks
         self.reasons = reasons
-        return self.verdict, summary(reasons, self.assets)
+        self.record = self.make_record(self.verdict, reasons, self.assets)
+
+    def spent_elsewhere(self, by: Spend | None) -> None:
+        """The network-wide spend was not this node's: REFUSED, ``REPLAYED``."""
+        self._settle([replayed_elsewhere(by)], [])
+
+
+def replayed_elsewhere(by: Spend | None) -> Reason:
+    where = f"by {by.verifier} at {iso(by.at)}" if by is not None else "first"
+    return reason(
+        "REPLAYED",
+        f"this token was already presented at another verifier (spent on chain {where}); "
+        "ask the holder to show a fresh code",
+        firstVerifier=by.verifier if by is not None else None,
+        firstAt=by.at if by is not None else None,
+    )
 
 
 class PresentationVerifier:
@@ -91,12 +128,23 @@ class PresentationVerifier:
         assets: AssetChecks,
         records: PresentationRecords,
         store: CounterStore,
+        spends: NetworkSpends | None = None,
     ) -> None:
         self.ctx = ctx
         self.chain_id = ctx.chain.chain_id
         self.assets = assets
         self.records = records
         self.store = store
+        self.spends = spends
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self.reconciler = Reconciler(store, spends, self.finish_pending, self.running)
+
+    def running(self) -> set[str]:
+        """The checks of this process between their take and their record (the reconciler
+        leaves them alone)."""
+        with self._lock:
+            return set(self._running)
 
     def verify(
         self,
@@ -129,14 +177,22 @@ class PresentationVerifier:
                 self.assets.check(a, tok.presenter, _document_for(a, ids, doc_hash, doc_asset), f)
                 for a, f in zip(ids, facts, strict=True)
             ]
-        decision = _Decision(tok, checks)
-        self.store.settle(
-            tok.statement if tok.takes_statement else None, tok.expires_at, vid, who.label, decision
+        decision = _Decision(
+            tok,
+            checks,
+            vid,
+            lambda v, rs, assets: self.records.record(
+                vid, who, tok, v, rs, assets, doc_hash, chain_head
+            ),
+            self.spends is not None,
         )
-        record = self.records.record(
-            vid, who, tok, decision.verdict, decision.reasons, decision.assets, doc_hash, chain_head
-        )
-        receipt = self.records.write(vid, record, decision.assets)
+        with self._lock:
+            self._running.add(vid)
+        try:
+            receipt = self._settle(tok, vid, who.label, decision)
+        finally:
+            with self._lock:
+                self._running.discard(vid)
         log.info(
             "presentation verified",
             extra={"event": "presentation_verified", "verdict": decision.verdict, "by": who.label},
@@ -151,6 +207,57 @@ class PresentationVerifier:
             verification=receipt,
         )
 
+    def _settle(self, tok: TokenCheck, vid: str, by: str, decision: _Decision) -> RecordReceipt:
+        """Take the statement with the record pending (one commit); spend it on the network
+        when the verdict is VALID; write the record; resolve the pending row."""
+        statement = tok.statement if tok.takes_statement else None
+        first = self.store.settle(statement, tok.expires_at, vid, by, decision)
+        if first == WAITING:
+            raise RpcUnavailableError(
+                "this token's first check at this node is still waiting for the chain; "
+                "try again in a few seconds"
+            )
+        if decision.spend:
+            assert self.spends is not None and tok.statement is not None
+            result = self.spends.spend(tok.statement)
+            if result is None:  # the record stays pending: the reconciler finishes it
+                raise RpcUnavailableError(
+                    "the chain did not answer, so the token could not be spent on the network "
+                    "and is not accepted; try again when the chain is reachable"
+                )
+            if not result.mine:
+                decision.spent_elsewhere(result.by)
+        receipt = self.records.write(vid, decision.record, licence_ids(decision.assets))
+        self.store.resolve(
+            vid,
+            decision.verdict if decision.spend else None,
+            summary(decision.reasons, decision.assets),
+        )
+        return receipt
+
+    def finish_pending(self, p: Pending, result: SpendResult | None) -> bool:
+        """The reconciler's step for a record left pending by a crash or a chain outage:
+        spent by this node → its VALID record; by another → REPLAYED; by nobody → REFUSED
+        ``NOT_ACCEPTED`` and the take given back (the token was never accepted)."""
+        record, listed, release = p.record, None, False
+        if p.spend:
+            if result is None:
+                return False
+            if not result.mine:
+                code = "REPLAYED" if result.by is not None else "NOT_ACCEPTED"
+                record, listed = refused(p.record, code)
+                release = result.by is None
+        self.records.write(p.verification_id, record, p.licence_ids, once=True)
+        verdict = record["verdict"] if p.spend else None
+        if listed is None:
+            listed = summary_of(record)
+        self.store.resolve_now(p.verification_id, verdict, listed, release)
+        log.info(
+            "pending verification finished",
+            extra={"event": "presentation_reconciled", "verdict": record["verdict"]},
+        )
+        return True
+
     def note_document_check(self, principal: Principal, answer: DocumentVerdict) -> None:
         """List a document check made from the clerk page (``verify_document``, recorded by the
         licence service) among the clerk's checks of today."""
@@ -161,7 +268,7 @@ class PresentationVerifier:
         verdict = answer.verdict
         assets = [{"assetId": lid, "verdict": verdict, "type": None} for lid in answer.licenceIds]
         listed = {"reasons": [], "assets": assets, "kind": "document"}
-        self.store.settle(None, 0, vid, principal.label, lambda _first: (verdict, listed))
+        self.store.settle(None, 0, vid, principal.label, lambda _first: (verdict, listed, None))
 
     def today(self, principal: Principal | None) -> list[CheckSummary]:
         """This clerk's checks since local midnight (the clerk page's list)."""

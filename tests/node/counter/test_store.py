@@ -1,5 +1,6 @@
-"""The counter's database on node/core/db.py: schema version 1, adoption of a file from before
-schema versions, and the single-use take surviving a reopen."""
+"""The counter's database on node/core/db.py: schema versions, adoption of a file from before
+schema versions, the single-use take surviving a reopen, and pending records committed with the
+take."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from credledger.node.core.db import user_version
-from credledger.node.counter.store import MIGRATIONS, CounterStore
+from credledger.node.counter.store import MIGRATIONS, CounterStore, Pending
 
 # the schema the counter shipped before node/core/db.py (frozen copy: never edit)
 PRE_VERSION_SCHEMA = """
@@ -21,15 +22,15 @@ CREATE INDEX IF NOT EXISTS checks_statement ON checks (statement);
 """
 
 
-def _verdict(first: tuple[str, float] | None) -> tuple[str, dict[str, object]]:
-    return ("REFUSED" if first else "VALID"), {"reasons": ["REPLAYED"] if first else []}
+def _verdict(first: tuple[str, float] | None) -> tuple[str, dict[str, object], None]:
+    return ("REFUSED" if first else "VALID"), {"reasons": ["REPLAYED"] if first else []}, None
 
 
 def test_a_new_database_is_at_the_latest_version(tmp_path: Path) -> None:
     store = CounterStore(tmp_path / "counter.sqlite3")
     try:
-        assert store.db.version == len(MIGRATIONS) == 1
-        assert user_version(store.db.conn) == 1
+        assert store.db.version == len(MIGRATIONS) == 2
+        assert user_version(store.db.conn) == 2
     finally:
         store.close()
 
@@ -58,8 +59,37 @@ def test_a_database_from_before_schema_versions_is_adopted(tmp_path: Path) -> No
     old.close()
     store = CounterStore(path)
     try:
-        assert store.db.version == 1
+        assert store.db.version == 2
         first = store.settle(b"o" * 32, 2**31, "vr_new", "clerk:a", _verdict)
         assert first == ("vr_old", 1.0)
+    finally:
+        store.close()
+
+
+def test_the_take_and_its_pending_record_are_one_write(tmp_path: Path) -> None:
+    path = tmp_path / "counter.sqlite3"
+    store = CounterStore(path)
+    record = {"id": "vr_p", "verdict": "VALID", "assets": []}
+
+    def pending(first: tuple[str, float] | None) -> tuple[str, dict[str, object], Pending]:
+        return (
+            "PENDING",
+            {"reasons": [], "assets": []},
+            Pending("vr_p", b"p" * 32, True, record, (b"L" * 32,)),
+        )
+
+    assert store.settle(b"p" * 32, 2**31, "vr_p", "clerk:a", pending) is None
+    store.close()  # as a crash would leave it: taken, the record pending, the check PENDING
+    store = CounterStore(path)
+    try:
+        assert store.pending() == [Pending("vr_p", b"p" * 32, True, record, (b"L" * 32,))]
+        assert [c["verdict"] for c in store.checks_of(b"p" * 32)] == ["PENDING"]
+        # a second check of it while it waits for the chain: nothing written, WAITING
+        assert store.settle(b"p" * 32, 2**31, "vr_q", "clerk:a", _verdict) == ("", -1.0)
+        store.resolve_now("vr_p", "REFUSED", {"reasons": ["NOT_ACCEPTED"], "assets": []}, True)
+        assert store.pending() == []
+        assert [c["verdict"] for c in store.checks_of(b"p" * 32)] == ["REFUSED"]
+        # released: the statement can be taken again
+        assert store.settle(b"p" * 32, 2**31, "vr_r", "clerk:a", _verdict) is None
     finally:
         store.close()
