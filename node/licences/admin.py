@@ -19,6 +19,7 @@ from credledger.node.core.contracts.licence_registry import (
     NotIssuer,
 )
 from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
 from credledger.node.licences.catalogue import Catalogue, LicenceType, type_id
@@ -50,7 +51,7 @@ class LicenceAdmin:
         if found is None and self.ctx.catch_up():
             found = self.type_by_id(type_id(code))
         if found is None:
-            raise NotFoundError(f"unknown licence type {code!r}; GET /v1/licence-types lists them")
+            raise NotFoundError("unknown licence type; GET /v1/licence-types lists them")
         return found
 
     def type_by_id(self, tid: bytes) -> LicenceType | None:
@@ -98,8 +99,14 @@ class LicenceAdmin:
     def register_type(self, principal: Principal | None, t: LicenceType) -> RegisteredType:
         """Register a new type on chain (admin only)."""
         require(principal, "admin", action="register licence types")
+        # the names go on chain for ever, into every node's index and every answer: no ID
+        for field, value in (("code", t.code), ("category", t.category), ("zh", t.zh),
+                             ("en", t.en)):  # fmt: skip
+            refuse_citizen_ids(value, field)
         if self.catalogue.category(t.category) is None:
-            raise InputError(f"unknown category {t.category!r}", field="category")
+            raise InputError(
+                "category: unknown category; GET /v1/licence-types lists them", field="category"
+            )
         registry = self.ctx.registry_for(self._admin)
         receipt = self.ctx.write(
             lambda: registry.register_type(t.type_id, chain_name(t), schema_hash(t))

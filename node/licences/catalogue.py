@@ -77,7 +77,7 @@ class Catalogue:
         for t in self.types:
             if t.code == code:
                 return t
-        raise NotFoundError(f"unknown licence type {code!r}; GET /v1/licence-types lists them")
+        raise NotFoundError("unknown licence type; GET /v1/licence-types lists them")
 
     def by_id(self, tid: bytes) -> LicenceType | None:
         for t in self.types:

@@ -55,7 +55,8 @@ def parse_time(value: Any, field: str, *, end_of_day: bool = False) -> int:
                     moment = moment.replace(tzinfo=CHINA_TZ)
         except (ValueError, OverflowError):
             raise InputError(
-                f"{field}: {text!r} is not a date (YYYY-MM-DD) or ISO date-time", field=field
+                f"{field} is not a date (expected YYYY-MM-DD, an ISO date-time or unix seconds)",
+                field=field,
             ) from None
         seconds = int(moment.timestamp())
     else:

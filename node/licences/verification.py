@@ -233,7 +233,7 @@ class DocumentVerifier:
     def verification(self, vid: str) -> VerificationRecord:
         found = self.ctx.store.verification(vid)
         if found is None:
-            raise NotFoundError(f"no verification record {vid!r} on this node")
+            raise NotFoundError("no such verification record on this node")
         record_hash, record = found
         anchor: dict[str, Any] | None = None
         if self.anchoring is not None:

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.staticfiles import StaticFiles
 
 from credledger.node.api.deps import Runtime
 from credledger.node.core.errors import CredledgerError, NotFoundError
 from credledger.node.core.http import language
+from credledger.node.core.http.limits import BoundedStaticFiles
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.inputs import reasons
@@ -33,7 +33,8 @@ CSP = (
 
 router = APIRouter(include_in_schema=False)
 # the pages' CSS, script and icon (Starlette's StaticFiles: types, ETag, Last-Modified, ranges)
-router.mount("/static", StaticFiles(directory=HERE / "static"), name="node-static")
+# (bounded: a path too long for the file system is a 404, never a 500)
+router.mount("/static", BoundedStaticFiles(directory=HERE / "static"), name="node-static")
 
 
 @router.get("/favicon.ico", include_in_schema=False)

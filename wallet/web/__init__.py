@@ -16,6 +16,7 @@ and sign in/out), ``actions`` (the POSTs), ``history`` (its rows and the CSV).
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
+from credledger.node.core.http.limits import BoundedStaticFiles
 from credledger.wallet.web import actions, history, views
 from credledger.wallet.web.common import STATIC_DIR
 
@@ -27,7 +28,7 @@ router.include_router(history.router)
 
 def static_files() -> StaticFiles:
     """The wallet's static files, and the node's pages' ``style.css`` beside them."""
-    return StaticFiles(directory=STATIC_DIR, packages=[("credledger.node.web", "static")])
+    return BoundedStaticFiles(directory=STATIC_DIR, packages=[("credledger.node.web", "static")])
 
 
 __all__ = ["STATIC_DIR", "router", "static_files"]

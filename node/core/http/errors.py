@@ -8,6 +8,8 @@
   (``holderUscc``, not ``holder_uscc``), never echoing the value (it may be a citizen ID);
 * Starlette/FastAPI ``HTTPException`` (404 of an unknown path, 405, multipart parser errors, body
   parser errors) → the same shape; a parser error caused by a ``CredledgerError`` answers as that;
+* a number too long for Python's ``int`` (more than 4,300 digits, ``ValueError`` from ``int()``
+  anywhere in a handler) → ``422 invalid_input`` (``number_too_long``), never a 500;
 * anything else → ``500 internal_error`` with an ``errorId`` that is also in the log line
   (with the traceback), so an operator can find what a caller reports.
 
@@ -26,6 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from credledger.node.core.errors import CredledgerError
+from credledger.node.core.identifiers import contains_citizen_id
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -50,11 +53,29 @@ def error_response(exc: CredledgerError) -> JSONResponse:
 
 
 def _field_name(loc: tuple[Any, ...], model_fields: dict[str, str]) -> str:
-    """``("body", "holder_uscc")`` → ``holderUscc`` (the alias the caller sent)."""
+    """``("body", "holder_uscc")`` → ``holderUscc`` (the alias the caller sent). A part the
+    caller chose (a metadata key) that is long or holds a citizen ID is written ``<key>``."""
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "header", "path", "cookie") and len(parts) > 1:
         parts = parts[1:]
+    parts = ["<key>" if len(p) > 64 or contains_citizen_id(p) else p for p in parts]
     return ".".join(model_fields.get(p, p) for p in parts) or "body"
+
+
+def is_int_size_error(exc: BaseException) -> bool:
+    """Python's limit on ``int()`` of a long digit string (``sys.get_int_max_str_digits``)."""
+    return type(exc) is ValueError and "integer string conversion" in str(exc)
+
+
+def number_too_long() -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid_input",
+            "message": "a number in the request has too many digits",
+            "details": {"problems": [{"where": "body", "problem": "number too long"}]},
+        },
+    )
 
 
 def validation_problems(errors: list[Any]) -> list[dict[str, Any]]:
@@ -101,14 +122,24 @@ def install_error_handlers(app: FastAPI, log: logging.Logger, service: str = "no
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(ValueError)
+    async def _value_error(_: Request, exc: ValueError) -> JSONResponse:
+        if is_int_size_error(exc):
+            return number_too_long()
+        raise exc  # on to the 500 handler below
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_int_size_error(exc):
+            return number_too_long()
         error_id = secrets.token_hex(8)
+        # the route's template, never the raw path: a path is caller input (it may hold an ID)
+        route = getattr(request.scope.get("route"), "path", None) or "(no route)"
         log.error(
             "unexpected error %s on %s %s",
             error_id,
             request.method,
-            request.url.path,
+            route,
             exc_info=exc,
             extra={"event": "internal_error", "errorId": error_id},
         )

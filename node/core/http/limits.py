@@ -11,6 +11,8 @@ Three pieces, each usable on its own:
 * :func:`loads_json` — ``json.loads`` with the size and the nesting depth checked over the raw
   bytes *before* parsing, so a body of 100,000 ``[`` never reaches the recursive decoder.
   :class:`BoundedJsonRoute` makes FastAPI's own body parsing use it (``APIRouter(route_class=…)``).
+* :class:`BoundedStaticFiles` — StaticFiles that answers 404 for any path the file system cannot
+  take (too long, NUL), never a 500.
 * :func:`restore_recursion_limit` — importing ``py_ecc`` (via web3) raises the interpreter's
   recursion limit to 100,000, past what the C stack holds; this puts it back.
 
@@ -36,6 +38,8 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credledger.node.core.errors import CredledgerError, InputError, PayloadTooLargeError
@@ -269,3 +273,24 @@ async def _answer(send: Send, exc: CredledgerError) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+# --- static files ---------------------------------------------------------------------------------
+
+
+class BoundedStaticFiles(StaticFiles):
+    """Starlette's StaticFiles whose every path answers a file, 404 or 405 — never a 500: a path
+    too long for the file system (``File name too long``), with a NUL, or otherwise unusable by
+    ``os.stat`` is simply not a file here. The path itself is never logged."""
+
+    MAX_PATH_BYTES = 1024
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if len(path.encode("utf-8", "surrogatepass")) > self.MAX_PATH_BYTES or any(
+            len(part.encode("utf-8", "surrogatepass")) > 255 for part in path.split("/")
+        ):
+            raise HTTPException(status_code=404)
+        try:
+            return await super().get_response(path, scope)
+        except (OSError, ValueError):
+            raise HTTPException(status_code=404) from None
