@@ -313,7 +313,7 @@ class AccountService:
             "SELECT * FROM people WHERE enterprise_id=? AND login=?", caller.enterprise_id, login
         )
         if row is None:
-            raise NotFoundError(f"no person {login} in this enterprise")
+            raise NotFoundError("no such person in this enterprise")
         if row["role"] == "legal_rep":
             raise ForbiddenError("the legal representative cannot be removed")
         caller.require("manage_admins" if row["role"] == "admin" else "manage_agents")
@@ -328,7 +328,7 @@ class AccountService:
             "SELECT * FROM people WHERE enterprise_id=? AND login=?", caller.enterprise_id, login
         )
         if row is None or (caller.role == "agent" and row["id"] != caller.person_id):
-            raise NotFoundError(f"no person {login} in this enterprise")
+            raise NotFoundError("no such person in this enterprise")
         return person_json(row)
 
     def me(self, caller: Caller) -> dict[str, Any]:

@@ -139,11 +139,18 @@ def anchor(
 
 @app.command()
 def verify(
-    target: Annotated[str, typer.Argument(help="the document (a file) or its 0x SHA-256 hash")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="the document (a file) or its 0x SHA-256 hash; for a wallet material's receipt, "
+            "the material's file (the asset id is derived from it and the receipt's holder)"
+        ),
+    ],
     receipt: Annotated[Path, typer.Option("--receipt", help="the receipt JSON file")],
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain (or host:port)")],
 ) -> None:
-    """Check a receipt using only the chain: hash, proof, anchor, contract view, canonical block.
+    """Check a receipt using only the chain: hash, proof, anchor, contract view, block time,
+    canonical block, anchor transaction and leaf count (docs/receipt.md names each check).
 
     Exit 0: verified (every check passed). Exit 1: not verified (a check failed, or the document
     or receipt is unusable). Exit 2: could not check (the RPC endpoint cannot be reached).

@@ -20,6 +20,7 @@ from web3 import Web3
 from credledger.node.core import merkle
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts.anchor_registry import AnchorRegistry
+from credledger.node.core.contracts.eip712 import material_asset_id
 from credledger.node.core.errors import InputError
 
 RECEIPT_FORMAT = "credledger-receipt"
@@ -128,8 +129,43 @@ def _field(receipt: dict[str, Any], key: str) -> Any:
     return receipt[key]
 
 
+def _material_check(receipt: dict[str, Any], file_hash: bytes) -> tuple[bytes, Check] | None:
+    """For a wallet material's receipt checked against the file itself: the asset id derived
+    from the file's SHA-256 and the holder the receipt names, and the check that it is the
+    anchored value. None if the receipt names no material (or ``file_hash`` is the value)."""
+    material = receipt.get("material")
+    if not isinstance(material, dict) or "holder" not in material:
+        return None
+    r_doc = parse_hash(_field(receipt, "docHash"))
+    if file_hash == r_doc:
+        return None
+    holder = material["holder"]
+    if not isinstance(holder, str) or not Web3.is_address(holder):
+        raise InputError("the receipt's material.holder is not an address")
+    asset = material_asset_id(holder, file_hash)
+    ok = asset == r_doc
+    detail = (
+        f"keccak256(abi.encode({Web3.to_checksum_address(holder)}, {hex32(file_hash)}))"
+        f" = {hex32(asset)} is the receipt's docHash"
+        if ok
+        else f"the asset id of this file for holder {holder}, {hex32(asset)}, differs from the "
+        f"receipt's docHash {hex32(r_doc)}"
+    )
+    return asset, Check("material asset id", ok, detail)
+
+
+def anchored_value(receipt: dict[str, Any], doc_hash: bytes) -> bytes:
+    """The 32-byte value the receipt must prove for ``doc_hash``: the hash itself, or, for a
+    wallet material checked against its file, the material's asset id."""
+    material = _material_check(receipt, doc_hash)
+    return material[0] if material else doc_hash
+
+
 def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
-    """The checks that need no chain: format, document hash, leaf, Merkle path."""
+    """The checks that need no chain: format, document hash, leaf, Merkle path.
+
+    ``doc_hash`` is the anchored value, or, for a receipt naming a wallet material
+    (``material.holder``), the SHA-256 of the material's file (see docs/receipt.md)."""
     if receipt.get("format") != RECEIPT_FORMAT:
         raise InputError(f"not a {RECEIPT_FORMAT} file (format={receipt.get('format')!r})")
     if receipt.get("version") != RECEIPT_VERSION:
@@ -137,16 +173,21 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Chec
     r_doc = parse_hash(_field(receipt, "docHash"))
     root = parse_hash(_field(receipt, "root"))
     proof = [parse_hash(p) for p in _field(receipt, "proof")]
-    checks = [
-        Check(
-            "document hash",
-            r_doc == doc_hash,
-            f"{hex32(doc_hash)} matches the receipt"
-            if r_doc == doc_hash
-            else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
-            f"{hex32(r_doc)}",
-        )
-    ]
+    material = _material_check(receipt, doc_hash)
+    if material is not None:
+        doc_hash, check = material
+        checks = [check]
+    else:
+        checks = [
+            Check(
+                "document hash",
+                r_doc == doc_hash,
+                f"{hex32(doc_hash)} matches the receipt"
+                if r_doc == doc_hash
+                else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
+                f"{hex32(r_doc)}",
+            )
+        ]
     r_leaf = parse_hash(_field(receipt, "leaf"))
     want_leaf = merkle.leaf_hash(doc_hash)
     checks.append(
@@ -175,6 +216,7 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Chec
 def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
     """Check a receipt against the chain only: chain id, anchor, contract view, canonical block."""
     checks = check_receipt_offline(receipt, doc_hash)
+    doc_hash = anchored_value(receipt, doc_hash)
     chain_id = int(_field(receipt, "chainId"))
     ok = chain.chain_id == chain_id
     checks.append(
@@ -199,6 +241,17 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
             else f"root {hex32(root)} is not anchored at {address}",
         )
     )
+    block_time = int(_field(receipt, "blockTime"))
+    checks.append(
+        Check(
+            "block time",
+            anchored_at != 0 and anchored_at == block_time,
+            f"blockTime {_utc(block_time)} equals anchoredAt(root)"
+            if anchored_at == block_time
+            else f"the receipt's blockTime {_utc(block_time)} differs from anchoredAt(root) "
+            + (_utc(anchored_at) if anchored_at else "0 (not anchored)"),
+        )
+    )
     via_view = registry.verify_document(root, doc_hash, proof)
     checks.append(
         Check(
@@ -220,14 +273,17 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
         else f"block {block_number} on chain is not {hex32(block_hash)} (reorged or wrong)"
     )
     checks.append(Check("block canonical", canonical, detail))
+    leaf_count = _field(receipt, "leafCount")
     in_block = False
+    emitted: list[int] = []  # leafCount of each Anchored(root) event in the transaction
     try:
         tx_receipt = chain.receipt(tx_hash)
+        if tx_receipt is not None and tx_receipt["status"] == 1:
+            emitted = [e.leaf_count for e in registry.anchored_events(tx_receipt) if e.root == root]
         in_block = (
             tx_receipt is not None
             and bytes(tx_receipt["blockHash"]) == block_hash
-            and tx_receipt["status"] == 1
-            and root in registry.anchored_roots(tx_receipt)
+            and bool(emitted)
         )
     except Exception:
         in_block = False
@@ -238,6 +294,17 @@ def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: byte
             f"{hex32(tx_hash)} emitted Anchored(root) in that block"
             if in_block
             else f"{hex32(tx_hash)} did not anchor this root in block {block_number}",
+        )
+    )
+    count_ok = bool(emitted) and isinstance(leaf_count, int) and emitted == [leaf_count]
+    checks.append(
+        Check(
+            "leaf count",
+            count_ok,
+            f"leafCount {leaf_count} equals the Anchored event's"
+            if count_ok
+            else f"the receipt's leafCount {leaf_count!r} differs from the Anchored event's "
+            + (", ".join(map(str, emitted)) if emitted else "(no Anchored(root) event found)"),
         )
     )
     return checks

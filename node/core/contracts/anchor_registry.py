@@ -47,6 +47,17 @@ register(RootAlreadyAnchored, InvalidBatch, AnchorerRetired)
 
 
 @dataclass(frozen=True)
+class AnchoredEvent:
+    """One ``Anchored(bytes32 indexed root, address indexed anchorer, uint32 leafCount,
+    uint64 anchoredAt)`` event, as emitted by ``anchor``."""
+
+    root: bytes
+    anchorer: str
+    leaf_count: int
+    anchored_at: int
+
+
+@dataclass(frozen=True)
 class AnchorRecord:
     """The raw record of a root: when and by whom it was written (whether or not it counts)."""
 
@@ -78,6 +89,16 @@ class AnchorRegistry(AdminRules):
     def anchored_roots(self, receipt: TxReceipt) -> list[bytes]:
         """The roots this registry's ``Anchored`` events in ``receipt`` name."""
         return [bytes(a["root"]) for a in self._events("Anchored", receipt)]
+
+    def anchored_events(self, receipt: TxReceipt) -> list[AnchoredEvent]:
+        """This registry's ``Anchored`` events in ``receipt``, with every field (a receipt's
+        ``leafCount`` is checked against the event's)."""
+        return [
+            AnchoredEvent(
+                bytes(a["root"]), str(a["anchorer"]), int(a["leafCount"]), int(a["anchoredAt"])
+            )
+            for a in self._events("Anchored", receipt)
+        ]
 
     def grant_anchorer(self, account: str) -> TxReceipt:
         return self._send(

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_hash.auto import keccak
 
+from credledger.node.core.paths import ARTIFACTS_DIR, ROOT
 from credledger.node.core.receipts import check_receipt_on_chain, parse_hash
 from credledger.node.devnet import free_port
 from tests.conftest import run_cli
@@ -112,6 +114,40 @@ def test_anchor_then_verify_positive_and_negative(
     assert registry.functions.verifyDocument(root, parse_hash("0x" + "44" * 32), proof).call() == 0
 
 
+def test_receipt_with_a_moved_block_time_or_a_changed_leaf_count_fails(
+    shared_node: NodeProcess, shared_chain: DevChain, tmp_path: Path
+) -> None:
+    """The chain holds both: anchoredAt(root) and the Anchored event's leafCount."""
+    out = tmp_path / "receipts"
+    files = _anchor_folder(shared_node, tmp_path / "docs", out, 2)
+    receipt = out / (files[0].name + ".receipt.json")
+    base: dict[str, Any] = json.loads(receipt.read_text())
+    rpc = shared_chain.rpc_url
+    code, text = _verify(str(files[0]), receipt, rpc)
+    assert code == 0 and "✓ block time" in text and "✓ leaf count" in text, text
+
+    def variant(name: str, **changes: Any) -> Path:
+        p = tmp_path / f"{name}.json"
+        p.write_text(json.dumps({**base, **changes}))
+        return p
+
+    code, text = _verify(str(files[0]), variant("day", blockTime=base["blockTime"] - 86_400), rpc)
+    assert code == 1 and "✗ block time" in text and "NOT VERIFIED" in text, text
+    assert "✗ leaf count" not in text
+    for count in (base["leafCount"] + 1, base["leafCount"] - 1, 1_000_000, "2"):
+        code, text = _verify(str(files[0]), variant("count", leafCount=count), rpc)
+        assert code == 1 and "✗ leaf count" in text and "NOT VERIFIED" in text, (count, text)
+        assert "✗ block time" not in text
+    # in-process: exactly the named check fails
+    doc = parse_hash(base["docHash"])
+    failed = {
+        c.name
+        for c in check_receipt_on_chain(shared_chain.chain, {**base, "blockTime": 0}, doc)
+        if not c.ok
+    }
+    assert failed == {"block time"}
+
+
 def test_verify_with_unreachable_rpc_is_one_line_exit_2(tmp_path: Path) -> None:
     receipt = tmp_path / "r.json"
     receipt.write_text(json.dumps({"format": "credledger-receipt", "version": 1}))
@@ -120,3 +156,24 @@ def test_verify_with_unreachable_rpc_is_one_line_exit_2(tmp_path: Path) -> None:
     assert r.returncode == 2
     lines = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and "cannot reach" in lines[0], lines
+
+
+def test_receipt_doc_gives_the_abi_a_verifier_needs() -> None:
+    """docs/receipt.md's signatures, topic0 and selector are the deployed contract's."""
+    doc = (ROOT / "docs" / "receipt.md").read_text(encoding="utf-8")
+    abi = json.loads((ARTIFACTS_DIR / "AnchorRegistry.json").read_text())["abi"]
+
+    def signature(item: dict[str, Any]) -> str:
+        return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+
+    by_name = {i["name"]: i for i in abi if i.get("type") in ("event", "function")}
+    event = by_name["Anchored"]
+    spelled = ", ".join(
+        f"{i['type']}{' indexed' if i['indexed'] else ''} {i['name']}" for i in event["inputs"]
+    )
+    assert f"Anchored({spelled})" in doc
+    assert "0x" + keccak(signature(event).encode()).hex() in doc
+    assert "0x" + keccak(signature(by_name["anchoredAt"]).encode())[:4].hex() in doc
+    for view in ("anchoredAt", "verifyDocument", "anchorRecord"):
+        ins = ", ".join(f"{i['type']} {i['name']}" for i in by_name[view]["inputs"])
+        assert f"{view}({ins}) returns (" in doc, view

@@ -71,7 +71,7 @@ def test_exit_0_when_every_check_passes_with_a_host_port_rpc(
     doc, path, _ = anchored
     code, lines = _verify(str(doc), path, f"127.0.0.1:{anvil.port}")
     assert code == 0, lines
-    assert len([ln for ln in lines if ln.startswith("✓")]) == 8 and lines[-1] == "VERIFIED"
+    assert len([ln for ln in lines if ln.startswith("✓")]) == 10 and lines[-1] == "VERIFIED"
 
 
 def test_a_wrong_leaf_is_exit_1_and_the_line_shows_both_leaves(
