@@ -73,5 +73,10 @@ def create_app(runtime: NodeRuntime) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """An ASGI app factory for any server, settings from the environment and ``CREDLEDGER_CONFIG``
-    (the contracts must be deployed): ``uvicorn --factory credledger.node.app:app_from_env``."""
+    (the contracts must be deployed): ``uvicorn --factory credledger.node.app:app_from_env``.
+
+    ``credledger up`` serves with :func:`credledger.node.core.http.server.serve` (the header
+    deadline, ``X-Forwarded-For`` only from ``api.trusted_proxies``); under another server, give
+    it the same rules (uvicorn: ``--http`` of :func:`~credledger.node.core.http.server.
+    protocol_class` and ``--forwarded-allow-ips``, which uvicorn defaults to 127.0.0.1)."""
     return create_app(build_runtime(load_settings()))

@@ -353,8 +353,11 @@ class AccountService:
         if caller.custody != "custodial":
             raise ConflictError("this enterprise's key is external; the wallet holds no key")
         row = self.store.one("SELECT password_hash FROM people WHERE id=?", caller.person_id)
-        if not self.passwords.verify(row["password_hash"] if row else None, password):
-            self.throttle.fail([f"account:{caller.uscc}:{caller.login}"])
+        # a session's wrong passwords count as a client's failures on the account
+        keys = self.throttle.admit(f"{caller.uscc}:{caller.login}", caller.token_hash[:16])
+        ok = self.passwords.verify(row["password_hash"] if row else None, password)
+        self.throttle.done(keys, failed=not ok)
+        if not ok:
             raise UnauthorizedError("wrong password")
         crypto.check_password_strength(new_passphrase)
         acct = self.signer(caller)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
+import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -29,43 +31,102 @@ from credledger.wallet.errors import TooManyAttemptsError
 from credledger.wallet.settings import SecuritySettings
 from credledger.wallet.store import WalletStore
 
+log = logging.getLogger("credledger.wallet.sessions")
+#: seconds a sign-in waits for a hashing slot before it is answered 429
+HASH_QUEUE_SECONDS = 10.0
+
+
+def hashing_slots() -> int:
+    """Password hashes run at once: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
 
 class LoginThrottle:
-    """At most ``limit`` failed sign-ins per key (``account:…``, ``client:…``) in any ``window``
-    seconds, counted exactly (the shared :class:`RateLimiter`'s moving window); a success
-    spends nothing and clears the account's count."""
+    """Who may try a password now: failed sign-ins counted per (account, client), per client and
+    per account, each in any ``window`` seconds, exactly (the shared :class:`RateLimiter`'s
+    moving window). What it promises (docs/wallet.md, "Signing in"):
 
-    #: a client address may fail this many times more often than one account
+    - one client (address) gets at most ``limit`` evaluated wrong passwords for one account in
+      any window, and at most ``limit * CLIENT_FACTOR`` over all accounts — under any
+      concurrency: an attempt is admitted, under one lock, only while its failures *plus the
+      attempts of the same key still being checked* are under the limit;
+    - another client's failures never refuse the rightful user: a client with no failure on the
+      account in the window is always admitted (only the hashing queue may make it wait);
+    - once an account has ``limit * ACCOUNT_FACTOR`` failures in the window (many addresses
+      guessing), each client that has failed on it once is refused for the rest of the window:
+      every further address gets one guess, not ``limit``;
+    - a success clears the (account, client) count; it spends nothing.
+    """
+
+    #: a client may fail this many times more often over all accounts than on one
     CLIENT_FACTOR = 20
+    #: failures on one account from all clients before each client gets one guess
+    ACCOUNT_FACTOR = 20
 
     def __init__(self, limit: int, window: float) -> None:
         seconds = max(1, math.ceil(window))
         what = "failed logins"
-        self._accounts = RateLimiter(f"{limit}/{seconds} seconds", what=what, exact=True)
+        self.limit = limit
+        self._pairs = RateLimiter(f"{limit}/{seconds} seconds", what=what, exact=True)
         self._clients = RateLimiter(
             f"{limit * self.CLIENT_FACTOR}/{seconds} seconds", what=what, exact=True
         )
+        self._accounts = RateLimiter(
+            f"{limit * self.ACCOUNT_FACTOR}/{seconds} seconds", what=what, exact=True
+        )
+        self._lock = threading.Lock()
+        self._checking: Counter[str] = Counter()  # attempts admitted and not yet decided
 
-    def _of(self, key: str) -> RateLimiter:
-        return self._clients if key.startswith("client:") else self._accounts
-
-    def check(self, keys: Iterable[str]) -> None:
-        """Raise :class:`TooManyAttemptsError` (429 + Retry-After) while any key is over."""
-        for key in keys:
-            wait = self._of(key).wait_time(key)
-            if wait > 0:
-                retry = max(1, math.ceil(wait))
+    def admit(self, account: str, client: str) -> tuple[str, str, str]:
+        """Admit one attempt of ``client`` on ``account`` (its keys; pass them to :meth:`done`)
+        or raise :class:`TooManyAttemptsError` (429 + Retry-After) without evaluating it."""
+        pair, who, acct = f"pair:{account}|{client}", f"client:{client}", f"account:{account}"
+        with self._lock:
+            waits = [
+                self._pairs.wait_time(pair, 1 + self._checking[pair]),
+                self._clients.wait_time(who, 1 + self._checking[who]),
+            ]
+            tried = self._checking[pair] > 0 or self._pairs.wait_time(pair, self.limit) > 0
+            if tried:
+                waits.append(self._accounts.wait_time(acct))
+            if max(waits) > 0:
+                # (over only because of attempts still being checked: ask again in a second)
+                retry = max(1, math.ceil(self._wait_spent(pair, who, acct, tried)))
                 raise TooManyAttemptsError(
                     f"too many failed logins; try again in {retry} s", retry_after=retry
                 )
+            self._checking[pair] += 1
+            self._checking[who] += 1
+        return pair, who, acct
 
-    def fail(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            with contextlib.suppress(RateLimitedError):  # already over: the next check refuses
-                self._of(key).take(key)
+    def _wait_spent(self, pair: str, who: str, acct: str, tried: bool) -> float:
+        waits = [self._pairs.wait_time(pair), self._clients.wait_time(who)]
+        if tried:  # until the account is under its ceiling or this client's failures expire
+            acct_wait = self._accounts.wait_time(acct)
+            waits.append(
+                min(acct_wait, self._pairs.wait_time(pair, self.limit)) if acct_wait else 0
+            )
+        return max(waits)
 
-    def clear(self, key: str) -> None:
-        self._of(key).clear(key)
+    def done(self, keys: tuple[str, str, str], *, failed: bool | None) -> None:
+        """The attempt was decided: ``failed`` (counted), a success (the pair's count cleared) or
+        ``None`` (not evaluated: nothing counted)."""
+        pair, who, acct = keys
+        with self._lock:
+            for key in (pair, who):
+                self._checking[key] -= 1
+                if self._checking[key] <= 0:
+                    del self._checking[key]
+            if failed:
+                for limiter, key in ((self._pairs, pair), (self._clients, who),
+                                     (self._accounts, acct)):  # fmt: skip
+                    with contextlib.suppress(RateLimitedError):  # over: the next admit refuses
+                        limiter.take(key)
+            elif failed is False:
+                self._pairs.clear(pair)
 
 
 class Sessions:
@@ -86,31 +147,60 @@ class Sessions:
         self._unlocked: OrderedDict[str, LocalAccount] = OrderedDict()
         self._unlocked_lock = threading.Lock()
         self._open_lock = threading.Lock()
+        # argon2 (64 MiB each by default) at most one per core: a burst of sign-ins queues here
+        # instead of hashing in parallel, bounding memory
+        self._hashing = threading.BoundedSemaphore(hashing_slots())
+        self._count_lock = threading.Lock()
+        #: passwords evaluated since start (the wallet's /health shows it)
+        self.password_checks = 0
+
+    @contextlib.contextmanager
+    def _hashing_slot(self) -> Iterator[None]:
+        """One of the hashing slots, or :class:`TooManyAttemptsError` after
+        :data:`HASH_QUEUE_SECONDS` of waiting (nothing is counted against anyone then)."""
+        if not self._hashing.acquire(timeout=HASH_QUEUE_SECONDS):
+            raise TooManyAttemptsError("too many sign-ins at once; try again in 1 s", retry_after=1)
+        try:
+            yield
+        finally:
+            self._hashing.release()
 
     def login(
         self, uscc: str, password: str, login: str | None = None, client: str = "?"
     ) -> dict[str, Any]:
         code = normalise_uscc(uscc)
         who = (login or LEGAL_REP_LOGIN).strip().lower()
-        keys = [f"account:{code}:{who}", f"client:{client}"]
-        self.throttle.check(keys)
-        row = self.store.one(
-            "SELECT p.* FROM people p JOIN enterprises e ON e.id = p.enterprise_id"
-            " WHERE e.uscc=? AND p.login=?",
-            code,
-            who,
-        )
-        if not self.passwords.verify(row["password_hash"] if row else None, password) or not row:
-            self.throttle.fail(keys)
-            raise UnauthorizedError("wrong USCC, login or password")
+        keys = self.throttle.admit(f"{code}:{who}", client)
+        failed: bool | None = None  # not evaluated (the hashing queue was full)
+        try:
+            with self._hashing_slot():
+                row = self.store.one(
+                    "SELECT p.* FROM people p JOIN enterprises e ON e.id = p.enterprise_id"
+                    " WHERE e.uscc=? AND p.login=?",
+                    code,
+                    who,
+                )
+                ok = self.passwords.verify(row["password_hash"] if row else None, password)
+                with self._count_lock:
+                    self.password_checks += 1
+                failed = not ok or row is None
+                if failed or row is None:
+                    log.warning(
+                        "failed sign-in (account %s, client %s)",
+                        crypto.hash_token(f"{code}:{who}")[:12],
+                        client,
+                    )
+                    raise UnauthorizedError("wrong USCC, login or password")
+                if row["wrapped_passphrase"] is not None:
+                    kek = self.passwords.kek(password, bytes(row["kek_salt"]))
+        finally:
+            self.throttle.done(keys, failed=failed)
         if row["role"] == "agent" and row["until"] is not None and row["until"] <= time.time():
             raise ForbiddenError(f"agent {who}'s authorisation ended; ask an administrator")
-        self.throttle.clear(keys[0])
         token = crypto.new_token()
         th = crypto.hash_token(token)
         wrapped_for_session: bytes | None = None
         if row["wrapped_passphrase"] is not None:
-            kek = self.passwords.kek(password, bytes(row["kek_salt"]))
             passphrase = crypto.unwrap(kek, bytes(row["wrapped_passphrase"]), aad(row["id"]))
             wrapped_for_session = crypto.wrap(crypto.token_key(token), passphrase, th.encode())
         now = time.time()

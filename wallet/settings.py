@@ -41,6 +41,7 @@ from pydantic_settings import (
 
 from credledger.node.core import paths
 from credledger.node.core.errors import ConfigError
+from credledger.node.core.http.server import check_proxies
 from credledger.node.core.settings import init_env_toml
 
 ChainKind = Literal["devnet", "consortium", "public"]
@@ -85,6 +86,21 @@ class SecuritySettings(BaseModel):
     login_failures: int = Field(default=5, ge=1, description="failed logins per window")
     login_window: float = Field(default=300.0, gt=0, description="seconds")
     max_administrators: int = Field(default=5, ge=1, le=5)
+
+
+class WalletApiSettings(BaseModel):
+    """How the wallet serves HTTP (``credledger.node.core.http.server``)."""
+
+    #: seconds a request's headers may take before the connection is closed (slow clients)
+    header_timeout: float = Field(default=10.0, gt=0)
+    #: addresses / CIDRs of reverse proxies whose X-Forwarded-For names the client (none: the
+    #: peer address is the client, whatever the headers say)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        return check_proxies(v)
 
 
 class MaterialSettings(BaseModel):
@@ -137,6 +153,7 @@ class WalletSettings(BaseSettings):
     chain: WalletChainSettings = Field(default_factory=WalletChainSettings)
     relayer: RelayerSettings = Field(default_factory=RelayerSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    api: WalletApiSettings = Field(default_factory=WalletApiSettings)
     materials: MaterialSettings = Field(default_factory=MaterialSettings)
     clerks: list[ClerkSettings] = Field(default_factory=list)
 

@@ -76,10 +76,9 @@ def up(
     ] = True,
 ) -> None:
     """Start anvil (or use --rpc), deploy or reuse the contracts, and serve the node's API."""
-    import uvicorn
-
     from credledger.node.app import create_app
     from credledger.node.assembly import build_runtime
+    from credledger.node.core.http.server import serve
     from credledger.node.core.signer import resolve_account
     from credledger.node.core.tx import TxSender
     from credledger.node.demo import counter as counter_demo
@@ -161,7 +160,13 @@ def up(
             _say(f"health    {base}/health")
             _say(f"clerk     {base}/clerk  (the counter: verify presentations and documents)")
             _say(f"ent. code {base}/e/<USCC>  (what an enterprise's QR code opens)")
-            uvicorn.run(app_, host=settings.api.host, port=settings.api.port, log_level="warning")
+            serve(
+                app_,
+                settings.api.host,
+                settings.api.port,
+                header_timeout=settings.api.header_timeout,
+                trusted_proxies=settings.api.trusted_proxies,
+            )
         finally:
             runtime.stop()
     finally:

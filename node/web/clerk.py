@@ -23,9 +23,17 @@ from starlette.datastructures import UploadFile
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
 from credledger.node.core.errors import CredledgerError, InputError
+from credledger.node.core.http.origin import cross_site
 from credledger.node.core.http.ratelimit import RateLimitedError, RateLimiter, client_key
 from credledger.node.licences.inputs import parse_licence_id
-from credledger.node.web.pages import counter_of, licences_of, redirect, render
+from credledger.node.web.pages import (
+    counter_of,
+    lang_of,
+    licences_of,
+    redirect,
+    render,
+    translations,
+)
 
 SESSION_COOKIE = "clerk_session"
 PRE_CSRF_COOKIE = "csrf_pre"
@@ -110,6 +118,16 @@ async def _form(request: Request, limit: int) -> dict[str, Any]:
     return dict(form.multi_items())
 
 
+def _cross_site(request: Request) -> Response | None:
+    """403 with the page's message when the browser says the form came from another site
+    (``Origin`` not ours, ``Origin: null``, ``Sec-Fetch-Site: cross-site``), before the body is
+    read; None otherwise (the CSRF token is checked next)."""
+    if not cross_site(request):
+        return None
+    message = translations(lang_of(request)).get("clerk.csrf", "clerk.csrf")
+    return render(request, "error.html", status=403, message=message)
+
+
 def _csrf_ok(session: Session, form: dict[str, Any]) -> bool:
     return hmac.compare_digest(str(form.get("csrf", "")), session.csrf)
 
@@ -142,6 +160,8 @@ async def clerk_page(request: Request, runtime: Runtime) -> Response:
 
 @router.post("/clerk/login")
 async def clerk_login(request: Request, runtime: Runtime) -> Response:
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
     form = await _form(request, 64 * 1024)
     pre = request.cookies.get(PRE_CSRF_COOKIE, "")
     if not pre or not hmac.compare_digest(str(form.get("csrf", "")), pre):
@@ -171,6 +191,8 @@ async def clerk_login(request: Request, runtime: Runtime) -> Response:
 
 @router.post("/clerk/logout")
 async def clerk_logout(request: Request) -> Response:
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
     session = _session(request)
     form = await _form(request, 64 * 1024)
     if session is not None and _csrf_ok(session, form):
@@ -193,6 +215,8 @@ async def _verified(
 @router.post("/clerk/verify")
 async def clerk_verify(request: Request, runtime: Runtime) -> Response:
     """The scan gun's Enter (a token), or an uploaded picture of the QR code (``image``)."""
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
     session = _session(request)
     if session is None:
         return redirect("/clerk")
@@ -216,6 +240,8 @@ async def clerk_verify(request: Request, runtime: Runtime) -> Response:
 @router.post("/clerk/document")
 async def clerk_document(request: Request, runtime: Runtime) -> Response:
     """A document checked against a licence (the same check as ``POST /v1/verify/document``)."""
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
     session = _session(request)
     if session is None:
         return redirect("/clerk")

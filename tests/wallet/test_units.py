@@ -96,13 +96,30 @@ def test_expiry_forms() -> None:
 
 def test_login_throttle_window() -> None:
     t = LoginThrottle(limit=2, window=60)
-    keys = ["account:x", "client:1"]
-    t.check(keys)
-    t.fail(keys)
-    t.fail(keys)
+    for _ in range(2):
+        t.done(t.admit("x", "1"), failed=True)
     with pytest.raises(TooManyAttemptsError) as e:
-        t.check(keys)
+        t.admit("x", "1")
     assert e.value.retry_after > 0
-    t.check(["account:y", "client:1"])  # the client address may fail more often
-    t.clear("account:x")
-    t.check(["account:x"])
+    t.done(t.admit("y", "1"), failed=None)  # the client address may fail more often
+    t.done(t.admit("x", "2"), failed=False)  # another client is not refused
+
+
+def test_login_throttle_counts_attempts_being_checked() -> None:
+    """Admission and spending are one step: attempts in flight count as failures."""
+    t = LoginThrottle(limit=3, window=60)
+    held = [t.admit("x", "1") for _ in range(3)]
+    with pytest.raises(TooManyAttemptsError) as e:
+        t.admit("x", "1")
+    assert e.value.retry_after == 1
+    t.done(held.pop(), failed=False)  # a success frees its place and clears the pair
+    t.done(t.admit("x", "1"), failed=None)
+
+
+def test_login_throttle_account_ceiling_gives_each_address_one_guess() -> None:
+    t = LoginThrottle(limit=2, window=60)
+    for i in range(2 * LoginThrottle.ACCOUNT_FACTOR):  # many addresses, one failure each
+        t.done(t.admit("x", f"c{i}"), failed=True)
+    with pytest.raises(TooManyAttemptsError):
+        t.admit("x", "c0")  # failed once already: no second guess while the account is over
+    t.done(t.admit("x", "fresh"), failed=False)  # the rightful user's clean address: admitted

@@ -72,6 +72,7 @@ def create_app(runtime: WalletRuntime) -> FastAPI:
             body["chain"] = {"error": type(exc).__name__}
         body["relayer"] = runtime.relayer.address
         body["anchoring"] = {"lastError": runtime.anchor_worker.last_error}
+        body["signIn"] = {"passwordChecks": runtime.accounts.sessions.password_checks}
         return body
 
     @app.get("/v1/ping", tags=["health"])

@@ -42,8 +42,7 @@ def serve(
     """Run the wallet service (its own process, database and encrypted file store)."""
     import logging
 
-    import uvicorn
-
+    from credledger.node.core.http.server import serve as serve_http
     from credledger.wallet.api.app import create_app
     from credledger.wallet.runtime import WalletRuntime
     from credledger.wallet.settings import load_wallet_settings
@@ -73,8 +72,12 @@ def serve(
     console.print(f"node        {settings.node_url}")
     console.print(f"relayer     {runtime.relayer.address}")
     try:
-        uvicorn.run(
-            create_app(runtime), host=settings.host, port=settings.port, log_level="warning"
+        serve_http(
+            create_app(runtime),
+            settings.host,
+            settings.port,
+            header_timeout=settings.api.header_timeout,
+            trusted_proxies=settings.api.trusted_proxies,
         )
     finally:
         runtime.stop()

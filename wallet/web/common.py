@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from credledger.node.core.errors import CredledgerError
 from credledger.node.core.http import language
+from credledger.node.core.http.origin import cross_site
 from credledger.wallet.accounts import Caller
 from credledger.wallet.runtime import WalletRuntime
 
@@ -190,6 +191,11 @@ def csrf_ok(expected: str, form: dict[str, Any]) -> bool:
 
 
 async def read_form(request: Request) -> dict[str, Any]:
+    """The POSTed form; empty — so no CSRF token, and the caller refuses it (403, ``msg.csrf``)
+    — when the browser says it came from another site (``Origin`` not ours, ``Origin: null``,
+    ``Sec-Fetch-Site: cross-site``: :func:`~credledger.node.core.http.origin.cross_site`)."""
+    if cross_site(request):
+        return {}
     form = await request.form(max_part_size=FORM_FIELD_BYTES, max_files=1, max_fields=200)
     items: dict[str, Any] = {}
     for key, value in form.multi_items():

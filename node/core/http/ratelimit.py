@@ -165,7 +165,9 @@ class RateLimiter:
 def client_key(conn: HTTPConnection) -> str:
     """The rate-limit key of an unauthenticated caller: its client address.
 
-    Behind a reverse proxy run uvicorn with ``--forwarded-allow-ips`` so this is the real client.
+    That is the connection's peer unless the peer is one of ``api.trusted_proxies``, whose
+    ``X-Forwarded-For`` then names the client (:func:`credledger.node.core.http.server.serve`
+    sets uvicorn up so; an ``X-Forwarded-For`` from anyone else changes nothing).
     """
     host = conn.client.host if conn.client else "unknown"
     return f"ip:{host}"
