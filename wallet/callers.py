@@ -122,6 +122,7 @@ def person_json(row: sqlite3.Row) -> dict[str, Any]:
 
 def clean_login(login: str) -> str:
     login = (login or "").strip().lower()
+    refuse_personal_ids(login, "login")  # a login stays in the events after the person goes
     if not re.match(LOGIN_PATTERN, login) or login == LEGAL_REP_LOGIN:
         raise InputError(
             "login: 2-40 characters a-z 0-9 . _ -, starting with a letter or digit", field="login"

@@ -53,7 +53,10 @@ def parse_expiry(value: int | str, field_name: str = "expiresAt") -> int:
             t = t.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
         return int(t.timestamp())
     except ValueError:
-        raise InputError(f"{field_name}: unix seconds or ISO 8601, not {s[:40]!r}") from None
+        raise InputError(
+            f"{field_name} is not a date (expected unix seconds or ISO 8601, YYYY-MM-DD)",
+            field=field_name,
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,7 @@ class MaterialService:
             refuse_personal_ids(folder_code, "folder")
         else:
             folder_code = folders.suggest(name).code
+        refuse_personal_ids(content_type, "content type")
         ctype = (content_type or "application/octet-stream")[:100]
         eid = int(enterprise["id"])
         doc_hash = hashlib.sha256(data).digest()

@@ -31,6 +31,7 @@ from credledger.node.core.receipts import hex32, parse_hash
 from credledger.wallet.accounts import AccountService, Caller
 from credledger.wallet.grants import GrantInput, GrantService
 from credledger.wallet.node_client import NodeClient
+from credledger.wallet.scan import refuse_personal_ids
 from credledger.wallet.store import WalletStore
 
 PURPOSE = "COUNTER-PRESENTATION"
@@ -111,6 +112,7 @@ class PresentationService:
             audience = audience.strip()
             if not audience or len(audience) > 64:
                 raise InputError("audience: 1 to 64 characters", field="audience")
+            refuse_personal_ids(audience, "audience")
         account = self.accounts.signer(caller)
         if account is None:
             raise ConflictError(
@@ -210,6 +212,11 @@ class PresentationService:
     ) -> dict[str, Any]:
         """Delegate the assets to a phone's P-256 key: one COUNTER-PRESENTATION grant per asset,
         signed by the enterprise's key and relayed; the phone then signs tokens by itself."""
+        if label is not None:
+            label = label.strip() or None
+            if label is not None and len(label) > 64:
+                raise InputError("label: at most 64 characters", field="label")
+            refuse_personal_ids(label, "label")
         vk = parse_device_key(public_key)
         address = pr.p256_address(vk)
         if not asset_ids:

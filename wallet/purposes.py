@@ -50,7 +50,7 @@ def purpose(code: str) -> Purpose:
     if p is None:
         refuse_personal_ids(code, "purpose")
         raise InputError(
-            f"unknown purpose {c[:48]!r}; use one of {', '.join(BY_CODE)}", field="purpose"
+            f"purpose: unknown purpose; use one of {', '.join(BY_CODE)}", field="purpose"
         )
     return p
 

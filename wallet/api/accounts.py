@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
-from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
+from credledger.wallet.api.deps import ERRORS, Body, CurrentCaller, Runtime
+from credledger.wallet.scan import refuse_personal_ids
 
-router = APIRouter(tags=["accounts"], route_class=BoundedJsonRoute)
+router = APIRouter(tags=["accounts"], route_class=BoundedJsonRoute, responses=ERRORS)
 
 
 class RegisterBody(Body):
@@ -59,6 +60,7 @@ def register(body: RegisterBody, runtime: Runtime) -> dict[str, Any]:
 @router.post("/v1/sessions", status_code=201)
 def login(body: LoginBody, request: Request, runtime: Runtime) -> dict[str, Any]:
     """Log in (the legal representative without ``login``); a Bearer token that expires."""
+    refuse_personal_ids(body.login, "login")  # never into a throttle key, a log or an event
     client = request.client.host if request.client else "?"
     return runtime.accounts.login(body.uscc, body.password, body.login, client)
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
-from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
+from credledger.wallet.api.deps import ERRORS, Body, CurrentCaller, Runtime
 
-router = APIRouter(tags=["address book"], route_class=BoundedJsonRoute)
+router = APIRouter(tags=["address book"], route_class=BoundedJsonRoute, responses=ERRORS)
 
 
 class ErrorBody(BaseModel):

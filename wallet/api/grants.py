@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
-from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
+from credledger.wallet.api.deps import ERRORS, Body, CurrentCaller, Runtime
 from credledger.wallet.grants import GrantInput
 
-router = APIRouter(tags=["grants"], route_class=BoundedJsonRoute)
+router = APIRouter(tags=["grants"], route_class=BoundedJsonRoute, responses=ERRORS)
 
 
 class GrantBody(Body):

@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse
 from credledger.node.core.errors import ForbiddenError, UnauthorizedError
 from credledger.node.core.http.limits import BoundedJsonRoute
 from credledger.wallet import folders
-from credledger.wallet.api.deps import CurrentCaller, Runtime
+from credledger.wallet.api.deps import ERRORS, CurrentCaller, Runtime
 from credledger.wallet.materials import Filer
 
-router = APIRouter(tags=["materials"], route_class=BoundedJsonRoute)
+router = APIRouter(tags=["materials"], route_class=BoundedJsonRoute, responses=ERRORS)
 
 
 def _read(upload: UploadFile, runtime: Runtime) -> bytes:

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
-from credledger.wallet.api.deps import Body, CurrentCaller, Runtime
+from credledger.wallet.api.deps import ERRORS, Body, CurrentCaller, Runtime
 from credledger.wallet.api.materials import content_disposition
 
-router = APIRouter(tags=["reuse"], route_class=BoundedJsonRoute)
+router = APIRouter(tags=["reuse"], route_class=BoundedJsonRoute, responses=ERRORS)
 
 
 class UseBody(Body):
