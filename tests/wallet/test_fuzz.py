@@ -25,10 +25,16 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 EXAMPLES = int(os.environ.get("CREDLEDGER_FUZZ_EXAMPLES", "6"))
 
 
-def _schemathesis(wallet: Wallet, report: Path, *headers: str) -> tuple[int, str, int]:
+def _schemathesis(
+    wallet: Wallet,
+    report: Path,
+    *headers: str,
+    checks: str = "not_a_server_error",
+    examples: int = EXAMPLES,
+) -> tuple[int, str, int]:
     cmd = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{wallet.url}/openapi.json",
-        "--checks", "not_a_server_error", "--max-examples", str(EXAMPLES),
+        "--checks", checks, "--max-examples", str(examples),
         "--seed", "20261202", "--phases", "examples,coverage,fuzzing", "--workers", "1",
         "--no-shrink", "--request-timeout", "60",
         "--report", "ndjson", "--report-ndjson-path", str(report),
