@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,11 @@ from eth_utils.address import to_checksum_address
 from web3.types import TxReceipt
 
 from credledger.node.core.chain import Chain
-from credledger.node.core.contracts.consent_registry import ConsentRegistry, ConsentUse
+from credledger.node.core.contracts.consent_registry import (
+    ConsentEvent,
+    ConsentRegistry,
+    ConsentUse,
+)
 from credledger.node.core.contracts.eip712 import (
     GrantRequest,
     grant_typed_data,
@@ -94,15 +99,16 @@ class ConsentChain:
         self.address = to_checksum_address(address)
         self.registry = ConsentRegistry(chain, self.address, relayer)
         self.relayer = relayer
-        self._locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+        self._locks: dict[tuple[str, str, str, str], threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._now, self._now_at = 0, -10.0
 
-    def lock(self, slot: Slot) -> threading.Lock:
-        """Serialises the signed requests that share a nonce sequence (one per grant slot)."""
+    def lock(self, slot: Slot) -> threading.RLock:
+        """Serialises the signed requests that share a nonce sequence (one per grant slot);
+        re-entrant, so a caller may hold it across a check and the write it guards."""
         key = (slot.holder.lower(), slot.asset_id.hex(), slot.grantee.lower(), slot.purpose.hex())
         with self._locks_lock:
-            return self._locks.setdefault(key, threading.Lock())
+            return self._locks.setdefault(key, threading.RLock())
 
     def now(self) -> int:
         """The chain's time (latest block), read at most once a second."""
@@ -156,11 +162,26 @@ class ConsentChain:
             gas=REVOKE_GAS, preflight=True,
         )  # fmt: skip
 
-    def grant_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
+    def grant_and_sign(
+        self,
+        signer: LocalAccount,
+        slot: Slot,
+        deadline: int,
+        before_relay: Callable[[int, int, bytes], None] | None = None,
+    ) -> TxReceipt:
+        """Sign with the slot's current nonce and relay; ``before_relay(nonce, deadline,
+        signature)`` runs in between (the wallet stores the signed request there, so a retry
+        after a crash relays the same request again, never a second one)."""
         with self.lock(slot):
             payload = self.grant_payload(slot, deadline)
             sig = sign_typed_data(signer, payload)
+            if before_relay is not None:
+                before_relay(int(payload["message"]["nonce"]), deadline, sig)
             return self.relay_grant(slot, deadline, sig, check=False)
+
+    def slot_nonce(self, slot: Slot) -> int:
+        """The nonce the slot's next signed grant or revocation must carry."""
+        return self._nonce(slot)
 
     def revoke_and_sign(self, signer: LocalAccount, slot: Slot, deadline: int) -> TxReceipt:
         with self.lock(slot):
@@ -188,6 +209,10 @@ class ConsentChain:
 
     def holder_uses(self, holder: str, from_block: int = 0) -> list[UseEvent]:
         return [UseEvent.of(u) for u in self.registry.uses_of(holder, from_block)]
+
+    def events(self, holders: list[str], start: int, end: int) -> list[ConsentEvent]:
+        """Grants, revocations and uses of ``holders``' grants in blocks [start, end]."""
+        return self.registry.events_of(holders, start, end)
 
     def head(self) -> int:
         """The chain's latest block number."""

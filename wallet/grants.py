@@ -7,11 +7,13 @@ local record, live state. What it asks of the chain goes through :class:`Consent
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credledger.node.core.contracts.consent_registry import grant_key
 from credledger.node.core.errors import (
@@ -25,9 +27,13 @@ from credledger.node.core.receipts import hex32, parse_hash
 from credledger.wallet import purposes
 from credledger.wallet.accounts import AccountService, Caller, checksum
 from credledger.wallet.consent import ConsentChain, Slot
+from credledger.wallet.idempotency import GrantRequests
 from credledger.wallet.materials import MaterialService
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.store import WalletStore
+
+if TYPE_CHECKING:
+    from credledger.wallet.reconcile import Reconciler
 
 __all__ = ["ConsentChain", "GrantInput", "GrantService", "grant_key", "parse_expiry"]
 
@@ -84,6 +90,8 @@ class GrantService:
         self.accounts = accounts
         self.materials = materials
         self.node = node
+        self.reconciler: Reconciler | None = None  # set by the runtime
+        self.requests = GrantRequests(store, self.relay)
 
     def purposes(self) -> list[dict[str, str]]:
         return [p.to_json() for p in purposes.CATALOGUE]
@@ -135,45 +143,91 @@ class GrantService:
         deadline = item.deadline or self.consent.now() + SIGNATURE_TTL
         return {"typedData": self.consent.grant_payload(slot, deadline), "deadline": deadline}
 
-    def grant(self, caller: Caller, item: GrantInput) -> dict[str, Any]:
+    def grant(
+        self, caller: Caller, item: GrantInput, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Grant; with ``idempotency_key`` a retry answers the first request's grant."""
+        if idempotency_key is not None:
+            return self.requests.once(caller, item, idempotency_key)
+        return self.relay(caller, item)
+
+    def relay(
+        self,
+        caller: Caller,
+        item: GrantInput,
+        on_signed: Callable[[int, int, bytes], None] | None = None,
+        signed: tuple[int, int, bytes] | None = None,
+    ) -> dict[str, Any]:
+        """Grant unless the slot already holds an active grant with these very terms (a retry:
+        that grant is the answer). ``on_signed(nonce, deadline, signature)`` runs before the
+        relay; ``signed`` is a request signed before (relayed again while its nonce is current:
+        the chain takes a signed request once)."""
         req, code = self._request(caller, item)
-        try:
-            if item.signature:
-                if item.deadline is None:
-                    raise InputError("a signed grant needs the deadline it was signed with")
-                sig = _signature(item.signature)
-                with self.consent.lock(req):
-                    receipt = self.consent.relay_grant(req, item.deadline, sig)
-            else:
-                signer = self.accounts.signer(caller) if caller.role != "agent" else None
-                if signer is None or signer.address.lower() != caller.address.lower():
-                    raise ConflictError(
-                        "this enterprise signs its own requests: POST /v1/grants/typed-data, sign "
-                        "it with eth_signTypedData_v4, then send deadline and signature"
-                    )
-                deadline = self.consent.now() + SIGNATURE_TTL
-                receipt = self.consent.grant_and_sign(signer, req, deadline)
-        except ContractRevert as exc:
-            raise _as_refusal(exc) from None
         gid = hex32(grant_key(req.holder, req.asset_id, req.grantee, req.purpose))
-        tx = hex32(bytes(receipt["transactionHash"]))
-        now = time.time()
-        with self.store.tx() as c:
-            c.execute(
-                "INSERT INTO grants (id, enterprise_id, asset_id, asset_kind, grantee, purpose,"
-                " expires_at, max_uses, tx_hash, created_by, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
-                " expires_at=excluded.expires_at, max_uses=excluded.max_uses,"
-                " tx_hash=excluded.tx_hash, created_by=excluded.created_by,"
-                " created_at=excluded.created_at, revoked_tx=NULL, revoked_at=NULL,"
-                " revoked_by=NULL",
-                (gid, caller.enterprise_id, hex32(req.asset_id), req.kind, req.grantee, code,
-                 req.expires_at, req.max_uses, tx, caller.label, now),
-            )  # fmt: skip
-            self.store.event(c, caller.enterprise_id, caller.label, "granted", grantId=gid,
-                             assetId=hex32(req.asset_id), grantee=req.grantee, purpose=code,
-                             expiresAt=req.expires_at, maxUses=req.max_uses,
-                             transactionHash=tx)  # fmt: skip
+        busy = self.reconciler.relaying(gid) if self.reconciler else contextlib.nullcontext()
+        with busy:
+            return self._relay(caller, item, req, code, on_signed, signed)
+
+    def _relay(
+        self,
+        caller: Caller,
+        item: GrantInput,
+        req: Slot,
+        code: str,
+        on_signed: Callable[[int, int, bytes], None] | None,
+        signed: tuple[int, int, bytes] | None,
+    ) -> dict[str, Any]:
+        with self.consent.lock(req):
+            same = self._identical(caller, req)
+            if same is not None:
+                return same
+            try:
+                if item.signature:
+                    if item.deadline is None:
+                        raise InputError("a signed grant needs the deadline it was signed with")
+                    sig = _signature(item.signature)
+                    if on_signed is not None:
+                        on_signed(self.consent.slot_nonce(req), item.deadline, sig)
+                    receipt = self.consent.relay_grant(req, item.deadline, sig)
+                elif (
+                    signed is not None
+                    and signed[0] == self.consent.slot_nonce(req)
+                    and (signed[1] > self.consent.now() + 5)
+                ):
+                    receipt = self.consent.relay_grant(req, signed[1], signed[2])
+                else:
+                    signer = self.accounts.signer(caller) if caller.role != "agent" else None
+                    if signer is None or signer.address.lower() != caller.address.lower():
+                        raise ConflictError(
+                            "this enterprise signs its own requests: POST /v1/grants/typed-data,"
+                            " sign it with eth_signTypedData_v4, then send deadline and signature"
+                        )
+                    deadline = self.consent.now() + SIGNATURE_TTL
+                    receipt = self.consent.grant_and_sign(signer, req, deadline, on_signed)
+            except ContractRevert as exc:
+                raise _as_refusal(exc) from None
+            # recorded before the slot's lock is released: the next request sees the row
+            gid = hex32(grant_key(req.holder, req.asset_id, req.grantee, req.purpose))
+            tx = hex32(bytes(receipt["transactionHash"]))
+            block = int(receipt["blockNumber"])
+            now = time.time()
+            with self.store.tx() as c:
+                c.execute(
+                    "INSERT INTO grants (id, enterprise_id, asset_id, asset_kind, grantee, purpose,"
+                    " expires_at, max_uses, tx_hash, created_by, created_at, source, block_number)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,'wallet',?) ON CONFLICT(id) DO UPDATE SET"
+                    " expires_at=excluded.expires_at, max_uses=excluded.max_uses,"
+                    " tx_hash=excluded.tx_hash, created_by=excluded.created_by,"
+                    " created_at=excluded.created_at, source='wallet',"
+                    " block_number=excluded.block_number, revoked_tx=NULL, revoked_at=NULL,"
+                    " revoked_by=NULL",
+                    (gid, caller.enterprise_id, hex32(req.asset_id), req.kind, req.grantee, code,
+                     req.expires_at, req.max_uses, tx, caller.label, now, block),
+                )  # fmt: skip
+                self.store.event(c, caller.enterprise_id, caller.label, "granted", grantId=gid,
+                                 assetId=hex32(req.asset_id), grantee=req.grantee, purpose=code,
+                                 expiresAt=req.expires_at, maxUses=req.max_uses,
+                                 transactionHash=tx)  # fmt: skip
         p = purposes.purpose(code)
         # just granted in this block: the state is known without asking the chain again
         out: dict[str, Any] = {
@@ -183,7 +237,29 @@ class GrantService:
             "grantedBy": caller.label, "grantedAt": now,
         }  # fmt: skip
         out["transactionHash"] = tx
-        out["blockNumber"] = int(receipt["blockNumber"])
+        out["blockNumber"] = block
+        return out
+
+    def _identical(self, caller: Caller, req: Slot) -> dict[str, Any] | None:
+        """The slot's grant if it is active with ``req``'s terms (expiry and maximum uses)."""
+        live = self.consent.state(req.holder, req.asset_id, req.grantee, req.purpose)
+        now = self.consent.now()
+        if live.state(now) != "active" or (live.expires_at, live.max_uses) != (
+            req.expires_at,
+            req.max_uses,
+        ):
+            return None
+        gid = hex32(grant_key(req.holder, req.asset_id, req.grantee, req.purpose))
+        row = self.store.one("SELECT * FROM grants WHERE id=?", gid)
+        if row is None and self.reconciler is not None:
+            self.reconciler.sync(force=True, adopt=gid)  # on chain, not recorded: adopt it
+            row = self.store.one("SELECT * FROM grants WHERE id=?", gid)
+        if row is None or row["enterprise_id"] != caller.enterprise_id:
+            return None
+        out = self._json(caller, row, now)
+        out["existing"] = True
+        if row["block_number"] is not None:
+            out["blockNumber"] = int(row["block_number"])
         return out
 
     # --- reads ----------------------------------------------------------------------------------
@@ -257,6 +333,18 @@ class GrantService:
         signature: str | None = None,
     ) -> dict[str, Any]:
         row, slot = self._revoke_args(caller, grant_id)
+        busy = self.reconciler.relaying(row["id"]) if self.reconciler else contextlib.nullcontext()
+        with busy:
+            return self._revoke(caller, row, slot, deadline, signature)
+
+    def _revoke(
+        self,
+        caller: Caller,
+        row: sqlite3.Row,
+        slot: Slot,
+        deadline: int | None,
+        signature: str | None,
+    ) -> dict[str, Any]:
         live = self.consent.state(slot.holder, slot.asset_id, slot.grantee, slot.purpose)
         if live.expires_at == 0:
             raise ConflictError(f"grant {row['id']} is already revoked")

@@ -57,6 +57,7 @@ REASONS = {
     "transaction_failed": "the consume transaction reverted",
     "use_not_found": "the transaction records no use of this holder's asset for this purpose",
     "wrong_grantee": "the use was recorded by another grantee than the request's signer",
+    "grant_not_found": "the holder never granted this grantee the asset for this purpose",
     "grant_revoked": "the holder revoked the grant",
     "grant_expired": "the grant expired",
     "grant_exhausted": "the grant has been used its maximum number of times",
@@ -228,7 +229,10 @@ class ReuseService:
         chain_now = self.consent.now()
         if receipt["status"] != 1:
             reason = state.state(chain_now)
+            if reason == "revoked" and not self._ever_granted(holder, asset, signer, purpose):
+                reason = "not_found"
             code = {
+                "not_found": "grant_not_found",
                 "revoked": "grant_revoked",
                 "expired": "grant_expired",
                 "exhausted": "grant_exhausted",
@@ -322,3 +326,9 @@ class ReuseService:
         body = json.dumps({"licence": licence, "use": use_receipt}, ensure_ascii=False, indent=2)
         return Redeemed("licence", body.encode(), "application/json",
                         f"licence-{hex32(asset)[2:14]}.json", headers, use_receipt)  # fmt: skip
+
+    def _ever_granted(self, holder: str, asset: bytes, grantee: str, purpose: bytes) -> bool:
+        """Whether the wallet knows a grant of this slot (made here or adopted from the chain by
+        the reconciler): no grant on chain then means revoked, else never granted."""
+        gid = hex32(grant_key(holder, asset, grantee, purpose))
+        return self.store.one("SELECT 1 FROM grants WHERE id=?", gid) is not None

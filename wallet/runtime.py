@@ -25,6 +25,7 @@ from credledger.wallet.grants import GrantService
 from credledger.wallet.materials import AnchorWorker, MaterialService
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.presentations import PresentationService
+from credledger.wallet.reconcile import Reconciler
 from credledger.wallet.reuse import ReuseService
 from credledger.wallet.settings import ClerkSettings, WalletSettings
 from credledger.wallet.store import WalletStore
@@ -48,6 +49,7 @@ class WalletRuntime:
     anchor_worker: AnchorWorker
     presentations: PresentationService
     grantees: AddressBook  # the enterprise's address book of grantees
+    reconciler: Reconciler  # follows the enterprises' grants on chain
 
     @classmethod
     def from_settings(cls, settings: WalletSettings) -> WalletRuntime:
@@ -77,8 +79,11 @@ class WalletRuntime:
         assets = AssetService(store, node, materials, consent, from_block)
         worker = AnchorWorker(materials, settings.materials.anchor_poll_interval)
         presentations = PresentationService(store, accounts, grants, node, chain.chain_id)
+        reconciler = Reconciler(store, consent, from_block)
+        grants.reconciler = reconciler
         return cls(settings, chain, relayer, manifest, store, node, accounts, materials, grants,
-                   reuse, assets, worker, presentations, AddressBook(store))  # fmt: skip
+                   reuse, assets, worker, presentations, AddressBook(store),
+                   reconciler)  # fmt: skip
 
     def clerk(self, authorization: str | None) -> ClerkSettings | None:
         """The configured clerk whose token this is, or None."""
@@ -99,8 +104,10 @@ class WalletRuntime:
     def start(self) -> None:
         self.materials.recover()
         self.anchor_worker.start()
+        self.reconciler.start()  # its first pass runs at once: grants made before a crash
 
     def stop(self) -> None:
+        self.reconciler.stop()
         self.anchor_worker.stop()
         self.node.close()
         self.store.close()

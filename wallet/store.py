@@ -17,6 +17,8 @@ Tables
     events       the enterprise's history (filed, confirmed, granted, revoked, used …)
     presentations  statement hashes of the tokens shown at counters (the node keeps the checks)
     address_book   the enterprise's grantees by name (v2): name, address, optional note
+    chain_cursors  per enterprise, the last block of ConsentRegistry events applied (v3)
+    grant_requests Idempotency-Keys of grant requests: request hash, signed request, answer (v3)
 
 Schema versions: append a migration (an SQL script or a function of the connection) to
 :data:`MIGRATIONS`; never edit one that has shipped. Version 1 is the schema from before versions
@@ -166,7 +168,36 @@ CREATE TABLE address_book (
     UNIQUE (enterprise_id, name)
 );
 """
-MIGRATIONS: list[Migration] = [SCHEMA_V1, SCHEMA_V2]
+# Version 3: reconciliation with the chain (credledger.wallet.reconcile) and idempotent grant
+# requests. ``grants.source`` is "wallet" (relayed here) or "chain" (adopted from a
+# ConsentGranted event the wallet had no row for, e.g. after a crash between relay and commit);
+# ``chain_cursors`` is the last block whose ConsentRegistry events were applied, per enterprise;
+# ``grant_requests`` holds each Idempotency-Key with the request's hash, written before relaying,
+# then the signed request (nonce, deadline, signature) and finally the answer.
+SCHEMA_V3 = """
+ALTER TABLE grants ADD COLUMN source TEXT NOT NULL DEFAULT 'wallet';
+ALTER TABLE grants ADD COLUMN block_number INTEGER;
+CREATE TABLE chain_cursors (
+    enterprise_id INTEGER PRIMARY KEY REFERENCES enterprises(id),
+    block INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE grant_requests (
+    enterprise_id INTEGER NOT NULL REFERENCES enterprises(id),
+    idem_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    grant_id TEXT,
+    nonce TEXT,
+    deadline INTEGER,
+    signature TEXT,
+    status INTEGER,
+    answer TEXT,
+    created_at REAL NOT NULL,
+    done_at REAL,
+    PRIMARY KEY (enterprise_id, idem_key)
+);
+"""
+MIGRATIONS: list[Migration] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 
 
 class WalletStore:

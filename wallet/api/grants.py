@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from pydantic import Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
@@ -45,9 +45,18 @@ def grant_typed_data(body: GrantBody, caller: CurrentCaller, runtime: Runtime) -
 
 
 @router.post("/v1/grants", status_code=201)
-def create_grant(body: GrantBody, caller: CurrentCaller, runtime: Runtime) -> dict[str, Any]:
-    """Grant a grantee the use of an asset for a purpose until a date (relayed grantBySig)."""
-    return runtime.grants.grant(caller, body.item())
+def create_grant(
+    body: GrantBody,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> dict[str, Any]:
+    """Grant a grantee the use of an asset for a purpose until a date (relayed grantBySig).
+
+    With an ``Idempotency-Key`` header a retry answers the first request's grant (409 if the key
+    came with a different request). Without one, a request whose slot already holds an active
+    grant with the same terms answers that grant (``existing: true``) and relays nothing."""
+    return runtime.grants.grant(caller, body.item(), idempotency_key)
 
 
 @router.get("/v1/grants")

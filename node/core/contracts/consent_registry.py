@@ -8,6 +8,7 @@ one check a verifier needs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, NewType
 
@@ -28,6 +29,7 @@ from credledger.node.core.contracts.eip712 import (
     sign_typed_data,
 )
 from credledger.node.core.contracts.errors import register
+from credledger.node.core.contracts.events import DecodedLog, EventDecoder
 from credledger.node.core.errors import ContractRevert
 
 _NONCES_SELECTOR = keccak(b"nonces(address,uint192)")[:4]
@@ -36,6 +38,7 @@ AssetId = NewType("AssetId", bytes)
 
 __all__ = [
     "AssetKind",
+    "ConsentEvent",
     "ConsentRegistry",
     "ConsentUse",
     "Grant",
@@ -372,3 +375,79 @@ class ConsentRegistry(Binding):
 
     def domain_separator(self) -> bytes:
         return bytes(self.contract.functions.DOMAIN_SEPARATOR().call())
+
+    def events_of(self, holders: list[str], start: int, end: int) -> list[ConsentEvent]:
+        """The ``ConsentGranted``, ``ConsentRevoked`` and ``ConsentUsed`` events of ``holders``'
+        grants in blocks [start, end], in chain order: one ``eth_getLogs`` (topic 0 one of the
+        three, topic 1 one of the holders), decoded by the fast path of
+        :class:`~credledger.node.core.contracts.events.EventDecoder`."""
+        if not holders or start > end:
+            return []
+        decoder = _decoder(self.address)
+        topics = [
+            ["0x" + t.hex() for t in _CONSENT_TOPICS],
+            ["0x" + bytes(12).hex() + to_checksum_address(h)[2:].lower() for h in holders],
+        ]
+        raw = self.chain.rpc(
+            "eth_getLogs",
+            [{"address": self.address, "fromBlock": hex(start), "toBlock": hex(end),
+              "topics": topics}],
+        )  # fmt: skip
+        out: list[ConsentEvent] = []
+        for entry in raw or []:
+            if entry.get("removed"):
+                continue
+            d = decoder.decode(entry)
+            if d is not None and d.event in _CONSENT_KINDS:
+                out.append(ConsentEvent.of(d))
+        out.sort(key=lambda e: (e.block_number, e.log_index))
+        return out
+
+
+_CONSENT_KINDS = {"ConsentGranted": "granted", "ConsentRevoked": "revoked", "ConsentUsed": "used"}
+_CONSENT_TOPICS = [
+    keccak(b"ConsentGranted(address,bytes32,address,bytes32,uint64,uint32,uint8)"),
+    keccak(b"ConsentRevoked(address,bytes32,address,bytes32)"),
+    keccak(b"ConsentUsed(address,bytes32,address,bytes32,uint32)"),
+]
+
+
+@functools.lru_cache(maxsize=8)
+def _decoder(address: str) -> EventDecoder:
+    return EventDecoder({"ConsentRegistry": address})
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """A grant, revocation or use of one of a holder's grants, as the chain recorded it."""
+
+    kind: str  # "granted" | "revoked" | "used"
+    holder: str
+    asset_id: bytes
+    grantee: str
+    purpose: bytes
+    expires_at: int  # granted only
+    max_uses: int  # granted only
+    asset_kind: AssetKind  # granted only (LICENCE otherwise)
+    uses: int  # used only
+    block_number: int
+    log_index: int
+    tx_hash: str  # 0x hex
+
+    @classmethod
+    def of(cls, d: DecodedLog) -> ConsentEvent:
+        a = d.args
+        return cls(
+            kind=_CONSENT_KINDS[d.event],
+            holder=to_checksum_address(a["holder"]),
+            asset_id=bytes.fromhex(str(a["assetId"])[2:]),
+            grantee=to_checksum_address(a["grantee"]),
+            purpose=bytes.fromhex(str(a["purpose"])[2:]),
+            expires_at=int(a.get("expiresAt", 0)),
+            max_uses=int(a.get("maxUses", 0)),
+            asset_kind=AssetKind(int(a.get("kind", 0))),
+            uses=int(a.get("uses", 0)),
+            block_number=d.block_number,
+            log_index=d.log_index,
+            tx_hash=d.tx_hash,
+        )
