@@ -6,11 +6,12 @@ VENV   ?= .venv
 # extra arguments, e.g. make run UP_ARGS="--port 18600 --chain-port 18545"; make test PYTEST_ARGS=-x
 UP_ARGS ?=
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup chromium run test fuzz lint slither fmt compile bench clean fresh-clone-check
+.PHONY: setup chromium run test fuzz chaos lint slither fmt compile bench clean fresh-clone-check
 
 setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed chromium
 
@@ -45,6 +46,11 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: setup
 	CREDLEDGER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -rA \
 	  tests/contracts/test_licence_machine.py tests/contracts/test_anchor_consent_machine.py $(PYTEST_ARGS)
+
+## chaos: the fault suite (scripts/chaos.py, a few minutes): kill -9 of the wallet and the node,
+## a chain outage, two nodes; prints lost/duplicated/orphaned/double-accepted/record-less (all 0)
+chaos: setup
+	$(BIN)/python scripts/chaos.py $(CHAOS_ARGS)
 
 lint: setup
 	$(BIN)/ruff check node wallet tests scripts bench
