@@ -74,6 +74,7 @@ class Reason(Wire):
     reasonCode: int | None = None
     since: int | None = None
     firstVerification: str | None = None
+    firstVerifier: str | None = None  # the node key that spent the token on chain (REPLAYED)
     firstAt: int | None = None
     issuedAt: int | None = None
     expiresAt: int | None = None

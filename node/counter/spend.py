@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from credledger.node.core.contracts.presentation_ledger import PresentationLedger, Spend
+from credledger.node.core.errors import ChainError
 from credledger.node.groupcommit import GroupCommitter
 
 from .store import CounterStore, Pending
@@ -30,6 +32,8 @@ log = logging.getLogger("credledger.node.counter")
 
 #: the largest group of one ``spend`` transaction (about 26,000 gas a statement)
 MAX_GROUP = 256
+#: sends of one group refused before reaching the chain, before its checks answer 503
+ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,21 @@ class NetworkSpends:
 
     def _send(self, statements: list[bytes]) -> list[SpendResult | None]:
         group = list(dict.fromkeys(statements))
-        try:
-            mine = self.ledger.spent_in(self.ledger.spend(group))
-        except Exception as exc:  # the chain is down or slow: nothing is known
-            log.warning("spending %d statements failed: %s", len(group), exc)
+        mine: set[bytes] | None = None
+        for attempt in range(ATTEMPTS):
+            try:
+                mine = self.ledger.spent_in(self.ledger.spend(group))
+                break
+            except ChainError as exc:  # not mined in time, or reverted: nothing is known
+                log.warning("spending %d statements failed: %s", len(group), exc)
+                break
+            except Exception as exc:  # refused before it was sent (a nonce another process
+                # using this key took, the RPC down): a spend is idempotent, send it again
+                log.warning("spending %d statements: attempt %d: %s", len(group), attempt + 1, exc)
+                assert self.ledger.sender is not None
+                self.ledger.sender.nonces.reset()
+                time.sleep(0.05 * (attempt + 1))
+        if mine is None:
             return [None] * len(statements)
         out: list[SpendResult | None] = []
         for s in statements:

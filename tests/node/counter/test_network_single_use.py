@@ -1,0 +1,208 @@
+"""Single use across the network (issue 19): a token accepted at one node is refused at every other
+node on the same chain, and a kill -9 during checks leaves no spent token without its record.
+
+Real processes on the counter tests' anvil: the market counter node C (signer dev account 0), a
+replica of the market department sharing C's chain key (R0), one with its own key (R5), and the
+drug administration's node D (key 3). Each keeps its own SQLite; only the PresentationLedger on
+chain is shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from credledger.node.core.contracts.presentation_ledger import PresentationLedger
+from credledger.node.core.signer import dev_account
+from tests.node.counter.conftest import TOKENS, Parties, counter_config, lid, wait_for
+from tests.node.licences.conftest import TOKENS as LICENCE_TOKENS
+from tests.node.licences.conftest import LicenceChain, _node_b_config
+from tests.node.licences.harness import Node
+
+
+def _node(name: str, lchain: LicenceChain, tmp: Path, config: str, key: int) -> Node:
+    return Node(name, lchain.info.rpc_url, tmp / f"node-{name}", lchain.manifest, config, key)
+
+
+@pytest.fixture(scope="module")
+def others(
+    lchain: LicenceChain, counter_node: Node, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Node]]:
+    tmp = tmp_path_factory.mktemp("network-single-use")
+    nodes = {
+        "R0": _node("R0", lchain, tmp, counter_config(), 0),
+        "R5": _node("R5", lchain, tmp, counter_config(), 5),
+        "D": _node("D", lchain, tmp, _node_b_config(), 3),
+    }
+    try:
+        for n in nodes.values():
+            n.start()
+        yield nodes
+    finally:
+        for n in nodes.values():
+            n.stop()
+
+
+def ledger(parties: Parties) -> PresentationLedger:
+    return PresentationLedger(parties.lchain.chain, parties.lchain.contracts["PresentationLedger"])
+
+
+def check(node: Node, token: str, clerk: str = TOKENS["clerk"]) -> dict[str, Any]:
+    return node.ok(node.post("/v1/verify/presentation", clerk, json={"token": token}))
+
+
+def codes(answer: dict[str, Any]) -> list[str]:
+    return [r["code"] for r in answer["reasons"]]
+
+
+def wait_indexed(parties: Parties, nodes: list[Node]) -> None:
+    height = int(parties.lchain.chain.w3.eth.block_number)
+    for n in nodes:
+        n.wait_indexed(height, timeout=20)
+
+
+def test_a_token_is_valid_once_on_the_whole_network(
+    parties: Parties, others: dict[str, Node]
+) -> None:
+    c, r0, r5, d = parties.node, others["R0"], others["R5"], others["D"]
+    issued = parties.issue()
+    wait_indexed(parties, [c, r0, r5, d])
+    clerk_d = LICENCE_TOKENS["clerk_b"]
+    # no audience: C, then another department (D) and both replicas
+    t = parties.token([lid(issued)]).encode()
+    first = check(c, t)
+    assert first["verdict"] == "VALID", first
+    for node, clerk in ((d, clerk_d), (r0, TOKENS["clerk"]), (r5, TOKENS["clerk"])):
+        got = check(node, t, clerk)
+        assert got["verdict"] == "REFUSED" and codes(got) == ["REPLAYED"], (node.name, got)
+        assert "another verifier" in got["reasons"][0]["message"]
+        assert got["reasons"][0]["firstVerifier"] == dev_account(0).address
+        assert got["reasons"][0]["firstAt"] > 0
+    assert codes(check(c, t)) == ["REPLAYED"]  # the local fast path at C
+    # audience "market" and "market/counter-1": a replica of the department, with C's key or not
+    for aud in ("market", "market/counter-1"):
+        for replica in (r0, r5):
+            t = parties.token([lid(issued)], audience=aud).encode()
+            assert check(replica, t)["verdict"] == "VALID"
+            for node in (c, r0, r5):
+                got = check(node, t)
+                assert got["verdict"] == "REFUSED" and codes(got) == ["REPLAYED"], got
+    # the statement is spent on chain by the node that said VALID, and its record is kept there
+    sh = first["presentation"]["statementHash"]
+    spend = ledger(parties).spent_by(bytes.fromhex(sh[2:]))
+    assert spend is not None and spend.verifier == dev_account(0).address
+    record = c.ok(c.get(f"/v1/verifications/{first['verification']['id']}"))["record"]
+    assert record["verdict"] == "VALID"
+
+
+def test_one_token_at_two_nodes_at_once_is_valid_exactly_once(
+    parties: Parties, others: dict[str, Node]
+) -> None:
+    nodes = [parties.node, others["R0"], others["R5"]]
+    issued = parties.issue()
+    wait_indexed(parties, nodes)
+    for _ in range(4):
+        t = parties.token([lid(issued)]).encode()
+        answers: list[dict[str, Any]] = []
+        gate = threading.Barrier(len(nodes))
+
+        def one(
+            node: Node,
+            token: str = t,
+            gate: threading.Barrier = gate,
+            answers: list[dict[str, Any]] = answers,
+        ) -> None:
+            gate.wait()
+            answers.append(check(node, token))
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in nodes]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+        verdicts = sorted(a["verdict"] for a in answers)
+        assert verdicts == ["REFUSED", "REFUSED", "VALID"], answers
+        assert all(codes(a) == ["REPLAYED"] for a in answers if a["verdict"] == "REFUSED")
+
+
+def test_kill_9_during_checks_leaves_no_spent_token_without_its_record(
+    parties: Parties, lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    node = _node("K", lchain, tmp_path_factory.mktemp("kill9"), counter_config(), 9)
+    node.start()
+    try:
+        issued = parties.issue()
+        wait_indexed(parties, [node])
+        tokens = [parties.token([lid(issued)]) for _ in range(40)]
+        statements = [t.statement_hash(parties.chain_id) for t in tokens]
+        answered: dict[int, dict[str, Any]] = {}
+
+        def send(i: int) -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the node dies under it
+                r = httpx.post(
+                    node.url + "/v1/verify/presentation",
+                    json={"token": tokens[i].encode()},
+                    headers={"Authorization": f"Bearer {TOKENS['clerk']}"},
+                    timeout=60,
+                )
+                if r.status_code == 200:
+                    answered[i] = r.json()
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(tokens))]
+        for th in threads:
+            th.start()
+        wait_for(lambda: len(answered) >= 5, timeout=60)
+        assert node.proc is not None
+        os.killpg(node.proc.pid, signal.SIGKILL)
+        node.proc.wait(timeout=10)
+        node.proc = None
+        for th in threads:
+            th.join(timeout=60)
+        lost = len(tokens) - len(answered)
+        node.start()
+        book = ledger(parties)
+        key = dev_account(9).address
+
+        def spent_by_k() -> list[int]:
+            return [
+                i
+                for i, s in enumerate(statements)
+                if (x := book.spent_by(s)) is not None and x.verifier == key
+            ]
+
+        def all_recorded() -> bool:
+            for i in spent_by_k():
+                checks = node.ok(node.get(f"/v1/presentations/0x{statements[i].hex()}"))
+                valid = [c for c in checks["verifications"] if c["verdict"] == "VALID"]
+                if (
+                    len(valid) != 1
+                    or node.get(f"/v1/verifications/{valid[0]['id']}").status_code != 200
+                ):
+                    return False
+            return True
+
+        # the reconciler finishes what the kill left pending, within seconds of the start
+        wait_for(all_recorded, timeout=30)
+        spent = spent_by_k()
+        assert len(spent) >= len([a for a in answered.values() if a["verdict"] == "VALID"])
+        assert all(a["verdict"] == "VALID" for a in answered.values()), answered
+        # every token, presented again: refused, and the first verification it names exists
+        for i, t in enumerate(tokens):
+            got = check(node, t.encode())
+            if i in spent:
+                assert codes(got) == ["REPLAYED"], got
+                first = got["reasons"][0]["firstVerification"]
+                assert node.get(f"/v1/verifications/{first}").status_code == 200
+            else:  # never spent: the kill came first; the take was given back
+                assert got["verdict"] == "VALID", got
+        print(f"kill -9: {len(answered)} answered, {lost} lost, {len(spent)} spent by the node")
+    finally:
+        node.stop()
