@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 
 from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.http.errors import safe_name
 
 MAX_BODY = 256 * 1024
 MAX_PARTS = 32
@@ -91,7 +92,9 @@ async def small_form(request: Request, limit: int) -> tuple[dict[str, Any], byte
         field = disposition[b"name"].decode("utf-8", errors="replace")
         if b"filename" in disposition:
             if field != "document":
-                raise InputError(f"unexpected file field {field!r}; send the file as 'document'")
+                raise InputError(
+                    f"unexpected file field {safe_name(field)!r}; send the file as 'document'"
+                )
             if len(content) > limit:
                 raise PayloadTooLargeError(f"the document is over {limit} bytes")
             doc_hash = hashlib.sha256(content).digest()

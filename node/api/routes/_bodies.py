@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
 from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.http.errors import safe_name
 from credledger.node.core.http.limits import loads_json
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.inputs import parse_hash
@@ -129,7 +130,7 @@ def validated(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            {"where": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]}
+            {"where": ".".join(safe_name(str(p)) for p in e["loc"]) or "body", "problem": e["msg"]}
             for e in exc.errors(include_input=False, include_url=False)
         ]
         raise InputError(
@@ -159,14 +160,15 @@ async def read_payload(
             if isinstance(value, UploadFile):
                 if key != file_field:
                     raise InputError(
-                        f"unexpected file field {key!r}; send the file as {file_field!r}",
-                        field=key,
+                        f"unexpected file field {safe_name(key)!r}; send the file as "
+                        f"{file_field!r}",
+                        field=safe_name(key),
                     )
                 if doc_hash is not None:
-                    raise InputError(f"send one file as {file_field!r}", field=key)
+                    raise InputError(f"send one file as {file_field!r}", field=file_field)
                 doc_hash = await hash_upload(value, max_file_bytes)
             elif key in fields:
-                raise InputError(f"field {key!r} is sent twice", field=key)
+                raise InputError(f"field {safe_name(key)!r} is sent twice", field=safe_name(key))
             elif key in json_fields:
                 fields[key] = loads_json(value, max_depth=max_depth)
             else:

@@ -58,8 +58,14 @@ def _field_name(loc: tuple[Any, ...], model_fields: dict[str, str]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "header", "path", "cookie") and len(parts) > 1:
         parts = parts[1:]
-    parts = ["<key>" if len(p) > 64 or contains_citizen_id(p) else p for p in parts]
+    parts = [safe_name(p) for p in parts]
     return ".".join(model_fields.get(p, p) for p in parts) or "body"
+
+
+def safe_name(name: str, placeholder: str = "<key>") -> str:
+    """A name the caller chose (a form field, a metadata key) as an error may show it: itself,
+    or ``placeholder`` when it is long or holds a citizen ID (errors never echo personal data)."""
+    return placeholder if len(name) > 64 or contains_citizen_id(name) else name
 
 
 def is_int_size_error(exc: BaseException) -> bool:

@@ -65,6 +65,13 @@ def test_a_citizen_id_is_refused_in_every_node_field_and_found_nowhere(
     r = hnode.post(f"/v1/licence-types/{CID}/authorisations", admin,
                    json={"department": "market", "roles": ["issuer"]})  # fmt: skip
     assert 400 <= r.status_code < 500 and CID not in r.text, r.text
+    # a multipart field named with the ID (a file field, a field sent twice)
+    for path in ("/v1/licences", "/v1/verify/document"):
+        r = hnode.post(path, market, files={CID: ("a.pdf", b"%PDF x")})
+        assert 400 <= r.status_code < 500 and CID not in r.text, (path, r.text[:300])
+        r = hnode.post(path, market, files=[(CID, (None, "1")), (CID, (None, "2")),
+                                            ("document", ("a.pdf", b"%PDF y"))])  # fmt: skip
+        assert 400 <= r.status_code < 500 and CID not in r.text, (path, r.text[:300])
     needles = _needles(CID, CID)
     for where, data in _everything(hnode, hchain):
         assert not _leaks(data, needles), f"{where} holds the citizen ID"
