@@ -197,7 +197,10 @@ def render(
 def secure_headers(resp: Response) -> None:
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: nothing leaves for other sites either way, and under
+    # no-referrer a browser sends "Origin: null" with our own form POSTs (Fetch spec), which
+    # the cross-site check (core/http/origin.py) refuses
+    resp.headers["Referrer-Policy"] = "same-origin"
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Cache-Control"] = "no-store"
 
