@@ -143,3 +143,14 @@ def test_integers_of_any_length_answer_422(
     assert r.status_code in (303, 422), (r.status_code, r.text[:300])
     r = wallet.post("/web/grants", headers=cookies, data={**form, "maxUses": "1", "until": HUGE})
     assert r.status_code in (303, 422), (r.status_code, r.text[:300])
+
+
+def test_any_path_is_a_4xx_never_a_500(wallet: Wallet, enterprise: Enterprise) -> None:
+    from tests.node.api.test_no_personal_id import ODD_PATHS
+
+    extra = ["/v1/grants/" + "9" * 5000, "/v1/materials/%ff", "/v1/people/" + "a" * 5000,
+             "/web/grants/" + "a" * 300 + "/revoke", "/materials/" + "9" * 5000]  # fmt: skip
+    for path in [*ODD_PATHS, *extra]:
+        for token in (None, enterprise.token):
+            r = wallet.get(path, token)
+            assert r.status_code < 500, (path[:80], r.status_code, r.text[:300])

@@ -92,3 +92,29 @@ def test_numbers_of_any_length_answer_422(hnode: Node) -> None:
     r = hnode.post("/v1/licences", market, content=b'{"validFrom": ' + huge.encode() + b"}",
                    headers={"Content-Type": "application/json"})  # fmt: skip
     assert r.status_code == 422 and r.json()["error"], r.text
+
+
+ODD_PATHS = [
+    "/%00",
+    "/static/%00",
+    "/static/..%2f..%2fapp.py",
+    "/static/%2e%2e/%2e%2e/etc/passwd",
+    "/static/" + "%ff" * 100,
+    "/static/" + "a" * 4000,
+    "/v1/licences/" + "a" * 8000,
+    "/v1/licences/%ff%fe",
+    "/v1/licence-types/%F0%9F%98%80/authorisations",
+    "/v1/verifications/" + "9" * 5000,
+    "/favicon.ico/x",
+    "/docs/" + "a" * 300,
+    "/" + "x/" * 3000,
+]
+
+
+def test_any_path_is_a_4xx_never_a_500(hnode: Node) -> None:
+    for path in ODD_PATHS:
+        for token in (None, TOKENS["market"]):
+            r = hnode.get(path, token)
+            assert r.status_code < 500, (path[:80], r.status_code, r.text[:300])
+            if r.status_code >= 400:
+                assert r.headers["content-type"].startswith(("application/json", "text/html"))
