@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 BLOCK_SPAN = 10_000  # blocks per eth_getLogs
 HOLDERS_PER_QUERY = 200  # holder topics per eth_getLogs
 DEFAULT_INTERVAL = 2.0  # seconds between head reads
+CURSOR_WRITE_EVERY = 1000  # blocks the stored cursor may lag the in-memory one when nothing happens
 
 
 class Reconciler:
@@ -57,6 +58,7 @@ class Reconciler:
         self.from_block = from_block
         self.interval = interval
         self._seen_head = -1
+        self._cursors: dict[int, int] = {}  # in memory, ahead of chain_cursors over empty blocks
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -117,10 +119,11 @@ class Reconciler:
                 " LEFT JOIN chain_cursors c ON c.enterprise_id = e.id"
             )
             by_address = {str(r["address"]).lower(): int(r["id"]) for r in enterprises}
-            cursors = {
+            stored = {
                 int(r["id"]): (int(r["block"]) if r["block"] is not None else self.from_block - 1)
                 for r in enterprises
             }
+            cursors = {e: max(b, self._cursors.get(e, b)) for e, b in stored.items()}
             changed = 0
             held: dict[int, int] = {}  # enterprise -> last block it may be moved to this pass
             behind = [r for r in enterprises if cursors[int(r["id"])] < head]
@@ -132,25 +135,40 @@ class Reconciler:
                 for i in range(0, len(holders), HOLDERS_PER_QUERY):
                     events += self.consent.events(holders[i : i + HOLDERS_PER_QUERY], start, end)
                 events.sort(key=lambda e: (e.block_number, e.log_index))
+                quiet = not events and all(
+                    max(cursors[int(r["id"])], end) - stored[int(r["id"])] < CURSOR_WRITE_EVERY
+                    for r in behind
+                )
+                if quiet:  # no event, no cursor to store: no write at all
+                    for r in behind:
+                        ent = int(r["id"])
+                        cursors[ent] = self._cursors[ent] = max(cursors[ent], end)
+                    behind = [r for r in behind if cursors[int(r["id"])] < head]
+                    continue
                 with self.store.tx() as c:
                     for e in events:
-                        ent = by_address.get(e.holder.lower())
-                        if ent is None or e.block_number <= cursors[ent] or ent in held:
+                        owner = by_address.get(e.holder.lower())
+                        if owner is None or e.block_number <= cursors[owner] or owner in held:
                             continue
                         if self._busy(e, adopt):
-                            held[ent] = e.block_number - 1
+                            held[owner] = e.block_number - 1
                             continue
-                        changed += self._apply(c, ent, e)
+                        changed += self._apply(c, owner, e)
                     now = time.time()
                     for r in behind:
                         ent = int(r["id"])
-                        cursors[ent] = max(cursors[ent], held.get(ent, end))
-                        c.execute(
-                            "INSERT INTO chain_cursors (enterprise_id, block, updated_at)"
-                            " VALUES (?,?,?) ON CONFLICT(enterprise_id) DO UPDATE SET"
-                            " block=excluded.block, updated_at=excluded.updated_at",
-                            (ent, cursors[ent], now),
-                        )
+                        cursors[ent] = self._cursors[ent] = max(cursors[ent], held.get(ent, end))
+                        # rescanning is harmless (every change is idempotent), so the cursor is
+                        # written when events were applied or every CURSOR_WRITE_EVERY blocks,
+                        # not for each new empty block
+                        if events or cursors[ent] - stored[ent] >= CURSOR_WRITE_EVERY:
+                            c.execute(
+                                "INSERT INTO chain_cursors (enterprise_id, block, updated_at)"
+                                " VALUES (?,?,?) ON CONFLICT(enterprise_id) DO UPDATE SET"
+                                " block=excluded.block, updated_at=excluded.updated_at",
+                                (ent, cursors[ent], now),
+                            )
+                            stored[ent] = cursors[ent]
                 behind = [r for r in behind if cursors[int(r["id"])] < head]
             self._seen_head = -1 if held else head
             if changed:

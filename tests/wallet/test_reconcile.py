@@ -29,6 +29,9 @@ from credledger.node.core.contracts.consent_registry import (
 from credledger.node.core.receipts import hex32, parse_hash
 from credledger.node.core.signer import dev_account
 from credledger.node.core.tx import TxSender
+from credledger.wallet.consent import ConsentChain
+from credledger.wallet.reconcile import Reconciler
+from credledger.wallet.store import WalletStore
 from tests.wallet.conftest import BANK, Enterprise, WalletEnv, new_uscc
 from tests.wallet.harness import Wallet
 from tests.wallet.test_reuse import Bank, refused
@@ -251,3 +254,53 @@ def test_filings_left_by_a_kill_are_anchored_after_restart(wenv: WalletEnv, own:
         assert got["anchor"]["transactionHash"]
         receipt = own.ok(own.get(f"/v1/materials/{m['id']}/receipt", token))
         assert receipt["transactionHash"] == got["anchor"]["transactionHash"]
+
+
+class CountingConsent(ConsentChain):
+    """The wallet's real ConsentChain, counting the head reads and log queries it makes."""
+
+    heads = 0
+    queries = 0
+
+    def head(self) -> int:
+        self.heads += 1
+        return super().head()
+
+    def events(self, holders: list[str], start: int, end: int) -> list[ConsentEvent]:
+        self.queries += 1
+        return super().events(holders, start, end)
+
+
+def test_an_idle_pass_is_one_head_read_and_empty_blocks_write_nothing(
+    wenv: WalletEnv, wallet: Wallet, tmp_path: Path
+) -> None:
+    """In process, on the session's chain: the reconciler of a store with the session wallet's
+    enterprises (copied rows) reads only the head while no block arrives, queries logs once per
+    new block and stores no cursor for empty blocks; its first pass finds their grants."""
+    ent = register(wallet)
+    m = anchored_material(wallet, ent)
+    g = wallet.ok(wallet.post("/v1/grants", ent.token, json=grant_body(
+        m["id"], dev_account(BANK).address, int(time.time()) + 3600)), 201)  # fmt: skip
+    store = WalletStore(tmp_path / "wallet.sqlite3")
+    with store.tx() as c:
+        c.execute(
+            "INSERT INTO enterprises (uscc, name, address, custody, data_key, created_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (ent.uscc, ent.name, ent.address, "external", b"", time.time()),
+        )
+    relayer = TxSender(wenv.chain, dev_account(2))
+    consent = CountingConsent(wenv.chain, wenv.contracts["ConsentRegistry"], relayer)
+    rec = Reconciler(store, consent, 0)
+    assert rec.sync() == 1 and rec.adopted == 1
+    row = store.one("SELECT source, tx_hash FROM grants WHERE id=?", g["grantId"])
+    assert row is not None and tuple(row) == ("chain", g["transactionHash"])
+    cursor = store.one("SELECT block, updated_at FROM chain_cursors")
+    assert cursor is not None and cursor["block"] == wenv.chain.block_number()
+    heads, queries = consent.heads, consent.queries
+    for _ in range(5):
+        assert rec.sync() == 0
+    assert (consent.heads - heads, consent.queries - queries) == (5, 0)
+    wenv.rpc("evm_mine")
+    assert rec.sync() == 0 and consent.queries == queries + 1
+    assert tuple(store.one("SELECT block, updated_at FROM chain_cursors") or ()) == tuple(cursor)
+    store.close()
