@@ -4,6 +4,8 @@
 
 * :class:`~credledger.node.core.errors.CredledgerError` → its status and JSON
   (``Retry-After`` from a :class:`~credledger.node.core.http.ratelimit.RateLimitedError`);
+* every such answer passes :func:`withhold_ids`: a message or detail holding a citizen ID number
+  (an id echoed in a 404) is replaced by a generic one naming the code;
 * request validation → ``422 invalid_input`` naming each field as the caller spelled it
   (``holderUscc``, not ``holder_uscc``), never echoing the value (it may be a citizen ID);
 * Starlette/FastAPI ``HTTPException`` (404 of an unknown path, 405, multipart parser errors, body
@@ -18,6 +20,7 @@ Usage: ``install_error_handlers(app, logging.getLogger("credledger.wallet"), "wa
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from typing import Any
@@ -49,7 +52,26 @@ _HTTP_CODES = {
 
 def error_response(exc: CredledgerError) -> JSONResponse:
     headers = getattr(exc, "headers", None)
-    return JSONResponse(status_code=exc.http_status, content=exc.to_json(), headers=headers)
+    return JSONResponse(
+        status_code=exc.http_status, content=withhold_ids(exc.to_json()), headers=headers
+    )
+
+
+def withhold_ids(body: dict[str, Any]) -> dict[str, Any]:
+    """The last guard of every error answer: a message or detail that names a value holding a
+    citizen ID number (an id echoed in a 404, say) is replaced, never sent."""
+    if not contains_citizen_id(json.dumps(body, ensure_ascii=False)):
+        return body
+    code = str(body.get("error", "error"))
+    out: dict[str, Any] = {
+        "error": code,
+        "message": f"{code.replace('_', ' ')} (the message named a value that holds a citizen "
+        "ID number; it is withheld)",
+    }
+    field = (body.get("details") or {}).get("field")
+    if isinstance(field, str) and not contains_citizen_id(field):
+        out["details"] = {"field": field}
+    return out
 
 
 def _field_name(loc: tuple[Any, ...], model_fields: dict[str, str]) -> str:
@@ -124,7 +146,7 @@ def install_error_handlers(app: FastAPI, log: logging.Logger, service: str = "no
             message = f"the request body could not be parsed: {cause}"
         return JSONResponse(
             status_code=exc.status_code,
-            content={"error": code, "message": message},
+            content=withhold_ids({"error": code, "message": message}),
             headers=getattr(exc, "headers", None),
         )
 

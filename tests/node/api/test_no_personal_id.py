@@ -58,6 +58,8 @@ def test_a_citizen_id_is_refused_in_every_node_field_and_found_nowhere(
         f"/v1/licences/{CID}",
         f"/v1/licences?holderUscc={CID}",
         f"/v1/licences?type={CID}",
+        f"/v1/licences/0x{CID}{'0' * 46}",
+        f"/v1/verifications/0x{CID}{'0' * 46}",
     ]:
         r = hnode.get(path, market)
         assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:300])
