@@ -182,6 +182,10 @@ class GrantService:
             if same is not None:
                 return same
             try:
+                if signed is not None and self.consent.slot_nonce(req) > signed[0]:
+                    # the request signed before the crash was spent on chain (then revoked,
+                    # used up or expired since): answer that grant, never make a second one
+                    return self._spent(caller, req)
                 if item.signature:
                     if item.deadline is None:
                         raise InputError("a signed grant needs the deadline it was signed with")
@@ -189,11 +193,7 @@ class GrantService:
                     if on_signed is not None:
                         on_signed(self.consent.slot_nonce(req), item.deadline, sig)
                     receipt = self.consent.relay_grant(req, item.deadline, sig)
-                elif (
-                    signed is not None
-                    and signed[0] == self.consent.slot_nonce(req)
-                    and (signed[1] > self.consent.now() + 5)
-                ):
+                elif signed is not None and signed[1] > self.consent.now() + 5:
                     receipt = self.consent.relay_grant(req, signed[1], signed[2])
                 else:
                     signer = self.accounts.signer(caller) if caller.role != "agent" else None
@@ -238,6 +238,20 @@ class GrantService:
         }  # fmt: skip
         out["transactionHash"] = tx
         out["blockNumber"] = block
+        return out
+
+    def _spent(self, caller: Caller, req: Slot) -> dict[str, Any]:
+        gid = hex32(grant_key(req.holder, req.asset_id, req.grantee, req.purpose))
+        if self.reconciler is not None:
+            self.reconciler.sync(force=True, adopt=gid)
+        row = self.store.one("SELECT * FROM grants WHERE id=?", gid)
+        if row is None or row["enterprise_id"] != caller.enterprise_id:
+            raise ConflictError(
+                f"this request was already signed and used on chain for grant {gid}; "
+                "send a new request with a new Idempotency-Key"
+            )
+        out = self._json(caller, row, self.consent.now())
+        out["existing"] = True
         return out
 
     def _identical(self, caller: Caller, req: Slot) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ and restart on the same data dir. What the chain holds is read with the ConsentR
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -26,10 +27,13 @@ from credledger.node.core.contracts.consent_registry import (
     grant_key,
     purpose_of,
 )
+from credledger.node.core.contracts.eip712 import sign_typed_data
 from credledger.node.core.receipts import hex32, parse_hash
 from credledger.node.core.signer import dev_account
 from credledger.node.core.tx import TxSender
 from credledger.wallet.consent import ConsentChain
+from credledger.wallet.grants import GrantInput
+from credledger.wallet.idempotency import request_hash
 from credledger.wallet.reconcile import Reconciler
 from credledger.wallet.store import WalletStore
 from tests.wallet.conftest import BANK, Enterprise, WalletEnv, new_uscc
@@ -304,3 +308,55 @@ def test_an_idle_pass_is_one_head_read_and_empty_blocks_write_nothing(
     assert rec.sync() == 0 and consent.queries == queries + 1
     assert tuple(store.one("SELECT block, updated_at FROM chain_cursors") or ()) == tuple(cursor)
     store.close()
+
+
+def test_a_request_signed_before_a_crash_is_relayed_once(wenv: WalletEnv, own: Wallet) -> None:
+    """What a kill leaves in ``grant_requests`` (written as the wallet writes it): a signed
+    request not yet relayed is relayed on retry; one the chain already took is answered, not
+    relayed again. External custody, so the test signs as the holder."""
+    holder = Account.create()
+    ent = register(own, address=holder.address)
+    m = own.file(ent.token, "租赁合同.pdf", f"lease {ent.uscc} {time.time()}".encode())
+    relay = ConsentRegistry(wenv.chain, wenv.contracts["ConsentRegistry"],
+                            TxSender(wenv.chain, dev_account(2)))  # fmt: skip
+
+    def signed_body(grantee: str) -> dict[str, Any]:
+        body = grant_body(m["id"], grantee, int(time.time()) + 3600)
+        td = own.ok(own.post("/v1/grants/typed-data", ent.token, json=body))
+        sig = sign_typed_data(holder, td["typedData"])
+        nonce = int(td["typedData"]["message"]["nonce"])
+        return {**body, "deadline": td["deadline"], "signature": "0x" + sig.hex(), "_n": nonce}
+
+    not_relayed, relayed = (
+        signed_body(Account.create().address),
+        signed_body(Account.create().address),
+    )
+    # the chain took the second one (the wallet relayed it, then died before its row)
+    req = GrantRequest.material(holder.address, parse_hash(m["documentSha256"]),
+                                relayed["grantee"], AUDIT, relayed["expiresAt"], 0)  # fmt: skip
+    landed = relay.grant_by_sig(req, relayed["deadline"], bytes.fromhex(relayed["signature"][2:]))
+    own.stop()
+    with sqlite3.connect(own.data_dir / "wallet.sqlite3") as db:
+        (eid,) = db.execute("SELECT id FROM enterprises WHERE uscc=?", (ent.uscc,)).fetchone()
+        for key, b in (("k-not-relayed", not_relayed), ("k-relayed", relayed)):
+            item = GrantInput(b["assetId"], b["grantee"], b["purpose"], b["expiresAt"], 0,
+                              b["deadline"], b["signature"])  # fmt: skip
+            db.execute(
+                "INSERT INTO grant_requests (enterprise_id, idem_key, request_hash, nonce,"
+                " deadline, signature, created_at) VALUES (?,?,?,?,?,?,?)",
+                (eid, key, request_hash(item), str(b["_n"]), b["deadline"],
+                 b["signature"][2:], time.time()),
+            )  # fmt: skip
+    own.start()
+    token = own.login(ent.uscc)
+    for key, b in (("k-not-relayed", not_relayed), ("k-relayed", relayed)):
+        body = {k: v for k, v in b.items() if k != "_n"}
+        out = own.ok(own.post("/v1/grants", token, json=body, headers={"Idempotency-Key": key}),
+                     201)  # fmt: skip
+        if key == "k-relayed":
+            assert out["transactionHash"] == hex32(bytes(landed["transactionHash"]))
+        again = own.ok(own.post("/v1/grants", token, json=body, headers={"Idempotency-Key": key}),
+                       201)  # fmt: skip
+        assert again["transactionHash"] == out["transactionHash"]
+    per_slot = Counter(grant_id(e) for e in chain_grants(wenv, holder.address))
+    assert len(per_slot) == 2 and set(per_slot.values()) == {1}
