@@ -20,11 +20,6 @@ from credledger.node.core.paths import ROOT
 pytestmark = [pytest.mark.chain, pytest.mark.timeout(300)]
 
 
-@pytest.mark.skip(
-    reason="not all 0 on main yet (fd715a0): duplicated = 8 in wallet-kill and 4 in chain-outage — "
-    "a client's retry of POST /v1/grants with the same Idempotency-Key grants the slot again on "
-    "chain; the wallet's Idempotency-Key and chain reconciliation (helper 19-2) have not landed"
-)
 def test_short_fault_run_counts_nothing_lost_duplicated_orphaned_or_double_accepted(
     tmp_path: Path,
 ) -> None:
