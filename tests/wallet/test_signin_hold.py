@@ -30,6 +30,7 @@ REAL_KDF = {
     "CREDLEDGER_WALLET_SECURITY__ARGON2_MEMORY_KIB": str(64 * 1024),
     "CREDLEDGER_WALLET_SECURITY__ARGON2_TIME_COST": "3",
 }
+PROXY = "127.0.0.9"  # the one trusted proxy of the test's wallet
 
 
 def rss_mb(pid: int) -> float:
@@ -52,7 +53,8 @@ def client_from(w: Wallet, address: str) -> httpx.Client:
 def test_a_burst_of_wrong_passwords_is_bounded_and_locks_nobody_else_out(
     wenv: WalletEnv, tmp_path: Path
 ) -> None:
-    with wenv.own_wallet(tmp_path / "signin", relayer=4, env=REAL_KDF) as w:
+    env = {**REAL_KDF, "CREDLEDGER_WALLET_API__TRUSTED_PROXIES": f'["{PROXY}/32"]'}
+    with wenv.own_wallet(tmp_path / "signin", relayer=4, env=env) as w:
         assert w.proc is not None
         uscc = new_uscc()
         w.register(uscc, "上海登录测试有限公司")
@@ -121,6 +123,15 @@ def test_a_burst_of_wrong_passwords_is_bounded_and_locks_nobody_else_out(
             ]  # fmt: skip
         assert codes == [401] * LIMIT + [429] * 3
         assert checks(w) - before == LIMIT
+        # from the configured proxy, X-Forwarded-For names the client: each its own budget
+        with client_from(w, PROXY) as proxy:
+
+            def via(client: str) -> int:
+                return proxy.post("/v1/sessions", json={"uscc": fresh, "password": "wrong 123456"},
+                                  headers={"X-Forwarded-For": client}).status_code  # fmt: skip
+
+            assert [via("192.0.2.1") for _ in range(LIMIT + 1)] == [401] * LIMIT + [429]
+            assert via("192.0.2.2") == 401
 
 
 def test_page_forms_from_another_origin_are_refused(wallet: Wallet, enterprise: Enterprise) -> None:

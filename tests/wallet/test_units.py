@@ -123,3 +123,14 @@ def test_login_throttle_account_ceiling_gives_each_address_one_guess() -> None:
     with pytest.raises(TooManyAttemptsError):
         t.admit("x", "c0")  # failed once already: no second guess while the account is over
     t.done(t.admit("x", "fresh"), failed=False)  # the rightful user's clean address: admitted
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    from credledger.node.core.errors import ConfigError
+    from credledger.wallet.settings import load_wallet_settings
+
+    ok = load_wallet_settings(api={"trusted_proxies": ["10.0.0.5", "192.168.0.0/16", "::1"]})
+    assert ok.api.trusted_proxies == ["10.0.0.5", "192.168.0.0/16", "::1"]
+    assert ok.api.header_timeout == 10.0 and load_wallet_settings().api.trusted_proxies == []
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_wallet_settings(api={"trusted_proxies": ["proxy.example"]})
