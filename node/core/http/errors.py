@@ -12,6 +12,8 @@
   parser errors) → the same shape; a parser error caused by a ``CredledgerError`` answers as that;
 * a number too long for Python's ``int`` (more than 4,300 digits, ``ValueError`` from ``int()``
   anywhere in a handler) → ``422 invalid_input`` (``number_too_long``), never a 500;
+* every log record of the process passes a scrubber (:func:`install_log_scrubber`): a message or
+  a traceback holding a citizen ID number is logged with that text withheld;
 * anything else → ``500 internal_error`` with an ``errorId`` that is also in the log line
   (with the traceback), so an operator can find what a caller reports.
 
@@ -23,7 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Any
+import traceback
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -125,7 +128,44 @@ def invalid_input(problems: list[dict[str, Any]]) -> JSONResponse:
     )
 
 
+WITHHELD = "(withheld: it held a citizen ID number)"
+
+
+def _scrub(record: logging.LogRecord) -> logging.LogRecord:
+    """A log record with any citizen ID in its message or its exception's text withheld (a
+    traceback keeps its frames and the exception's type)."""
+    try:
+        text = record.getMessage()
+    except Exception:  # a malformed record: the formatter will say so
+        return record
+    if contains_citizen_id(text):
+        record.msg, record.args = f"{record.name}: a log message {WITHHELD}", ()
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is not None and contains_citizen_id("".join(traceback.format_exception(exc))):
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        record.exc_info = None
+        record.exc_text = f"Traceback (most recent call last):\n{frames}{type(exc).__name__}: "
+        record.exc_text += f"the message {WITHHELD}"
+    return record
+
+
+def install_log_scrubber() -> None:
+    """Every log record of the process (uvicorn's "Exception in ASGI application" too) passes
+    :func:`_scrub`: no citizen ID reaches a log file through a message or a traceback. Once."""
+    old = logging.getLogRecordFactory()
+    if getattr(old, "credledger_scrubs", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _scrub(old(*args, **kwargs))
+
+    cast(Any, factory).credledger_scrubs = True
+    logging.setLogRecordFactory(factory)
+
+
 def install_error_handlers(app: FastAPI, log: logging.Logger, service: str = "node") -> None:
+    install_log_scrubber()
+
     @app.exception_handler(CredledgerError)
     async def _credledger_error(_: Request, exc: CredledgerError) -> JSONResponse:
         return error_response(exc)
