@@ -3,11 +3,11 @@
 
 **Header deadline.** uvicorn waits for a request's headers as long as they trickle in (one byte a
 second holds a connection for ever; a thousand such connections hold a thousand sockets). The
-protocol classes here arm a timer when a connection is made and when a new request begins on a
-kept-alive connection, disarm it when the request's headers are complete, and close the
-connection when it fires: a request's headers must be complete within ``header_timeout`` seconds
-of the connection (or of the request's first byte). Nothing runs per request beyond arming and
-cancelling that timer; bodies are bounded by the body timeouts of
+protocol classes here arm a timer when a connection is made, and on a kept-alive connection when
+a read ends inside a request's headers; they disarm it when the headers are complete and close
+the connection when it fires: a request's headers must be complete within ``header_timeout``
+seconds of the connection (or of the read that began the request). A request whose headers come
+in one read costs two attribute writes; bodies are bounded by the body timeouts of
 :class:`~credledger.node.core.http.limits.BodyLimitMiddleware`, idle kept-alive connections by
 uvicorn's keep-alive timeout.
 
@@ -62,7 +62,11 @@ def _deadline_protocol() -> type[asyncio.Protocol]:
         return _h11_protocol()
 
     class HttpToolsHeaderDeadline(_HeaderDeadline, HttpToolsProtocol):
-        """uvicorn's httptools protocol with the header deadline."""
+        """uvicorn's httptools protocol with the header deadline. A request whose headers come
+        in one read (the usual case) costs two attribute writes: the timer is armed only at
+        the connection and when a read ends inside a request's headers."""
+
+        _in_headers = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -72,11 +76,17 @@ def _deadline_protocol() -> type[asyncio.Protocol]:
             self._disarm_header_timer()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_headers:  # a request began and its headers are not complete yet
+                self._arm_header_timer()
+
         def on_message_begin(self) -> None:
-            self._arm_header_timer()  # a new request on a kept-alive connection
+            self._in_headers = True
             super().on_message_begin()
 
         def on_headers_complete(self) -> None:
+            self._in_headers = False
             self._disarm_header_timer()
             super().on_headers_complete()
 
