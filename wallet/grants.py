@@ -308,6 +308,8 @@ class GrantService:
             "grantedBy": row["created_by"],
             "grantedAt": row["created_at"],
         }
+        if row["source"] == "chain":  # adopted by the reconciler: the wallet had no row
+            body["recoveredFromChain"] = True
         if row["revoked_tx"]:
             body["revokedTransaction"] = row["revoked_tx"]
             body["revokedBy"] = row["revoked_by"]

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 BLOCK_SPAN = 10_000  # blocks per eth_getLogs
 HOLDERS_PER_QUERY = 200  # holder topics per eth_getLogs
-DEFAULT_INTERVAL = 2.0  # seconds between head reads
+DEFAULT_INTERVAL = 5.0  # seconds between head reads (the first pass runs at start)
 CURSOR_WRITE_EVERY = 1000  # blocks the stored cursor may lag the in-memory one when nothing happens
 
 

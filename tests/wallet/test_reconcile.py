@@ -146,6 +146,7 @@ def test_kill_during_grant_burst_loses_no_grant_and_retries_grant_once(
     t0 = time.monotonic()
     rows = wait_listed(own, token, on_chain)
     recovered = on_chain - {a["grantId"] for a in answered.values()}
+    assert {gid for gid in recovered if rows[gid].get("recoveredFromChain")} == recovered
     print(f"{len(answered)} answered, {len(on_chain)} on chain, {len(recovered)} recovered "
           f"in {time.monotonic() - t0:.1f} s")  # fmt: skip
     for gid in on_chain:
@@ -192,6 +193,7 @@ def test_grants_and_revocations_made_elsewhere_are_adopted(wenv: WalletEnv, own:
     g = rows[gid]
     assert g["state"] == "active" and g["maxUses"] == 2 and g["assetKind"] == "material"
     assert g["grantedBy"] == "chain" and g["purpose"]["code"] == "AUDIT"
+    assert g["recoveredFromChain"] is True
     assert g["transactionHash"] == hex32(bytes(receipt["transactionHash"]))
 
     sig = relay.sign_revoke(holder, req.asset_id, bank, AUDIT, deadline)
