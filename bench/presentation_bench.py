@@ -102,7 +102,7 @@ WRK_CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 LUA = """
 tokens = {{}}
 for line in io.lines("{tokens}") do tokens[#tokens + 1] = line end
-i, valid, other = 0, 0, 0
+i, valid, other, first_other = 0, 0, 0, nil
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {clerk}"
@@ -115,6 +115,7 @@ response = function(status, headers, body)
   if status == 200 and string.find(body, '"verdict":"VALID"', 1, true) then
     valid = valid + 1
   else
+    if other == 0 then first_other = status .. " " .. string.sub(body, 1, 300) end
     other = other + 1
   end
 end
@@ -123,6 +124,7 @@ setup = function(thread) table.insert(threads, thread) end
 done = function(summary, latency, requests)
   for _, t in ipairs(threads) do
     io.write(string.format("VALID %d OTHER %d\\n", t:get("valid"), t:get("other")))
+    if t:get("first_other") then io.write("FIRST OTHER " .. t:get("first_other") .. "\\n") end
   end
 end
 """
@@ -137,6 +139,11 @@ def wrk(url: str, seconds: int, script: Path | None = None) -> dict[str, float]:
         "p99": m["p99_ms"],
         "valid": int(counts.group(1)) if counts else -1,
         "other": int(counts.group(2)) if counts else -1,
+        **(
+            {"first_other": first.group(1)}
+            if (first := re.search(r"FIRST OTHER (.*)", out))
+            else {}
+        ),
     }
 
 

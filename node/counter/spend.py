@@ -20,10 +20,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from credledger.node.core.contracts.presentation_ledger import PresentationLedger, Spend
-from credledger.node.core.errors import ChainError
 from credledger.node.groupcommit import GroupCommitter
 
 from .store import CounterStore, Pending
@@ -44,33 +44,40 @@ class SpendResult:
     by: Spend | None = None
 
 
+#: a caller's place in its group: the group's results (when its receipt is in), its index
+_Slot = tuple["Future[list[SpendResult | None]]", int]
+
+
 class NetworkSpends:
-    """Spends through ``ledger`` (a binding with the node's sender)."""
+    """Spends through ``ledger`` (a binding with the node's sender).
+
+    One thread signs and sends each group (the nonce order is the send order); the receipts
+    are awaited on a second thread, so the next group is sent while the previous one is being
+    mined (each group is decided by its own receipt alone)."""
 
     def __init__(self, ledger: PresentationLedger) -> None:
         self.ledger = ledger
         assert ledger.sender is not None
         self.address = ledger.sender.address
-        self._writer: GroupCommitter[bytes, SpendResult | None] = GroupCommitter(
+        self._waiter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="counter-spend-wait")
+        self._writer: GroupCommitter[bytes, _Slot] = GroupCommitter(
             self._send, name="counter-spend", max_group=MAX_GROUP
         )
 
     def spend(self, statement: bytes, timeout: float = 60.0) -> SpendResult | None:
         """Spend ``statement``; None when the chain did not answer in ``timeout`` seconds."""
         try:
-            return self._writer.write(statement, timeout)
+            group, index = self._writer.write(statement, timeout)
+            return group.result(timeout)[index]
         except TimeoutError:
             return None
 
-    def _send(self, statements: list[bytes]) -> list[SpendResult | None]:
+    def _send(self, statements: list[bytes]) -> list[_Slot]:
         group = list(dict.fromkeys(statements))
-        mine: set[bytes] | None = None
+        tx_hash: bytes | None = None
         for attempt in range(ATTEMPTS):
             try:
-                mine = self.ledger.spent_in(self.ledger.spend(group))
-                break
-            except ChainError as exc:  # not mined in time, or reverted: nothing is known
-                log.warning("spending %d statements failed: %s", len(group), exc)
+                tx_hash = self.ledger.send_spend(group)
                 break
             except Exception as exc:  # refused before it was sent (a nonce another process
                 # using this key took, the RPC down): a spend is idempotent, send it again
@@ -78,7 +85,21 @@ class NetworkSpends:
                 assert self.ledger.sender is not None
                 self.ledger.sender.nonces.reset()
                 time.sleep(0.05 * (attempt + 1))
-        if mine is None:
+        results: Future[list[SpendResult | None]]
+        if tx_hash is None:
+            results = Future()
+            results.set_result([None] * len(statements))
+        else:
+            results = self._waiter.submit(self._decide, tx_hash, group, statements)
+        return [(results, i) for i in range(len(statements))]
+
+    def _decide(
+        self, tx_hash: bytes, group: list[bytes], statements: list[bytes]
+    ) -> list[SpendResult | None]:
+        try:
+            mine = self.ledger.spent_in(self.ledger.wait_spend(tx_hash, group))
+        except Exception as exc:  # not mined in time, reverted, the RPC gone: nothing is known
+            log.warning("spending %d statements failed: %s", len(group), exc)
             return [None] * len(statements)
         out: list[SpendResult | None] = []
         for s in statements:
@@ -102,6 +123,7 @@ class NetworkSpends:
 
     def close(self) -> None:
         self._writer.close()
+        self._waiter.shutdown(wait=False)
 
 
 #: finish(pending, spend result or None for a record that waits for no spend) -> resolved
