@@ -52,6 +52,7 @@ from credledger.wallet.callers import (
     clean_name,
     person_json,
 )
+from credledger.wallet.scan import refuse_personal_ids
 from credledger.wallet.sessions import LoginThrottle, Sessions
 from credledger.wallet.settings import SecuritySettings
 from credledger.wallet.store import WalletStore
@@ -196,6 +197,8 @@ class AccountService:
     def login(
         self, uscc: str, password: str, login: str | None = None, client: str = "?"
     ) -> dict[str, Any]:
+        # an ID typed as a login (API or page) never reaches a throttle key, a log or an event
+        refuse_personal_ids(login, "login")
         return self.sessions.login(uscc, password, login, client)
 
     def logout(self, caller: Caller) -> None:
