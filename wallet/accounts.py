@@ -53,7 +53,7 @@ from credledger.wallet.callers import (
     person_json,
 )
 from credledger.wallet.scan import refuse_personal_ids
-from credledger.wallet.sessions import LoginThrottle, Sessions
+from credledger.wallet.sessions import BoundedPasswords, LoginThrottle, Sessions
 from credledger.wallet.settings import SecuritySettings
 from credledger.wallet.store import WalletStore
 
@@ -75,7 +75,7 @@ class AccountService:
         self.store = store
         self.settings = settings
         self.master = master
-        self.passwords = crypto.Passwords(
+        self.passwords = BoundedPasswords(  # argon2 at most one per core (sessions.py)
             crypto.KdfParams(
                 settings.argon2_time_cost,
                 settings.argon2_memory_kib,

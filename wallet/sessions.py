@@ -44,6 +44,39 @@ def hashing_slots() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class BoundedPasswords(crypto.Passwords):
+    """:class:`~credledger.wallet.crypto.Passwords` whose argon2 runs (hash, verify, key
+    derivation: 64 MiB each by default) take one of :func:`hashing_slots` slots: a burst of
+    sign-ins, registrations or password changes queues instead of hashing in parallel, bounding
+    memory. A caller that waits :data:`HASH_QUEUE_SECONDS` for a slot gets
+    :class:`TooManyAttemptsError` (429, retry in 1 s)."""
+
+    def __init__(self, params: crypto.KdfParams, slots: int | None = None) -> None:
+        super().__init__(params)
+        self._slots = threading.BoundedSemaphore(slots or hashing_slots())
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=HASH_QUEUE_SECONDS):
+            raise TooManyAttemptsError("too many sign-ins at once; try again in 1 s", retry_after=1)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def hash(self, password: str) -> str:
+        with self._slot():
+            return super().hash(password)
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        with self._slot():
+            return super().verify(stored, password)
+
+    def kek(self, password: str, salt: bytes) -> bytes:
+        with self._slot():
+            return super().kek(password, salt)
+
+
 class LoginThrottle:
     """Who may try a password now: failed sign-ins counted per (account, client), per client and
     per account, each in any ``window`` seconds, exactly (the shared :class:`RateLimiter`'s
@@ -147,23 +180,9 @@ class Sessions:
         self._unlocked: OrderedDict[str, LocalAccount] = OrderedDict()
         self._unlocked_lock = threading.Lock()
         self._open_lock = threading.Lock()
-        # argon2 (64 MiB each by default) at most one per core: a burst of sign-ins queues here
-        # instead of hashing in parallel, bounding memory
-        self._hashing = threading.BoundedSemaphore(hashing_slots())
         self._count_lock = threading.Lock()
         #: passwords evaluated since start (the wallet's /health shows it)
         self.password_checks = 0
-
-    @contextlib.contextmanager
-    def _hashing_slot(self) -> Iterator[None]:
-        """One of the hashing slots, or :class:`TooManyAttemptsError` after
-        :data:`HASH_QUEUE_SECONDS` of waiting (nothing is counted against anyone then)."""
-        if not self._hashing.acquire(timeout=HASH_QUEUE_SECONDS):
-            raise TooManyAttemptsError("too many sign-ins at once; try again in 1 s", retry_after=1)
-        try:
-            yield
-        finally:
-            self._hashing.release()
 
     def login(
         self, uscc: str, password: str, login: str | None = None, client: str = "?"
@@ -171,28 +190,27 @@ class Sessions:
         code = normalise_uscc(uscc)
         who = (login or LEGAL_REP_LOGIN).strip().lower()
         keys = self.throttle.admit(f"{code}:{who}", client)
-        failed: bool | None = None  # not evaluated (the hashing queue was full)
+        failed: bool | None = None  # not evaluated (no hashing slot: BoundedPasswords)
         try:
-            with self._hashing_slot():
-                row = self.store.one(
-                    "SELECT p.* FROM people p JOIN enterprises e ON e.id = p.enterprise_id"
-                    " WHERE e.uscc=? AND p.login=?",
-                    code,
-                    who,
+            row = self.store.one(
+                "SELECT p.* FROM people p JOIN enterprises e ON e.id = p.enterprise_id"
+                " WHERE e.uscc=? AND p.login=?",
+                code,
+                who,
+            )
+            ok = self.passwords.verify(row["password_hash"] if row else None, password)
+            with self._count_lock:
+                self.password_checks += 1
+            failed = not ok or row is None
+            if failed or row is None:
+                log.warning(
+                    "failed sign-in (account %s, client %s)",
+                    crypto.hash_token(f"{code}:{who}")[:12],
+                    client,
                 )
-                ok = self.passwords.verify(row["password_hash"] if row else None, password)
-                with self._count_lock:
-                    self.password_checks += 1
-                failed = not ok or row is None
-                if failed or row is None:
-                    log.warning(
-                        "failed sign-in (account %s, client %s)",
-                        crypto.hash_token(f"{code}:{who}")[:12],
-                        client,
-                    )
-                    raise UnauthorizedError("wrong USCC, login or password")
-                if row["wrapped_passphrase"] is not None:
-                    kek = self.passwords.kek(password, bytes(row["kek_salt"]))
+                raise UnauthorizedError("wrong USCC, login or password")
+            if row["wrapped_passphrase"] is not None:
+                kek = self.passwords.kek(password, bytes(row["kek_salt"]))
         finally:
             self.throttle.done(keys, failed=failed)
         if row["role"] == "agent" and row["until"] is not None and row["until"] <= time.time():

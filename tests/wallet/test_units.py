@@ -134,3 +134,16 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert ok.api.header_timeout == 10.0 and load_wallet_settings().api.trusted_proxies == []
     with pytest.raises(ConfigError, match="trusted_proxies"):
         load_wallet_settings(api={"trusted_proxies": ["proxy.example"]})
+
+
+def test_password_hashing_waits_for_a_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    from credledger.wallet import crypto, sessions
+
+    pw = sessions.BoundedPasswords(crypto.KdfParams(1, 1024, 1, 1024), slots=1)
+    stored = pw.hash("a password 123")
+    assert pw.verify(stored, "a password 123") and not pw.verify(stored, "another one 123")
+    monkeypatch.setattr(sessions, "HASH_QUEUE_SECONDS", 0.2)
+    with pw._slot(), pytest.raises(TooManyAttemptsError) as e:  # the one slot is taken
+        pw.verify(stored, "a password 123")
+    assert e.value.retry_after == 1
+    assert pw.verify(stored, "a password 123")  # released
