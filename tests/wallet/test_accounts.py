@@ -196,8 +196,12 @@ def test_external_address_signs_with_eth_sign_typed_data_v4(
     registry = ConsentRegistry(wenv.chain, wenv.contracts["ConsentRegistry"])
     aid, audit = parse_hash(m["id"]), purpose_of("AUDIT")
     assert registry.is_authorized(holder.address, aid, bank, audit)
-    # a replayed or foreign signature is refused without a transaction
-    assert wallet.post("/v1/grants", tok, json=signed).status_code in (403, 409)
+    # a replayed signature makes no transaction: the identical grant is the answer
+    again = wallet.ok(wallet.post("/v1/grants", tok, json=signed), 201)
+    assert again["existing"] is True and again["transactionHash"] == g["transactionHash"]
+    # a signature over other terms is refused without a transaction
+    foreign = {**signed, "maxUses": 2}
+    assert wallet.post("/v1/grants", tok, json=foreign).status_code in (403, 409)
     # revoke, signed the same way
     assert wallet.post(f"/v1/grants/{g['grantId']}/revoke", tok).status_code == 409
     rv = wallet.ok(wallet.post(f"/v1/grants/{g['grantId']}/revoke/typed-data", tok))
