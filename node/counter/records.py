@@ -6,6 +6,7 @@ licence service's document checks, so ``GET /v1/verifications/{id}`` and its rec
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -99,6 +100,11 @@ class PresentationRecords:
             return RecordReceipt(id=vid, recordHash="0x" + rhash.hex(), anchorStatus="queued")
         status = self.log.write(Verification(vid, rhash, record, licence_ids))
         return RecordReceipt(id=vid, recordHash="0x" + rhash.hex(), anchorStatus=status)
+
+    def stored(self, vid: str) -> dict[str, Any] | None:
+        """The record ``vid`` as written to the licence database, or None."""
+        row = self.log.database.query_one("SELECT record FROM verifications WHERE id=?", (vid,))
+        return json.loads(row[0]) if row is not None else None
 
 
 def licence_ids(assets: list[AssetCheck]) -> tuple[bytes, ...]:

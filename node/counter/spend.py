@@ -153,8 +153,11 @@ class Reconciler:
     def run_once(self) -> int:
         """One pass; the number of records still pending."""
         left = 0
+        # rows first, then the running checks: a check is running before its row exists, so a
+        # row read here whose check is not running any more was left by a finished check
+        rows = self.store.pending()
         busy = self.running()
-        for p in self.store.pending():
+        for p in rows:
             if p.verification_id in busy:
                 continue
             result: SpendResult | None = None

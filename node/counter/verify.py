@@ -239,6 +239,11 @@ class PresentationVerifier:
         """The reconciler's step for a record left pending by a crash or a chain outage:
         spent by this node → its VALID record; by another → REPLAYED; by nobody → REFUSED
         ``NOT_ACCEPTED`` and the take given back (the token was never accepted)."""
+        written = self.records.stored(p.verification_id)
+        if written is not None:  # its check wrote it; only the resolve was lost
+            verdict = written["verdict"] if p.spend else None
+            self.store.resolve_now(p.verification_id, verdict, summary_of(written))
+            return True
         record, listed, release = p.record, None, False
         if p.spend:
             if result is None:
