@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from credledger.node.core.contracts.presentation_ledger import PresentationLedger
 from credledger.node.core.signer import dev_account
+from credledger.node.devnet import free_port
 from tests.node.counter.conftest import TOKENS, Parties, counter_config, lid, wait_for
 from tests.node.licences.conftest import TOKENS as LICENCE_TOKENS
 from tests.node.licences.conftest import LicenceChain, _node_b_config
@@ -106,7 +108,11 @@ def test_a_token_is_valid_once_on_the_whole_network(
 def test_one_token_at_two_nodes_at_once_is_valid_exactly_once(
     parties: Parties, others: dict[str, Node]
 ) -> None:
-    nodes = [parties.node, others["R0"], others["R5"]]
+    # three nodes with three chain keys: C, the replica R5 and the other department D (two
+    # processes sharing one key race for its nonces, for every transaction they send: the
+    # sequential test above covers that replica)
+    clerks = {"C": TOKENS["clerk"], "R5": TOKENS["clerk"], "D": LICENCE_TOKENS["clerk_b"]}
+    nodes = [parties.node, others["R5"], others["D"]]
     issued = parties.issue()
     wait_indexed(parties, nodes)
     for _ in range(4):
@@ -121,13 +127,13 @@ def test_one_token_at_two_nodes_at_once_is_valid_exactly_once(
             answers: list[dict[str, Any]] = answers,
         ) -> None:
             gate.wait()
-            answers.append(check(node, token))
+            answers.append(check(node, token, clerks[node.name]))
 
         threads = [threading.Thread(target=one, args=(n,)) for n in nodes]
         for th in threads:
             th.start()
         for th in threads:
-            th.join(timeout=60)
+            th.join(timeout=90)
         verdicts = sorted(a["verdict"] for a in answers)
         assert verdicts == ["REFUSED", "REFUSED", "VALID"], answers
         assert all(codes(a) == ["REPLAYED"] for a in answers if a["verdict"] == "REFUSED")
@@ -206,3 +212,102 @@ def test_kill_9_during_checks_leaves_no_spent_token_without_its_record(
         print(f"kill -9: {len(answered)} answered, {lost} lost, {len(spent)} spent by the node")
     finally:
         node.stop()
+
+
+class Cut:
+    """A TCP forwarder between a node and the chain that can be cut and mended (an outage)."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.removeprefix("http://").split(":")
+        self.target = (host, int(port.rstrip("/")))
+        self.port = free_port()
+        self.server: socket.socket | None = None
+        self.conns: list[socket.socket] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def mend(self) -> None:
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(64)
+        self.server = srv
+        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+
+    def cut(self) -> None:
+        if self.server is not None:
+            with contextlib.suppress(OSError):  # wakes the accept() (close alone does not)
+                self.server.shutdown(socket.SHUT_RDWR)
+            self.server.close()
+            self.server = None
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+        self.conns.clear()
+
+    def _accept(self, srv: socket.socket) -> None:
+        while True:
+            try:
+                a, _ = srv.accept()
+            except OSError:
+                return
+            b = socket.create_connection(self.target)
+            self.conns += [a, b]
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pipe, args=(x, y), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+
+def test_a_chain_outage_answers_503_and_records_nothing_as_valid(
+    parties: Parties, lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cut = Cut(lchain.info.rpc_url)
+    cut.mend()
+    tmp = tmp_path_factory.mktemp("outage")
+    node = Node("O", cut.url, tmp / "node-O", lchain.manifest, counter_config(), 9)
+    node.start()
+    try:
+        issued = parties.issue()
+        wait_indexed(parties, [node])
+        token = parties.token([lid(issued)])
+        sh = "0x" + token.statement_hash(parties.chain_id).hex()
+        cut.cut()
+        r = node.post("/v1/verify/presentation", TOKENS["clerk"], json={"token": token.encode()})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "rpc_unavailable"
+        assert "could not be spent on the network" in r.json()["message"]
+        checks = node.ok(node.get(f"/v1/presentations/{sh}"))["verifications"]
+        assert [c["verdict"] for c in checks] == ["PENDING"]  # never VALID
+        assert ledger(parties).spent_by(bytes.fromhex(sh[2:])) is None
+        cut.mend()
+        # the reconciler finishes the record: nobody spent it, so it was not accepted and the
+        # take is given back; the holder's token is then accepted once
+        wait_for(
+            lambda: (
+                [
+                    c["verdict"]
+                    for c in node.ok(node.get(f"/v1/presentations/{sh}"))["verifications"]
+                ]
+                == ["REFUSED"]
+            ),
+            timeout=30,
+        )
+        first = node.ok(node.get(f"/v1/presentations/{sh}"))["verifications"][0]
+        assert first["reasons"] == ["NOT_ACCEPTED"]
+        assert node.ok(node.get(f"/v1/verifications/{first['id']}"))["record"]["verdict"] == (
+            "REFUSED"
+        )
+        assert check(node, token.encode())["verdict"] == "VALID"
+    finally:
+        node.stop()
+        cut.cut()
