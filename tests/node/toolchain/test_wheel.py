@@ -146,7 +146,12 @@ def test_the_installed_package_does_not_see_the_checkout(installed: Path, elsewh
     root = str(Path(__file__).resolve().parents[3])
     assert not any(p.startswith(root) for p in seen["path"] if p), seen["path"]
     assert seen["checkout"] is False
-    assert seen["artifacts"] == ["AnchorRegistry", "ConsentRegistry", "LicenceRegistry"]
+    assert seen["artifacts"] == [
+        "AnchorRegistry",
+        "ConsentRegistry",
+        "LicenceRegistry",
+        "PresentationLedger",
+    ]
     assert seen["types"] == 25
 
 
