@@ -121,7 +121,7 @@ def test_deploy_and_verify_accept_host_port(anvil: DevnetInfo, tmp_path: Path) -
         "verify-deployment", "--rpc", f"localhost:{anvil.port}", "--manifest", str(manifest)
     )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("✓") == 3
+    assert r.stdout.count("✓") == 4  # the PLAN's four contracts
 
 
 def test_without_anvil_it_says_in_one_line_how_to_get_it(

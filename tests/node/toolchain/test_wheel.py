@@ -230,7 +230,7 @@ def test_deploy_up_anchor_verify_from_a_temporary_folder(
     manifest = elsewhere / ".credledger" / "deployments" / "31337.json"
     assert manifest.is_file()
     checked = _run(installed, elsewhere, "verify-deployment", "--rpc", rpc)
-    assert checked.returncode == 0 and checked.stdout.count("✓") == 3, checked.stdout
+    assert checked.returncode == 0 and checked.stdout.count("✓") == 4, checked.stdout
 
     port = free_port()
     log = elsewhere / "up.log"
