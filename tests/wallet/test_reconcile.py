@@ -146,7 +146,10 @@ def test_kill_during_grant_burst_loses_no_grant_and_retries_grant_once(
     t0 = time.monotonic()
     rows = wait_listed(own, token, on_chain)
     recovered = on_chain - {a["grantId"] for a in answered.values()}
-    assert {gid for gid in recovered if rows[gid].get("recoveredFromChain")} == recovered
+    # a grant whose row the wallet committed before the kill but whose answer was lost is listed
+    # as the wallet's own; only grants with no row are adopted from the chain (marked so)
+    adopted = {gid for gid in on_chain if rows[gid].get("recoveredFromChain")}
+    assert adopted <= recovered, adopted - recovered
     print(f"{len(answered)} answered, {len(on_chain)} on chain, {len(recovered)} recovered "
           f"in {time.monotonic() - t0:.1f} s")  # fmt: skip
     for gid in on_chain:
