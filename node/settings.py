@@ -181,6 +181,16 @@ class ClerkSettings(BaseModel):
     token_sha256: list[str] = Field(default_factory=list)
 
 
+class CounterSettings(BaseModel):
+    """The counter's presentation checks. ``single_use``: ``network`` (default) answers VALID for a
+    single-use token only after this node's own on-chain spend on the PresentationLedger, so the
+    token is refused at every other node on the chain; ``node`` keeps the spent statements in this
+    node's database alone (no gas, no block wait; another node would accept the same token once
+    more). docs/counter.md gives the costs of each."""
+
+    single_use: Literal["network", "node"] = "network"
+
+
 class LicenceSettings(BaseModel):
     """The licence service: admin token hashes (register licence types), public URL for QR."""
 
@@ -214,6 +224,7 @@ class Settings(BaseSettings):
     departments: list[DepartmentSettings] = Field(default_factory=list)
     clerks: list[ClerkSettings] = Field(default_factory=list)
     licences: LicenceSettings = Field(default_factory=LicenceSettings)
+    counter: CounterSettings = Field(default_factory=CounterSettings)
 
     @field_validator("data_dir")
     @classmethod

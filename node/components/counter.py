@@ -51,7 +51,10 @@ def build(
         anchoring,
     )
     ledger_address = core.contracts.get("PresentationLedger")
-    if ledger_address is None:
+    if core.settings.counter.single_use == "node":
+        log.info("counter.single_use = node: single-use tokens are spent in this node only")
+        ledger_address = None
+    elif ledger_address is None:
         log.warning(
             "no PresentationLedger in the manifest; single use is per node only (deploy again)"
         )

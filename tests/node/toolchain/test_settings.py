@@ -75,3 +75,12 @@ def test_missing_config_file_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("CREDLEDGER_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(ConfigError, match="not a file"):
         load_settings()
+
+
+def test_counter_single_use_is_network_unless_set_to_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().counter.single_use == "network"
+    monkeypatch.setenv("CREDLEDGER_COUNTER__SINGLE_USE", "node")
+    assert load_settings().counter.single_use == "node"
+    monkeypatch.setenv("CREDLEDGER_COUNTER__SINGLE_USE", "nowhere")
+    with pytest.raises(ConfigError, match=r"counter\.single_use"):
+        load_settings()
