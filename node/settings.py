@@ -20,8 +20,7 @@ from pydantic_settings import (
 )
 
 from credledger.node.core import paths
-from credledger.node.core.http.server import check_proxies
-from credledger.node.core.settings import init_env_toml
+from credledger.node.core.settings import ServeSettings, init_env_toml
 
 PLACEHOLDER_SECRET = "devnet-insecure-secret-change-me"
 ChainKind = Literal["devnet", "consortium", "public"]
@@ -96,7 +95,7 @@ class RateLimitSettings(BaseModel):
     anchor_hash_burst: int = Field(default=200_000, ge=1)
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(ServeSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8600, ge=0, le=65535)
     # one uploaded file; a whole multipart request; any other (JSON) body; JSON nesting depth
@@ -112,16 +111,6 @@ class ApiSettings(BaseModel):
     # CREDLEDGER_API__SERVICE_TOKENS='[{"name": "wallet", "token_sha256": ["…"]}]'
     service_tokens: list[ServiceTokenSettings] = Field(default_factory=list)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
-    # seconds a request's headers may take before the connection is closed (slow clients)
-    header_timeout: float = Field(default=10.0, gt=0)
-    # addresses / CIDRs of reverse proxies whose X-Forwarded-For names the client (none: the
-    # peer address is the client, whatever the headers say)
-    trusted_proxies: list[str] = Field(default_factory=list)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, v: list[str]) -> list[str]:
-        return check_proxies(v)
 
 
 class AnchoringSettings(BaseModel):

@@ -41,8 +41,7 @@ from pydantic_settings import (
 
 from credledger.node.core import paths
 from credledger.node.core.errors import ConfigError
-from credledger.node.core.http.server import check_proxies
-from credledger.node.core.settings import init_env_toml
+from credledger.node.core.settings import ServeSettings, init_env_toml
 
 ChainKind = Literal["devnet", "consortium", "public"]
 #: The relayer's dev account on devnets (the node uses 0 and departments 1-4 in the demos).
@@ -88,19 +87,8 @@ class SecuritySettings(BaseModel):
     max_administrators: int = Field(default=5, ge=1, le=5)
 
 
-class WalletApiSettings(BaseModel):
+class WalletApiSettings(ServeSettings):
     """How the wallet serves HTTP (``credledger.node.core.http.server``)."""
-
-    #: seconds a request's headers may take before the connection is closed (slow clients)
-    header_timeout: float = Field(default=10.0, gt=0)
-    #: addresses / CIDRs of reverse proxies whose X-Forwarded-For names the client (none: the
-    #: peer address is the client, whatever the headers say)
-    trusted_proxies: list[str] = Field(default_factory=list)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _proxies(cls, v: list[str]) -> list[str]:
-        return check_proxies(v)
 
 
 class MaterialSettings(BaseModel):

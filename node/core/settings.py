@@ -6,7 +6,25 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConfigSettingsSource
+
+from credledger.node.core.http.server import check_proxies
+
+
+class ServeSettings(BaseModel):
+    """How a service (the node, the wallet) serves HTTP: ``credledger.node.core.http.server``."""
+
+    # seconds a request's headers may take before the connection is closed (slow clients)
+    header_timeout: float = Field(default=10.0, gt=0)
+    # addresses / CIDRs of reverse proxies whose X-Forwarded-For names the client (none: the
+    # peer address is the client, whatever the headers say)
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        return check_proxies(v)
 
 
 def init_env_toml(

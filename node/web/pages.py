@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from credledger.node.api.deps import Runtime
 from credledger.node.core.errors import CredledgerError, NotFoundError
 from credledger.node.core.http import language
+from credledger.node.core.http.headers import page_headers
 from credledger.node.core.http.limits import BoundedStaticFiles
 from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.licences.catalogue import load_catalogue
@@ -195,14 +196,7 @@ def render(
 
 
 def secure_headers(resp: Response) -> None:
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    # same-origin, not no-referrer: nothing leaves for other sites either way, and under
-    # no-referrer a browser sends "Origin: null" with our own form POSTs (Fetch spec), which
-    # the cross-site check (core/http/origin.py) refuses
-    resp.headers["Referrer-Policy"] = "same-origin"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store"
+    page_headers(resp, CSP)
 
 
 def redirect(url: str) -> RedirectResponse:

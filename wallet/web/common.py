@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from credledger.node.core.errors import CredledgerError
 from credledger.node.core.http import language
+from credledger.node.core.http.headers import page_headers
 from credledger.node.core.http.origin import cross_site
 from credledger.wallet.accounts import Caller
 from credledger.wallet.runtime import WalletRuntime
@@ -139,14 +140,7 @@ def error_text(request: Request, exc: CredledgerError) -> str:
 
 
 def secure_headers(resp: Response) -> None:
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    # same-origin, not no-referrer: nothing leaves for other sites either way, and under
-    # no-referrer a browser sends "Origin: null" with our own form POSTs (Fetch spec), which
-    # the cross-site check (core/http/origin.py) refuses
-    resp.headers["Referrer-Policy"] = "same-origin"
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Cache-Control"] = "no-store"
+    page_headers(resp, CSP)
 
 
 def render(request: Request, name: str, status: int = 200, **view: Any) -> HTMLResponse:
