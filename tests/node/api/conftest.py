@@ -93,8 +93,15 @@ def _node(name: str, hchain: HChain, tmp: pytest.TempPathFactory, cfg: str) -> I
 
 @pytest.fixture(scope="session")
 def hnode(hchain: HChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """A node with the default limits (a 4 MiB multipart limit to keep the tests quick)."""
-    yield from _node("main", hchain, tmp_path_factory, config("max_request_bytes = 4194304\n"))
+    """A node with the default body limits (a 4 MiB multipart limit to keep the tests quick) and
+    write limits no test can reach: the whole session shares its admin and department tokens, so
+    the default burst of 200 writes was met by whichever test came last (a CI run answered 429 to
+    a privacy check). Rate limits are tested on `tight`."""
+    api = (
+        "max_request_bytes = 4194304\n"
+        "[api.rate_limits]\nwrites_per_minute = 6000000.0\nwrite_burst = 1000000\n"
+    )
+    yield from _node("main", hchain, tmp_path_factory, config(api))
 
 
 @pytest.fixture(scope="session")

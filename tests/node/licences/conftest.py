@@ -103,6 +103,8 @@ _GENEROUS_PUBLIC_LIMITS = """
 [api.rate_limits]
 public_per_minute = 6000000.0
 public_burst = 100000
+writes_per_minute = 6000000.0
+write_burst = 1000000
 """
 
 

@@ -14,6 +14,18 @@ from tests.support.node_process import UpProcess
 
 SUBJECT_SECRET = "licence-tests-subject-secret-0123456789"
 
+# A test node usually serves a whole session of tests that share its tokens, so the default burst
+# (200 writes per principal) is met by whichever test comes last and it answers 429 to a check of
+# something else. Nodes whose config names no rate limits get limits no test reaches; the limiter
+# itself is tested on nodes that set their own (tests/node/api `tight`).
+SHARED_NODE_LIMITS = """
+[api.rate_limits]
+writes_per_minute = 6000000.0
+write_burst = 1000000
+public_per_minute = 6000000.0
+public_burst = 1000000
+"""
+
 
 def toml_config(
     departments: list[dict[str, Any]],
@@ -61,6 +73,8 @@ class Node(UpProcess):
         signer_dev_account: int,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
+        if "rate_limits" not in config:
+            config += SHARED_NODE_LIMITS
         (workdir / "config.toml").write_text(config, encoding="utf-8")
         super().__init__(
             workdir,
