@@ -149,6 +149,12 @@ class DepartmentSettings(BaseModel):
     token_sha256: list[str] = Field(default_factory=list)
     issues: list[str] = Field(default_factory=list)
     supervises: list[str] = Field(default_factory=list)
+    #: the SM2 e-seal key (docs/standards.md "E-seals"): its encrypted keystore, the passphrase
+    #: from the env variable named here (or ``seal_passphrase``, for devnets), the SM2 user id
+    seal_keystore: Path | None = None
+    seal_passphrase_env: str = "CREDLEDGER_SEAL_PASSPHRASE"
+    seal_passphrase: SecretStr | None = None
+    seal_dist_id: str = Field(default="1234567812345678", min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _one_key(self) -> DepartmentSettings:
