@@ -123,6 +123,8 @@ class AnchoringSettings(BaseModel):
     low_balance_wei: int = Field(default=10**17, ge=0)
     anchor_gas: int = Field(default=150_000, ge=30_000, description="gas limit of anchor()")
     reorg_window: int = Field(default=64, ge=1, description="blocks re-checked for reorgs")
+    # the document fingerprint of a request that names none (docs/standards.md, SM3)
+    fingerprint: Literal["sha256", "sm3"] = "sha256"
 
 
 class IndexerSettings(BaseModel):
