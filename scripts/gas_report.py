@@ -35,10 +35,12 @@ from credledger.node.core.contracts.anchor_registry import AnchorRegistry  # noq
 from credledger.node.core.contracts.consent_registry import ConsentRegistry, purpose_of  # noqa: E402
 from credledger.node.core.contracts.eip712 import GrantRequest  # noqa: E402
 from credledger.node.core.contracts.licence_registry import (  # noqa: E402
+    KEY_KIND_SM2,
     ROLE_ISSUER,
     ROLE_SUPERVISOR,
     IssueRequest,
     LicenceRegistry,
+    Seal,
     SupervisionKind,
     serial_of,
 )
@@ -52,12 +54,16 @@ TABLE_START = "<!-- gas-table:start (scripts/gas_report.py writes this) -->"
 TABLE_END = "<!-- gas-table:end -->"
 FORMAT = "credledger-gas-report-1"
 
-# Budgets from issues 3 and 9 (total transaction gas).
+# Budgets from issues 3, 9 and 20 (total transaction gas).
 BUDGETS: dict[str, int] = {
     "LicenceRegistry.issue": 98_000,
     "LicenceRegistry.issue (no holder address)": 75_000,
     "LicenceRegistry.issueBatch(24 types) per licence": 55_000,
     "LicenceRegistry.issueBatch(24 same type) per licence": 55_000,
+    "LicenceRegistry.issueSealed": 80_000,
+    "LicenceRegistry.issueSealed (no holder address)": 80_000,
+    "LicenceRegistry.issueBatchSealed(24 types) per licence": 60_000,
+    "LicenceRegistry.issueBatchSealed(24 same type) per licence": 60_000,
     "LicenceRegistry.suspend": 32_000,
     "LicenceRegistry.reinstate": 32_000,
     "LicenceRegistry.revoke": 32_000,
@@ -86,6 +92,15 @@ NOTES: dict[str, str] = {
     "LicenceRegistry.amend": "two slots: the licence word and the document hash",
     "LicenceRegistry.bindHolder": "first binding of a licence issued without a holder address",
     "LicenceRegistry.retireKey (24 types)": "removes the key's roles for every type it had",
+    "LicenceRegistry.registerDepartmentKey (SM2, by the department)": (
+        "record word, 64-byte key (3 slots), uniqueness slot, the department's list"
+    ),
+    "LicenceRegistry.issueSealed": (
+        "issue + the seal key's word (one cold read) + LicenceSealed (r, s on chain)"
+    ),
+    "LicenceRegistry.issueBatchSealed(24 types) per licence": (
+        "the seal key is read once per batch (same key)"
+    ),
     "ConsentRegistry.grantBySig (holder's first nonce)": "licence: includes holderAndStatus",
     "ConsentRegistry.consume": "licence grant: includes the ownership read (holderAndStatus)",
     "ConsentRegistry.consume (material)": "no ownership read: the asset id commits to the holder",
@@ -96,6 +111,11 @@ NAMESPACE = "credledger-gas-report"
 T_FROM = 1_767_225_600  # 2026-01-01
 T_UNTIL = 4_102_444_800  # 2100-01-01
 HOLDER = keccak(b"subject:91310000MA1FL0XX3A")
+# the SM2 curve's base point (GB/T 32918.5), a valid public key (of private key 1)
+SM2_G = bytes.fromhex(
+    "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+    "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"
+)
 DOC = keccak(b"gas report document v1")
 
 
@@ -150,6 +170,7 @@ def measure(chain: Chain) -> dict[str, int]:
     _, r = lic.issue_batch([req(200 + i, 0) for i in range(24)])
     out["LicenceRegistry.issueBatch(24 same type)"] = int(r["gasUsed"])
     out["LicenceRegistry.issueBatch(24 same type) per licence"] = int(r["gasUsed"]) // 24
+    out.update(_measure_sealed(lic, keys["issuer"].address, keys["holder"].address, req))
     out["LicenceRegistry.suspend"] = int(lic.suspend(lid, 7)["gasUsed"])
     out["LicenceRegistry.reinstate"] = int(lic.reinstate(lid)["gasUsed"])
     sup = lic.with_sender(senders["supervisor"])
@@ -220,6 +241,32 @@ def measure(chain: Chain) -> dict[str, int]:
         ]
     )
     out.update(_measure_ledger(chain, addr["PresentationLedger"], senders["grantee"]))
+    return out
+
+
+def _measure_sealed(lic: LicenceRegistry, issuer: str, holder: str, req: Any) -> dict[str, int]:
+    """Department keys and sealed issuance: the issuer registers its SM2 key, then seals."""
+    key_id, r = lic.register_department_key(issuer, KEY_KIND_SM2, SM2_G)
+    out = {"LicenceRegistry.registerDepartmentKey (SM2, by the department)": int(r["gasUsed"])}
+
+    def seal(i: int) -> Seal:
+        return Seal(key_id, keccak(f"gas report seal r {i}".encode()), keccak(b"s%d" % i))
+
+    lid, r = lic.issue_sealed(req(300, 1, holder_address=holder), seal(300))
+    out["LicenceRegistry.issueSealed"] = int(r["gasUsed"])
+    _, r = lic.issue_sealed(req(301, 1), seal(301))
+    out["LicenceRegistry.issueSealed (no holder address)"] = int(r["gasUsed"])
+    requests = [req(400 + i, i) for i in range(24)]
+    _, r = lic.issue_batch_sealed(requests, [seal(400 + i) for i in range(24)])
+    out["LicenceRegistry.issueBatchSealed(24 types)"] = int(r["gasUsed"])
+    out["LicenceRegistry.issueBatchSealed(24 types) per licence"] = int(r["gasUsed"]) // 24
+    requests = [req(500 + i, 0) for i in range(24)]
+    _, r = lic.issue_batch_sealed(requests, [seal(500 + i) for i in range(24)])
+    out["LicenceRegistry.issueBatchSealed(24 same type)"] = int(r["gasUsed"])
+    out["LicenceRegistry.issueBatchSealed(24 same type) per licence"] = int(r["gasUsed"]) // 24
+    r = lic.amend_sealed(lid, DOC, T_UNTIL, seal(302))
+    out["LicenceRegistry.amendSealed"] = int(r["gasUsed"])
+    out["LicenceRegistry.retireDepartmentKey"] = int(lic.retire_department_key(key_id)["gasUsed"])
     return out
 
 

@@ -25,6 +25,12 @@ import {ILicenceRegistry} from "./interfaces/ILicenceRegistry.sol";
 ///      act or be authorised again, while its licences stay valid and stay in the hands of the type's
 ///      current issuers.
 ///
+///      Department keys (SM2 e-seal keys, P-256 credential keys) are a registry of their own beside the
+///      transaction keys: numbered 1, 2, …, each one word (department, kind, retiredAt, registeredAt) and
+///      its public key. A sealed issuance or amendment reads that one word and accepts the seal only if
+///      the key is the caller's own SM2 key and not retired; the SM2 signature itself is checked off
+///      chain (the EVM has no SM2), against the registered key, by anyone holding the metadata.
+///
 ///      Governance is OpenZeppelin AccessControlDefaultAdminRules: a single default admin, handed
 ///      over in two steps after a delay, so the admin can later be a consortium multisig.
 contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
@@ -36,6 +42,10 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     uint8 public constant ROLE_ISSUER = 1;
     /// @notice Per-type role bit: may suspend and reinstate licences of the type.
     uint8 public constant ROLE_SUPERVISOR = 2;
+    /// @notice Department key kind: an SM2 e-seal key (GM/T 0003 curve, 64-byte x || y).
+    uint8 public constant KEY_KIND_SM2 = 1;
+    /// @notice Department key kind: a P-256 (secp256r1) credential-signing key (64-byte x || y).
+    uint8 public constant KEY_KIND_P256 = 2;
 
     // A licence's state is one packed word (one storage slot), laid out from the low bits:
     // holder (160) | keyIndex (16) | typeIndex (16) | status (8) | version (16) | validUntil (40).
@@ -54,6 +64,20 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     // permission and both indices ((word >> 8) << 160 is the licence word's key and type fields).
     // A department key's own word is: keyIndex (16) | retiredAt (64) << 16.
 
+    // A department key's record (an e-seal or credential key, numbered by keyId) is one word:
+    // department (160) | kind (8) << 160 | retiredAt (40) << 168 | registeredAt (40) << 208, so a seal
+    // is accepted when the low 208 bits are exactly `caller | KEY_KIND_SM2 << 160` (the caller's own
+    // SM2 key, not retired): one storage read and one comparison.
+    uint256 private constant _DK_KIND_SHIFT = 160;
+    uint256 private constant _DK_RETIRED_SHIFT = 168;
+    uint256 private constant _DK_REGISTERED_SHIFT = 208;
+    uint256 private constant _DK_CHECK_MASK = (uint256(1) << 208) - 1;
+    // The curves of the key kinds (both have a = p - 3): SM2 (GB/T 32918.5) and P-256 (SEC 2).
+    uint256 private constant _SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF;
+    uint256 private constant _SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93;
+    uint256 private constant _P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF;
+    uint256 private constant _P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B;
+
     mapping(bytes32 licenceId => uint256 state) private _licences;
     mapping(bytes32 licenceId => bytes32 docHash) private _docHashes;
     mapping(bytes32 typeId => LicenceType) private _types;
@@ -69,6 +93,11 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     mapping(uint16 keyIndex => address department) private _keyAddresses;
     // Every type index a key was ever authorised for, so `retireKey` can remove its roles.
     mapping(address department => uint32[] typeIndices) private _typesOf;
+    uint32 private _departmentKeyCount;
+    mapping(uint32 keyId => uint256 record) private _departmentKeys;
+    mapping(uint32 keyId => bytes publicKey) private _departmentKeyBytes;
+    mapping(bytes32 publicKeyHash => uint32 keyId) private _departmentKeyIdOf;
+    mapping(address department => uint32[] keyIds) private _departmentKeyIdsOf;
 
     /// @param initialDelay Delay (seconds) of a default-admin hand-over; the deployment plan uses 1 day.
     /// @param admin The initial default admin.
@@ -138,6 +167,49 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         emit KeyRetired(key, retired);
     }
 
+    // ------------------------------------------------------------------ department keys
+
+    /// @inheritdoc ILicenceRegistry
+    function registerDepartmentKey(address department, uint8 kind, bytes calldata publicKey)
+        external
+        returns (uint32 keyId)
+    {
+        if (msg.sender != department && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert NotKeyManager(department, msg.sender);
+        }
+        uint256 k = _keys[department];
+        if (uint16(k) == 0) revert UnknownDepartment(department);
+        if (k >> 16 != 0) revert KeyIsRetired(department, uint64(k >> 16));
+        if (!_onCurve(kind, publicKey)) revert InvalidDepartmentKey(kind, publicKey.length);
+        bytes32 keyHash = keccak256(publicKey);
+        uint32 existing = _departmentKeyIdOf[keyHash];
+        if (existing != 0) revert DepartmentKeyExists(existing);
+        keyId = ++_departmentKeyCount;
+        _departmentKeyIdOf[keyHash] = keyId;
+        _departmentKeys[keyId] = uint256(uint160(department)) | (uint256(kind) << _DK_KIND_SHIFT)
+            | (uint256(uint40(block.timestamp)) << _DK_REGISTERED_SHIFT);
+        _departmentKeyBytes[keyId] = publicKey;
+        _departmentKeyIdsOf[department].push(keyId);
+        emit DepartmentKeyRegistered(department, keyId, kind, publicKey);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function retireDepartmentKey(uint32 keyId) external {
+        uint256 w = _departmentKeys[keyId];
+        if (w == 0) revert UnknownDepartmentKey(keyId);
+        address department = address(uint160(w));
+        if (msg.sender == department) {
+            _revertIfRetired(department);
+        } else if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert NotKeyManager(department, msg.sender);
+        }
+        uint64 retired = uint40(w >> _DK_RETIRED_SHIFT);
+        if (retired != 0) revert DepartmentKeyIsRetired(keyId, retired);
+        retired = uint40(block.timestamp);
+        _departmentKeys[keyId] = w | (uint256(retired) << _DK_RETIRED_SHIFT);
+        emit DepartmentKeyRetired(department, keyId, retired);
+    }
+
     // ------------------------------------------------------------------ issuance
 
     /// @inheritdoc ILicenceRegistry
@@ -168,6 +240,52 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
             }
             licenceIds[i] =
                 _issue(r.typeId, indices, r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil);
+        }
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function issueSealed(IssueRequest calldata request, Seal calldata seal) external returns (bytes32 licenceId) {
+        uint256 indices = _issuerIndices(request.typeId);
+        _checkSealKey(seal.keyId);
+        licenceId = _issue(
+            request.typeId,
+            indices,
+            request.serial,
+            request.holder,
+            request.holderAddress,
+            request.docHash,
+            request.validFrom,
+            request.validUntil
+        );
+        _emitSealed(licenceId, 1, seal);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function issueBatchSealed(IssueRequest[] calldata requests, Seal[] calldata seals)
+        external
+        returns (bytes32[] memory licenceIds)
+    {
+        uint256 n = requests.length;
+        if (seals.length != n) revert SealCountMismatch(n, seals.length);
+        licenceIds = new bytes32[](n);
+        bytes32 lastType = bytes32(0);
+        uint256 indices = 0;
+        uint32 lastKey = 0;
+        for (uint256 i; i < n; ++i) {
+            IssueRequest calldata r = requests[i];
+            Seal calldata seal = seals[i];
+            if (i == 0 || r.typeId != lastType) {
+                indices = _issuerIndices(r.typeId);
+                lastType = r.typeId;
+            }
+            if (i == 0 || seal.keyId != lastKey) {
+                lastKey = seal.keyId;
+                _checkSealKey(lastKey);
+            }
+            bytes32 licenceId =
+                _issue(r.typeId, indices, r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil);
+            licenceIds[i] = licenceId;
+            _emitSealed(licenceId, 1, seal);
         }
     }
 
@@ -202,6 +320,17 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ILicenceRegistry
     function amend(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil) external {
+        _amend(licenceId, newDocHash, newValidUntil);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function amendSealed(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil, Seal calldata seal) external {
+        uint16 version = _amend(licenceId, newDocHash, newValidUntil);
+        _checkSealKey(seal.keyId);
+        _emitSealed(licenceId, version, seal);
+    }
+
+    function _amend(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil) private returns (uint16 version) {
         uint256 w = _authorised(licenceId, ROLE_ISSUER);
         Status status = _status(w);
         if (status == Status.Revoked) revert LicenceIsRevoked(licenceId, status);
@@ -209,7 +338,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         if (newValidUntil != 0 && newValidUntil <= block.timestamp) {
             revert InvalidValidity(licenceId, 0, newValidUntil);
         }
-        uint16 version = uint16(w >> _VERSION_SHIFT) + 1;
+        version = uint16(w >> _VERSION_SHIFT) + 1;
         _licences[licenceId] = (w & ~_VERSION_UNTIL_MASK) | (uint256(version) << _VERSION_SHIFT)
             | (uint256(newValidUntil) << _UNTIL_SHIFT);
         _docHashes[licenceId] = newDocHash;
@@ -269,6 +398,23 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     /// @inheritdoc ILicenceRegistry
     function retiredAt(address key) external view returns (uint64) {
         return uint64(_keys[key] >> 16);
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function departmentKey(uint32 keyId) external view returns (address, uint8, uint64, uint64, bytes memory) {
+        uint256 w = _departmentKeys[keyId];
+        return (
+            address(uint160(w)),
+            uint8(w >> _DK_KIND_SHIFT),
+            uint64(w >> _DK_REGISTERED_SHIFT),
+            uint40(w >> _DK_RETIRED_SHIFT),
+            _departmentKeyBytes[keyId]
+        );
+    }
+
+    /// @inheritdoc ILicenceRegistry
+    function departmentKeyIds(address department) external view returns (uint32[] memory) {
+        return _departmentKeyIdsOf[department];
     }
 
     /// @inheritdoc ILicenceRegistry
@@ -367,6 +513,51 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
             _revertIfRetired(msg.sender);
             revert NotAuthorised(licenceId, msg.sender);
         }
+    }
+
+    /// @dev Accepts a seal's key only if it is the caller's own SM2 key and not retired (one read).
+    function _checkSealKey(uint32 keyId) private view {
+        uint256 w = _departmentKeys[keyId];
+        if (w & _DK_CHECK_MASK != uint256(uint160(msg.sender)) | (uint256(KEY_KIND_SM2) << _DK_KIND_SHIFT)) {
+            address department = address(uint160(w));
+            uint8 kind = uint8(w >> _DK_KIND_SHIFT);
+            if (department != msg.sender || kind != KEY_KIND_SM2) revert InvalidSealKey(keyId, department, kind);
+            revert DepartmentKeyIsRetired(keyId, uint40(w >> _DK_RETIRED_SHIFT));
+        }
+    }
+
+    /// @dev emit LicenceSealed(licenceId, seal.keyId, version, seal.r, seal.s), encoded by hand (gas).
+    function _emitSealed(bytes32 licenceId, uint256 version, Seal calldata seal) private {
+        bytes32 topic0 = LicenceSealed.selector;
+        uint32 keyId = seal.keyId;
+        bytes32 r = seal.r;
+        bytes32 s = seal.s;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, version)
+            mstore(add(m, 0x20), r)
+            mstore(add(m, 0x40), s)
+            log3(m, 0x60, topic0, licenceId, keyId)
+        }
+    }
+
+    /// @dev Whether `publicKey` is a 64-byte x || y point on the curve of `kind` (y² = x³ - 3x + b mod p).
+    function _onCurve(uint8 kind, bytes calldata publicKey) private pure returns (bool) {
+        uint256 p;
+        uint256 b;
+        if (kind == KEY_KIND_SM2) {
+            (p, b) = (_SM2_P, _SM2_B);
+        } else if (kind == KEY_KIND_P256) {
+            (p, b) = (_P256_P, _P256_B);
+        } else {
+            return false;
+        }
+        if (publicKey.length != 64) return false;
+        uint256 x = uint256(bytes32(publicKey[:32]));
+        uint256 y = uint256(bytes32(publicKey[32:]));
+        if (x >= p || y >= p) return false;
+        uint256 rhs = addmod(mulmod(mulmod(x, x, p), x, p), mulmod(p - 3, x, p), p);
+        return mulmod(y, y, p) == addmod(rhs, b, p);
     }
 
     function _status(uint256 w) private pure returns (Status) {

@@ -77,6 +77,17 @@ interface ILicenceRegistry {
         uint40 validUntil;
     }
 
+    /// @notice A department's e-seal over a licence's GB/T 36903 metadata (see docs/standards.md).
+    /// @param keyId The department key (kind `KEY_KIND_SM2`) that made it; it must be the caller's own
+    ///        and not retired.
+    /// @param r The SM2 signature's r (GM/T 0003, SM3 with the signer's Z value), big-endian.
+    /// @param s The SM2 signature's s, big-endian.
+    struct Seal {
+        uint32 keyId;
+        bytes32 r;
+        bytes32 s;
+    }
+
     // ------------------------------------------------------------------ events
 
     /// @notice The admin registered a licence type.
@@ -123,6 +134,21 @@ interface ILicenceRegistry {
     ///         be authorised again. Licences it issued keep their validity.
     event KeyRetired(address indexed key, uint64 retiredAt);
 
+    /// @notice A department key (not a transaction key: an SM2 e-seal key, a P-256 credential key …)
+    ///         was registered for `department`.
+    /// @param kind 1: SM2 e-seal key; 2: P-256 credential key.
+    /// @param publicKey The uncompressed point x || y (64 bytes for kinds 1 and 2).
+    event DepartmentKeyRegistered(address indexed department, uint32 indexed keyId, uint8 kind, bytes publicKey);
+
+    /// @notice A department key was retired: from `retiredAt` nothing it signs is accepted on chain;
+    ///         what it signed before stays valid, and its record stays readable.
+    event DepartmentKeyRetired(address indexed department, uint32 indexed keyId, uint64 retiredAt);
+
+    /// @notice A licence version carries the e-seal (r, s) made by department key `keyId` over its
+    ///         GB/T 36903 metadata: emitted by `issueSealed` / `issueBatchSealed` (version 1) and
+    ///         `amendSealed` (the new version), right after `LicenceIssued` / `LicenceAmended`.
+    event LicenceSealed(bytes32 indexed licenceId, uint32 indexed keyId, uint32 version, bytes32 r, bytes32 s);
+
     /// @notice A supervising department recorded a fact against a holder subject.
     /// @param refHash Hash of the decision document (listing notice, penalty decision …).
     event SupervisionRecorded(
@@ -166,6 +192,24 @@ interface ILicenceRegistry {
     error KeyIsRetired(address key, uint64 retiredAt);
     /// @notice No more licence types or department keys can be registered (each is stored as a 16-bit index).
     error RegistryFull(uint256 limit);
+    /// @notice `account` may not register or retire keys of `department` (only the department itself,
+    ///         if it is a department the registry knows and not retired, or the default admin).
+    error NotKeyManager(address department, address account);
+    /// @notice `department` has never been authorised for a type (it is no department of this registry).
+    error UnknownDepartment(address department);
+    /// @notice An unknown key kind, or a public key of the wrong length or not a point of its curve.
+    error InvalidDepartmentKey(uint8 kind, uint256 length);
+    /// @notice This public key is registered already (as `keyId`); a key is registered once, ever.
+    error DepartmentKeyExists(uint32 keyId);
+    /// @notice No department key has this id.
+    error UnknownDepartmentKey(uint32 keyId);
+    /// @notice The department key was retired at `retiredAt` (it seals nothing more; retiring twice).
+    error DepartmentKeyIsRetired(uint32 keyId, uint64 retiredAt);
+    /// @notice The seal's key is not an SM2 e-seal key of the caller: it belongs to `department`
+    ///         (address(0) if there is no such key) and is of kind `kind`.
+    error InvalidSealKey(uint32 keyId, address department, uint8 kind);
+    /// @notice A sealed batch needs exactly one seal per request.
+    error SealCountMismatch(uint256 requests, uint256 seals);
 
     // ------------------------------------------------------------------ governance
 
@@ -186,6 +230,23 @@ interface ILicenceRegistry {
     ///         over them. Reverts `KeyIsRetired` if already retired, `InvalidAuthorisation` for address(0).
     function retireKey(address key) external;
 
+    // ------------------------------------------------------------------ department keys
+
+    /// @notice Registers a department key: by the department itself (an address the admin has
+    ///         authorised for some type at least once, not retired), or by the default admin for it.
+    ///         `kind` 1 is an SM2 e-seal key (GM/T 0003 curve), 2 a P-256 credential key; `publicKey` is
+    ///         the uncompressed point x || y (64 bytes), checked to lie on the kind's curve. A public
+    ///         key is registered once, ever (`DepartmentKeyExists`).
+    /// @return keyId The key's number: 1, 2, … in order of registration over all departments.
+    function registerDepartmentKey(address department, uint8 kind, bytes calldata publicKey)
+        external
+        returns (uint32 keyId);
+
+    /// @notice Retires a department key for good (the department itself, not retired, or the default
+    ///         admin): from now on seals by it are refused; seals made before stay valid. Reverts
+    ///         `DepartmentKeyIsRetired` the second time.
+    function retireDepartmentKey(uint32 keyId) external;
+
     // ------------------------------------------------------------------ issuance
 
     /// @notice Issues one licence. Only an authorised issuer of the type.
@@ -202,6 +263,16 @@ interface ILicenceRegistry {
 
     /// @notice Issues several licences (of any types the caller issues) in one transaction; all or none.
     function issueBatch(IssueRequest[] calldata requests) external returns (bytes32[] memory licenceIds);
+
+    /// @notice `issue` with the department's e-seal: also emits `LicenceSealed(licenceId, keyId, 1, r, s)`.
+    ///         The seal's key must be the caller's own SM2 key and not retired (`InvalidSealKey`,
+    ///         `DepartmentKeyIsRetired`); the signature itself is checked off chain (no SM2 on the EVM).
+    function issueSealed(IssueRequest calldata request, Seal calldata seal) external returns (bytes32 licenceId);
+
+    /// @notice `issueBatch` with one seal per request (`SealCountMismatch` otherwise); all or none.
+    function issueBatchSealed(IssueRequest[] calldata requests, Seal[] calldata seals)
+        external
+        returns (bytes32[] memory licenceIds);
 
     // ------------------------------------------------------------------ lifecycle
     // Who may: the department key that issued the licence unless it was retired, or a key currently
@@ -220,6 +291,10 @@ interface ILicenceRegistry {
     /// @notice Replaces the document and end of validity; version + 1; the old document hash no longer
     ///         verifies as current. Not on revoked licences. The licence's issuer, or an issuer of its type.
     function amend(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil) external;
+
+    /// @notice `amend` with the department's e-seal over the new version's metadata: also emits
+    ///         `LicenceSealed(licenceId, keyId, newVersion, r, s)`; the key rules of `issueSealed`.
+    function amendSealed(bytes32 licenceId, bytes32 newDocHash, uint40 newValidUntil, Seal calldata seal) external;
 
     /// @notice Binds the holder's wallet address: `holderOf(licenceId)` becomes `holderAddress` (a
     ///         re-binding moves it, and the previous holder's grants stop being authorized). Not on
@@ -248,6 +323,20 @@ interface ILicenceRegistry {
 
     /// @notice When `key` was retired (unix seconds), or 0 if it is not retired.
     function retiredAt(address key) external view returns (uint64);
+
+    /// @notice A department key's record (all zero for an unknown id; a retired key stays readable).
+    /// @return department The department it belongs to.
+    /// @return kind 1: SM2 e-seal key; 2: P-256 credential key.
+    /// @return registeredAt When it was registered (unix seconds).
+    /// @return retiredAt When it was retired (unix seconds), 0 while in service.
+    /// @return publicKey The uncompressed point x || y.
+    function departmentKey(uint32 keyId)
+        external
+        view
+        returns (address department, uint8 kind, uint64 registeredAt, uint64 retiredAt, bytes memory publicKey);
+
+    /// @notice Every key id ever registered for `department` (retired ones included), oldest first.
+    function departmentKeyIds(address department) external view returns (uint32[] memory);
 
     /// @notice Whether `docHash` is the licence's current document (false after an amendment replaced it).
     function isCurrentDocument(bytes32 licenceId, bytes32 docHash) external view returns (bool);

@@ -18,6 +18,14 @@ from web3.types import BlockIdentifier, TxReceipt
 
 from credledger.node.core.contracts import openzeppelin as _oz  # noqa: F401 - registers the OpenZeppelin errors
 from credledger.node.core.contracts._base import AdminRules
+from credledger.node.core.contracts.department_keys import (
+    KEY_KIND_P256,
+    KEY_KIND_SM2,
+    DepartmentKey,
+    DepartmentKeys,
+    Seal,
+    SealedEvent,
+)
 from credledger.node.core.contracts.errors import register
 from credledger.node.core.errors import ContractRevert
 from credledger.node.core.merkle import DocHash
@@ -308,7 +316,7 @@ register(
 # --- binding -----------------------------------------------------------------------------------
 
 
-class LicenceRegistry(AdminRules):
+class LicenceRegistry(DepartmentKeys, AdminRules):
     """LicenceRegistry at ``address``; writes are signed by ``sender`` (a department's key)."""
 
     NAME = "LicenceRegistry"
@@ -342,6 +350,31 @@ class LicenceRegistry(AdminRules):
     def issue_batch(self, requests: list[IssueRequest]) -> tuple[list[LicenceId], TxReceipt]:
         receipt = self._send(self.contract.functions.issueBatch([r.as_tuple() for r in requests]))
         return [r.licence_id for r in requests], receipt
+
+    def issue_sealed(self, request: IssueRequest, seal: Seal) -> tuple[LicenceId, TxReceipt]:
+        receipt = self._send(
+            self.contract.functions.issueSealed(request.as_tuple(), seal.as_tuple())
+        )
+        return request.licence_id, receipt
+
+    def issue_batch_sealed(
+        self, requests: list[IssueRequest], seals: list[Seal]
+    ) -> tuple[list[LicenceId], TxReceipt]:
+        receipt = self._send(
+            self.contract.functions.issueBatchSealed(
+                [r.as_tuple() for r in requests], [s.as_tuple() for s in seals]
+            )
+        )
+        return [r.licence_id for r in requests], receipt
+
+    def amend_sealed(
+        self, licence_id: bytes, new_doc_hash: bytes, new_valid_until: int, seal: Seal
+    ) -> TxReceipt:
+        return self._send(
+            self.contract.functions.amendSealed(
+                licence_id, new_doc_hash, new_valid_until, seal.as_tuple()
+            )
+        )
 
     # lifecycle
     def suspend(self, licence_id: bytes, reason_code: int) -> TxReceipt:
@@ -431,15 +464,20 @@ class LicenceRegistry(AdminRules):
 
 
 __all__ = [
+    "KEY_KIND_P256",
+    "KEY_KIND_SM2",
     "ROLE_ISSUER",
     "ROLE_SUPERVISOR",
     "SUPERVISOR_ROLE",
+    "DepartmentKey",
     "IssueRequest",
     "Licence",
     "LicenceId",
     "LicenceRegistry",
     "LicenceStatus",
     "LicenceTypeInfo",
+    "Seal",
+    "SealedEvent",
     "SupervisionKind",
     "TypeId",
     "licence_id_of",
