@@ -93,14 +93,13 @@ NOTES: dict[str, str] = {
     "LicenceRegistry.bindHolder": "first binding of a licence issued without a holder address",
     "LicenceRegistry.retireKey (24 types)": "removes the key's roles for every type it had",
     "LicenceRegistry.registerDepartmentKey (SM2, by the department)": (
-        "record word, 64-byte key (3 slots), uniqueness slot, the department's list"
+        "record, key, uniqueness, list; and the seal key set in 1 + 24 authorisation words"
     ),
     "LicenceRegistry.issueSealed": (
-        "issue + the seal key's word (one cold read) + LicenceSealed (r, s on chain)"
+        "issue + LicenceSealed (r, s); the seal key is checked in the authorisation word"
     ),
-    "LicenceRegistry.issueBatchSealed(24 types) per licence": (
-        "the seal key is read once per batch (same key)"
-    ),
+    "LicenceRegistry.amendSealed": "amend + the seal key's record (one cold read) + LicenceSealed",
+    "LicenceRegistry.retireDepartmentKey": "takes an SM2 key out of the set in 1 + 24 words",
     "ConsentRegistry.grantBySig (holder's first nonce)": "licence: includes holderAndStatus",
     "ConsentRegistry.consume": "licence grant: includes the ownership read (holderAndStatus)",
     "ConsentRegistry.consume (material)": "no ownership read: the asset id commits to the holder",
@@ -286,7 +285,7 @@ def _measure_ledger(chain: Chain, address: str, sender: TxSender) -> dict[str, i
 def report(measurements: dict[str, int]) -> dict[str, Any]:
     return {
         "format": FORMAT,
-        "about": "total transaction gas (gasUsed) on anvil; budgets from issues 3 and 9",
+        "about": "total transaction gas (gasUsed) on anvil; budgets from issues 3, 9 and 20",
         "compiler": {
             "solc": compiler.SOLC_VERSION,
             "evmVersion": compiler.EVM_VERSION,

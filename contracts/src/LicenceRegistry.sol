@@ -60,9 +60,15 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     uint256 private constant _MAX_INDEX = type(uint16).max;
 
     // A department's authorisation for a type is one packed word:
-    // roles (8) | keyIndex (16) << 8 | typeIndex (16) << 24, so issuing reads one slot for the
-    // permission and both indices ((word >> 8) << 160 is the licence word's key and type fields).
-    // A department key's own word is: keyIndex (16) | retiredAt (64) << 16.
+    // roles (8) | keyIndex (16) << 8 | typeIndex (16) << 24 | sealKeys (5 x 32) << 40, so issuing reads
+    // one slot for the permission, both indices (uint32(word >> 8) << 160 is the licence word's key and
+    // type fields) and the ids of the department's SM2 seal keys in service (0 in unused fields).
+    // A department (transaction) key's own word is: keyIndex (16) | retiredAt (64) << 16 |
+    // sealKeys (5 x 32) << 80, the master copy of the seal key set that every authorisation word of
+    // the department repeats (registering or retiring an SM2 key rewrites them all).
+    uint256 private constant _AUTH_SEALS_SHIFT = 40;
+    uint256 private constant _KEYS_SEALS_SHIFT = 80;
+    uint256 private constant _MAX_SEAL_KEYS = 5;
 
     // A department key's record (an e-seal or credential key, numbered by keyId) is one word:
     // department (160) | kind (8) << 160 | retiredAt (40) << 168 | registeredAt (40) << 208, so a seal
@@ -129,7 +135,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
             revert InvalidAuthorisation(typeId, department, roles);
         }
         uint256 k = _keys[department];
-        if (k >> 16 != 0) revert KeyIsRetired(department, uint64(k >> 16));
+        if (uint64(k >> 16) != 0) revert KeyIsRetired(department, uint64(k >> 16));
         uint16 keyIndex = uint16(k);
         if (keyIndex == 0) {
             if (_keyCount == _MAX_INDEX) revert RegistryFull(_MAX_INDEX);
@@ -139,7 +145,8 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         }
         // a word once written keeps the (non-zero) indices, so a type is listed once per key
         if (_authorisations[typeId][department] == 0) _typesOf[department].push(index);
-        _authorisations[typeId][department] = uint256(roles) | (uint256(keyIndex) << 8) | (uint256(index) << 24);
+        _authorisations[typeId][department] = uint256(roles) | (uint256(keyIndex) << 8) | (uint256(index) << 24)
+            | ((k >> _KEYS_SEALS_SHIFT) << _AUTH_SEALS_SHIFT);
         _rolesByIndex[index][department] = uint256(roles) | (uint256(keyIndex) << 8);
         emit AuthorisationSet(typeId, department, roles);
     }
@@ -148,7 +155,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     function retireKey(address key) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (key == address(0)) revert InvalidAuthorisation(bytes32(0), key, 0);
         uint256 k = _keys[key];
-        if (k >> 16 != 0) revert KeyIsRetired(key, uint64(k >> 16));
+        if (uint64(k >> 16) != 0) revert KeyIsRetired(key, uint64(k >> 16));
         uint64 retired = uint64(block.timestamp);
         _keys[key] = k | (uint256(retired) << 16);
         uint32[] storage indices = _typesOf[key];
@@ -179,7 +186,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         }
         uint256 k = _keys[department];
         if (uint16(k) == 0) revert UnknownDepartment(department);
-        if (k >> 16 != 0) revert KeyIsRetired(department, uint64(k >> 16));
+        if (uint64(k >> 16) != 0) revert KeyIsRetired(department, uint64(k >> 16));
         if (!_onCurve(kind, publicKey)) revert InvalidDepartmentKey(kind, publicKey.length);
         bytes32 keyHash = keccak256(publicKey);
         uint32 existing = _departmentKeyIdOf[keyHash];
@@ -190,6 +197,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
             | (uint256(uint40(block.timestamp)) << _DK_REGISTERED_SHIFT);
         _departmentKeyBytes[keyId] = publicKey;
         _departmentKeyIdsOf[department].push(keyId);
+        if (kind == KEY_KIND_SM2) _addSealKey(department, k, keyId);
         emit DepartmentKeyRegistered(department, keyId, kind, publicKey);
     }
 
@@ -207,6 +215,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         if (retired != 0) revert DepartmentKeyIsRetired(keyId, retired);
         retired = uint40(block.timestamp);
         _departmentKeys[keyId] = w | (uint256(retired) << _DK_RETIRED_SHIFT);
+        if (uint8(w >> _DK_KIND_SHIFT) == KEY_KIND_SM2) _removeSealKey(department, keyId);
         emit DepartmentKeyRetired(department, keyId, retired);
     }
 
@@ -245,11 +254,12 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ILicenceRegistry
     function issueSealed(IssueRequest calldata request, Seal calldata seal) external returns (bytes32 licenceId) {
-        uint256 indices = _issuerIndices(request.typeId);
-        _checkSealKey(seal.keyId);
+        uint256 a = _authorisations[request.typeId][msg.sender];
+        if (a & ROLE_ISSUER == 0) _revertNotIssuer(request.typeId);
+        if (!_inSealSet(a >> _AUTH_SEALS_SHIFT, seal.keyId)) _revertBadSealKey(seal.keyId);
         licenceId = _issue(
             request.typeId,
-            indices,
+            uint32(a >> 8),
             request.serial,
             request.holder,
             request.holderAddress,
@@ -269,21 +279,19 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         if (seals.length != n) revert SealCountMismatch(n, seals.length);
         licenceIds = new bytes32[](n);
         bytes32 lastType = bytes32(0);
-        uint256 indices = 0;
-        uint32 lastKey = 0;
+        uint256 a = 0;
         for (uint256 i; i < n; ++i) {
             IssueRequest calldata r = requests[i];
             Seal calldata seal = seals[i];
             if (i == 0 || r.typeId != lastType) {
-                indices = _issuerIndices(r.typeId);
+                a = _authorisations[r.typeId][msg.sender];
+                if (a & ROLE_ISSUER == 0) _revertNotIssuer(r.typeId);
                 lastType = r.typeId;
             }
-            if (i == 0 || seal.keyId != lastKey) {
-                lastKey = seal.keyId;
-                _checkSealKey(lastKey);
-            }
-            bytes32 licenceId =
-                _issue(r.typeId, indices, r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil);
+            if (!_inSealSet(a >> _AUTH_SEALS_SHIFT, seal.keyId)) _revertBadSealKey(seal.keyId);
+            bytes32 licenceId = _issue(
+                r.typeId, uint32(a >> 8), r.serial, r.holder, r.holderAddress, r.docHash, r.validFrom, r.validUntil
+            );
             licenceIds[i] = licenceId;
             _emitSealed(licenceId, 1, seal);
         }
@@ -449,16 +457,18 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     ///      authorised issuer of it: one storage read (a retired key has no roles left).
     function _issuerIndices(bytes32 typeId) private view returns (uint256) {
         uint256 a = _authorisations[typeId][msg.sender];
-        if (a & ROLE_ISSUER == 0) {
-            _revertIfRetired(msg.sender);
-            revert NotIssuer(typeId, msg.sender);
-        }
-        return a >> 8;
+        if (a & ROLE_ISSUER == 0) _revertNotIssuer(typeId);
+        return uint32(a >> 8);
+    }
+
+    function _revertNotIssuer(bytes32 typeId) private view {
+        _revertIfRetired(msg.sender);
+        revert NotIssuer(typeId, msg.sender);
     }
 
     function _revertIfRetired(address key) private view {
         uint256 k = _keys[key];
-        if (k >> 16 != 0) revert KeyIsRetired(key, uint64(k >> 16));
+        if (uint64(k >> 16) != 0) revert KeyIsRetired(key, uint64(k >> 16));
     }
 
     function _issue(
@@ -515,14 +525,69 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         }
     }
 
-    /// @dev Accepts a seal's key only if it is the caller's own SM2 key and not retired (one read).
+    /// @dev Accepts a seal's key only if it is the caller's own SM2 key and not retired (one read of
+    ///      the key's record; issuance checks the copy of the set in the authorisation word instead).
     function _checkSealKey(uint32 keyId) private view {
         uint256 w = _departmentKeys[keyId];
         if (w & _DK_CHECK_MASK != uint256(uint160(msg.sender)) | (uint256(KEY_KIND_SM2) << _DK_KIND_SHIFT)) {
-            address department = address(uint160(w));
-            uint8 kind = uint8(w >> _DK_KIND_SHIFT);
-            if (department != msg.sender || kind != KEY_KIND_SM2) revert InvalidSealKey(keyId, department, kind);
-            revert DepartmentKeyIsRetired(keyId, uint40(w >> _DK_RETIRED_SHIFT));
+            _revertBadSealKey(keyId);
+        }
+    }
+
+    /// @dev Why `keyId` may not seal for the caller: not its SM2 key, or retired.
+    function _revertBadSealKey(uint32 keyId) private view {
+        uint256 w = _departmentKeys[keyId];
+        address department = address(uint160(w));
+        uint8 kind = uint8(w >> _DK_KIND_SHIFT);
+        uint64 retired = uint40(w >> _DK_RETIRED_SHIFT);
+        if (department == msg.sender && kind == KEY_KIND_SM2 && retired != 0) {
+            revert DepartmentKeyIsRetired(keyId, retired);
+        }
+        revert InvalidSealKey(keyId, department, kind);
+    }
+
+    /// @dev Whether `keyId` is one of the (up to five) 32-bit seal key ids packed in `set`.
+    function _inSealSet(uint256 set, uint32 keyId) private pure returns (bool) {
+        if (keyId == 0) return false;
+        for (uint256 j; j < _MAX_SEAL_KEYS; ++j) {
+            if (uint32(set >> (32 * j)) == keyId) return true;
+        }
+        return false;
+    }
+
+    /// @dev Puts a new SM2 key into the first free field of the department's seal key set, in its key
+    ///      word and in each of its authorisation words (`k` is its key word).
+    function _addSealKey(address department, uint256 k, uint32 keyId) private {
+        uint256 set = k >> _KEYS_SEALS_SHIFT;
+        uint256 j;
+        while (uint32(set >> (32 * j)) != 0) {
+            if (++j == _MAX_SEAL_KEYS) revert TooManySealKeys(department, _MAX_SEAL_KEYS);
+        }
+        _keys[department] = k | (uint256(keyId) << (_KEYS_SEALS_SHIFT + 32 * j));
+        _updateAuthorisations(department, 0, uint256(keyId) << (_AUTH_SEALS_SHIFT + 32 * j));
+    }
+
+    /// @dev Takes a retired SM2 key out of the department's seal key set (key word and every
+    ///      authorisation word).
+    function _removeSealKey(address department, uint32 keyId) private {
+        uint256 k = _keys[department];
+        uint256 set = k >> _KEYS_SEALS_SHIFT;
+        for (uint256 j; j < _MAX_SEAL_KEYS; ++j) {
+            if (uint32(set >> (32 * j)) == keyId) {
+                _keys[department] = k & ~(uint256(type(uint32).max) << (_KEYS_SEALS_SHIFT + 32 * j));
+                _updateAuthorisations(department, uint256(type(uint32).max) << (_AUTH_SEALS_SHIFT + 32 * j), 0);
+                return;
+            }
+        }
+    }
+
+    /// @dev Every authorisation word of `department`: clear the bits of `clear`, then set those of `set`.
+    function _updateAuthorisations(address department, uint256 clear, uint256 set) private {
+        uint32[] storage indices = _typesOf[department];
+        uint256 n = indices.length;
+        for (uint256 i; i < n; ++i) {
+            bytes32 typeId = _typeIds[indices[i]];
+            _authorisations[typeId][department] = (_authorisations[typeId][department] & ~clear) | set;
         }
     }
 

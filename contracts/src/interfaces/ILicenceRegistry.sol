@@ -208,6 +208,8 @@ interface ILicenceRegistry {
     /// @notice The seal's key is not an SM2 e-seal key of the caller: it belongs to `department`
     ///         (address(0) if there is no such key) and is of kind `kind`.
     error InvalidSealKey(uint32 keyId, address department, uint8 kind);
+    /// @notice `department` has `limit` SM2 seal keys in service already; retire one first.
+    error TooManySealKeys(address department, uint256 limit);
     /// @notice A sealed batch needs exactly one seal per request.
     error SealCountMismatch(uint256 requests, uint256 seals);
 
@@ -236,7 +238,8 @@ interface ILicenceRegistry {
     ///         authorised for some type at least once, not retired), or by the default admin for it.
     ///         `kind` 1 is an SM2 e-seal key (GM/T 0003 curve), 2 a P-256 credential key; `publicKey` is
     ///         the uncompressed point x || y (64 bytes), checked to lie on the kind's curve. A public
-    ///         key is registered once, ever (`DepartmentKeyExists`).
+    ///         key is registered once, ever (`DepartmentKeyExists`). A department has at most five
+    ///         SM2 keys in service at a time (`TooManySealKeys`).
     /// @return keyId The key's number: 1, 2, … in order of registration over all departments.
     function registerDepartmentKey(address department, uint8 kind, bytes calldata publicKey)
         external

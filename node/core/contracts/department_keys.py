@@ -149,6 +149,14 @@ class InvalidSealKey(ContractRevert):
     )
 
 
+class TooManySealKeys(ContractRevert):
+    """The department has the most SM2 keys in service already (args: department, limit)."""
+
+    code = "too_many_seal_keys"
+    http_status = 409
+    template = "department {department} has {limit} seal keys in service; retire one first"
+
+
 class SealCountMismatch(ContractRevert):
     """A sealed batch needs one seal per request (args: requests, seals)."""
 
@@ -165,6 +173,7 @@ register(
     UnknownDepartmentKey,
     DepartmentKeyIsRetired,
     InvalidSealKey,
+    TooManySealKeys,
     SealCountMismatch,
 )
 
