@@ -62,8 +62,10 @@ class DepartmentKey:
     public_key: bytes  # x || y
 
     def in_service_at(self, when: int) -> bool:
-        """Whether the key was registered and not yet retired at unix time ``when``."""
-        return self.registered_at <= when and (self.retired_at == 0 or when < self.retired_at)
+        """Whether a ``LicenceSealed`` event of block time ``when`` falls in the key's service.
+        The contract refuses a seal by a retired key, so a seal in the very second of the
+        retirement came before it: the end is inclusive."""
+        return self.registered_at <= when and (self.retired_at == 0 or when <= self.retired_at)
 
 
 @dataclass(frozen=True)
