@@ -204,6 +204,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     /// @inheritdoc ILicenceRegistry
     function retireDepartmentKey(uint32 keyId) external {
         uint256 w = _departmentKeys[keyId];
+        // slither-disable-next-line incorrect-equality (0 is the no-record sentinel, not a time)
         if (w == 0) revert UnknownDepartmentKey(keyId);
         address department = address(uint160(w));
         if (msg.sender == department) {
@@ -215,6 +216,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         if (retired != 0) revert DepartmentKeyIsRetired(keyId, retired);
         retired = uint40(block.timestamp);
         _departmentKeys[keyId] = w | (uint256(retired) << _DK_RETIRED_SHIFT);
+        // slither-disable-next-line incorrect-equality (the key's kind, not a time)
         if (uint8(w >> _DK_KIND_SHIFT) == KEY_KIND_SM2) _removeSealKey(department, keyId);
         emit DepartmentKeyRetired(department, keyId, retired);
     }
@@ -540,6 +542,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         address department = address(uint160(w));
         uint8 kind = uint8(w >> _DK_KIND_SHIFT);
         uint64 retired = uint40(w >> _DK_RETIRED_SHIFT);
+        // slither-disable-next-line incorrect-equality (an address and a kind; the time is only tested for 0)
         if (department == msg.sender && kind == KEY_KIND_SM2 && retired != 0) {
             revert DepartmentKeyIsRetired(keyId, retired);
         }
@@ -573,6 +576,7 @@ contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
         uint256 k = _keys[department];
         uint256 set = k >> _KEYS_SEALS_SHIFT;
         for (uint256 j; j < _MAX_SEAL_KEYS; ++j) {
+            // slither-disable-next-line incorrect-equality (a key id, not a time)
             if (uint32(set >> (32 * j)) == keyId) {
                 _keys[department] = k & ~(uint256(type(uint32).max) << (_KEYS_SEALS_SHIFT + 32 * j));
                 _updateAuthorisations(department, uint256(type(uint32).max) << (_AUTH_SEALS_SHIFT + 32 * j), 0);
