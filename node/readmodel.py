@@ -14,6 +14,8 @@ What it holds (all keyed by raw bytes / lower-case addresses):
   address, history); indexes by document hash (current and earlier documents) and by holder;
 - licence types (``LicenceTypeRegistered``) and department authorisations (``AuthorisationSet``);
 - supervision facts per subject (``SupervisionRecorded``);
+- e-seals per licence (``LicenceSealed``) and the department keys (``DepartmentKeyRegistered``,
+  ``DepartmentKeyRetired``), so a verdict checks a seal without a contract call;
 - anchors (``AnchorRegistry.Anchored``: root -> anchorer, leaf count, anchoredAt, block).
 
 Extension point: other contracts' state (e.g. ConsentRegistry grants) plugs in as a
@@ -61,6 +63,36 @@ class TypeEntry:
 
 
 @dataclass(frozen=True)
+class SealEntry:
+    """One ``LicenceSealed``: the e-seal (r, s) of key ``key_id`` over a licence version."""
+
+    licence_id: bytes
+    key_id: int
+    version: int
+    r: bytes
+    s: bytes
+    block_number: int
+    block_time: int
+    tx_hash: str
+    log_index: int = 0
+
+
+@dataclass
+class KeyEntry:
+    """A department key (``DepartmentKeyRegistered``; ``retired_at`` 0 while in use)."""
+
+    key_id: int
+    department: str
+    kind: int
+    public_key: bytes
+    registered_at: int
+    registered_block: int
+    retired_at: int = 0
+    # where the chain retired it, (block, log index): a seal after that in chain order is refused
+    retired_pos: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
 class AnchorEntry:
     root: bytes
     anchorer: str
@@ -90,6 +122,8 @@ class ReadModel:
         self.type_events: list[Any] = []
         self.authorisations: dict[tuple[bytes, str], int] = {}
         self.anchors: dict[bytes, AnchorEntry] = {}
+        self.seals: dict[bytes, list[SealEntry]] = {}
+        self.department_keys: dict[int, KeyEntry] = {}
         for p in self._projections:
             p.clear()
 
@@ -166,6 +200,36 @@ class ReadModel:
         elif name == "AuthorisationSet":
             key = (ev.unhex(a["typeId"]), str(a["department"]).lower())
             self.authorisations[key] = int(a["roles"])
+        elif name == "LicenceSealed":
+            lid = ev.unhex(a["licenceId"])
+            self.seals.setdefault(lid, []).append(
+                SealEntry(
+                    lid,
+                    int(a["keyId"]),
+                    int(a["version"]),
+                    ev.unhex(a["r"]),
+                    ev.unhex(a["s"]),
+                    e.block_number,
+                    e.block_time,
+                    e.tx_hash,
+                    e.log_index,
+                )
+            )
+        elif name == "DepartmentKeyRegistered":
+            kid = int(a["keyId"])
+            self.department_keys[kid] = KeyEntry(
+                kid,
+                str(a["department"]),
+                int(a["kind"]),
+                ev.unhex(a["publicKey"]),
+                e.block_time,
+                e.block_number,
+            )
+        elif name == "DepartmentKeyRetired":
+            known_key = self.department_keys.get(int(a["keyId"]))
+            if known_key is not None:
+                known_key.retired_at = int(a["retiredAt"])
+                known_key.retired_pos = (e.block_number, e.log_index)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -212,6 +276,19 @@ class ReadModel:
 
     def anchor(self, root: bytes) -> AnchorEntry | None:
         return self.anchors.get(root)
+
+    def seal(self, licence_id: bytes, version: int) -> SealEntry | None:
+        """The latest ``LicenceSealed`` of this licence version, if any."""
+        found = [x for x in self.seals.get(licence_id, ()) if x.version == version]
+        return found[-1] if found else None
+
+    def department_key(self, key_id: int) -> KeyEntry | None:
+        return self.department_keys.get(key_id)
+
+    def keys_of(self, department: str) -> list[KeyEntry]:
+        """Every key registered for ``department`` (any kind), oldest first."""
+        d = department.lower()
+        return [k for k in self.department_keys.values() if k.department.lower() == d]
 
     # --- what the contract views would answer (the equivalence tests compare these) -----------
 

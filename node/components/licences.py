@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from credledger.node.anchoring.service import AnchoringService
-from credledger.node.api.routes import enterprises, licences, verifications, verify
+from credledger.node.api.routes import enterprises, licences, seals, verifications, verify
 from credledger.node.demo.licences import demo_settings
 from credledger.node.departments import SenderPool, build_departments
 from credledger.node.licences.catalogue import load_catalogue
+from credledger.node.licences.seal_store import SealStore
+from credledger.node.licences.seals import Seals, load_seal_keys
 from credledger.node.licences.service import LicenceService
 from credledger.node.licences.store import LicenceStore
 from credledger.node.runtime import Contribution, Core
@@ -20,6 +22,7 @@ log = logging.getLogger("credledger.node.licences")
 ROUTERS = (
     verify.router,
     licences.read_router,
+    seals.router,
     enterprises.read_router,
     licences.router,
     enterprises.router,
@@ -58,5 +61,16 @@ def build(core: Core, *, anchoring: AnchoringService | None) -> LicencesContribu
         anchoring=anchoring,
         public_url=settings.licences.public_url,
     )
+    # e-seals: each department's SM2 seal key, checked against the chain (registered on the demo)
+    service.ctx.seals = Seals(
+        load_seal_keys(
+            settings.departments,
+            departments,
+            service.ctx.registry,
+            register_missing=settings.licences.demo,
+        ),
+        SealStore(settings.data_dir / "seals.sqlite3"),
+    )
+    service.lifecycle.subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
     # the service is also a worker: stopping it commits the verification records still queued
     return LicencesContribution(service=service, workers=(service,), routers=ROUTERS)

@@ -23,6 +23,7 @@ from credledger.node.core.receipts import record_hash
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Department, Departments
 from credledger.node.licences.catalogue import Catalogue
+from credledger.node.licences.seals import Seals
 from credledger.node.licences.store import LicenceStore
 from credledger.node.readmodel import ReadModel
 
@@ -63,6 +64,9 @@ class LicenceContext:
         self._lock = threading.Lock()
         self._last_write_block = 0
         self._bound: dict[str, LicenceRegistry] = {}
+        # the departments' e-seal keys and this node's seal store (node/licences/seals.py); None
+        # when no department of this node seals (set by the component builder)
+        self.seals: Seals | None = None
 
     # --- writing ------------------------------------------------------------------------------
 

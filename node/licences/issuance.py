@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from web3.types import TxReceipt
@@ -24,7 +24,9 @@ from credledger.node.core.contracts.licence_registry import (
     IssueRequest,
     LicenceExists,
     LicenceId,
+    LicenceRegistry,
     NotIssuer,
+    Seal,
 )
 from credledger.node.core.errors import ForbiddenError, InputError, PayloadTooLargeError
 from credledger.node.core.identifiers import Holder, holder_from, is_citizen_id
@@ -35,6 +37,8 @@ from credledger.node.licences.coalesce import IssueCoalescer
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import encode_serial, parse_address, parse_time
 from credledger.node.licences.models import HolderShown, IssuedBatch, IssuedLicence, last_valid_day
+from credledger.node.licences.seal_store import StoredSeal
+from credledger.node.licences.seals import build_metadata
 
 log = logging.getLogger("credledger.node.licences")
 
@@ -74,6 +78,7 @@ class IssueInput:
     holder_citizen_id: str | None = field(default=None, repr=False)
     holder_address: str | None = None
     metadata: dict[str, Any] | None = None
+    holder_name: str | None = None  # GB/T 36903 持证主体 (H1: kept in metadata for enterprises)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,9 @@ class Prepared:
     holder: Holder
     request: IssueRequest
     metadata: dict[str, Any] | None
+    # the department's e-seal over the licence's GB/T 36903 metadata (None: it has no seal key)
+    seal: Seal | None = None
+    sealed: StoredSeal | None = field(default=None, repr=False)
 
     @property
     def licence_id(self) -> LicenceId:
@@ -117,6 +125,7 @@ class Prepared:
             version=1,
             transactionHash=tx_hash,
             blockNumber=block,
+            **({"seal": {"keyId": self.seal.key_id}} if self.seal else {}),
             **extra,
         )
 
@@ -181,7 +190,7 @@ class Issuance:
             if not isinstance(item.metadata, dict) or len(json.dumps(item.metadata)) > 4096:
                 raise InputError("metadata must be a JSON object under 4 KiB", field="metadata")
             refuse_personal_ids(item.metadata, "metadata")
-        return Prepared(
+        prepared = Prepared(
             licence_type=t,
             serial_number=item.serial_number.strip(),
             holder=holder,
@@ -200,6 +209,29 @@ class Issuance:
             ),
             metadata=item.metadata,
         )
+        return self._sealed(dept, prepared, item)
+
+    def _sealed(self, dept: Department, p: Prepared, item: IssueInput) -> Prepared:
+        """``p`` with its department's e-seal, when the department has a seal key."""
+        key = self.ctx.seals.key_of(dept.name) if self.ctx.seals else None
+        if key is None:
+            return p
+        r = p.request
+        md = build_metadata(
+            p.licence_type,
+            dept,
+            p.serial_number,
+            version=1,
+            holder_kind=p.holder.kind,
+            holder_code=(item.holder_citizen_id or "")
+            if p.holder.kind == "person"
+            else p.holder.display,
+            holder_name=_holder_name(item),
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+        )
+        seal, stored = key.seal(p.licence_id, 1, md)
+        return replace(p, seal=seal, sealed=stored)
 
     def _after_issue(self, p: Prepared) -> None:
         store = self.ctx.store
@@ -207,6 +239,8 @@ class Issuance:
         store.set_serial(p.licence_id, p.serial_number)
         if p.metadata:
             store.set_metadata(p.licence_id, p.metadata)
+        if p.sealed is not None and self.ctx.seals is not None:
+            self.ctx.seals.store.put(p.sealed)
 
     def issue(
         self, principal: Principal | None, item: IssueInput, idempotency_key: str | None = None
@@ -217,7 +251,7 @@ class Issuance:
 
         def work() -> IssuedLicence:
             try:
-                receipt = self._coalescer(dept).submit(p.request)
+                receipt = self._coalescer(dept).submit((p.request, p.seal))
             except LicenceExists:
                 # A keyed retry after a crash or a timeout: the first attempt may have been
                 # mined. If the licence on chain is exactly this one, answer as the first would.
@@ -251,11 +285,9 @@ class Issuance:
             if c is None:
                 registry = self.ctx.registry_for(dept.sender)
 
-                def send(requests: Sequence[IssueRequest]) -> TxReceipt:
+                def send(items: Sequence[tuple[IssueRequest, Seal | None]]) -> TxReceipt:
                     try:
-                        if len(requests) == 1:
-                            return self.ctx.write(lambda: registry.issue(requests[0])[1])
-                        return self.ctx.write(lambda: registry.issue_batch(list(requests))[1])
+                        return self.ctx.write(lambda: _send(registry, items))
                     except NotIssuer as exc:
                         raise self.admin.refine(exc) from None
 
@@ -311,7 +343,7 @@ class Issuance:
         def work() -> IssuedBatch:
             try:
                 receipt = self.ctx.write(
-                    lambda: registry.issue_batch([p.request for p in prepared])[1]
+                    lambda: _send(registry, [(p.request, p.seal) for p in prepared])
                 )
             except NotIssuer as exc:
                 raise self.admin.refine(exc) from None
@@ -357,3 +389,27 @@ class Issuance:
         return IssuedBatch(
             licences=answers, transactionHash=tx, gasUsed=int(receipt["gasUsed"]), recovered=True
         )
+
+
+def _send(
+    registry: LicenceRegistry, items: Sequence[tuple[IssueRequest, Seal | None]]
+) -> TxReceipt:
+    """One issuance transaction: sealed (``issueSealed`` / ``issueBatchSealed``) when every
+    licence carries its seal, else unsealed (a department seals all or none of its licences)."""
+    requests = [r for r, _ in items]
+    seals = [s for _, s in items if s is not None]
+    if len(seals) == len(items):
+        if len(items) == 1:
+            return registry.issue_sealed(requests[0], seals[0])[1]
+        return registry.issue_batch_sealed(requests, seals)[1]
+    if len(items) == 1:
+        return registry.issue(requests[0])[1]
+    return registry.issue_batch(requests)[1]
+
+
+def _holder_name(item: IssueInput) -> str:
+    """The holder's name for the metadata: the request's ``holderName`` (or the metadata's)."""
+    name = getattr(item, "holder_name", None)
+    if not name and isinstance(item.metadata, dict):
+        name = item.metadata.get("holderName")
+    return str(name or "").strip()

@@ -11,12 +11,24 @@ from web3.types import TxReceipt
 
 from credledger.node.auth import Principal
 from credledger.node.core.contracts import licence_events as ev
-from credledger.node.core.contracts.licence_registry import LicenceRegistry, SupervisionKind
-from credledger.node.core.errors import ForbiddenError, InputError
-from credledger.node.core.identifiers import enterprise_subject, normalise_uscc
+from credledger.node.core.contracts.licence_registry import (
+    LicenceRegistry,
+    Seal,
+    SupervisionKind,
+    number_of,
+)
+from credledger.node.core.errors import ForbiddenError, InputError, NotFoundError
+from credledger.node.core.identifiers import (
+    enterprise_subject,
+    holder_from,
+    normalise_citizen_id,
+    normalise_uscc,
+)
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import clean_note, parse_address, parse_reason, parse_time
 from credledger.node.licences.models import LifecycleChange, SupervisionRecorded
+from credledger.node.licences.seal_store import StoredSeal
+from credledger.node.licences.seals import build_metadata
 
 SUPERVISION_KINDS = {k.name: k for k in SupervisionKind}
 
@@ -25,8 +37,11 @@ Change = Callable[[LicenceRegistry], TxReceipt]
 
 
 class Lifecycle:
-    def __init__(self, ctx: LicenceContext) -> None:
+    def __init__(self, ctx: LicenceContext, subject_secret: bytes = b"") -> None:
         self.ctx = ctx
+        # for a person's licence: its amendment's seal needs the holder's citizen ID, checked
+        # against the licence's subject (set by the component builder when a department seals)
+        self.subject_secret = subject_secret
 
     def _change(
         self,
@@ -37,6 +52,7 @@ class Lifecycle:
         note: str | None,
         idempotency_key: str | None,
         fingerprint: dict[str, Any],
+        after: Callable[[], None] | None = None,
     ) -> LifecycleChange:
         dept = self.ctx.department(principal, f"{action} licences")
         assert principal is not None
@@ -45,6 +61,8 @@ class Lifecycle:
         def work() -> LifecycleChange:
             receipt = self.ctx.write(lambda: change(registry))
             tx = ev.hexb(receipt["transactionHash"])
+            if after is not None:
+                after()
             if note:
                 self.ctx.store.add_note(licence_id, tx, action, note)
             return LifecycleChange(
@@ -129,7 +147,11 @@ class Lifecycle:
         valid_until: Any = None,
         note: Any = None,
         idempotency_key: str | None = None,
+        holder_citizen_id: str | None = None,
     ) -> LifecycleChange:
+        """A new document (and validity end): version + 1. A department with a seal key seals
+        the new version's metadata (``amendSealed``); for a person's licence the seal covers the
+        citizen ID, which this node does not keep, so the request must give it again."""
         text = clean_note(note)
         until = (
             0
@@ -139,15 +161,93 @@ class Lifecycle:
         if len(doc_hash) != 32 or not any(doc_hash):
             raise InputError("the document hash must be 32 non-zero bytes", field="documentHash")
         fp = {"doc": ev.hexb(doc_hash), "until": until, "note": text}
+        sealed = self._amend_seal(principal, licence_id, until, holder_citizen_id)
+        if sealed is None:
+            return self._change(
+                principal,
+                licence_id,
+                "amend",
+                lambda r: r.amend(licence_id, doc_hash, until),
+                text,
+                idempotency_key,
+                fp,
+            )
+        seal, stored = sealed
+        seals = self.ctx.seals
+        assert seals is not None
         return self._change(
             principal,
             licence_id,
             "amend",
-            lambda r: r.amend(licence_id, doc_hash, until),
+            lambda r: r.amend_sealed(licence_id, doc_hash, until, seal),
             text,
             idempotency_key,
             fp,
+            after=lambda: seals.store.put(stored),
         )
+
+    def _amend_seal(
+        self,
+        principal: Principal | None,
+        licence_id: bytes,
+        until: int,
+        holder_citizen_id: str | None,
+    ) -> tuple[Seal, StoredSeal] | None:
+        """The seal of the amended version, if the acting department has a seal key."""
+        if self.ctx.seals is None or principal is None or principal.department is None:
+            return None
+        dept = self.ctx.department(principal, "amend licences")
+        key = self.ctx.seals.key_of(dept.name)
+        if key is None:
+            return None
+        self.ctx.own_writes_indexed()
+        rec = self.ctx.model.licence(licence_id)
+        if rec is None:
+            self.ctx.catch_up()
+            rec = self.ctx.model.licence(licence_id)
+        if rec is None:
+            raise NotFoundError(f"no licence {ev.hexb(licence_id)} on chain")
+        t = self.ctx.catalogue.by_id(rec.type_id)
+        if t is None:
+            raise InputError("cannot seal a licence of a type outside the catalogue", field="type")
+        before = self.ctx.seals.store.latest(licence_id)
+        holder = self.ctx.store.holder_display(rec.holder)
+        kind = holder[0] if holder else "enterprise"
+        if before is not None:
+            number, name = before.metadata["number"], before.metadata["holderName"]
+            code = before.metadata["holderCode"]
+        else:
+            number = self.ctx.store.serial_of(licence_id) or number_of(rec.serial or b"") or ""
+            extra = self.ctx.store.metadata_of(licence_id) or {}
+            name = str(extra.get("holderName") or "")
+            code = holder[1] if holder else ""
+        if kind == "person":
+            if not holder_citizen_id:
+                raise InputError(
+                    "this licence's seal covers its holder's citizen ID, which the node does "
+                    "not keep: send holderCitizenId with the amendment",
+                    field="holderCitizenId",
+                )
+            shown = holder_from(citizen_id=holder_citizen_id, secret=self.subject_secret)
+            if shown.subject != rec.holder:
+                raise InputError(
+                    "holderCitizenId is not this licence's holder", field="holderCitizenId"
+                )
+            code = normalise_citizen_id(holder_citizen_id)
+        if not number:
+            raise InputError("this node does not know the licence's number; cannot seal it")
+        md = build_metadata(
+            t,
+            dept,
+            number,
+            version=rec.version + 1,
+            holder_kind=kind,
+            holder_code=code,
+            holder_name=name,
+            valid_from=rec.valid_from,
+            valid_until=until,
+        )
+        return key.seal(licence_id, rec.version + 1, md)
 
     def bind_holder(
         self,

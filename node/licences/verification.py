@@ -19,12 +19,14 @@ from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import reason_text
 from credledger.node.licences.models import DocumentVerdict, VerificationRecord
 from credledger.node.licences.queries import LicenceQueries
+from credledger.node.licences.sealcheck import SealChecker
 from credledger.node.licences.verdicts import (
     LicenceFacts,
     Outcome,
     effective_status,
     judge_claimed,
     judge_unclaimed,
+    with_seal,
 )
 
 RECORD_FORMAT = "credledger-verification-1"
@@ -44,6 +46,8 @@ class DocumentVerifier:
         # clerk verification records: group-committed to the licence database (durable before
         # the answer), their hashes handed to the anchoring service once per group
         self.records = records or VerificationLog(ctx.store.db, self._anchor)
+        # e-seal checks and the seal route's answer (sealcheck.py)
+        self.seals = SealChecker(ctx)
 
     def _anchor(self, hashes: list[bytes]) -> list[str]:
         if self.anchoring is None:
@@ -103,24 +107,31 @@ class DocumentVerifier:
         principal: Principal | None,
         doc_hash: bytes,
         licence_id: bytes | None = None,
+        metadata: Any = None,
     ) -> DocumentVerdict:
         if principal is not None and principal.kind == "admin":
             raise ForbiddenError("verify as a clerk or a department, not as the admin")
-        return DocumentVerdict.model_validate(self.verify_json(principal, doc_hash, licence_id))
+        return DocumentVerdict.model_validate(
+            self.verify_json(principal, doc_hash, licence_id, metadata)
+        )
 
     def verify_json(
         self,
         principal: Principal | None,
         doc_hash: bytes,
         licence_id: bytes | None = None,
+        metadata: Any = None,
     ) -> dict[str, Any]:
         """The verdict as JSON, judged at one block of the read model (``judgedAtBlock``).
 
         Nothing here asks the chain, unless the licence (or document) is unknown: then the node
         waits once for its indexer to reach the chain head, as it may be in a newer block. A
-        clerk's check is recorded durably (group commit) before the answer.
+        clerk's check is recorded durably (group commit) before the answer. ``metadata`` is the
+        licence's GB/T 36903 metadata as its holder presents it (JSON): the seal is checked over
+        it instead of the metadata this node kept.
         """
         self._refuse_admin(principal)
+        presented = self.seals.presented(metadata)
         self.ctx.own_writes_indexed()
         model = self.ctx.model
         if licence_id is not None:
@@ -128,7 +139,7 @@ class DocumentVerifier:
                 self.ctx.catch_up()
         elif not model.with_document(doc_hash):
             self.ctx.catch_up()
-        body, outcome = self._judge(doc_hash, licence_id)
+        body, outcome = self._judge(doc_hash, licence_id, presented)
         if principal is not None:
             record = self._record_of(principal, doc_hash, licence_id, outcome, body)
             status = self.records.write(record)
@@ -136,13 +147,18 @@ class DocumentVerifier:
         return body
 
     def judged_now(
-        self, principal: Principal | None, doc_hash: bytes, licence_id: bytes | None
+        self,
+        principal: Principal | None,
+        doc_hash: bytes,
+        licence_id: bytes | None,
+        metadata: Any = None,
     ) -> tuple[dict[str, Any], Verification | None] | None:
         """The verdict without blocking (for the event loop), or None when answering needs a
         wait: this node's own last write not indexed yet, or a licence / document the read
         model does not know (it may be in a block not indexed yet; :meth:`verify_json` waits).
         The clerk's record, if any, is returned unwritten: await :meth:`record_async`."""
         self._refuse_admin(principal)
+        presented = self.seals.presented(metadata)
         model = self.ctx.model
         if model.height < self.ctx.last_write_block:
             return None
@@ -151,7 +167,7 @@ class DocumentVerifier:
                 return None
         elif not model.with_document(doc_hash):
             return None
-        body, outcome = self._judge(doc_hash, licence_id)
+        body, outcome = self._judge(doc_hash, licence_id, presented)
         if principal is None:
             return body, None
         return body, self._record_of(principal, doc_hash, licence_id, outcome, body)
@@ -167,10 +183,13 @@ class DocumentVerifier:
         if principal is not None and principal.kind == "admin":
             raise ForbiddenError("verify as a clerk or a department, not as the admin")
 
-    def _judge(self, doc_hash: bytes, licence_id: bytes | None) -> tuple[dict[str, Any], Outcome]:
+    def _judge(
+        self, doc_hash: bytes, licence_id: bytes | None, presented: Any = None
+    ) -> tuple[dict[str, Any], Outcome]:
         """The verdict at the read model's block (one snapshot: one block for everything)."""
         model = self.ctx.model
         material: dict[str, Any] | None = None
+        seal: dict[str, Any] | None = None
         with model.snapshot() as block:
             if licence_id is not None:
                 outcome: Outcome = judge_claimed(doc_hash, self.facts(licence_id))
@@ -178,6 +197,12 @@ class DocumentVerifier:
                 found = self.licences_with_document(doc_hash)
                 facts = [f for f in map(self.facts, found) if f]
                 outcome = judge_unclaimed(doc_hash, facts, None)
+            if outcome.licence_ids:
+                # the e-seal of the licence's current version (the first licence judged)
+                check = self.seals.check(outcome.licence_ids[0], presented)
+                if check is not None:
+                    outcome = with_seal(outcome, check)
+                    seal = check.to_json()
             shown = [self.queries.summary_json(lid) for lid in outcome.licence_ids]
         if licence_id is None and not outcome.licence_ids:
             # no licence: perhaps an anchored material (this node's anchoring records)
@@ -191,6 +216,7 @@ class DocumentVerifier:
             "claimedLicenceId": ev.hexb(licence_id) if licence_id else None,
             "licences": [s for s in shown if s is not None],
             "material": material,
+            "seal": seal,
             "checkedAt": int(time.time()),
             "judgedAtBlock": block,
         }
@@ -224,6 +250,8 @@ class DocumentVerifier:
             "chainHead": body["judgedAtBlock"],
             "registry": self.ctx.registry_address,
         }
+        if body.get("seal") is not None:
+            record["seal"] = body["seal"]
         return Verification(vid, record_hash(record), record, tuple(outcome.licence_ids))
 
     @staticmethod

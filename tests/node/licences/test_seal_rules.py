@@ -1,0 +1,86 @@
+"""The e-seal rules (node/licences/verdicts.py ``judge_seal``), without a chain: each way a seal
+fails gives INVALID with its reason, and a refused seal turns a VALID verdict into TAMPERED."""
+
+from __future__ import annotations
+
+import pytest
+
+from credledger.node.licences.verdicts import (
+    Outcome,
+    SealFacts,
+    SealStatus,
+    Verdict,
+    judge_seal,
+    with_seal,
+)
+
+DEPT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+OTHER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+LID = b"\x01" * 32
+
+
+def facts(**kw: object) -> SealFacts:
+    base: dict[str, object] = {
+        "licence_id": LID,
+        "version": 1,
+        "issuer": DEPT,
+        "key_id": 7,
+        "sealed_at": 1_800_000_000,
+        "key_department": DEPT,
+        "key_kind": 1,
+        "signature_ok": True,
+        "metadata_source": "node",
+        "metadata_number": "SC1",
+        "metadata_version": 1,
+    }
+    base.update(kw)
+    return SealFacts(**base)  # type: ignore[arg-type]
+
+
+def test_a_good_seal_is_valid() -> None:
+    check = judge_seal(facts())
+    assert check.status is SealStatus.VALID and not check.refuse
+    assert check.to_json() == {
+        "status": "VALID",
+        "reason": check.reason,
+        "department": DEPT,
+        "keyId": 7,
+    }
+
+
+def test_a_seal_made_before_retirement_stays_valid() -> None:
+    check = judge_seal(facts(key_retired_at=1_900_000_000))
+    assert check.status is SealStatus.VALID and "retired" in check.reason
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"key_department": None}, "not registered"),
+        ({"key_kind": 2}, "not an SM2"),
+        ({"key_department": OTHER}, "belongs to department"),
+        ({"key_retired_at": 1_700_000_000, "sealed_after_retirement": True}, "was retired"),
+        ({"metadata_version": 2}, "version 2"),
+        ({"metadata_names_licence": False}, "names another licence"),
+        ({"signature_ok": False}, "does not verify"),
+    ],
+)
+def test_each_failure_is_invalid_with_its_reason(change: dict[str, object], words: str) -> None:
+    check = judge_seal(facts(**change))
+    assert check.status is SealStatus.INVALID and check.refuse
+    assert words in check.reason
+    refused = with_seal(Outcome(Verdict.VALID, ["active"], [LID]), check)
+    assert refused.verdict is Verdict.TAMPERED
+    assert refused.reasons == [f"e-seal: {check.reason}", "active"]
+
+
+def test_missing_and_unchecked() -> None:
+    old = judge_seal(facts(key_id=None))
+    assert old.status is SealStatus.MISSING and not old.refuse
+    skipped = judge_seal(facts(key_id=None, issuer_had_key=True, issuer_key_id=3))
+    assert skipped.status is SealStatus.MISSING and skipped.refuse and "key 3" in skipped.reason
+    unchecked = judge_seal(facts(signature_ok=None, metadata_source=None))
+    assert unchecked.status is SealStatus.UNCHECKED and not unchecked.refuse
+    # a revoked or superseded verdict is not changed by the seal
+    for verdict in (Verdict.REVOKED, Verdict.SUPERSEDED):
+        assert with_seal(Outcome(verdict), skipped).verdict is verdict
