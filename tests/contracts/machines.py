@@ -21,6 +21,11 @@ LicenceMachine
   8. a retired key changes nothing: it has no roles left, and no change ever succeeded after its
      retirement (every attempt reverted `KeyIsRetired`, checked in the rules);
   9. `holderOf` is the last bound address.
+  15. department keys are the model's (owner, public key, retirement), listed per department in
+      order, a public key registered once ever, at most five SM2 keys in service per department;
+  16. every `LicenceSealed` on chain is the model's: made at issuance by the issuing department's
+      own SM2 key while in service (`issueSealed` by anyone else, or with another department's,
+      a retired or unknown key, reverted with the exact error, checked in the rules).
 AnchorConsentMachine
   10. an anchored root's time never changes, and a non-anchorer's root never counts;
   11. uses never exceed the maximum;
@@ -62,8 +67,18 @@ from credledger.node.core.contracts.consent_registry import (
     SignatureExpired,
     purpose_of,
 )
+from credledger.node.core.contracts.department_keys import (
+    DepartmentKeyExists,
+    DepartmentKeyIsRetired,
+    InvalidSealKey,
+    NotKeyManager,
+    TooManySealKeys,
+    UnknownDepartment,
+    UnknownDepartmentKey,
+)
 from credledger.node.core.contracts.eip712 import AssetKind, GrantRequest, material_asset_id
 from credledger.node.core.contracts.licence_registry import (
+    KEY_KIND_SM2,
     IssueRequest,
     KeyIsRetired,
     LicenceExists,
@@ -74,6 +89,7 @@ from credledger.node.core.contracts.licence_registry import (
     LicenceStatus,
     NotAuthorised,
     NotIssuer,
+    Seal,
     licence_id_of,
 )
 from credledger.node.core.contracts.openzeppelin import AccessControlUnauthorizedAccount
@@ -81,6 +97,7 @@ from credledger.node.core.errors import ContractRevert
 from credledger.node.core.tx import revert_from
 from tests.contracts.conftest import BL, FOOD, Env, now, warp
 from tests.contracts.helpers import _norm
+from tests.contracts.sealing import sm2_point
 from tests.support import fuzz
 
 
@@ -158,6 +175,17 @@ class ModelLicence:
     holder: str | None = None  # actor name of the bound holder address
 
 
+@dataclass
+class ModelKey:
+    owner: str  # actor name
+    point: int  # public key sm2_point(point)
+    retired_at: int = 0
+
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+SEAL_R, SEAL_S = keccak(b"machine seal r"), keccak(b"machine seal s")
+
+
 class LicenceMachine(RuleBasedStateMachine):
     env: Env  # set by the test function
 
@@ -171,6 +199,8 @@ class LicenceMachine(RuleBasedStateMachine):
         self.tried: set[bytes] = set()
         self.changes: list[tuple[str, bytes, bool]] = []  # (by, licence, allowed then)
         self.retired: dict[str, int] = {}  # actor -> retiredAt
+        self.keys: dict[int, ModelKey] = {}  # department keys by id (1, 2, …)
+        self.seals: dict[bytes, list[tuple[int, int]]] = {}  # licence -> [(version, keyId)]
 
     def teardown(self) -> None:
         self.env.revert(self.snap)
@@ -329,7 +359,110 @@ class LicenceMachine(RuleBasedStateMachine):
         for names in (*self.issuers.values(), *self.supervisors.values()):
             names.discard(actor)
 
+    def _key_id(self, index: int) -> int:
+        """One of the registered key ids, or the next (unknown) one."""
+        return index % (len(self.keys) + 1) + 1
+
+    @rule(actor=st.sampled_from(ACTORS), point=st.integers(1, 8))
+    def register_seal_key(self, actor: str, point: int) -> None:
+        xy = sm2_point(point)
+        got = outcome(
+            lambda: self.env.licences(actor).register_department_key(
+                self.addr(actor), KEY_KIND_SM2, xy
+            )
+        )
+        same = [i for i, k in self.keys.items() if k.point == point]
+        in_service = [k for k in self.keys.values() if k.owner == actor and not k.retired_at]
+        if actor == "outsider":
+            assert got == error(UnknownDepartment, self.addr(actor))
+        elif actor in self.retired:
+            assert got == error(KeyIsRetired, self.addr(actor), self.retired[actor])
+        elif same:
+            assert got == error(DepartmentKeyExists, same[0])
+        elif len(in_service) >= 5:
+            assert got == error(TooManySealKeys, self.addr(actor), 5)
+        else:
+            assert got is None
+            self.keys[len(self.keys) + 1] = ModelKey(actor, point)
+
+    @rule(actor=st.sampled_from(ACTORS), index=st.integers(0, 7))
+    def retire_seal_key(self, actor: str, index: int) -> None:
+        key_id = self._key_id(index)
+        got = outcome(lambda: self.env.licences(actor).retire_department_key(key_id))
+        k = self.keys.get(key_id)
+        if k is None:
+            assert got == error(UnknownDepartmentKey, key_id)
+        elif actor != k.owner:
+            assert got == error(NotKeyManager, self.addr(k.owner), self.addr(actor))
+        elif actor in self.retired:
+            assert got == error(KeyIsRetired, self.addr(actor), self.retired[actor])
+        elif k.retired_at:
+            assert got == error(DepartmentKeyIsRetired, key_id, k.retired_at)
+        else:
+            assert got is None
+            record = self.env.licences().department_key(key_id)
+            assert record is not None and record.retired_at > 0
+            k.retired_at = record.retired_at
+
+    @rule(
+        actor=st.sampled_from(ACTORS),
+        type_name=st.sampled_from(list(TYPES)),
+        serial=st.integers(0, 3),
+        index=st.integers(0, 7),
+    )
+    def issue_sealed(self, actor: str, type_name: str, serial: int, index: int) -> None:
+        type_id = TYPES[type_name]
+        sn = serial.to_bytes(32, "big")
+        lid = licence_id_of(type_id, sn)
+        self.tried.add(lid)
+        key_id = self._key_id(index)
+        req = IssueRequest(type_id, sn, HOLDER, DOCS[0], now(self.env.chain) - 1, 0)
+        seal = Seal(key_id, SEAL_R, SEAL_S)
+        got = outcome(lambda: self.env.licences(actor).issue_sealed(req, seal))
+        k = self.keys.get(key_id)
+        if actor in self.retired:
+            assert got == error(KeyIsRetired, self.addr(actor), self.retired[actor])
+        elif actor not in self.issuers[type_name]:
+            assert got == error(NotIssuer, type_id, self.addr(actor))
+        elif k is None:
+            assert got == error(InvalidSealKey, key_id, ZERO_ADDRESS, 0)
+        elif k.owner != actor:
+            assert got == error(InvalidSealKey, key_id, self.addr(k.owner), KEY_KIND_SM2)
+        elif k.retired_at:
+            assert got == error(DepartmentKeyIsRetired, key_id, k.retired_at)
+        elif lid in self.licences:
+            assert got == error(LicenceExists, lid)
+        else:
+            assert got is None
+            self.licences[lid] = ModelLicence(type_name, actor, docs_seen={DOCS[0]})
+            self.seals[lid] = [(1, key_id)]
+
     # --- invariants ---
+
+    @invariant()
+    def department_keys_are_the_models(self) -> None:
+        lic = self.env.licences()
+        for key_id, k in self.keys.items():
+            got = lic.department_key(key_id)
+            assert got is not None
+            assert (got.department, got.kind, got.retired_at, got.public_key) == (
+                self.addr(k.owner),
+                KEY_KIND_SM2,
+                k.retired_at,
+                sm2_point(k.point),
+            )
+        assert lic.department_key(len(self.keys) + 1) is None
+        for actor in ACTORS:
+            mine = [i for i, k in self.keys.items() if k.owner == actor]
+            assert lic.department_key_ids(self.addr(actor)) == mine
+            assert sum(1 for i in mine if not self.keys[i].retired_at) <= 5
+
+    @invariant()
+    def every_seal_on_chain_is_the_models(self) -> None:
+        lic = self.env.licences()
+        for lid in self.tried:
+            got = [(e.version, e.key_id) for e in lic.seals_of(lid)]
+            assert got == self.seals.get(lid, [])
 
     @invariant()
     def statuses_match_the_model_and_revoked_is_final(self) -> None:

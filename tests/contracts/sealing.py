@@ -87,3 +87,40 @@ def verify(xy: bytes, data: bytes, r: int, s: int) -> bool:
         args += ["-in", str(msg), "-sigfile", str(sig), "-pkeyopt", f"distid:{DIST_ID}"]
         done = subprocess.run(["openssl", *args], capture_output=True, check=False)
     return done.returncode == 0 and b"Verified Successfully" in done.stdout
+
+
+# --- SM2 points without OpenSSL (deterministic public keys for the state machine) ---------------
+
+SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+SM2_A = SM2_P - 3
+SM2_G = (
+    0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7,
+    0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0,
+)
+
+
+def _add(p: tuple[int, int] | None, q: tuple[int, int] | None) -> tuple[int, int] | None:
+    if p is None:
+        return q
+    if q is None:
+        return p
+    if p[0] == q[0] and (p[1] + q[1]) % SM2_P == 0:
+        return None
+    if p == q:
+        m = (3 * p[0] * p[0] + SM2_A) * pow(2 * p[1], -1, SM2_P) % SM2_P
+    else:
+        m = (q[1] - p[1]) * pow(q[0] - p[0], -1, SM2_P) % SM2_P
+    x = (m * m - p[0] - q[0]) % SM2_P
+    return x, (m * (p[0] - x) - p[1]) % SM2_P
+
+
+def sm2_point(k: int) -> bytes:
+    """x || y of k·G on the SM2 curve (the public key of private key k; k small is fine here)."""
+    acc, add = None, SM2_G
+    while k:
+        if k & 1:
+            acc = _add(acc, add)
+        add = _add(add, add)  # type: ignore[assignment]
+        k >>= 1
+    assert acc is not None
+    return acc[0].to_bytes(32, "big") + acc[1].to_bytes(32, "big")
