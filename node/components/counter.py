@@ -69,5 +69,6 @@ def build(
         PresentationRecords(documents.records, core.chain.chain_id, licences.registry_address),
         CounterStore(core.settings.data_dir / "counter.sqlite3"),
         spends,
+        verifier=core.sender.address,
     )
     return CounterContribution(service=service, routers=ROUTERS, workers=(service.reconciler,))

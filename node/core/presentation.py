@@ -123,8 +123,22 @@ def signing_message(body: bytes, chain_id: int) -> bytes:
     return DOMAIN_TAG + chain_id.to_bytes(8, "big") + body
 
 
+#: an audience naming one verifying node by its chain account: ``verifier:0x…`` (lower case)
+VERIFIER_PREFIX = "verifier:"
+
+
+def verifier_audience(address: str) -> str:
+    """The audience that binds a token to the one node whose chain account is ``address``."""
+    return VERIFIER_PREFIX + address.strip().lower()
+
+
 def audience_tag(audience: str) -> bytes:
-    return keccak(audience.strip().encode("utf-8"))[:8]
+    """The first 8 bytes of ``keccak256(utf8(audience))``, the audience trimmed; a
+    ``verifier:`` audience is lower-cased first (an address typed checksummed is the same)."""
+    a = audience.strip()
+    if a.lower().startswith(VERIFIER_PREFIX):
+        a = a.lower()
+    return keccak(a.encode("utf-8"))[:8]
 
 
 def p256_address(vk: VerifyingKey) -> str:

@@ -48,9 +48,12 @@ class NonceManager:
         self.sole_sender = sole_sender
         self.lock = threading.RLock()
 
-    def take(self) -> int:
+    def take(self, *, local: bool = False) -> int:
+        """The next nonce. ``local``: trust this process's count once it is known (no read of
+        the chain's pending count) — for a hot path whose send, when another process took
+        the nonce meanwhile, fails, resets and is sent again."""
         with self.lock:
-            if self._next is None or not self.sole_sender:
+            if self._next is None or not (self.sole_sender or local):
                 pending = self._chain.transaction_count(self._address, "pending")
                 if self._next is None or pending > self._next:
                     self._next = pending
@@ -186,6 +189,26 @@ class TxSender:
         if receipt["status"] != 1:
             raise self._explain_failure(receipt, call)
         return receipt
+
+    def wait_raw(
+        self, tx_hash: bytes, call: ContractFunction | ContractConstructor | None = None
+    ) -> dict[str, Any]:
+        """The receipt as the RPC answers it (hex strings, no web3 formatting: a hot path's
+        cheaper read), polled as :meth:`wait` polls; a failed transaction raises its revert as
+        :meth:`wait` does (it is read again through web3 to replay the call)."""
+        deadline = time.monotonic() + self.timeout
+        pause = POLL_FIRST
+        param = "0x" + bytes(tx_hash).hex()
+        while True:
+            receipt = self.chain.rpc("eth_getTransactionReceipt", [param])
+            if receipt is not None:
+                if int(receipt["status"], 16) != 1:
+                    self.wait(HexBytes(tx_hash), call)  # raises the decoded revert
+                return dict(receipt)
+            if time.monotonic() >= deadline:
+                raise ChainError(f"transaction {param} not mined within {self.timeout:.0f}s")
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
 
     def _poll_receipt(self, tx_hash: HexBytes) -> TxReceipt:
         """The receipt, polled with a growing pause: 2 ms, 4 ms, … up to :data:`POLL_MAX`.

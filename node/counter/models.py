@@ -227,3 +227,11 @@ class PresentationChecks(Wire):
 
     statementHash: str
     verifications: list[CheckSummary]
+
+
+class VerifierAudience(Wire):
+    """``GET /v1/verify/audience``: the audience that binds a token to this node alone."""
+
+    audience: str | None
+    verifier: str | None
+    singleUse: str

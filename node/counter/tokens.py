@@ -26,6 +26,9 @@ class TokenCheck:
     presenter: str | None = None
     statement: bytes | None = None
     reasons: list[Reason] = field(default_factory=list)
+    #: the audience names this node (``verifier:<its address>``): no other node accepts the
+    #: token, so this node's own store is its single use on the whole network
+    verifier_bound: bool = False
 
     @property
     def sound(self) -> bool:
@@ -62,8 +65,11 @@ class TokenCheck:
         )
 
 
-def check_token(token: str, chain_id: int, who: Principal, now: int) -> TokenCheck:
-    """Decode ``token``, recover its presenter and check its window and audience."""
+def check_token(
+    token: str, chain_id: int, who: Principal, now: int, verifier: str | None = None
+) -> TokenCheck:
+    """Decode ``token``, recover its presenter and check its window and audience;
+    ``verifier``: this node's chain account (a token may name it as its audience)."""
     out = TokenCheck()
     try:
         p = pr.decode(token)
@@ -82,11 +88,16 @@ def check_token(token: str, chain_id: int, who: Principal, now: int) -> TokenChe
                 "damaged in scanning, signed for another network or forged",
             )
         )
-    out.reasons += window_and_audience(p, who, now)
+    own = pr.audience_tag(pr.verifier_audience(verifier)) if verifier else None
+    out.verifier_bound = own is not None and p.audience_tag == own
+    out.reasons += window_and_audience(p, who, now, own)
     return out
 
 
-def window_and_audience(p: pr.Presentation, who: Principal, now: int) -> list[Reason]:
+def window_and_audience(
+    p: pr.Presentation, who: Principal, now: int, own: bytes | None = None
+) -> list[Reason]:
+    """The window's and the audience's reasons; ``own``: this node's verifier audience tag."""
     out: list[Reason] = []
     if p.ttl == 0 or p.ttl > pr.MAX_TTL:
         out.append(
@@ -117,11 +128,12 @@ def window_and_audience(p: pr.Presentation, who: Principal, now: int) -> list[Re
         mine = [who.department or who.name]
         if who.kind == "clerk" and who.department:
             mine.append(f"{who.department}/{who.name}")
-        if p.audience_tag not in {pr.audience_tag(m) for m in mine}:
+        if p.audience_tag != own and p.audience_tag not in {pr.audience_tag(m) for m in mine}:
             out.append(
                 reason(
                     "WRONG_AUDIENCE",
-                    f"the token is meant for another department or counter, not {mine[-1]}",
+                    f"the token is meant for another department, counter or verifier, "
+                    f"not {mine[-1]}",
                 )
             )
     return out

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credledger.node.auth import Principal, require
+from credledger.node.core import presentation as pr
 from credledger.node.core.contracts.presentation_ledger import Spend
 from credledger.node.core.errors import RpcUnavailableError
 from credledger.node.licences.context import LicenceContext
@@ -129,8 +130,13 @@ class PresentationVerifier:
         records: PresentationRecords,
         store: CounterStore,
         spends: NetworkSpends | None = None,
+        verifier: str | None = None,
     ) -> None:
+        """``verifier``: this node's chain account — a token whose audience is
+        ``verifier:<it>`` is accepted here only, so it is spent in this node's store alone
+        (no chain round trip) even when ``spends`` spends the others on the network."""
         self.ctx = ctx
+        self.verifier = verifier
         self.chain_id = ctx.chain.chain_id
         self.assets = assets
         self.records = records
@@ -139,6 +145,15 @@ class PresentationVerifier:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self.reconciler = Reconciler(store, spends, self.finish_pending, self.running)
+
+    def audience(self) -> dict[str, str | None]:
+        """The audience a holder gives a token meant for this node alone (its single use is
+        then this node's store: the fast path, see docs/counter.md)."""
+        return {
+            "audience": pr.verifier_audience(self.verifier) if self.verifier else None,
+            "verifier": self.verifier,
+            "singleUse": "network" if self.spends is not None else "node",
+        }
 
     def running(self) -> set[str]:
         """The checks of this process between their take and their record (the reconciler
@@ -161,7 +176,7 @@ class PresentationVerifier:
         self.ctx.own_writes_indexed()  # this node's own writes are in every later answer
         chain_head = model.height
         vid = new_id()
-        tok = check_token(token, self.chain_id, who, now)
+        tok = check_token(token, self.chain_id, who, now, self.verifier)
         checks: list[AssetCheck] = []
         if tok.sound:
             assert tok.presenter is not None
@@ -184,7 +199,7 @@ class PresentationVerifier:
             lambda v, rs, assets: self.records.record(
                 vid, who, tok, v, rs, assets, doc_hash, chain_head
             ),
-            self.spends is not None,
+            self.spends is not None and not tok.verifier_bound,
         )
         with self._lock:
             self._running.add(vid)

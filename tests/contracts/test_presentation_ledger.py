@@ -59,3 +59,19 @@ def test_zero_is_not_a_statement(env: Env) -> None:
     with reverts(ZeroStatement):
         ledger(env, "grantee").spend([S[3], b"\0" * 32])
     assert ledger(env, "grantee").spent_by(S[3]) is None
+
+
+def test_the_raw_receipt_of_the_hot_path_decides_as_web3s(env: Env) -> None:
+    """``wait_spend`` reads the RPC's raw receipt (hex strings); the statements it names as
+    taken first are those of web3's receipt of the same transaction; a revert still raises."""
+    a = ledger(env, "anchorer2")
+    group = [keccak(f"raw statement {i}".encode()) for i in range(3)]
+    a.spend(group[:1])
+    tx_hash = a.send_spend(group)
+    raw = a.wait_spend(tx_hash, group)
+    assert isinstance(raw["logs"][0]["topics"][0], str)
+    web3_receipt = env.chain.w3.eth.get_transaction_receipt(tx_hash)
+    assert a.spent_in(raw) == a.spent_in(web3_receipt) == set(group[1:])
+    bad = [group[0], b"\0" * 32]
+    with reverts(ZeroStatement):
+        a.wait_spend(a.send_spend(bad), bad)

@@ -12,7 +12,11 @@ from credledger.node.api.responses import FastJSONResponse
 from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
 from credledger.node.api.routes.licences import read_payload
 from credledger.node.core.errors import ConflictError
-from credledger.node.counter.models import PresentationChecks, PresentationVerdict
+from credledger.node.counter.models import (
+    PresentationChecks,
+    PresentationVerdict,
+    VerifierAudience,
+)
 from credledger.node.licences.inputs import parse_hash
 
 router = APIRouter(tags=["presentations"])
@@ -49,6 +53,14 @@ async def verify_presentation(
     verdict = await run_in_threadpool(counter.verify, caller, body.token, doc, asset)
     # the model's JSON as it was set (a reason or an asset shows only the fields it has)
     return FastJSONResponse(verdict.body())
+
+
+@router.get("/v1/verify/audience", response_model=VerifierAudience)
+async def verifier_audience(counter: Counter) -> VerifierAudience:
+    """The audience that binds a token to this node alone (``verifier:<its chain account>``):
+    such a token is refused at every other node, so this node checks its single use in its own
+    store, without a transaction (docs/counter.md)."""
+    return VerifierAudience(**counter.audience())
 
 
 @router.get(

@@ -142,6 +142,37 @@ def test_one_token_at_two_nodes_at_once_is_valid_exactly_once(
         assert all(codes(a) == ["REPLAYED"] for a in answers if a["verdict"] == "REFUSED")
 
 
+def test_a_token_bound_to_one_verifier_is_accepted_there_alone_without_a_transaction(
+    parties: Parties, others: dict[str, Node]
+) -> None:
+    """The fast path: the audience ``verifier:<C's chain account>`` (``GET /v1/verify/audience``)
+    is refused at every other node (another department's, a replica with its own key), so C's
+    own store is the token's single use on the whole network: no spend, no wait for a block."""
+    c, r5, d = parties.node, others["R5"], others["D"]
+    issued = parties.issue()
+    wait_indexed(parties, [c, r5, d])
+    me = dev_account(0).address
+    aud = c.ok(c.get("/v1/verify/audience"))
+    assert aud == {"audience": "verifier:" + me.lower(), "verifier": me, "singleUse": "network"}
+    for audience in (aud["audience"], "verifier:" + me):  # typed checksummed: the same verifier
+        t = parties.token([lid(issued)], audience=audience)
+        for node, clerk in ((r5, TOKENS["clerk"]), (d, LICENCE_TOKENS["clerk_b"])):
+            got = check(node, t.encode(), clerk)
+            assert got["verdict"] == "REFUSED" and codes(got) == ["WRONG_AUDIENCE"], got
+        first = check(c, t.encode())
+        assert first["verdict"] == "VALID", first
+        got = check(c, t.encode())
+        assert got["verdict"] == "REFUSED" and codes(got) == ["REPLAYED"], got
+        # nothing was spent on chain; the record is kept as for every check
+        assert ledger(parties).spent_by(t.statement_hash(parties.chain_id)) is None
+        record = c.ok(c.get(f"/v1/verifications/{first['verification']['id']}"))["record"]
+        assert record["verdict"] == "VALID"
+    # another node's verifier audience is refused here
+    other = parties.token([lid(issued)], audience="verifier:" + dev_account(5).address.lower())
+    got = check(c, other.encode())
+    assert got["verdict"] == "REFUSED" and codes(got) == ["WRONG_AUDIENCE"], got
+
+
 def test_kill_9_during_checks_leaves_no_spent_token_without_its_record(
     parties: Parties, lchain: LicenceChain, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

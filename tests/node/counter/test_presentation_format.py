@@ -137,6 +137,16 @@ def test_audience_tag_is_keccak_prefix() -> None:
     assert pr.audience_tag(" market ") == keccak(b"market")[:8]
 
 
+def test_a_verifier_audience_is_the_lower_case_account() -> None:
+    address = Account.from_key(b"\x01" * 32).address  # checksummed: mixed case
+    assert address != address.lower()
+    audience = pr.verifier_audience(address)
+    assert audience == "verifier:" + address.lower()
+    tag = keccak(audience.encode())[:8]
+    assert pr.audience_tag(audience) == pr.audience_tag(f" Verifier:{address} ") == tag
+    assert pr.audience_tag("Market") != pr.audience_tag("market")  # other audiences keep case
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(1, 8),
