@@ -10,8 +10,8 @@ this script). Four scenarios, each counting what must never happen:
   retry what failed;
 - ``node-kill``: presentation checks at N1 while it is killed with SIGKILL; restart; every token
   is presented again;
-- ``two-nodes``: the same tokens (no audience, audience ``market``) at N1 and N2, one after the
-  other and at once.
+- ``two-nodes``: the same tokens (no audience, audience ``market``, bound to N1's verifier
+  audience) at N1 and N2, one after the other and at once.
 
 Counts: **lost** (an acknowledged grant, filing or verification the system no longer has),
 **duplicated** (a grant slot granted twice on chain), **orphaned** (a grant on chain the wallet
@@ -415,7 +415,8 @@ def two_nodes(w: World, size: Size) -> Result:
     res = Result("two-nodes")
     licence = _issue(w)
     chain_id = w.chain.chain_id
-    for audience in (None, "market"):
+    bound = w.n1.get("/v1/verify/audience").json()["audience"]  # N1 alone: its own store
+    for audience in (None, "market", bound):
         # one after the other: N1 then N2
         for _ in range(size.pairs):
             t = pr.create(pr.ChainKeySigner(HOLDER.key), [licence], chain_id, audience).encode()
@@ -429,7 +430,9 @@ def two_nodes(w: World, size: Size) -> Result:
                 answers = list(pool.map(lambda n, tok=t: _check(n, tok), (w.n1, w.n2)))
             res.counts["double-accepted"] += int(sum(map(_valid, answers)) > 1)
             res.errors += int(not any(map(_valid, answers)))
-    res.notes.append(f"{4 * size.pairs} tokens at N1 and N2 (no audience, audience market)")
+    res.notes.append(
+        f"{6 * size.pairs} tokens at N1 and N2 (no audience, audience market, bound to N1)"
+    )
     return res
 
 
