@@ -1,5 +1,6 @@
 """Gas per licence (single and batch of 24) next to EAS `attest` on the same anvil, same run;
-plus the holder binding and a licence grant (grantBySig, consume), which EAS has no counterpart of.
+plus the holder binding and a licence grant (grantBySig, consume), which EAS has no counterpart of,
+and the same issuance sealed with an SM2 e-seal (issueSealed, issueBatchSealed: issue 20).
 
     .venv/bin/python bench/licences_gas.py            # writes bench/results/licences_gas.json
 
@@ -58,6 +59,12 @@ SCHEMA = (
 )
 RUNS = 20
 BATCH = 24
+KEY_KIND_SM2 = 1
+# the SM2 curve's base point (GB/T 32918.5): a valid public key to register (of private key 1)
+SM2_G = bytes.fromhex(
+    "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"
+    "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"
+)
 
 
 def eas_artifacts() -> dict[str, dict[str, Any]]:
@@ -145,6 +152,23 @@ def main() -> None:
                 for lid in ids[5:10]
             ]
             revoke = [gas(issuer.send(registry.functions.revoke(lid, 4))) for lid in ids[10:15]]
+            issuer.send(
+                registry.functions.registerDepartmentKey(issuer.address, KEY_KIND_SM2, SM2_G)
+            )
+
+            def seal(i: int) -> tuple[int, bytes, bytes]:
+                return (1, keccak(b"seal r %d" % i), keccak(b"seal s %d" % i))
+
+            sealed = [
+                gas(issuer.send(registry.functions.issueSealed(req(3000 + i, types[1]), seal(i))))
+                for i in range(RUNS)
+            ]
+            sealed_batch = issuer.send(
+                registry.functions.issueBatchSealed(
+                    [req(4000 + i, types[i % len(types)]) for i in range(BATCH)],
+                    [seal(4000 + i) for i in range(BATCH)],
+                )
+            )
             with_holder = [
                 gas(issuer.send(registry.functions.issue(*req(2000 + i, types[1], wallet.address))))
                 for i in range(RUNS)
@@ -212,6 +236,9 @@ def main() -> None:
                     "issue_first": single[0],
                     "issueBatch24_total": gas(batch_receipt),
                     "issueBatch24_per_licence": round(gas(batch_receipt) / BATCH),
+                    "issueSealed_median": med(sealed),
+                    "issueBatchSealed24_total": gas(sealed_batch),
+                    "issueBatchSealed24_per_licence": round(gas(sealed_batch) / BATCH),
                     "suspend_median": med(suspend),
                     "reinstate_median": med(reinstate),
                     "amend_median": med(amend),
