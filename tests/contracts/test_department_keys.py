@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_hash.auto import keccak
@@ -300,3 +301,23 @@ def test_seal_key_set_follows_authorisations_and_has_five_places(env: Env) -> No
         env.licences("issuer2").issue_sealed(
             request(env, "JY1-SET-X"), Seal(keys[0], b"\1" * 32, b"\2" * 32)
         )
+
+
+def test_seal_made_by_the_node_library_verifies_from_the_chain(env: Env) -> None:
+    """The node's own SM2 (core.sm2) makes the seal; the chain's r, s and key verify it there and
+    in OpenSSL."""
+    sm2 = pytest.importorskip("credledger.node.core.sm2")
+    private = sm2.Sm2PrivateKey.generate()
+    xy = private.public_key().raw()
+    lic = env.licences("issuer")
+    key_id, _ = lic.register_department_key(env.addr("issuer"), KEY_KIND_SM2, xy)
+    data = metadata("JY1-NODE-SM2")
+    r, s = sm2.der_to_rs(private.sign(data))
+    lid, _ = lic.issue_sealed(request(env, "JY1-NODE-SM2"), Seal.of(key_id, r, s))
+    (found,) = lic.seals_of(lid)
+    key = lic.department_key(found.key_id)
+    assert key is not None
+    on_chain = sm2.Sm2PublicKey.from_raw(key.public_key)
+    assert on_chain.verify(data, sm2.rs_to_der(*found.seal.rs()))
+    assert not on_chain.verify(data + b" ", sm2.rs_to_der(*found.seal.rs()))
+    assert verify(key.public_key, data, *found.seal.rs())
