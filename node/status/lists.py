@@ -1,0 +1,186 @@
+"""The status of every licence, per issuer and list, as of one indexed block.
+
+:class:`StatusLists` is a materialised view fed by the event indexer, exactly like the read model
+(:meth:`credledger.node.indexer.Indexer.follow`): every stored event at start-up and after a reorg
+rollback (``reset``), then each new chunk right after its commit, under the indexer's lock
+(``extend``). So whoever sees ``indexed_height`` N sees block N here too: a suspension mined in
+block N is in every list built at N or later.
+
+Allocation (``LicenceIssued``): the k-th licence an issuer ever issued (chain order) gets list
+``k // capacity``, index ``k % capacity``. Status: ``LicenceSuspended`` sets the suspension bit,
+``LicenceReinstated`` clears it, ``LicenceRevoked`` sets the revocation bit (final) and clears the
+suspension bit (the chain's status is then REVOKED, not SUSPENDED). Expiry and amendments touch no
+bit (docs/credentials.md "Status lists" gives the mapping of verdicts to purposes).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.status.entries import DEFAULT_CAPACITY, MIN_CAPACITY, StatusEntry
+
+LICENCE_REGISTRY = "LicenceRegistry"
+
+
+def _unhex(s: str) -> bytes:
+    return bytes.fromhex(s.removeprefix("0x"))
+
+
+@dataclass
+class _List:
+    revoked: set[int] = field(default_factory=set)
+    suspended: set[int] = field(default_factory=set)
+    changed_block: int = -1  # the last block that changed a bit (or allocated an index) here
+    version: int = 0  # bumps on each change: what a cache of the encoded list is keyed by
+
+
+@dataclass
+class _Issuer:
+    address: str
+    count: int = 0
+    lists: dict[int, _List] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ListState:
+    """One list, copied out of the view at one block (what a builder encodes)."""
+
+    issuer: str
+    list_id: int
+    capacity: int
+    size: int  # indexes allocated so far in this list
+    revoked: frozenset[int]
+    suspended: frozenset[int]
+    version: int
+    changed_block: int
+    height: int  # the indexed block the state is as of
+    block_time: int  # that block's time (unix seconds)
+
+
+class StatusLists:
+    """Every issuer's status lists from the chain (see the module docstring)."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < MIN_CAPACITY or capacity % 8:
+            raise InputError(
+                f"a status list holds at least {MIN_CAPACITY} entries, a multiple of 8"
+            )
+        self.capacity = capacity
+        self._lock = threading.RLock()
+        self._advanced = threading.Condition(self._lock)
+        self._clear()
+        self.height = -1
+        self.block_time = 0
+
+    def _clear(self) -> None:
+        self._issuers: dict[str, _Issuer] = {}
+        self._entries: dict[bytes, StatusEntry] = {}
+
+    @classmethod
+    def following(cls, indexer: Any, capacity: int = DEFAULT_CAPACITY) -> StatusLists:
+        """Lists fed by ``indexer`` (an :class:`~credledger.node.indexer.Indexer`)."""
+        lists = cls(capacity)
+        indexer.follow(lists)
+        return lists
+
+    # --- fed by the indexer -------------------------------------------------------------------
+
+    def reset(self, events: list[Any], height: int, block_time: int) -> None:
+        with self._lock:
+            self._clear()
+            self._apply_all(events)
+            self.height, self.block_time = height, block_time
+            self._advanced.notify_all()
+
+    def extend(self, events: list[Any], height: int, block_time: int) -> None:
+        with self._lock:
+            self._apply_all(events)
+            self.height, self.block_time = height, max(block_time, self.block_time)
+            self._advanced.notify_all()
+
+    def _apply_all(self, events: Iterable[Any]) -> None:
+        for e in events:
+            if e.contract != LICENCE_REGISTRY:
+                continue
+            name = e.event
+            if name == "LicenceIssued":
+                self._allocate(_unhex(e.args["licenceId"]), str(e.args["issuer"]), e.block_number)
+            elif name in ("LicenceSuspended", "LicenceReinstated", "LicenceRevoked"):
+                entry = self._entries.get(_unhex(e.args["licenceId"]))
+                if entry is None:
+                    continue
+                lst = self._issuers[entry.issuer.lower()].lists[entry.list_id]
+                if name == "LicenceSuspended":
+                    lst.suspended.add(entry.index)
+                elif name == "LicenceReinstated":
+                    lst.suspended.discard(entry.index)
+                else:
+                    lst.revoked.add(entry.index)
+                    lst.suspended.discard(entry.index)
+                lst.changed_block, lst.version = e.block_number, lst.version + 1
+
+    def _allocate(self, licence_id: bytes, issuer: str, block: int) -> None:
+        if licence_id in self._entries:  # the contract never issues an id twice
+            return
+        who = self._issuers.setdefault(issuer.lower(), _Issuer(issuer))
+        list_id, index = divmod(who.count, self.capacity)
+        who.count += 1
+        lst = who.lists.setdefault(list_id, _List())
+        lst.changed_block, lst.version = block, lst.version + 1
+        self._entries[licence_id] = StatusEntry(who.address, list_id, index)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def entry_for(self, licence_id: bytes) -> StatusEntry:
+        """Where ``licence_id``'s bits live; stable for the licence's life. NotFoundError if
+        the licence is not issued as of the indexed block."""
+        with self._lock:
+            entry = self._entries.get(bytes(licence_id))
+        if entry is None:
+            raise NotFoundError(
+                "no such licence in the indexed chain state", licenceId="0x" + licence_id.hex()
+            )
+        return entry
+
+    def find(self, licence_id: bytes) -> StatusEntry | None:
+        with self._lock:
+            return self._entries.get(bytes(licence_id))
+
+    def issuers(self) -> dict[str, int]:
+        """Each issuer's address -> how many lists it has."""
+        with self._lock:
+            return {i.address: len(i.lists) for i in self._issuers.values()}
+
+    def wait_for(self, height: int, timeout: float) -> bool:
+        """Block until the view is at ``height`` or later; False on timeout."""
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.height >= height, timeout)
+
+    def state(self, issuer: str, list_id: int) -> ListState:
+        """A copy of one list as of the indexed block; NotFoundError for an unknown one."""
+        with self._lock:
+            who = self._issuers.get(issuer.lower())
+            lst = who.lists.get(list_id) if who is not None else None
+            if who is None or lst is None:
+                raise NotFoundError(
+                    "no such status list: the issuer has issued no licence in it",
+                    issuer=issuer,
+                    list=list_id,
+                )
+            size = min(self.capacity, who.count - list_id * self.capacity)
+            return ListState(
+                who.address,
+                list_id,
+                self.capacity,
+                size,
+                frozenset(lst.revoked),
+                frozenset(lst.suspended),
+                lst.version,
+                lst.changed_block,
+                self.height,
+                self.block_time,
+            )
