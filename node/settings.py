@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from credledger.node.core import paths
+from credledger.node.core.identifiers import IdentifierError, normalise_uscc
 from credledger.node.core.settings import ServeSettings, init_env_toml
 
 PLACEHOLDER_SECRET = "devnet-insecure-secret-change-me"
@@ -145,6 +146,9 @@ class DepartmentSettings(BaseModel):
     #: the name pages show: Chinese (``display_name``) and English (``display_name_en``)
     display_name: str = ""
     display_name_en: str = ""
+    #: the department's unified social credit code (GB 32100, check character validated): the
+    #: issuer code of its licences' GB/T 36904 identifiers
+    uscc: str | None = None
     keystore: Path | None = None
     password_file: Path | None = None
     dev_account: int | None = Field(default=None, ge=0)
@@ -157,6 +161,10 @@ class DepartmentSettings(BaseModel):
     seal_passphrase_env: str = "CREDLEDGER_SEAL_PASSPHRASE"
     seal_passphrase: SecretStr | None = None
     seal_dist_id: str = Field(default="1234567812345678", min_length=1, max_length=64)
+    #: the P-256 credential key (docs/credentials.md): encrypted PKCS#8 PEM, passphrase as above
+    credential_keystore: Path | None = None
+    credential_passphrase_env: str = "CREDLEDGER_CREDENTIAL_PASSPHRASE"
+    credential_passphrase: SecretStr | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> DepartmentSettings:
@@ -167,6 +175,11 @@ class DepartmentSettings(BaseModel):
         for h in self.token_sha256:
             if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
                 raise ValueError(f"department {self.name}: token_sha256 entries are 64 hex chars")
+        if self.uscc is not None:
+            try:
+                self.uscc = normalise_uscc(self.uscc)
+            except IdentifierError as exc:
+                raise ValueError(f"department {self.name}: uscc: {exc.message}") from None
         return self
 
 
