@@ -9,6 +9,7 @@ from credledger.node.cli import (  # noqa: F401  (registers commands)
     chain_cmds,
     counter_cmds,
     licence_cmds,
+    seal_cmds,
     seal_key_cmds,
     up_cmd,
 )
