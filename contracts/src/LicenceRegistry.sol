@@ -35,7 +35,7 @@ import {ILicenceRegistry} from "./interfaces/ILicenceRegistry.sol";
 ///      over in two steps after a delay, so the admin can later be a consortium multisig.
 contract LicenceRegistry is ILicenceRegistry, AccessControlDefaultAdminRules {
     /// @notice Version of this contract's interface and storage.
-    string public constant VERSION = "2.0.0";
+    string public constant VERSION = "2.1.0";
     /// @notice Role of supervising departments allowed to call `recordSupervision`.
     bytes32 public constant SUPERVISOR_ROLE = keccak256("SUPERVISOR_ROLE");
     /// @notice Per-type role bit: may issue licences of the type and change any licence of the type.

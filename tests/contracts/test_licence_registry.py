@@ -83,7 +83,7 @@ def test_constructor_wiring_admin_delay_and_version(env: Env) -> None:
     c = env.licences().contract.functions
     assert c.defaultAdmin().call() == env.addr("admin")
     assert c.defaultAdminDelay().call() == 86_400
-    assert c.VERSION().call() == "2.0.0"
+    assert c.VERSION().call() == "2.1.0"
     assert c.ROLE_ISSUER().call() == ROLE_ISSUER
     assert c.ROLE_SUPERVISOR().call() == ROLE_SUPERVISOR
     assert bytes(c.SUPERVISOR_ROLE().call()) == SUPERVISOR_ROLE
