@@ -11,15 +11,22 @@ BIN     = $(VENV)/bin
 DEVNET  = hardhat-free-devnet
 FORGE   = $(DEVNET)/node_modules/.bin/forge
 
-.PHONY: setup chromium run test fuzz chaos lint slither fmt compile bench clean fresh-clone-check
+.PHONY: setup chromium openssl run test fuzz chaos lint slither fmt compile bench clean fresh-clone-check
 
-setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed chromium
+setup: $(VENV)/.installed $(DEVNET)/node_modules/.installed chromium openssl
 
 # the browser tests drive Debian's Chromium (never a downloaded browser); CJK fonts for the pages
 chromium:
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 	  && apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } \
 	  || echo "chromium not installed: the browser tests will skip (apt-get install chromium)"
+
+# SM2 seals use the system OpenSSL 3 (libcrypto.so.3, node/core/sm2.py); its `openssl` command
+# is what docs/standards.md tells a verifier to run, and what tests/node/core/test_sm2.py checks
+openssl:
+	@command -v openssl >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && apt-get update -qq && apt-get install -y -qq openssl >/dev/null; } \
+	  || echo "openssl not installed: SM2 needs it (apt-get install openssl)"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
