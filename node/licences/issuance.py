@@ -29,7 +29,12 @@ from credledger.node.core.contracts.licence_registry import (
     Seal,
 )
 from credledger.node.core.errors import ForbiddenError, InputError, PayloadTooLargeError
-from credledger.node.core.identifiers import Holder, holder_from, is_citizen_id
+from credledger.node.core.identifiers import (
+    Holder,
+    holder_from,
+    is_citizen_id,
+    normalise_citizen_id,
+)
 from credledger.node.departments import Department
 from credledger.node.licences.admin import LicenceAdmin
 from credledger.node.licences.catalogue import LicenceType
@@ -223,7 +228,7 @@ class Issuance:
             p.serial_number,
             version=1,
             holder_kind=p.holder.kind,
-            holder_code=(item.holder_citizen_id or "")
+            holder_code=normalise_citizen_id(item.holder_citizen_id or "")
             if p.holder.kind == "person"
             else p.holder.display,
             holder_name=_holder_name(item),
@@ -233,14 +238,15 @@ class Issuance:
         seal, stored = key.seal(p.licence_id, 1, md)
         return replace(p, seal=seal, sealed=stored)
 
-    def _after_issue(self, p: Prepared) -> None:
+    def _after_issue(self, p: Prepared, *, recovered: bool = False) -> None:
         store = self.ctx.store
         store.remember_holder(p.holder.subject, p.holder.kind, p.holder.display)
         store.set_serial(p.licence_id, p.serial_number)
         if p.metadata:
             store.set_metadata(p.licence_id, p.metadata)
         if p.sealed is not None and self.ctx.seals is not None:
-            self.ctx.seals.store.put(p.sealed)
+            # a recovered issuance was sealed by its first attempt: keep that attempt's row
+            self.ctx.seals.store.put(p.sealed, replace=not recovered)
 
     def issue(
         self, principal: Principal | None, item: IssueInput, idempotency_key: str | None = None
@@ -307,7 +313,7 @@ class Issuance:
         issued = self.ctx.events("LicenceIssued", {"licenceId": ev.hexb(p.licence_id)})
         if len(issued) != 1 or issued[0].args["holder"] != ev.hexb(p.holder.subject):
             return None
-        self._after_issue(p)
+        self._after_issue(p, recovered=True)
         e = issued[0]
         return p.issued(e.tx_hash, e.block_number, recovered=True)
 

@@ -56,10 +56,12 @@ class SealStore:
     def close(self) -> None:
         self.db.close()
 
-    def put(self, seal: StoredSeal) -> None:
+    def put(self, seal: StoredSeal, *, replace: bool = True) -> None:
+        """Keep ``seal`` (``replace=False``: only if this version has no row yet)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.db.tx() as c:
             c.execute(
-                "INSERT OR REPLACE INTO seals (licence_id, version, key_id, dist_id, metadata, "
+                f"{verb} INTO seals (licence_id, version, key_id, dist_id, metadata, "
                 "holder_masked, signature, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     seal.licence_id,

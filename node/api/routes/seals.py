@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from credledger.node.api.deps import licences_of, runtime_of
 from credledger.node.api.routes._bodies import READ_ERRORS
 from credledger.node.api.security import GuardedRoute
-from credledger.node.licences.inputs import parse_licence_id
 
 router = APIRouter(tags=["licences"], route_class=GuardedRoute)
 
@@ -24,7 +23,11 @@ async def licence_seal(licence_id: str, request: Request) -> dict[str, Any]:
     department key's on-chain record), ``transactionHash``, ``blockNumber`` and this node's
     ``check``. 404 ``not_sealed`` for a licence without a seal."""
     service = licences_of(runtime_of(request))
-    lid = parse_licence_id(licence_id)
-    if service.ctx.model.licence(lid) is None:
-        await run_in_threadpool(service.ctx.catch_up)
+    # a licence id or a GB/T 36904 identifier (checked against the licence)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
+    ctx = service.ctx
+    if ctx.model.height < ctx.last_write_block:  # read-your-writes: this node's last write
+        await run_in_threadpool(ctx.own_writes_indexed)
+    if ctx.model.licence(lid) is None:  # perhaps in a block not indexed yet
+        await run_in_threadpool(ctx.catch_up)
     return service.verifier.seals.seal_json(lid)

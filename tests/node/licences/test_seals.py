@@ -41,6 +41,7 @@ from credledger.node.licences.catalogue import type_id
 from credledger.node.licences.service import authorise_departments
 from tests.node.licences.conftest import ENTERPRISE, LicenceChain, document, serial, sha
 from tests.node.licences.harness import SUBJECT_SECRET, Node
+from tests.support.node_process import UpProcess
 
 TYPES = ["FOOD-OPERATION", "FOOD-PRODUCTION", "SE-OPERATOR"]
 SEALER_USCC = "11310000MB2F00001F"
@@ -171,7 +172,7 @@ def _issue(world: SealWorld, who: str = "sealer", **extra: Any) -> tuple[dict[st
         "metadata": {"holderName": "上海示例食品有限公司"},
     }
     body.update(extra)
-    out = world.node.ok(world.node.post("/v1/licences", TOKENS[who], json=body))
+    out = world.node.ok(world.node.post("/v1/licences", TOKENS[who], json=body), 201)
     return out, doc
 
 
@@ -277,9 +278,8 @@ def test_batch_and_coalesced_issuances_are_sealed(world: SealWorld) -> None:
         }
         for _ in range(3)
     ]
-    out = world.node.ok(
-        world.node.post("/v1/licences:batch", TOKENS["sealer"], json={"licences": items})
-    )
+    r = world.node.post("/v1/licences:batch", TOKENS["sealer"], json={"licences": items})
+    out = world.node.ok(r, 201)
     sealed = [_seal(world, x["licenceId"]) for x in out["licences"]]
     assert {s["transactionHash"] for s in sealed} == {out["transactionHash"]}
     for s in sealed:
@@ -386,7 +386,7 @@ def test_foreign_key_is_refused(world: SealWorld, tmp_path: Path) -> None:
     accounts = dict(world.accounts)
     config = _config(tmp_path, accounts, {"sealer": world.tmp / "seal-other.json"})
     node = Node("F", world.lchain.info.rpc_url, tmp_path / "node", world.lchain.manifest, config, 0)
-    node.start()
+    UpProcess.start(node)  # not Node.start: it waits for a node that is ready
     try:
         assert node.proc is not None
         code = node.proc.wait(timeout=60)
