@@ -7,7 +7,7 @@ none looks another up by name.
 
 from __future__ import annotations
 
-from credledger.node.components import anchoring, counter, licences
+from credledger.node.components import anchoring, counter, licences, status
 from credledger.node.core.chain import Chain
 from credledger.node.core.logs import configure_json_logs
 from credledger.node.core.manifest import addresses, check_manifest_chain, load_manifest
@@ -48,6 +48,8 @@ def build_runtime(settings: Settings) -> NodeRuntime:
     anchors = anchoring.build(core)
     licence = licences.build(core, anchoring=anchors.service)
     desk = counter.build(core, licences=licence.service, anchoring=anchors.service)
+    # status lists per issuer (issue 21); signed with the credential keys (documents.keys)
+    lists = status.build(core)
     return NodeRuntime(
         core,
         anchoring=anchors.service,
@@ -55,5 +57,5 @@ def build_runtime(settings: Settings) -> NodeRuntime:
         counter=desk.service,
         workers=[*anchors.workers, core.indexer, *licence.workers, *desk.workers],
         # the read path first: a request is matched against the routes in order
-        routers=[*licence.routers, *desk.routers, *anchors.routers],
+        routers=[*licence.routers, *desk.routers, *anchors.routers, *lists.routers],
     )
