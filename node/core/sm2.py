@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import ctypes.util
+import functools
 import threading
 from typing import Any
 
@@ -223,6 +224,12 @@ class Sm2PublicKey:
 
     @classmethod
     def _from_spki(cls, der: bytes) -> Sm2PublicKey:
+        # OpenSSL 3's decoder costs ~120 µs of CPU (a third of a verification): a verifier
+        # checks the same few department keys again and again, so decoded keys are kept
+        return _decoded_key(der)
+
+    @classmethod
+    def _decode(cls, der: bytes) -> Sm2PublicKey:
         c = _libcrypto().c
         buf = ctypes.create_string_buffer(der, len(der))
         ptr = ctypes.c_void_p(ctypes.addressof(buf))
@@ -258,6 +265,11 @@ class Sm2PublicKey:
 
     def __repr__(self) -> str:
         return f"Sm2PublicKey({self._raw.hex()})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_key(der: bytes) -> Sm2PublicKey:
+    return Sm2PublicKey._decode(der)
 
 
 class Sm2PrivateKey:
