@@ -16,6 +16,7 @@ from typing import Any, Literal
 from credledger.node.anchoring.store import AnchorStore, BatchRow, DocRow
 from credledger.node.core import merkle
 from credledger.node.core.errors import InputError, NotFoundError, PayloadTooLargeError
+from credledger.node.core.fingerprints import FINGERPRINTS, Fingerprint, anchored_value
 from credledger.node.core.receipts import build_receipt, hex32
 from credledger.node.metrics import Metrics
 from credledger.node.settings import AnchoringSettings
@@ -25,7 +26,11 @@ Status = Literal["pending", "submitted", "confirmed"]
 
 @dataclass
 class AnchorRecord:
-    """Where one document hash is in the pipeline; ``receipt`` is set once confirmed."""
+    """Where one document hash is in the pipeline; ``receipt`` is set once confirmed.
+
+    ``doc_hash`` is the document's fingerprint under ``fingerprint`` (what the caller sent);
+    ``anchored`` the value the tree takes (the same bytes for SHA-256, the tagged value for SM3).
+    """
 
     doc_hash: bytes
     status: Status
@@ -35,13 +40,18 @@ class AnchorRecord:
     tx_hash: bytes | None = None
     block_number: int | None = None
     receipt: dict[str, Any] | None = field(default=None, repr=False)
+    fingerprint: Fingerprint = "sha256"
+    anchored: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "hash": hex32(self.doc_hash),
+            "fingerprint": self.fingerprint,
             "status": self.status,
             "submittedAt": self.submitted_at,
         }
+        if self.anchored is not None and self.anchored != self.doc_hash:
+            body["anchoredValue"] = hex32(self.anchored)
         if self.batch_id is not None:
             body["batch"] = self.batch_id
         if self.root is not None:
@@ -91,12 +101,21 @@ class AnchoringService:
         if count == 0:
             raise InputError(f"no {what} given; send at least one")
 
-    def submit(self, hashes: Sequence[bytes]) -> list[AnchorRecord]:
+    @property
+    def default_fingerprint(self) -> Fingerprint:
+        """The fingerprint of an API request that names none (``anchoring.fingerprint``)."""
+        return self.settings.fingerprint
+
+    def submit(
+        self, hashes: Sequence[bytes], fingerprint: Fingerprint = "sha256"
+    ) -> list[AnchorRecord]:
         """Store ``hashes`` durably (fsync) and return their records, in input order.
 
-        All or nothing: any item that is not 32 bytes refuses the whole call with an
-        :class:`InputError` naming each bad index. A hash already known returns its record and is
-        never a second leaf.
+        ``hashes`` are fingerprints under ``fingerprint`` (``sha256``, the default for the node's
+        own callers: any 32-byte value is anchored as it is; ``sm3``: SM3 digests, anchored under
+        their tagged value, ``core/fingerprints.py``). All or nothing: any item that is not 32
+        bytes refuses the whole call with an :class:`InputError` naming each bad index. A hash
+        already known returns its record and is never a second leaf.
         """
         self.check_count(len(hashes))
         bad = [
@@ -106,7 +125,7 @@ class AnchoringService:
         ]
         if bad:
             raise InputError(f"{len(bad)} invalid hashes; nothing was stored", items=bad)
-        rows, new = self.store.add_docs([bytes(h) for h in hashes])
+        rows, new = self.store.add_docs([bytes(h) for h in hashes], fingerprint)
         self._accepted.inc(new)
         return self._records(rows)
 
@@ -116,13 +135,12 @@ class AnchoringService:
         out = []
         for r in rows:
             if r.batch_id is None:
-                out.append(AnchorRecord(r.doc_hash, "pending", r.submitted_at))
-                continue
-            b = batches[r.batch_id]
-            status: Status = b.status  # type: ignore[assignment]
-            out.append(
-                AnchorRecord(
-                    r.doc_hash,
+                record = AnchorRecord(r.document_hash, "pending", r.submitted_at)
+            else:
+                b = batches[r.batch_id]
+                status: Status = b.status  # type: ignore[assignment]
+                record = AnchorRecord(
+                    r.document_hash,
                     status,
                     r.submitted_at,
                     batch_id=b.id,
@@ -130,25 +148,46 @@ class AnchoringService:
                     tx_hash=b.tx_hash if status == "confirmed" else None,
                     block_number=b.block_number if status == "confirmed" else None,
                 )
-            )
+            record.fingerprint, record.anchored = r.fingerprint, r.doc_hash
+            out.append(record)
         return out
 
     # --- lookups ------------------------------------------------------------------------------
 
-    def get(self, doc_hash: bytes) -> AnchorRecord:
-        """The record of ``doc_hash``, with its receipt when confirmed; NotFoundError if unknown."""
-        row = self.store.doc(bytes(doc_hash))
+    def _row(self, doc_hash: bytes, fingerprint: Fingerprint | None) -> DocRow | None:
+        """The row of a fingerprint; with ``fingerprint`` None, of either kind (the deployment's
+        default first: the same 32 bytes may have been sent as both)."""
+        kinds = (
+            [fingerprint]
+            if fingerprint is not None
+            else [self.default_fingerprint]
+            + [f for f in FINGERPRINTS if f != self.default_fingerprint]
+        )
+        for kind in kinds:
+            row = self.store.doc(anchored_value(bytes(doc_hash), kind))
+            if row is not None and row.fingerprint == kind:
+                return row
+        return None
+
+    def get(self, doc_hash: bytes, fingerprint: Fingerprint | None = "sha256") -> AnchorRecord:
+        """The record of ``doc_hash`` (a fingerprint under ``fingerprint``; None: either kind),
+        with its receipt when confirmed; NotFoundError if unknown."""
+        row = self._row(doc_hash, fingerprint)
         if row is None:
+            kind = f" as {fingerprint}" if fingerprint else ""
             raise NotFoundError(
-                f"hash {hex32(doc_hash)} was never submitted to this node; POST it to /v1/anchors"
+                f"hash {hex32(doc_hash)} was never submitted to this node{kind}; POST it to "
+                "/v1/anchors"
             )
         record = self._records([row])[0]
         if record.status == "confirmed" and record.batch_id is not None:
             record.receipt = self.receipt_for(row, self.store.batch(record.batch_id))
         return record
 
-    def receipt(self, doc_hash: bytes) -> dict[str, Any]:
-        record = self.get(doc_hash)
+    def receipt(
+        self, doc_hash: bytes, fingerprint: Fingerprint | None = "sha256"
+    ) -> dict[str, Any]:
+        record = self.get(doc_hash, fingerprint)
         if record.receipt is None:
             raise NotFoundError(
                 f"no receipt yet for {hex32(doc_hash)}: it is {record.status}; try again after "
@@ -177,7 +216,8 @@ class AnchoringService:
         index = tree.doc_hashes.index(row.doc_hash)
         assert batch.tx_hash and batch.block_hash and batch.block_number is not None
         return build_receipt(
-            doc_hash=row.doc_hash,
+            doc_hash=row.document_hash,
+            fingerprint=row.fingerprint,
             proof=tree.proof(index),
             root=batch.root,
             leaf_count=batch.leaf_count,
@@ -193,6 +233,7 @@ class AnchoringService:
     def health(self) -> dict[str, Any]:
         counts = self.store.status_counts()
         return {
+            "fingerprint": self.default_fingerprint,
             "queueDepth": counts["pending"] + counts["submitted"],
             **counts,
             **self.pipeline_health,

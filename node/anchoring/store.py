@@ -6,7 +6,9 @@ answers, a signed transaction is in ``txs`` before it is broadcast. After a cras
 resumes from these tables alone.
 
 Tables
-    docs     doc_hash (unique), seq (FIFO order), batch_id (NULL until batched), submitted_at
+    docs     doc_hash (unique: the value anchored, the leaf's input), seq (FIFO order), batch_id
+             (NULL until batched), submitted_at, fingerprint (sha256|sm3) and, for SM3, digest
+             (the document's SM3 digest; doc_hash is then its tagged value, core/fingerprints.py)
     batches  root, leaf_count, status pending|submitted|confirmed, inclusion block and time
     txs      every signed attempt for a batch: nonce, raw bytes, hash, fees, state
              live (may still be mined) | dead (can never be mined: its nonce went to another tx)
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from credledger.node.core.db import Database, Migration
+from credledger.node.core.fingerprints import Fingerprint, anchored_value
 
 # Schema version 1 is the schema from before versions existed (hence IF NOT EXISTS: it adopts
 # such a database as it is). Append new migrations; never edit a shipped one.
@@ -63,15 +66,28 @@ CREATE TABLE IF NOT EXISTS txs (
 );
 CREATE INDEX IF NOT EXISTS txs_batch ON txs(batch_id, state);
 """
-MIGRATIONS: list[Migration] = [SCHEMA_V1]
+# Version 2 (issue 20): which fingerprint each hash is. Rows from before are SHA-256 (or a value
+# the caller chose), anchored as they are; an SM3 row keeps the digest beside its tagged value.
+SCHEMA_V2 = """
+ALTER TABLE docs ADD COLUMN fingerprint TEXT NOT NULL DEFAULT 'sha256';
+ALTER TABLE docs ADD COLUMN digest BLOB;
+"""
+MIGRATIONS: list[Migration] = [SCHEMA_V1, SCHEMA_V2]
 
 
 @dataclass(frozen=True)
 class DocRow:
     seq: int
-    doc_hash: bytes
+    doc_hash: bytes  # the value anchored (the leaf's input)
     batch_id: int | None
     submitted_at: float
+    fingerprint: Fingerprint = "sha256"
+    digest: bytes | None = None  # set for SM3 rows: the document's digest
+
+    @property
+    def document_hash(self) -> bytes:
+        """The document's fingerprint under :attr:`fingerprint` (what the caller submitted)."""
+        return self.digest if self.digest is not None else self.doc_hash
 
 
 @dataclass(frozen=True)
@@ -126,14 +142,26 @@ class AnchorStore:
 
     # --- docs ---------------------------------------------------------------------------------
 
-    def add_docs(self, hashes: Sequence[bytes]) -> tuple[list[DocRow], int]:
-        """Insert the new hashes (durably) and return every row in input order, and #new."""
+    def add_docs(
+        self, hashes: Sequence[bytes], fingerprint: Fingerprint = "sha256"
+    ) -> tuple[list[DocRow], int]:
+        """Insert the new hashes (durably) and return every row in input order, and #new.
+
+        ``hashes`` are fingerprints under ``fingerprint``; each is stored under the value it is
+        anchored as (``core.fingerprints.anchored_value``), which is what the rows hold."""
         now = time.time()
+        params: list[tuple[bytes, float, str, bytes | None]]
+        if fingerprint == "sha256":
+            params = [(h, now, fingerprint, None) for h in hashes]
+        else:
+            params = [(anchored_value(h, fingerprint), now, fingerprint, h) for h in hashes]
+        hashes = [p[0] for p in params]
         with self.tx() as c:
             before = c.total_changes
             c.executemany(
-                "INSERT OR IGNORE INTO docs (doc_hash, submitted_at) VALUES (?, ?)",
-                [(h, now) for h in hashes],
+                "INSERT OR IGNORE INTO docs (doc_hash, submitted_at, fingerprint, digest) "
+                "VALUES (?, ?, ?, ?)",
+                params,
             )
             new = c.total_changes - before
             rows = self._docs_by_hash(c, hashes)
@@ -149,11 +177,12 @@ class AnchorStore:
             part = unique[i : i + 900]
             marks = ",".join("?" * len(part))
             for r in c.execute(
-                "SELECT seq, doc_hash, batch_id, submitted_at FROM docs "
+                "SELECT seq, doc_hash, batch_id, submitted_at, fingerprint, digest FROM docs "
                 f"WHERE doc_hash IN ({marks})",
                 part,
             ):
-                found[bytes(r[1])] = DocRow(r[0], bytes(r[1]), r[2], r[3])
+                digest = bytes(r[5]) if r[5] is not None else None
+                found[bytes(r[1])] = DocRow(r[0], bytes(r[1]), r[2], r[3], r[4], digest)
         return found
 
     def docs(self, hashes: Sequence[bytes]) -> dict[bytes, DocRow]:

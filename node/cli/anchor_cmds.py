@@ -15,12 +15,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from credledger.node.cli._app import app, console, err_console, node_url, parse_rpc
 from credledger.node.core.chain import Chain
 from credledger.node.core.errors import ChainError, InputError, RpcUnavailableError
+from credledger.node.core.fingerprints import (
+    Fingerprint,
+    FingerprintUnavailable,
+    fingerprint_file,
+    new_hasher,
+    parse_fingerprint,
+)
 from credledger.node.core.receipts import (
     Check,
     check_receipt_on_chain,
     hex32,
     parse_hash,
-    sha256_file,
+    receipt_fingerprint,
 )
 
 REQUEST_HASHES = 1000
@@ -39,9 +46,22 @@ def _receipt_path(file: Path, out: Path | None) -> Path:
     return (out / name) if out is not None else file.with_name(name)
 
 
+def _node_fingerprint(client: httpx.Client, base: str) -> Fingerprint:
+    """The node's default fingerprint (``anchoring.fingerprint`` in ``GET /health``); sha256 for
+    a node that does not say (one from before SM3)."""
+    try:
+        resp = client.get(f"{base}/health")
+    except httpx.TransportError as exc:
+        raise ChainError(f"cannot reach the node at {base}: {exc}") from None
+    value = resp.json().get("anchoring", {}).get("fingerprint") if resp.status_code == 200 else None
+    return parse_fingerprint(value) if value else "sha256"
+
+
 @app.command()
 def anchor(
-    files: Annotated[list[Path], typer.Argument(help="files to anchor (their SHA-256 is sent)")],
+    files: Annotated[
+        list[Path], typer.Argument(help="files to anchor (their digest is sent, not the file)")
+    ],
     node: Annotated[
         str,
         typer.Option(
@@ -62,8 +82,20 @@ def anchor(
         str | None,
         typer.Option(envvar="CREDLEDGER_TOKEN", help="bearer token of a principal that may anchor"),
     ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(
+            "--fingerprint",
+            help="sha256 or sm3 (GM/T 0004, the digest `openssl dgst -sm3` prints); "
+            "default: the node's anchoring.fingerprint",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Hash files locally, submit the hashes to a node and save each receipt beside its file."""
+    chosen = parse_fingerprint(fingerprint, "--fingerprint") if fingerprint else None
+    if chosen is not None:
+        new_hasher(chosen)  # a platform without SM3 says so before anything is sent
     paths: list[Path] = []
     for f in files:
         if f.is_dir():
@@ -91,9 +123,10 @@ def anchor(
             timeout=60, headers={"Authorization": f"Bearer {token}"} if token else None
         ) as client,
     ):
-        task = progress.add_task("hashing", total=len(paths))
+        kind = chosen or _node_fingerprint(client, base)
+        task = progress.add_task(f"hashing ({kind})", total=len(paths))
         for p in paths:
-            hashes[p] = sha256_file(p)
+            hashes[p] = fingerprint_file(p, kind)
             progress.advance(task)
         task = progress.add_task("submitting", total=len(paths))
         items = list(hashes.items())
@@ -101,7 +134,8 @@ def anchor(
             part = items[i : i + REQUEST_HASHES]
             try:
                 resp = client.post(
-                    f"{base}/v1/anchors", json={"hashes": [hex32(h) for _, h in part]}
+                    f"{base}/v1/anchors",
+                    json={"hashes": [hex32(h) for _, h in part], "fingerprint": kind},
                 )
             except httpx.TransportError as exc:
                 raise ChainError(f"cannot reach the node at {base}: {exc}") from None
@@ -110,7 +144,7 @@ def anchor(
             progress.advance(task, len(part))
         if not wait:
             for p, h in items:
-                console.print(f"submitted {hex32(h)}  {p}", highlight=False)
+                console.print(f"submitted {kind} {hex32(h)}  {p}", highlight=False)
             return
         task = progress.add_task("confirming", total=len(paths))
         left = dict(items)
@@ -118,7 +152,7 @@ def anchor(
         while left:
             for p, h in list(left.items()):
                 try:
-                    resp = client.get(f"{base}/v1/anchors/{hex32(h)}")
+                    resp = client.get(f"{base}/v1/anchors/{hex32(h)}?fingerprint={kind}")
                 except httpx.TransportError:
                     break
                 if resp.status_code == 200 and resp.json().get("status") == "confirmed":
@@ -134,32 +168,38 @@ def anchor(
                     )
                 time.sleep(0.5)
     for p, h in items:
-        console.print(f"confirmed {hex32(h)}  {_receipt_path(p, out)}", highlight=False)
+        console.print(f"confirmed {kind} {hex32(h)}  {_receipt_path(p, out)}", highlight=False)
 
 
 @app.command()
 def verify(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="the document (a file) or its 0x SHA-256 hash; for a wallet material's receipt, "
-            "the material's file (the asset id is derived from it and the receipt's holder)"
-        ),
-    ],
     receipt: Annotated[Path, typer.Option("--receipt", help="the receipt JSON file")],
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain (or host:port)")],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="the document (a file, hashed with the receipt's fingerprint: SHA-256 or SM3) or "
+            "its 0x hash; for a wallet material's receipt, the material's file (the asset id is "
+            "derived from it and the receipt's holder); none: check the receipt alone",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check a receipt using only the chain: hash, proof, anchor, contract view, block time,
-    canonical block, anchor transaction and leaf count (docs/receipt.md names each check).
+    """Check a receipt using only the chain: hash, fingerprint, proof, anchor, contract view, block
+    time, canonical block, anchor transaction and leaf count (docs/receipt.md names each check).
 
     Exit 0: verified (every check passed). Exit 1: not verified (a check failed, or the document
-    or receipt is unusable). Exit 2: could not check (the RPC endpoint cannot be reached).
+    or receipt is unusable). Exit 2: could not check (the RPC endpoint cannot be reached, or this
+    platform cannot compute the receipt's fingerprint).
     """
     logging.getLogger("credledger.node.core.chain").setLevel(logging.CRITICAL)
     rpc_urls = parse_rpc(rpc)
     try:
-        doc_hash = _document_hash(target)
         data = _read_receipt(receipt)
+        kind = receipt_fingerprint(data)
+        doc_hash = _document_hash(target, kind) if target is not None else None
+    except FingerprintUnavailable:
+        raise
     except InputError as exc:
         _not_verified([Check("input", False, str(exc))])
     try:
@@ -175,11 +215,11 @@ def verify(
     console.print("[green]VERIFIED[/green]")
 
 
-def _document_hash(target: str) -> bytes:
+def _document_hash(target: str, kind: Fingerprint) -> bytes:
     path = Path(target)
     if path.is_file():
         try:
-            return sha256_file(path)
+            return fingerprint_file(path, kind)
         except OSError as exc:
             raise InputError(f"cannot read {target}: {exc.strerror}") from None
     try:

@@ -1,8 +1,9 @@
 """Portable anchoring receipts: build them, and check them against a chain with no node.
 
-The format is documented in ``docs/receipt.md`` (``credledger-receipt``, version 1). A receipt is
-self-contained: with it, the document (or its hash) and any RPC endpoint of the chain, anyone can
-check that the document was anchored, where and when.
+The format is documented in ``docs/receipt.md`` (``credledger-receipt``, version 1 for SHA-256
+fingerprints, version 2 for SM3 ones). A receipt is self-contained: with it, the document (or its
+hash) and any RPC endpoint of the chain, anyone can check that the document was anchored, where
+and when.
 """
 
 from __future__ import annotations
@@ -17,15 +18,19 @@ from typing import Any
 
 from web3 import Web3
 
-from credledger.node.core import merkle
+from credledger.node.core import fingerprints, merkle
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts.anchor_registry import AnchorRegistry
 from credledger.node.core.contracts.eip712 import material_asset_id
 from credledger.node.core.errors import InputError
+from credledger.node.core.fingerprints import Fingerprint, fingerprint_file, parse_fingerprint
 
 RECEIPT_FORMAT = "credledger-receipt"
-RECEIPT_VERSION = 1
+RECEIPT_VERSION = 1  # SHA-256 fingerprints: the receipt every verifier since the first one reads
+RECEIPT_VERSION_TAGGED = 2  # other fingerprints (SM3): the leaf input is the tagged digest
+RECEIPT_VERSIONS = (RECEIPT_VERSION, RECEIPT_VERSION_TAGGED)
 LEAF_ENCODING = "keccak256(keccak256(abi.encode(bytes32 docHash)))"
+LEAF_ENCODING_TAGGED = "keccak256(keccak256(abi.encode(bytes32 anchoredValue)))"
 TREE_KIND = "openzeppelin-standard-merkle-tree (sorted leaves, sorted pairs, keccak256)"
 DOC_HASH_ALGORITHM = "sha256"
 
@@ -73,11 +78,7 @@ def parse_hash(value: Any, field: str | None = None) -> bytes:
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> bytes:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.digest()
+    return fingerprint_file(path, "sha256", chunk)
 
 
 def build_receipt(
@@ -93,14 +94,29 @@ def build_receipt(
     block_hash: bytes,
     block_time: int,
     submitted_at: float | None = None,
+    fingerprint: Fingerprint = "sha256",
 ) -> dict[str, Any]:
-    return {
+    """The receipt of ``doc_hash`` (the document's fingerprint under ``fingerprint``): version 1
+    for SHA-256 (any 32-byte value anchored as it is), version 2 with ``anchoredValue`` for SM3."""
+    value = fingerprints.anchored_value(doc_hash, fingerprint)
+    head: dict[str, Any] = {
         "format": RECEIPT_FORMAT,
         "version": RECEIPT_VERSION,
         "docHash": hex32(doc_hash),
-        "docHashAlgorithm": DOC_HASH_ALGORITHM,
+        "docHashAlgorithm": fingerprint,
+        "fingerprint": fingerprint,
         "leafEncoding": LEAF_ENCODING,
-        "leaf": hex32(merkle.leaf_hash(doc_hash)),
+    }
+    if fingerprint != "sha256":
+        head |= {
+            "version": RECEIPT_VERSION_TAGGED,
+            "anchoredValue": hex32(value),
+            "anchoredValueEncoding": fingerprints.ANCHORED_VALUE_ENCODING[fingerprint],
+            "leafEncoding": LEAF_ENCODING_TAGGED,
+        }
+    return {
+        **head,
+        "leaf": hex32(merkle.leaf_hash(value)),
         "tree": TREE_KIND,
         "proof": [hex32(p) for p in proof],
         "root": hex32(root),
@@ -154,53 +170,105 @@ def _material_check(receipt: dict[str, Any], file_hash: bytes) -> tuple[bytes, C
     return asset, Check("material asset id", ok, detail)
 
 
-def anchored_value(receipt: dict[str, Any], doc_hash: bytes) -> bytes:
-    """The 32-byte value the receipt must prove for ``doc_hash``: the hash itself, or, for a
-    wallet material checked against its file, the material's asset id."""
-    material = _material_check(receipt, doc_hash)
-    return material[0] if material else doc_hash
-
-
-def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
-    """The checks that need no chain: format, document hash, leaf, Merkle path.
-
-    ``doc_hash`` is the anchored value, or, for a receipt naming a wallet material
-    (``material.holder``), the SHA-256 of the material's file (see docs/receipt.md)."""
+def receipt_fingerprint(receipt: dict[str, Any]) -> Fingerprint:
+    """The fingerprint a receipt names: ``fingerprint`` (required from version 2; a version-1
+    receipt without it is a SHA-256 one). InputError for an unknown name or version."""
     if receipt.get("format") != RECEIPT_FORMAT:
         raise InputError(f"not a {RECEIPT_FORMAT} file (format={receipt.get('format')!r})")
-    if receipt.get("version") != RECEIPT_VERSION:
-        raise InputError(f"receipt version {receipt.get('version')!r} is not supported (want 1)")
+    version = receipt.get("version")
+    if version not in RECEIPT_VERSIONS or isinstance(version, bool):
+        raise InputError(f"receipt version {version!r} is not supported (want 1 or 2)")
+    if "fingerprint" not in receipt and version == RECEIPT_VERSION:
+        return "sha256"
+    return parse_fingerprint(_field(receipt, "fingerprint"), "the receipt's fingerprint")
+
+
+def anchored_value(receipt: dict[str, Any], doc_hash: bytes | None = None) -> bytes:
+    """The 32-byte value the receipt must prove on chain for ``doc_hash`` (None: the receipt's
+    own ``docHash``): the hash itself (SHA-256), its SM3-tagged value, or, for a wallet material
+    checked against its file, the material's asset id."""
+    if doc_hash is None:
+        doc_hash = parse_hash(_field(receipt, "docHash"))
+    fp = receipt_fingerprint(receipt)
+    material = _material_check(receipt, doc_hash) if fp == "sha256" else None
+    if material:
+        return material[0]
+    return fingerprints.anchored_value(doc_hash, fp)
+
+
+def _fingerprint_check(receipt: dict[str, Any], fp: Fingerprint, r_doc: bytes) -> Check:
+    """Version 2: the receipt's anchoredValue is the tagged digest of its docHash."""
+    value = fingerprints.anchored_value(r_doc, fp)
+    stated = receipt.get("anchoredValue")
+    ok = stated is None or parse_hash(stated) == value
+    standard = fingerprints.STANDARD[fp]
+    return Check(
+        "fingerprint",
+        ok,
+        f"{standard}; anchored value {hex32(value)}"
+        if ok
+        else f"the receipt's anchoredValue {stated} is not the {fp} value of its docHash, "
+        f"{hex32(value)} = {fingerprints.ANCHORED_VALUE_ENCODING[fp]}",
+    )
+
+
+def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes | None = None) -> list[Check]:
+    """The checks that need no chain: format, document hash, fingerprint, leaf, Merkle path.
+
+    ``doc_hash`` is the document's fingerprint under the receipt's ``fingerprint`` (SHA-256 for a
+    version-1 receipt), or, for a receipt naming a wallet material (``material.holder``), the
+    SHA-256 of the material's file (see docs/receipt.md); None checks the receipt's own
+    ``docHash`` (a receipt alone: it proves that value was anchored)."""
+    fp = receipt_fingerprint(receipt)
     r_doc = parse_hash(_field(receipt, "docHash"))
     root = parse_hash(_field(receipt, "root"))
     proof = [parse_hash(p) for p in _field(receipt, "proof")]
-    material = _material_check(receipt, doc_hash)
+    # a material's asset id is derived from the file's SHA-256 (docs/receipt.md)
+    material = (
+        _material_check(receipt, doc_hash) if doc_hash is not None and fp == "sha256" else None
+    )
     if material is not None:
-        doc_hash, check = material
+        value, check = material
         checks = [check]
+    elif doc_hash is None:
+        value = fingerprints.anchored_value(r_doc, fp)
+        checks = [
+            Check(
+                "document hash",
+                True,
+                f"no document given: the receipt's {fp} docHash {hex32(r_doc)} is checked",
+            )
+        ]
     else:
+        value = fingerprints.anchored_value(doc_hash, fp)
         checks = [
             Check(
                 "document hash",
                 r_doc == doc_hash,
-                f"{hex32(doc_hash)} matches the receipt"
+                f"{hex32(doc_hash)} matches the receipt ({fp})"
                 if r_doc == doc_hash
-                else f"the document's hash {hex32(doc_hash)} differs from the receipt's docHash "
-                f"{hex32(r_doc)}",
+                else f"the document's {fp} hash {hex32(doc_hash)} differs from the receipt's "
+                f"docHash {hex32(r_doc)}",
             )
         ]
+    tagged = fp != "sha256" or receipt.get("version") != RECEIPT_VERSION
+    if tagged:
+        checks.append(_fingerprint_check(receipt, fp, r_doc))
+    encoding = LEAF_ENCODING_TAGGED if tagged else LEAF_ENCODING
     r_leaf = parse_hash(_field(receipt, "leaf"))
-    want_leaf = merkle.leaf_hash(doc_hash)
+    want_leaf = merkle.leaf_hash(value)
     checks.append(
         Check(
             "leaf encoding",
             r_leaf == want_leaf,
-            LEAF_ENCODING
+            encoding
             if r_leaf == want_leaf
             else f"the receipt's leaf {hex32(r_leaf)} differs from {hex32(want_leaf)} = "
-            f"{LEAF_ENCODING.replace('docHash', hex32(doc_hash)[:10] + '…')}",
+            f"{encoding.replace('docHash', hex32(value)[:10] + '…')}"
+            + (f" (the {fp} leaf input of its docHash)" if tagged else ""),
         )
     )
-    path_ok = merkle.verify(root, doc_hash, proof)
+    path_ok = merkle.verify(root, value, proof)
     checks.append(
         Check(
             "merkle proof",
@@ -213,8 +281,12 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes) -> list[Chec
     return checks
 
 
-def check_receipt_on_chain(chain: Chain, receipt: dict[str, Any], doc_hash: bytes) -> list[Check]:
-    """Check a receipt against the chain only: chain id, anchor, contract view, canonical block."""
+def check_receipt_on_chain(
+    chain: Chain, receipt: dict[str, Any], doc_hash: bytes | None = None
+) -> list[Check]:
+    """Check a receipt against the chain only: chain id, anchor, contract view, canonical block.
+
+    ``doc_hash`` as for :func:`check_receipt_offline` (None: the receipt alone)."""
     checks = check_receipt_offline(receipt, doc_hash)
     doc_hash = anchored_value(receipt, doc_hash)
     chain_id = int(_field(receipt, "chainId"))

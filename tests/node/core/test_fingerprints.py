@@ -16,6 +16,7 @@ import pytest
 from credledger.node.core import merkle
 from credledger.node.core.errors import InputError
 from credledger.node.core.fingerprints import (
+    ANCHORED_VALUE_ENCODING,
     SM3_TAG,
     FingerprintUnavailable,
     anchored_value,
@@ -140,3 +141,11 @@ def test_sm3_leaf_inputs_and_tree_agree_with_independent_js() -> None:
     tree = merkle.build(values)
     assert out["root"] == "0x" + tree.root.hex()
     assert out["proofs"] == [["0x" + p.hex() for p in tree.proof(i)] for i in range(5)]
+
+
+def test_the_docs_give_the_tag_and_the_anchored_value_rule() -> None:
+    receipt_doc = (ROOT / "docs" / "receipt.md").read_text(encoding="utf-8")
+    standards = (ROOT / "docs" / "standards.md").read_text(encoding="utf-8")
+    assert "0x" + SM3_TAG.hex() in receipt_doc
+    assert ANCHORED_VALUE_ENCODING["sm3"] in receipt_doc.replace('\\"', '"')
+    assert "## SM3 (GM/T 0004) fingerprints" in standards
