@@ -29,6 +29,8 @@ class Department:
     issues: frozenset[str] = field(default_factory=frozenset)
     supervises: frozenset[str] = field(default_factory=frozenset)
     display_name_en: str = ""
+    #: unified social credit code (validated by the settings); None if not configured
+    uscc: str | None = None
 
     def display_names(self) -> dict[str, str]:
         """``{"zh": …, "en": …}``: what pages show instead of the code (each falls back to the
@@ -39,7 +41,12 @@ class Department:
 
     def json(self) -> dict[str, object]:
         """The department in API answers: address, code and display names."""
-        return {"address": self.address, "name": self.name, "displayName": self.display_names()}
+        return {
+            "address": self.address,
+            "name": self.name,
+            "displayName": self.display_names(),
+            "uscc": self.uscc,
+        }
 
     @property
     def address(self) -> str:
@@ -116,6 +123,7 @@ def build_departments(
                 frozenset(d.issues),
                 frozenset(d.supervises),
                 d.display_name_en,
+                d.uscc,
             )
         )
         tokens.add(Principal("department", d.name, d.name), d.token_sha256)

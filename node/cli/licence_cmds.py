@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -185,9 +186,17 @@ def issue(
         console.print(f"holder {out['holder']['display']}  tx {out['transactionHash']}")
 
 
+LICENCE_HELP = "0x licence id or GB/T 36904 identifier (1.2.156.3005.2.…)"
+
+
+def _ref(licence: str) -> str:
+    """A licence id or identifier as one URL path segment (the node folds case and width)."""
+    return urllib.parse.quote(licence.strip(), safe="")
+
+
 def _change(action: str) -> Any:
     def command(
-        licence_id: Annotated[str, typer.Argument(help="0x licence id")],
+        licence_id: Annotated[str, typer.Argument(help=LICENCE_HELP)],
         reason: Annotated[int | None, typer.Option("--reason", help="reason code")] = None,
         note: Annotated[str | None, typer.Option("--note", help="kept off chain")] = None,
         node: NodeOpt = DEFAULT_NODE,
@@ -198,7 +207,8 @@ def _change(action: str) -> Any:
         body: dict[str, Any] = {"note": note} if note else {}
         if reason is not None:
             body["reasonCode"] = reason
-        out = _call("POST", node, f"/v1/licences/{licence_id}/{action}", token, key, json=body)
+        path = f"/v1/licences/{_ref(licence_id)}/{action}"
+        out = _call("POST", node, path, token, key, json=body)
         _print(out, as_json)
         if not as_json:
             console.print(f"{action}: {out['licenceId']} is now {out['status']}")
@@ -213,12 +223,12 @@ for _action in ("suspend", "reinstate", "revoke"):
 
 @licence_app.command("show")
 def show(
-    licence_id: Annotated[str, typer.Argument(help="0x licence id")],
+    licence_id: Annotated[str, typer.Argument(help=LICENCE_HELP)],
     node: NodeOpt = DEFAULT_NODE,
     as_json: JsonOpt = False,
 ) -> None:
     """A licence with its status and history (from chain events)."""
-    out = _call("GET", node, f"/v1/licences/{licence_id}")
+    out = _call("GET", node, f"/v1/licences/{_ref(licence_id)}")
     if as_json:
         _print(out, True)
         return
@@ -226,6 +236,9 @@ def show(
     t = out["type"]
     issuer = out.get("issuer") or {}
     console.print(f"{t.get('code')} {t.get('zh', '')} / {t.get('en', '')}")
+    console.print(f"id       {out.get('identifier') or '(no GB/T 36904 identifier)'}",
+                  highlight=False)  # fmt: skip
+    console.print(f"         {out['licenceId']}", highlight=False)
     console.print(f"status   {out['status']}  version {out['version']}", highlight=False)
     reason = out.get("statusReason")
     if reason:
@@ -240,6 +253,12 @@ def show(
     console.print(f"valid    from {when(out['validFrom'], tz)}  last valid day {last_day}",
                   highlight=False)  # fmt: skip
     console.print(f"issued   {when(out.get('issuedAt'), tz)}", highlight=False)
+    md = out.get("metadata")
+    if md:  # GB/T 36903 (docs/standards.md); a person's code masked, their name not kept
+        holder = " ".join(x for x in (md["holderName"], md["holderCode"]) if x)
+        console.print(f"GB/T 36903  {md['name']} {md['number']}, {md['authority']}, "
+                      f"issued {md['issueDate']}, holder {holder} ({md['holderCodeType']}), "
+                      f"valid {md['validFrom']} – {md['validUntil']}", highlight=False)  # fmt: skip
     table = Table(Column(f"time ({tz})", no_wrap=True), "action", "by", "detail")
     for h in out["history"]:
         by = h.get("by")
@@ -253,7 +272,7 @@ def show(
 def verify(
     document: Annotated[Path, typer.Argument(help="the document to check")],
     licence_id: Annotated[
-        str | None, typer.Option("--licence", help="the licence it claims")
+        str | None, typer.Option("--licence", help="the licence it claims: " + LICENCE_HELP)
     ] = None,
     node: NodeOpt = DEFAULT_NODE,
     token: TokenOpt = None,

@@ -200,9 +200,10 @@ def gbt_identifier(type_code: str, issuer_uscc: str, serial: str, version: int) 
 
 
 def looks_like_gbt_identifier(text: str) -> bool:
-    """Whether ``text`` is meant as a GB/T 36904 identifier (starts with the root), so a caller
-    can route it here and answer with the reason when it is malformed."""
-    return isinstance(text, str) and _fold(text).startswith(GBT_ROOT + ".")
+    """Whether ``text`` is meant as a GB/T 36904 identifier rather than a ``0x`` licence id: it
+    has a dot (the root's, or a mistyped root's), so a caller can send it to
+    :func:`parse_gbt_identifier` and answer with the reason when it is malformed."""
+    return isinstance(text, str) and "." in unicodedata.normalize("NFKC", text)
 
 
 def _fold(text: str) -> str:

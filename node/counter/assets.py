@@ -21,6 +21,7 @@ from credledger.node.core.contracts.eip712 import material_asset_id
 from credledger.node.core.errors import NotFoundError
 from credledger.node.licences.inputs import iso
 from credledger.node.licences.queries import LicenceQueries
+from credledger.node.licences.verdicts import SealCheck
 from credledger.node.licences.verification import DocumentVerifier
 from credledger.node.readmodel import ReadModel
 
@@ -36,6 +37,7 @@ class LicenceFacts:
 
     view: dict[str, Any]
     issuer_roles: int
+    seal: SealCheck | None = None  # the e-seal of its current version
 
 
 def _department(value: dict[str, Any] | None) -> DepartmentShown | None:
@@ -70,7 +72,7 @@ class AssetChecks:
             if issuer and type_id
             else 0
         )
-        return LicenceFacts(view, roles)
+        return LicenceFacts(view, roles, self.documents.seals.check(licence_id, None))
 
     def check(
         self, asset: bytes, presenter: str, doc: bytes | None, facts: LicenceFacts | None
@@ -94,6 +96,7 @@ class AssetChecks:
         sr = lic.get("statusReason")
         check.type = TypeShown(code=t.get("code"), zh=t.get("zh"), en=t.get("en"))
         check.serialNumber = lic.get("serialNumber")
+        check.identifier = lic.get("identifier")
         check.issuer = _department(lic.get("issuer"))
         check.status = str(lic.get("status"))
         check.statusReason = (
@@ -110,6 +113,10 @@ class AssetChecks:
         holder = to_checksum_address(bound) if bound else None
         self.authority.judge(check, holder, presenter, "licence")
         lid = check.assetId
+        if facts.seal is not None:
+            check.seal = facts.seal.to_json()
+            if facts.seal.refuse:
+                check.add(reason("TAMPERED", f"e-seal: {facts.seal.reason}"))
         if check.issuer is not None and t.get("typeId") and not facts.issuer_roles & ROLE_ISSUER:
             name = check.issuer.name or check.issuer.address
             check.add(

@@ -97,6 +97,7 @@ class DepartmentShown(Wire):
     address: str | None = None
     name: str | None = None
     displayName: dict[str, str] | None = None
+    uscc: str | None = None  # GB 32100 code, when this node knows it (GB/T 36904 issuer)
 
 
 class StatusReason(Wire):
@@ -122,6 +123,7 @@ class AssetCheck(Wire):
     # a licence (its one view, node/licences/queries.py)
     type: TypeShown | None = None
     serialNumber: str | None = None
+    identifier: str | None = None  # GB/T 36904 (docs/standards.md)
     issuer: DepartmentShown | None = None
     status: str | None = None
     statusReason: StatusReason | None = None
@@ -132,6 +134,8 @@ class AssetCheck(Wire):
     validLastDay: str | None = None  # = validUntil (the clerk's card reads this name)
     version: int | None = None
     documentHash: str | None = None
+    # its e-seal: status, reason, department, keyId (docs/standards.md "E-seals")
+    seal: dict[str, Any] | None = None
     # a material
     anchoredAt: int | None = None
     # who presented it

@@ -36,6 +36,7 @@ class DemoDepartment:
     issues: tuple[str, ...]
     supervises: tuple[str, ...]
     display_name_en: str = ""
+    uscc: str | None = None  # GB 32100, the issuer code of GB/T 36904 identifiers
 
 
 def _codes(*categories: str) -> tuple[str, ...]:
@@ -52,6 +53,7 @@ DEMO_DEPARTMENTS = [
         _codes(*MARKET),
         _codes(*MARKET),
         display_name_en="Market Regulation",
+        uscc="11310000MB2F00001F",
     ),
     DemoDepartment(
         "drugs",
@@ -61,6 +63,7 @@ DEMO_DEPARTMENTS = [
         _codes("MED"),
         _codes("MED"),
         display_name_en="Medical Products Administration",
+        uscc="11310000MB2F00002J",
     ),
     DemoDepartment(
         "enforcement",
@@ -70,6 +73,7 @@ DEMO_DEPARTMENTS = [
         (),
         _codes(*MARKET, "MED"),
         display_name_en="Enforcement",
+        uscc="11310000MB2F00003M",
     ),
 ]
 CLERK_NAME = "counter-1"
@@ -90,6 +94,7 @@ def demo_settings(settings: Settings) -> Settings:
             display_name=d.display_name,
             display_name_en=d.display_name_en,
             dev_account=d.dev_account,
+            uscc=d.uscc,
             token_sha256=[hash_token(d.token)],
             issues=list(d.issues),
             supervises=list(d.supervises),

@@ -102,10 +102,14 @@ class HolderView(Result):
 
 class LicenceView(Result):
     """A licence as the enterprise view and verifications list it (``statusReason`` when it is
-    suspended or revoked)."""
+    suspended or revoked). ``identifier``: the GB/T 36904 identifier of the current version
+    (None when a part is unknown here: a type without a type code, a department whose USCC this
+    node does not know); ``fingerprint``: the type's document fingerprint (sha256 or sm3)."""
 
     licenceId: str
+    identifier: str | None
     type: dict[str, Any]
+    fingerprint: str
     serialNumber: str | None
     issuer: dict[str, Any] | None
     holder: HolderView
@@ -123,10 +127,12 @@ class LicenceView(Result):
 
 
 class LicenceDetail(LicenceView):
-    """``GET /v1/licences/{id}``: the licence with its history and this node's metadata."""
+    """``GET /v1/licences/{id}``: the licence with its history, its GB/T 36903 ``metadata``
+    (docs/standards.md) and the free ``attributes`` its issuance sent as ``metadata``."""
 
     history: list[dict[str, Any]]
     metadata: dict[str, Any] | None
+    attributes: dict[str, Any] | None
 
 
 class EnterpriseView(Result):

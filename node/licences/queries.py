@@ -4,23 +4,47 @@ supervision facts, from the in-memory read model (``node/readmodel.py``) at one 
 
 :meth:`LicenceQueries.summary_json` is the one licence view: the API's licence and enterprise
 answers, document verdicts and the counter's presentation verdicts all show it (validity as the
-last valid day, ``credledger.node.core.validity``)."""
+last valid day, ``credledger.node.core.validity``) with its GB/T 36904 ``identifier``; the detail
+adds the GB/T 36903 ``metadata`` block (``docs/standards.md``) and the issuance's free
+``attributes``."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from credledger.node.core.contracts import licence_events as ev
-from credledger.node.core.contracts.licence_registry import Licence
-from credledger.node.core.errors import NotFoundError
+from credledger.node.core.contracts.licence_registry import Licence, licence_id_of, serial_of
+from credledger.node.core.errors import CredledgerError, NotFoundError
+from credledger.node.core.gbt import LONG_TERM, GbtIdentifier, LicenceMetadata, gbt_identifier
 from credledger.node.core.identifiers import enterprise_subject, normalise_uscc
-from credledger.node.core.validity import last_valid_day, last_valid_moment
+from credledger.node.core.validity import CHINA_TZ, last_valid_day, last_valid_moment
 from credledger.node.licences.admin import LicenceAdmin
 from credledger.node.licences.catalogue import LicenceType
 from credledger.node.licences.context import LicenceContext
 from credledger.node.licences.inputs import decode_serial, iso, reason_text
 from credledger.node.licences.models import EnterpriseView, LicenceDetail, LicenceView
 from credledger.node.licences.verdicts import Status, effective_status
+
+
+@functools.lru_cache(maxsize=65536)  # pure; every licence in every answer shows it
+def identifier_of(
+    type_code: str | None, uscc: str | None, serial: str | None, version: int
+) -> str | None:
+    """The GB/T 36904 identifier, or None when a part is unknown (a type without a type code, a
+    department without a configured USCC, a number this node never saw) or unrepresentable."""
+    if not type_code or not uscc or not serial:
+        return None
+    try:
+        return str(gbt_identifier(type_code, uscc, serial, version))
+    except CredledgerError:
+        return None
+
+
+def beijing_date(seconds: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(seconds, CHINA_TZ).strftime("%Y-%m-%d")
 
 
 class LicenceQueries:
@@ -56,8 +80,17 @@ class LicenceQueries:
             return None
         d = self.ctx.departments.by_address(address)
         if d is not None:  # its display names too (zh/en): pages show them, not the code
-            return {"address": address, "name": d.name, "displayName": d.display_names()}
-        return {"address": address, "name": None}
+            return {
+                "address": address,
+                "name": d.name,
+                "displayName": d.display_names(),
+                "uscc": d.uscc,
+            }
+        return {"address": address, "name": None, "uscc": None}
+
+    def issuer_uscc(self, address: str | None) -> str | None:
+        d = self.ctx.departments.by_address(address) if address else None
+        return d.uscc if d is not None else None
 
     def _holder_json(self, subject: bytes, t: LicenceType | None) -> dict[str, Any]:
         known = self._holders.get(subject)
@@ -77,10 +110,16 @@ class LicenceQueries:
     def _licence_json(self, rec: ev.LicenceRecord, stored: str, now: int) -> dict[str, Any]:
         t = self.admin.type_by_id(rec.type_id)
         status = effective_status(stored, rec.valid_from, rec.valid_until, now)
+        serial = decode_serial(rec.serial) if rec.serial else None
+        serial = serial or self._serial(rec)
         body: dict[str, Any] = {
             "licenceId": ev.hexb(rec.licence_id),
+            "identifier": identifier_of(
+                t.type_code if t else None, self.issuer_uscc(rec.issuer), serial, rec.version
+            ),
             "type": self._type_json(rec.type_id),
-            "serialNumber": decode_serial(rec.serial) if rec.serial else self._serial(rec),
+            "fingerprint": t.fingerprint if t else "sha256",
+            "serialNumber": serial,
             "issuer": self.department_json(rec.issuer),
             "holder": self._holder_json(rec.holder, t),
             "holderAddress": rec.holder_address,
@@ -143,9 +182,90 @@ class LicenceQueries:
     ) -> dict[str, Any]:
         """``body`` with what this node keeps beside the chain: notes, verifications, metadata."""
         body["history"] = self._history(licence_id, events)
-        body["metadata"] = self.ctx.store.metadata_of(licence_id)
+        attributes = self.ctx.store.metadata_of(licence_id)
+        body["attributes"] = attributes
+        body["metadata"] = self.metadata_json(body, events, attributes)
         body["judgedAtBlock"] = block
         return body
+
+    def metadata_json(
+        self,
+        body: dict[str, Any],
+        events: list[dict[str, Any]],
+        attributes: dict[str, Any] | None,
+    ) -> dict[str, str] | None:
+        """The GB/T 36903 metadata of the licence's current version as this node shows it (a
+        person's ID number masked, their name not kept), or None without an identifier."""
+        m = self.metadata(body, events, attributes)
+        return m.json() if m is not None else None
+
+    def metadata(
+        self,
+        body: dict[str, Any],
+        events: list[dict[str, Any]],
+        attributes: dict[str, Any] | None,
+    ) -> LicenceMetadata | None:
+        identifier = body.get("identifier")
+        t = body["type"]
+        if not identifier or not t.get("typeCode"):
+            return None
+        issued = [e for e in events if e.get("action") in ("ISSUED", "AMENDED")]
+        issued_at = issued[-1]["time"] if issued else body["issuedAt"]
+        holder = body["holder"]
+        person = holder.get("kind") == "person"
+        issuer = body.get("issuer") or {}
+        name = "" if person else str((attributes or {}).get("holderName") or "")
+        try:
+            return LicenceMetadata(
+                name=t.get("zh") or "",
+                type_code=t["typeCode"],
+                number=body["serialNumber"] or "",
+                identifier=identifier,
+                authority=(issuer.get("displayName") or {}).get("zh") or issuer.get("name") or "",
+                issue_date=beijing_date(issued_at),
+                holder_name=name,
+                holder_code=holder.get("display") or "",
+                holder_code_type="citizen_id" if person else "uscc",
+                valid_from=beijing_date(body["validFrom"]),
+                valid_until=body["validUntil"] or LONG_TERM,
+            )
+        except CredledgerError:  # a stored name with control characters: shown without
+            return None
+
+    # --- GB/T 36904 identifiers -----------------------------------------------------------
+
+    def licence_id_of(self, ident: GbtIdentifier) -> bytes:
+        """The licence an identifier names (its type code, serial): the contract's id. Whether
+        the issuer and version match is checked against the licence by :meth:`check`."""
+        t = self.ctx.catalogue.by_type_code(ident.type_code)
+        if t is None:
+            raise NotFoundError(
+                f"no licence type has the GB/T 36902 type code {ident.type_code} "
+                "(GET /v1/licence-types lists them)",
+                identifier=str(ident),
+            )
+        return licence_id_of(t.type_id, serial_of(ident.licence_number))
+
+    @staticmethod
+    def check(body: dict[str, Any], ident: GbtIdentifier) -> None:
+        """Refuse (404, with the reason) an identifier whose issuer or version is not the
+        licence's: the licence of that type and number exists but this is not its identifier.
+        An earlier version's identifier is accepted (the answer shows the current one)."""
+        current = body.get("identifier")
+        issuer = (body.get("issuer") or {}).get("uscc")
+        if issuer is not None and issuer != ident.issuer_uscc:
+            raise NotFoundError(
+                f"identifier {ident}: the licence of this type and number was issued by "
+                f"{issuer}, not {ident.issuer_uscc}",
+                identifier=str(ident),
+            )
+        if ident.version > int(body.get("version") or 1):
+            raise NotFoundError(
+                f"identifier {ident}: the licence is at version {body.get('version')}, not "
+                f"{ident.version:03d}",
+                identifier=str(ident),
+                current=current,
+            )
 
     def summary(self, licence_id: bytes) -> LicenceView:
         """The licence without its history and metadata (as verifications list it)."""

@@ -26,6 +26,8 @@ from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts import licence_events as ev
+from credledger.node.core.errors import CredledgerError
+from credledger.node.core.gbt import GbtIdentifier, looks_like_gbt_identifier, parse_gbt_identifier
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
 from credledger.node.licences.admin import (
@@ -37,6 +39,7 @@ from credledger.node.licences.admin import (
 )
 from credledger.node.licences.catalogue import Catalogue, LicenceType
 from credledger.node.licences.context import LicenceContext
+from credledger.node.licences.inputs import parse_licence_id
 from credledger.node.licences.issuance import MAX_BATCH, Issuance, IssueInput, Prepared
 from credledger.node.licences.lifecycle import Lifecycle
 from credledger.node.licences.models import (
@@ -52,7 +55,7 @@ from credledger.node.licences.models import (
     SupervisionRecorded,
     VerificationRecord,
 )
-from credledger.node.licences.queries import LicenceQueries
+from credledger.node.licences.queries import LicenceQueries, identifier_of
 from credledger.node.licences.store import LicenceStore
 from credledger.node.licences.verification import DocumentVerifier
 from credledger.node.readmodel import ReadModel
@@ -164,7 +167,8 @@ class LicenceService:
     def issue(
         self, principal: Principal | None, item: IssueInput, idempotency_key: str | None = None
     ) -> IssuedLicence:
-        return self.issuance.issue(principal, item, idempotency_key)
+        issued = self.issuance.issue(principal, item, idempotency_key)
+        return self._with_identifier(principal, issued)
 
     def issue_batch(
         self,
@@ -172,7 +176,54 @@ class LicenceService:
         items: Sequence[IssueInput],
         idempotency_key: str | None = None,
     ) -> IssuedBatch:
-        return self.issuance.issue_batch(principal, items, idempotency_key)
+        batch = self.issuance.issue_batch(principal, items, idempotency_key)
+        batch.licences = [self._with_identifier(principal, x) for x in batch.licences]
+        return batch
+
+    def _with_identifier(self, principal: Principal | None, issued: IssuedLicence) -> IssuedLicence:
+        """The answer with the licence's GB/T 36904 ``identifier`` (None if it has none)."""
+        if getattr(issued, "identifier", None):
+            return issued
+        try:
+            dept = self.departments.of(principal) if principal is not None else None
+            t = self.admin.licence_type(issued.type)
+        except CredledgerError:
+            dept, t = None, None
+        setattr(  # noqa: B010 (an extra key of the model)
+            issued,
+            "identifier",
+            identifier_of(
+                t.type_code if t else None,
+                dept.uscc if dept else None,
+                issued.serialNumber,
+                issued.version,
+            ),
+        )
+        return issued
+
+    # --- GB/T 36904 identifiers ---------------------------------------------------------------
+
+    def resolve(self, ref: str) -> tuple[bytes, GbtIdentifier | None]:
+        """A licence reference as callers send it: ``0x`` + 64 hex digits (the licence id) or a
+        GB/T 36904 identifier (``1.2.156.3005.2.…``). A malformed one is refused (422, with the
+        reason); an identifier names its licence through its type code and serial, and
+        :meth:`check_identifier` then compares its issuer and version with the licence."""
+        if looks_like_gbt_identifier(ref):
+            ident = parse_gbt_identifier(ref)
+            return self.queries.licence_id_of(ident), ident
+        return parse_licence_id(ref), None
+
+    def check_identifier(self, body: dict[str, Any], ident: GbtIdentifier | None) -> None:
+        if ident is not None:
+            self.queries.check(body, ident)
+
+    def licence_id(self, ref: str) -> bytes:
+        """:meth:`resolve` for writes: the licence id, the identifier checked against the
+        licence (its issuer and version)."""
+        lid, ident = self.resolve(ref)
+        if ident is not None:
+            self.check_identifier(self.get(lid).body(), ident)
+        return lid
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -213,9 +264,10 @@ class LicenceService:
         valid_until: Any = None,
         note: Any = None,
         idempotency_key: str | None = None,
+        holder_citizen_id: str | None = None,
     ) -> LifecycleChange:
         return self.lifecycle.amend(
-            principal, licence_id, doc_hash, valid_until, note, idempotency_key
+            principal, licence_id, doc_hash, valid_until, note, idempotency_key, holder_citizen_id
         )
 
     def bind_holder(

@@ -22,10 +22,10 @@ from starlette.datastructures import UploadFile
 
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
-from credledger.node.core.errors import CredledgerError, InputError
+from credledger.node.core.errors import CredledgerError, InputError, NotFoundError
+from credledger.node.core.gbt import looks_like_gbt_identifier
 from credledger.node.core.http.origin import cross_site
 from credledger.node.core.http.ratelimit import RateLimitedError, RateLimiter, client_key
-from credledger.node.licences.inputs import parse_licence_id
 from credledger.node.web.pages import (
     counter_of,
     lang_of,
@@ -233,6 +233,9 @@ async def clerk_verify(request: Request, runtime: Runtime) -> Response:
         token = decoded
     if not token.strip():
         return redirect("/clerk")
+    if is_licence_ref(token.strip()):  # a licence id or GB/T 36904 identifier: look it up
+        found = await run_in_threadpool(lookup, licences_of(runtime), token.strip())
+        return await _verified(request, session, found, "lookup")
     verdict = await run_in_threadpool(counter_of(runtime).verify, session.principal, token)
     return await _verified(request, session, verdict.body(), "presentation")
 
@@ -255,14 +258,34 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
     h = hashlib.sha256()
     while chunk := await doc.read(1 << 20):
         h.update(chunk)
-    try:
-        lid = parse_licence_id(str(form.get("licenceId", "")))
-    except InputError:
-        return redirect("/clerk")
     service = licences_of(runtime)
+    try:
+        lid, _ = service.resolve(str(form.get("licenceId", "")))
+    except CredledgerError:
+        return redirect("/clerk")
     answer = await run_in_threadpool(service.verify_document, session.principal, h.digest(), lid)
     await run_in_threadpool(counter_of(runtime).note_document_check, session.principal, answer)
     return await _verified(request, session, answer.body(), "document")
+
+
+def is_licence_ref(text: str) -> bool:
+    """A licence id (``0x`` + 64 hex digits) or a GB/T 36904 identifier, not a presentation."""
+    if looks_like_gbt_identifier(text):
+        return True
+    body = text[2:] if text[:2].lower() == "0x" else ""
+    return len(body) == 64 and all(c in "0123456789abcdefABCDEF" for c in body)
+
+
+def lookup(service: Any, ref: str) -> dict[str, Any]:
+    """The clerk's search: the licence a reference names, or why there is none (a malformed
+    identifier or a wrong check character, with the reason)."""
+    try:
+        lid, ident = service.resolve(ref)
+        licence = service.get(lid).body()
+        service.check_identifier(licence, ident)
+    except (InputError, NotFoundError) as exc:
+        return {"error": {"code": exc.code, "detail": exc.message, "ref": ref}}
+    return {"licence": licence}
 
 
 def read_qr(data: bytes) -> str | None:
@@ -284,7 +307,9 @@ def read_qr(data: bytes) -> str | None:
 
 
 def _result_view(result: dict[str, Any]) -> dict[str, Any]:
-    """The verdict cards: one per asset (presentation) or per licence (document)."""
+    """The verdict cards: one per asset (presentation) or per licence (document, lookup)."""
+    if result.get("kind") == "lookup":
+        return _lookup_view(result)
     if result.get("kind") == "document":
         cards = []
         for lic in result.get("licences") or [{}]:
@@ -296,6 +321,7 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
                     ],
                     "kind": "licence",
                     "assetId": lic.get("licenceId"),
+                    "identifier": lic.get("identifier"),
                     "type": lic.get("type"),
                     "issuer": lic.get("issuer"),
                     "status": lic.get("status"),
@@ -323,3 +349,36 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
         "verification": result.get("verification"),
         "presentation": result.get("presentation"),
     }
+
+
+def _lookup_view(result: dict[str, Any]) -> dict[str, Any]:
+    """A licence found by the clerk's search: its card with status, identifier and GB/T 36903
+    metadata (no verification record: nothing was checked against a document)."""
+    error = result.get("error")
+    if error is not None:
+        return {
+            "verdict": "INVALID",
+            "reasons": [{"code": error["code"], "detail": error["detail"]}],
+            "cards": [],
+            "verification": None,
+        }
+    lic = result["licence"]
+    status = lic.get("status")
+    verdict = "VALID" if status == "ACTIVE" else str(status)
+    card = {
+        "verdict": verdict,
+        "reasons": [],
+        "kind": "licence",
+        "assetId": lic.get("licenceId"),
+        "identifier": lic.get("identifier"),
+        "metadata": lic.get("metadata"),
+        "type": lic.get("type"),
+        "issuer": lic.get("issuer"),
+        "status": status,
+        "statusReason": lic.get("statusReason"),
+        "validFromIso": lic.get("validFromIso"),
+        "validUntilIso": lic.get("validUntilIso"),
+        "validLastDay": lic.get("validUntil"),
+        "serialNumber": lic.get("serialNumber"),
+    }
+    return {"verdict": verdict, "reasons": [], "cards": [card], "verification": None}

@@ -18,7 +18,6 @@ from credledger.node.api.deps import Licences as Licences  # re-exported for the
 from credledger.node.api.deps import Runtime, licences_of, runtime_of
 from credledger.node.api.responses import FastJSONResponse
 from credledger.node.api.routes._bodies import (
-    HASH_PATTERN,
     READ_ERRORS,
     WRITE_ERRORS,
     Body,
@@ -30,9 +29,10 @@ from credledger.node.api.routes._bodies import (
 from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal, PrincipalKind, require
+from credledger.node.core.errors import InputError
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
-from credledger.node.licences.inputs import parse_licence_id, reasons
+from credledger.node.licences.inputs import reasons
 from credledger.node.licences.models import (
     Authorisation,
     IssuedBatch,
@@ -62,7 +62,16 @@ IdempotencyKey = Annotated[
         description="retry-safe writes: the same key and body answer the first result again",
     ),
 ]
-LicenceId = Annotated[str, Path(description="0x + 64 hex digits", pattern=HASH_PATTERN)]
+# a licence: its id (0x + 64 hex digits) or its GB/T 36904 identifier (1.2.156.3005.2.…); a
+# malformed one is refused with the reason (422), by the service that resolves it
+LicenceId = Annotated[
+    str,
+    Path(
+        description="0x + 64 hex digits, or the GB/T 36904 identifier (1.2.156.3005.2.…)",
+        min_length=1,
+        max_length=700,
+    ),
+]
 
 
 async def payload(
@@ -97,12 +106,29 @@ class IssueBody(Body):
     valid_from: TimeValue = Field(alias="validFrom", description="YYYY-MM-DD, ISO or unix s")
     valid_until: TimeValue | None = Field(default=None, alias="validUntil")
     metadata: Metadata | None = None
+    holder_name: str | None = Field(
+        default=None,
+        alias="holderName",
+        max_length=200,
+        description="the holder's name (GB/T 36903 持证主体); kept for an enterprise, never "
+        "for a person",
+    )
 
     @field_validator("metadata")
     @classmethod
     def _no_ids(cls, v: Metadata | None) -> Metadata | None:
         refuse_citizen_ids(v, "metadata")
         return v
+
+    @field_validator("holder_name")
+    @classmethod
+    def _clean_name(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        refuse_citizen_ids(v, "holderName")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in v):
+            raise ValueError("holderName: control characters are not allowed")
+        return v.strip() or None
 
 
 class BatchBody(Body):
@@ -126,6 +152,8 @@ class AmendBody(Body):
     )
     valid_until: TimeValue | None = Field(default=None, alias="validUntil")
     note: str | None = Field(default=None, max_length=1000)
+    # a person's sealed licence: its seal covers the citizen ID, which the node does not keep
+    holder_citizen_id: str | None = Field(default=None, alias="holderCitizenId", max_length=64)
 
 
 class BindHolderBody(Body):
@@ -149,6 +177,15 @@ class AuthorisationBody(Body):
 def to_input(body: IssueBody, file_hash: bytes | None = None) -> IssueInput:
     doc = doc_hash_of(body.document_hash, file_hash)
     assert doc is not None
+    metadata = body.metadata
+    if body.holder_name and body.holder_uscc is not None:
+        # an enterprise's name is public: kept with the issuance's attributes (a person's never)
+        given = (metadata or {}).get("holderName")
+        if given is not None and given != body.holder_name:
+            raise InputError(
+                "holderName and metadata.holderName differ; send one", field="holderName"
+            )
+        metadata = {**(metadata or {}), "holderName": body.holder_name}
     return IssueInput(
         type=body.type,
         serial_number=body.serial_number,
@@ -158,7 +195,8 @@ def to_input(body: IssueBody, file_hash: bytes | None = None) -> IssueInput:
         holder_uscc=body.holder_uscc,
         holder_citizen_id=body.holder_citizen_id,
         holder_address=body.holder_address,
-        metadata=body.metadata,
+        metadata=metadata,
+        holder_name=body.holder_name,  # for the seal; stored only as above
     )
 
 
@@ -279,11 +317,14 @@ async def issue_batch(
 @read_router.get("/v1/licences/{licence_id}", response_model=LicenceDetail, responses=READ_ERRORS)
 async def get_licence(licence_id: LicenceId, request: Request) -> Response | LicenceDetail:
     service = licences_of(runtime_of(request))  # a hot route: no dependency resolution
-    lid = parse_licence_id(licence_id)
+    lid, ident = service.resolve(licence_id)
     # from the read model on the event loop; to a thread only when the answer must wait
     body = service.queries.get_json_now(lid)
     if body is None:
-        return await run_in_threadpool(service.get, lid)
+        detail = await run_in_threadpool(service.get, lid)
+        service.check_identifier(detail.body(), ident)
+        return detail
+    service.check_identifier(body, ident)
     return FastJSONResponse(body)
 
 
@@ -302,7 +343,7 @@ async def suspend(
     key: IdempotencyKey = None,
 ) -> LifecycleChange:
     """Suspend an active licence with a reason code (GET /v1/reason-codes)."""
-    lid = parse_licence_id(licence_id)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
     key = idempotency_key(key)
     body = validated(SuspendBody, (await payload(request, runtime))[0])
     return await run_in_threadpool(service.suspend, caller, lid, body.reason_code, body.note, key)
@@ -323,7 +364,7 @@ async def reinstate(
     key: IdempotencyKey = None,
 ) -> LifecycleChange:
     """Lift a suspension."""
-    lid = parse_licence_id(licence_id)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
     key = idempotency_key(key)
     body = validated(ReinstateBody, (await payload(request, runtime))[0])
     return await run_in_threadpool(service.reinstate, caller, lid, body.note, key)
@@ -344,7 +385,7 @@ async def revoke(
     key: IdempotencyKey = None,
 ) -> LifecycleChange:
     """Revoke a licence for good, with a reason code."""
-    lid = parse_licence_id(licence_id)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
     key = idempotency_key(key)
     body = validated(SuspendBody, (await payload(request, runtime))[0])
     return await run_in_threadpool(service.revoke, caller, lid, body.reason_code, body.note, key)
@@ -365,14 +406,14 @@ async def amend(
     key: IdempotencyKey = None,
 ) -> LifecycleChange:
     """A new version of the licence document (and optionally a new last valid day)."""
-    lid = parse_licence_id(licence_id)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
     key = idempotency_key(key)
     fields, file_hash = await payload(request, runtime)
     body = validated(AmendBody, fields)
     doc = doc_hash_of(body.document_hash, file_hash)
     assert doc is not None
     return await run_in_threadpool(
-        service.amend, caller, lid, doc, body.valid_until, body.note, key
+        service.amend, caller, lid, doc, body.valid_until, body.note, key, body.holder_citizen_id
     )
 
 
@@ -391,7 +432,7 @@ async def bind_holder(
     key: IdempotencyKey = None,
 ) -> LifecycleChange:
     """Bind the holder's wallet address to the licence."""
-    lid = parse_licence_id(licence_id)
+    lid = await run_in_threadpool(service.licence_id, licence_id)
     key = idempotency_key(key)
     body = validated(BindHolderBody, (await payload(request, runtime))[0])
     return await run_in_threadpool(

@@ -19,6 +19,7 @@ from credledger.node.api.routes._bodies import (
 )
 from credledger.node.api.routes.licences import VERIFIER, payload
 from credledger.node.api.security import BEARER_DOC, GuardedRoute
+from credledger.node.core.gbt import looks_like_gbt_identifier
 from credledger.node.licences.inputs import parse_licence_id
 from credledger.node.licences.models import DocumentVerdict
 
@@ -29,7 +30,7 @@ class VerifyBody(Body):
     document_hash: str | None = Field(
         default=None, alias="documentHash", max_length=80, description="or send 'document'"
     )
-    licence_id: str | None = Field(default=None, alias="licenceId", max_length=80)
+    licence_id: str | None = Field(default=None, alias="licenceId", max_length=700)
 
 
 @router.post(
@@ -62,7 +63,11 @@ async def verify_document(request: Request) -> Response:
     body = validated(VerifyBody, fields)
     doc = doc_hash_of(body.document_hash, file_hash)
     assert doc is not None
-    lid = parse_licence_id(body.licence_id) if body.licence_id else None
+    lid = None
+    if body.licence_id and looks_like_gbt_identifier(body.licence_id):  # a GB/T 36904 one
+        lid = await run_in_threadpool(service.licence_id, body.licence_id)
+    elif body.licence_id:
+        lid = parse_licence_id(body.licence_id)
     # on the event loop: the read model answers from memory, and a clerk's record waits for its
     # group commit without holding a thread; anything that must wait for the indexer (an
     # unknown licence, this node's own write not indexed yet) goes to the thread pool

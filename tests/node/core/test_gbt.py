@@ -153,6 +153,7 @@ def test_parse_folds_case_width_and_spaces() -> None:
     assert parse_gbt_identifier(" " + text.replace(".", "．") + "\n") == ident
     assert looks_like_gbt_identifier(text.lower())
     assert not looks_like_gbt_identifier("0x" + "ab" * 32)
+    assert looks_like_gbt_identifier("8.2.156.3005.2.X")  # a mistyped root: refused as one
 
 
 def test_builder_refuses_bad_parts() -> None:

@@ -45,6 +45,8 @@ TOKENS = {
     "clerk_b": "tok-clerk-b-" + "f" * 32,
 }
 ENTERPRISE = "91310000MA1FL1234Q"
+# the departments' unified social credit codes (GB/T 36904 issuer codes); enforcement has none
+USCC = {"market": "11310000MB2F00001F", "drugs": "11310000MB2F00002J"}
 OTHER_ENTERPRISE = "91440300708461136T"
 
 
@@ -114,6 +116,7 @@ def _node_a_config() -> str:
             departments=[
                 {
                     "name": "market",
+                    "uscc": USCC["market"],
                     "dev_account": 1,
                     "token": TOKENS["market"],
                     "issues": [*MARKET, NOT_ON_CHAIN],
@@ -139,6 +142,7 @@ def _node_b_config() -> str:
             departments=[
                 {
                     "name": "drugs",
+                    "uscc": USCC["drugs"],
                     "dev_account": 2,
                     "token": TOKENS["drugs"],
                     "issues": MED,

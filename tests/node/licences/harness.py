@@ -49,6 +49,8 @@ def toml_config(
             f"issues = {arr(d.get('issues', []))}",
             f"supervises = {arr(d.get('supervises', []))}",
         ]
+        if d.get("uscc"):
+            lines.append(f'uscc = "{d["uscc"]}"')
     for c in clerks:
         lines += [
             "",
