@@ -4,10 +4,12 @@ restart on the same chain reuses it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
 
+from credledger.node.demo.licences import CLERK_TOKEN
 from credledger.node.devnet import free_port
 from tests.node.licences.conftest import ENTERPRISE
 from tests.support.node_process import UpProcess
@@ -40,6 +42,17 @@ def test_demo_licences_are_sealed(tmp_path: Path) -> None:
             timeout=30,
         ).json()
         assert v["verdict"] == "VALID" and v["seal"]["status"] == "VALID", v
+        # the presentation token `up` prints: each licence's card carries its seal
+        found = re.search(r"^\s+(CLP1[A-Z2-7]+)$", node.output(), re.MULTILINE)
+        assert found
+        p = httpx.post(
+            f"{node.url}/v1/verify/presentation",
+            headers={"Authorization": f"Bearer {CLERK_TOKEN}"},
+            json={"token": found.group(1)},
+            timeout=60,
+        ).json()
+        assert p["verdict"] == "VALID", p
+        assert [a["seal"]["status"] for a in p["assets"]] == ["VALID", "VALID"], p
     finally:
         node.stop()
     out = node.output()
