@@ -277,8 +277,15 @@ def verify(
     node: NodeOpt = DEFAULT_NODE,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
+    metadata: Annotated[
+        Path | None,
+        typer.Option(
+            "--metadata", help="the licence's GB/T 36903 metadata (JSON) to check its seal"
+        ),
+    ] = None,
 ) -> None:
-    """Verdict for a document; with a clerk token the check is recorded and anchored."""
+    """Verdict for a document, with the licence's e-seal checked (over --metadata if given);
+    with a clerk token the check is recorded and anchored."""
     try:
         doc_hash = "0x" + hashlib.sha256(document.read_bytes()).hexdigest()
     except OSError as exc:
@@ -286,6 +293,11 @@ def verify(
     body: dict[str, Any] = {"documentHash": doc_hash}
     if licence_id:
         body["licenceId"] = licence_id
+    if metadata is not None:
+        try:
+            body["metadata"] = json.loads(metadata.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the metadata {metadata}: {exc}") from None
     out = _call("POST", node, "/v1/verify/document", token, json=body)
     if as_json:
         _print(out, True)
@@ -294,6 +306,13 @@ def verify(
         console.print(f"[{colour}]{out['verdict']}[/{colour}]", highlight=False)
         for reason in out["reasons"]:
             console.print(f"  {reason}", highlight=False)
+        seal = out.get("seal")
+        if seal:
+            ok = "green" if seal["status"] == "VALID" else "yellow"
+            key = f" key {seal['keyId']}" if seal.get("keyId") else ""
+            console.print(
+                f"e-seal [{ok}]{seal['status']}[/{ok}]{key}: {seal['reason']}", highlight=False
+            )
         if "verification" in out:
             console.print(f"recorded as {out['verification']['id']}")
     if out["verdict"] != "VALID":

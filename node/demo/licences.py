@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from credledger.node.auth import Principal, hash_token
 from credledger.node.core.contracts.licence_registry import LicenceExists
 from credledger.node.core.demo import DEMO_ENTERPRISE_NAME, DEMO_ENTERPRISE_USCC
@@ -25,6 +27,7 @@ from credledger.node.settings import (
 )
 
 ADMIN_TOKEN = "devnet-admin-token"
+DEMO_SEAL_PASSPHRASE = "devnet-seal-passphrase"
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def demo_settings(settings: Settings) -> Settings:
             token_sha256=[hash_token(d.token)],
             issues=list(d.issues),
             supervises=list(d.supervises),
+            seal_keystore=demo_seal_key(settings.data_dir, d.name),
+            seal_passphrase=SecretStr(DEMO_SEAL_PASSPHRASE),
         )
         for d in DEMO_DEPARTMENTS
         if d.name not in have
@@ -126,6 +131,21 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"departments": departments, "clerks": clerks, "licences": licences, "api": api}
     )
+
+
+def demo_seal_key(data_dir: Path, name: str) -> Path | None:
+    """The demo department's SM2 seal keystore (made on first use; its passphrase is public, like
+    the demo tokens). `up` registers the key on chain for the department (``prepare``)."""
+    try:
+        from credledger.node.core.keystore import save_sm2_key
+        from credledger.node.core.sm2 import Sm2PrivateKey
+    except ImportError:  # a build without the SM2 library: the demo issues unsealed
+        return None
+    path = data_dir / "demo" / f"seal-{name}.json"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_sm2_key(path, Sm2PrivateKey.generate(), DEMO_SEAL_PASSPHRASE)
+    return path
 
 
 def demo_tokens() -> dict[str, str]:
@@ -184,6 +204,10 @@ def prepare(runtime: NodeRuntime, say: Callable[[str], None]) -> None:
     authorise_departments(
         runtime.chain, service.registry_address, runtime.sender, service.departments
     )
+    seals = service.ctx.seals
+    if seals is not None:
+        for name in seals.register_pending(service.departments, service.ctx.registry):
+            say(f"registered the {name} department's seal key {seals.keys[name].key_id} on chain")
     docs = demo_documents(runtime.settings.data_dir)
     market = Principal("department", "market", "market")
     year = 365 * 24 * 3600

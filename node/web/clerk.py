@@ -312,7 +312,7 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
         return _lookup_view(result)
     if result.get("kind") == "document":
         cards = []
-        for lic in result.get("licences") or [{}]:
+        for i, lic in enumerate(result.get("licences") or [{}]):
             cards.append(
                 {
                     "verdict": result["verdict"],
@@ -330,6 +330,8 @@ def _result_view(result: dict[str, Any]) -> dict[str, Any]:
                     "validUntilIso": lic.get("validUntilIso"),
                     "validLastDay": lic.get("validUntil"),  # the last valid day
                     "serialNumber": lic.get("serialNumber"),
+                    # the e-seal of the licence judged (the verdict's first licence)
+                    "seal": result.get("seal") if i == 0 else None,
                     "document": {
                         "hash": result.get("documentHash"),
                         "match": result["verdict"] not in ("TAMPERED", "SUPERSEDED", "UNKNOWN"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import Field
@@ -31,6 +33,9 @@ class VerifyBody(Body):
         default=None, alias="documentHash", max_length=80, description="or send 'document'"
     )
     licence_id: str | None = Field(default=None, alias="licenceId", max_length=700)
+    # the licence's GB/T 36903 metadata as its holder presents it (JSON, or its text in a form):
+    # the e-seal is checked over it (docs/standards.md "E-seals")
+    metadata: dict[str, Any] | str | None = None
 
 
 @router.post(
@@ -72,9 +77,9 @@ async def verify_document(request: Request) -> Response:
     # group commit without holding a thread; anything that must wait for the indexer (an
     # unknown licence, this node's own write not indexed yet) goes to the thread pool
     verifier = service.verifier
-    now = verifier.judged_now(caller, doc, lid)
+    now = verifier.judged_now(caller, doc, lid, body.metadata)
     if now is None:
-        answer = await run_in_threadpool(verifier.verify_json, caller, doc, lid)
+        answer = await run_in_threadpool(verifier.verify_json, caller, doc, lid, body.metadata)
     else:
         answer, record = now
         if record is not None:
