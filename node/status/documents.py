@@ -112,6 +112,9 @@ class StatusDocuments:
     ) -> None:
         self.lists = lists
         self.keys = keys
+        # the base of the list URLs (``id`` / ``sub``): the one the exported credentials point
+        # at; None: the node's public_url, else the URL a request came to
+        self.base_url: str | None = None
         self.chain_id = chain_id
         self.max_age, self.validity, self.refresh = max_age, validity, refresh
         self.clock = clock

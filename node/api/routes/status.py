@@ -28,8 +28,8 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def router_for(documents: StatusDocuments, public_url: str | None = None) -> APIRouter:
-    """The status-list routes over ``documents``; list URLs start with ``public_url`` (else the
-    URL the request came to), the same base the exported credentials point at."""
+    """The status-list routes over ``documents``; list URLs start with ``documents.base_url``
+    (the base the exported credentials point at), else ``public_url``, else the request's URL."""
     router = APIRouter(tags=["status lists"], route_class=GuardedRoute)
 
     @router.get(
@@ -55,7 +55,7 @@ def router_for(documents: StatusDocuments, public_url: str | None = None) -> API
         (W3C Bitstring Status List credentials) or ``token`` (IETF Token Status List)."""
         if not _ADDRESS.match(issuer):
             raise InputError("issuer must be a department's address (0x and 40 hex digits)")
-        base = public_url or str(request.base_url)
+        base = documents.base_url or public_url or str(request.base_url)
         served = await run_in_threadpool(documents.serve, base, issuer, list_id, kind)
         headers = {
             "ETag": served.etag,
