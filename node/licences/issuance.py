@@ -415,7 +415,7 @@ def _send(
 
 def _holder_name(item: IssueInput) -> str:
     """The holder's name for the metadata: the request's ``holderName`` (or the metadata's)."""
-    name = getattr(item, "holder_name", None)
+    name = item.holder_name
     if not name and isinstance(item.metadata, dict):
         name = item.metadata.get("holderName")
     return str(name or "").strip()

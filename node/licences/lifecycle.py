@@ -148,10 +148,11 @@ class Lifecycle:
         note: Any = None,
         idempotency_key: str | None = None,
         holder_citizen_id: str | None = None,
+        holder_name: str | None = None,
     ) -> LifecycleChange:
         """A new document (and validity end): version + 1. A department with a seal key seals
         the new version's metadata (``amendSealed``); for a person's licence the seal covers the
-        citizen ID, which this node does not keep, so the request must give it again."""
+        citizen ID and the name, which this node does not keep, so the request gives them again."""
         text = clean_note(note)
         until = (
             0
@@ -161,7 +162,7 @@ class Lifecycle:
         if len(doc_hash) != 32 or not any(doc_hash):
             raise InputError("the document hash must be 32 non-zero bytes", field="documentHash")
         fp = {"doc": ev.hexb(doc_hash), "until": until, "note": text}
-        sealed = self._amend_seal(principal, licence_id, until, holder_citizen_id)
+        sealed = self._amend_seal(principal, licence_id, until, holder_citizen_id, holder_name)
         if sealed is None:
             return self._change(
                 principal,
@@ -192,6 +193,7 @@ class Lifecycle:
         licence_id: bytes,
         until: int,
         holder_citizen_id: str | None,
+        holder_name: str | None = None,
     ) -> tuple[Seal, StoredSeal] | None:
         """The seal of the amended version, if the acting department has a seal key."""
         if self.ctx.seals is None or principal is None or principal.department is None:
@@ -224,8 +226,8 @@ class Lifecycle:
         if kind == "person":
             if not holder_citizen_id:
                 raise InputError(
-                    "this licence's seal covers its holder's citizen ID, which the node does "
-                    "not keep: send holderCitizenId with the amendment",
+                    "this licence's seal covers its holder's citizen ID and name, which the "
+                    "node does not keep: send holderCitizenId and holderName with the amendment",
                     field="holderCitizenId",
                 )
             shown = holder_from(citizen_id=holder_citizen_id, secret=self.subject_secret)
@@ -234,6 +236,7 @@ class Lifecycle:
                     "holderCitizenId is not this licence's holder", field="holderCitizenId"
                 )
             code = normalise_citizen_id(holder_citizen_id)
+            name = (holder_name or "").strip()  # a person's name is not kept either
         if not number:
             raise InputError("this node does not know the licence's number; cannot seal it")
         md = build_metadata(

@@ -149,10 +149,12 @@ def valid_until_text(valid_until_exclusive: int) -> str:
 
 
 def masked(md: LicenceMetadata) -> tuple[dict[str, str], bool]:
-    """The metadata as the node may store and show it: a citizen ID masked."""
+    """The metadata as the node may store and show it: for a person, the citizen ID masked and
+    the name left out (a person's name is never kept, docs/standards.md)."""
     body = md.json()
     if md.holder_code_type == "citizen_id":
         body["holderCode"] = mask_citizen_id(md.holder_code)
+        body["holderName"] = ""
         return body, True
     return body, False
 

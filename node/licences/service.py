@@ -265,9 +265,17 @@ class LicenceService:
         note: Any = None,
         idempotency_key: str | None = None,
         holder_citizen_id: str | None = None,
+        holder_name: str | None = None,
     ) -> LifecycleChange:
         return self.lifecycle.amend(
-            principal, licence_id, doc_hash, valid_until, note, idempotency_key, holder_citizen_id
+            principal,
+            licence_id,
+            doc_hash,
+            valid_until,
+            note,
+            idempotency_key,
+            holder_citizen_id,
+            holder_name,
         )
 
     def bind_holder(

@@ -154,6 +154,7 @@ class AmendBody(Body):
     note: str | None = Field(default=None, max_length=1000)
     # a person's sealed licence: its seal covers the citizen ID, which the node does not keep
     holder_citizen_id: str | None = Field(default=None, alias="holderCitizenId", max_length=64)
+    holder_name: str | None = Field(default=None, alias="holderName", max_length=200)
 
 
 class BindHolderBody(Body):
@@ -413,7 +414,15 @@ async def amend(
     doc = doc_hash_of(body.document_hash, file_hash)
     assert doc is not None
     return await run_in_threadpool(
-        service.amend, caller, lid, doc, body.valid_until, body.note, key, body.holder_citizen_id
+        service.amend,
+        caller,
+        lid,
+        doc,
+        body.valid_until,
+        body.note,
+        key,
+        body.holder_citizen_id,
+        body.holder_name,
     )
 
 

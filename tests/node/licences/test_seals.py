@@ -319,16 +319,18 @@ def test_person_licence_keeps_the_citizen_id_out_of_the_node(world: SealWorld) -
         documentHash=sha(doc),
         holderUscc=None,
         holderCitizenId=CITIZEN_ID,
-        metadata={"holderName": "张三"},
+        holderName="张三",
+        metadata=None,
     )
     s = _seal(world, issued["licenceId"])
     assert s["signedData"] is None and s["signedDataFrom"] == "holder"
     assert s["metadata"]["holderCode"] != CITIZEN_ID and "*" in s["metadata"]["holderCode"]
+    assert s["metadata"]["holderName"] == ""  # a person's name is not kept either
     # without the holder's metadata: the seal is sealed by the right key but not checked
     v = _verify(world, issued["licenceId"], doc)
     assert v["verdict"] == "VALID" and v["seal"]["status"] == "UNCHECKED", v
     # the holder presents the full metadata: the signature verifies
-    full = {**s["metadata"], "holderCode": CITIZEN_ID}
+    full = {**s["metadata"], "holderCode": CITIZEN_ID, "holderName": "张三"}
     v = _verify(world, issued["licenceId"], doc, metadata=full)
     assert v["verdict"] == "VALID" and v["seal"]["status"] == "VALID", v
     assert (
@@ -339,9 +341,23 @@ def test_person_licence_keeps_the_citizen_id_out_of_the_node(world: SealWorld) -
             base64.b64decode(s["signature"]),
         )
     )
-    # no database file of the node holds the number in clear
+    # an amendment re-seals with the holder's ID and name given again (and only then)
+    new_doc = document("operator-2")
+    path = f"/v1/licences/{issued['licenceId']}/amend"
+    r = world.node.post(path, TOKENS["sealer"], json={"documentHash": sha(new_doc)})
+    assert r.status_code == 422 and "holderCitizenId" in r.text, r.text
+    amend = {"documentHash": sha(new_doc), "holderCitizenId": CITIZEN_ID, "holderName": "张三"}
+    world.node.ok(world.node.post(path, TOKENS["sealer"], json=amend))
+    s2 = _seal(world, issued["licenceId"])
+    assert s2["version"] == 2
+    full2 = {**s2["metadata"], "holderCode": CITIZEN_ID, "holderName": "张三"}
+    v = _verify(world, issued["licenceId"], new_doc, metadata=full2)
+    assert v["verdict"] == "VALID" and v["seal"]["status"] == "VALID", v
+    # no database file of the node holds the number or the name in clear
     for f in (world.node.data_dir).rglob("*.sqlite3*"):
-        assert CITIZEN_ID.encode() not in f.read_bytes(), f
+        data = f.read_bytes()
+        assert CITIZEN_ID.encode() not in data, f
+        assert "张三".encode() not in data, f
 
 
 def test_unsealed_licences(world: SealWorld) -> None:
