@@ -323,3 +323,24 @@ def test_the_node_verifies_receipts_of_either_fingerprint_against_its_chain(
     # not a receipt, or no body: 422
     for bad in ({"receipt": {"format": "x"}}, {"receipt": 3}, {}):
         assert httpx.post(url, json=bad, timeout=30).status_code == 422
+
+
+def test_a_version_1_store_upgrades_and_its_hashes_stay_sha256(tmp_path: Path) -> None:
+    """No chain: the anchoring database of before fingerprints (schema version 1)."""
+    from credledger.node.anchoring.store import MIGRATIONS, AnchorStore
+    from credledger.node.core.db import Database
+
+    path = tmp_path / "anchoring.sqlite3"
+    old = Database(path, MIGRATIONS[:1])
+    with old.tx() as c:
+        c.execute("INSERT INTO docs (doc_hash, submitted_at) VALUES (?, 1.5)", (b"\x11" * 32,))
+    old.close()
+    store = AnchorStore(path)
+    assert store.db.version == 2
+    row = store.doc(b"\x11" * 32)
+    assert row is not None and row.fingerprint == "sha256" and row.digest is None
+    assert row.document_hash == b"\x11" * 32
+    rows, new = store.add_docs([b"\x11" * 32], "sm3")  # the same bytes as SM3: another row
+    assert new == 1 and rows[0].fingerprint == "sm3" and rows[0].digest == b"\x11" * 32
+    assert rows[0].doc_hash == anchored_value(b"\x11" * 32, "sm3")
+    store.close()
