@@ -66,8 +66,7 @@ def new_key(
     _print_public(public.pem(), public.raw())
     console.print(f"keystore: {path}" + (f"  public key PEM: {pem_out}" if pem_out else ""))
     console.print(
-        f"register it: credledger seal key register {pem_out or public.raw().hex()} "
-        "--department NAME",
+        f"register it on chain: credledger seal key register {path} --department NAME",
         highlight=False,
     )
 

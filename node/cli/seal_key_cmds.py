@@ -48,6 +48,10 @@ def sm2_public_key(given: str) -> bytes:
             text = path.read_text(encoding="ascii")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{given}: not a readable PEM file ({exc})") from None
+        if text.lstrip().startswith("{"):  # a seal keystore (`seal key new`): its clear public key
+            from credledger.node.core.keystore import read_sm2_public_key
+
+            return read_sm2_public_key(path).raw()
     text = text.strip()
     if "-----BEGIN PUBLIC KEY-----" in text:
         body = text.split("-----BEGIN PUBLIC KEY-----", 1)[1].split("-----END PUBLIC KEY-----")[0]
@@ -118,7 +122,10 @@ def _when(t: int) -> str:
 
 def register_key(
     public_key: Annotated[
-        str, typer.Argument(help="the SM2 public key: a PEM file, PEM text, or hex x || y")
+        str,
+        typer.Argument(
+            help="the SM2 public key: a PEM file, a seal keystore, PEM text, or hex x||y"
+        ),
     ],
     department: DeptOpt,
     rpc: RpcOpt = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from credledger.node.cli.seal_key_cmds import sm2_public_key
 from credledger.node.core.keystore import load_sm2_key
 from credledger.node.core.sm2 import Sm2PublicKey
 from tests.conftest import run_cli
@@ -29,6 +30,11 @@ def test_new_then_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert public.raw().hex() in shown.stdout and "unlocks the key" in shown.stdout
     assert secret not in shown.stdout + shown.stderr
+
+    # `seal key register` takes the keystore, its PEM or the hex the command printed
+    for given in (str(out), str(pem), public.raw().hex()):
+        assert sm2_public_key(given) == public.raw()
+    assert f"credledger seal key register {out}" in r.stdout
 
     again = run_cli("seal", "key", "new", "--out", str(out), env=ENV)
     assert again.returncode == 2 and "already exists" in again.stderr
