@@ -7,7 +7,7 @@ none looks another up by name.
 
 from __future__ import annotations
 
-from credledger.node.components import anchoring, counter, licences, status
+from credledger.node.components import anchoring, counter, credentials, licences, status
 from credledger.node.core.chain import Chain
 from credledger.node.core.logs import configure_json_logs
 from credledger.node.core.manifest import addresses, check_manifest_chain, load_manifest
@@ -48,14 +48,20 @@ def build_runtime(settings: Settings) -> NodeRuntime:
     anchors = anchoring.build(core)
     licence = licences.build(core, anchoring=anchors.service)
     desk = counter.build(core, licences=licence.service, anchoring=anchors.service)
-    # status lists per issuer (issue 21); signed with the credential keys (documents.keys)
+    # status lists per issuer (issue 21), which exported credentials point into; the lists are
+    # signed with the credential keys that the credentials component loads
     lists = status.build(core)
+    creds = credentials.build(core, licences=licence.service, status=lists.service)
+    if creds.service is not None:
+        lists.documents.keys = creds.service.keys.of
+        lists.documents.base_url = creds.service.base_url
     return NodeRuntime(
         core,
         anchoring=anchors.service,
         licences=licence.service,
         counter=desk.service,
+        credentials=creds.service,
         workers=[*anchors.workers, core.indexer, *licence.workers, *desk.workers],
         # the read path first: a request is matched against the routes in order
-        routers=[*licence.routers, *desk.routers, *anchors.routers, *lists.routers],
+        routers=[*licence.routers, *desk.routers, *anchors.routers, *lists.routers, *creds.routers],
     )

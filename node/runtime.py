@@ -26,6 +26,7 @@ from credledger.node.core.chain import Chain
 from credledger.node.core.manifest import addresses
 from credledger.node.core.tx import TxSender
 from credledger.node.counter.verify import PresentationVerifier
+from credledger.node.credentials.service import CredentialService
 from credledger.node.indexer import Indexer
 from credledger.node.licences.service import LicenceService
 from credledger.node.metrics import Metrics
@@ -75,6 +76,7 @@ class NodeRuntime:
     anchoring: AnchoringService
     licences: LicenceService | None
     counter: PresentationVerifier | None = None
+    credentials: CredentialService | None = None
     workers: list[Worker] = field(default_factory=list)
     routers: list[APIRouter] = field(default_factory=list)
     _started: bool = field(default=False, repr=False)

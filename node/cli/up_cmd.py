@@ -82,6 +82,7 @@ def up(
     from credledger.node.core.signer import resolve_account
     from credledger.node.core.tx import TxSender
     from credledger.node.demo import counter as counter_demo
+    from credledger.node.demo import credentials as credentials_demo
     from credledger.node.demo import licences as licence_demo
     from credledger.node.deploy import deploy as deploy_contracts
 
@@ -144,6 +145,7 @@ def up(
         try:
             if settings.licences.demo:
                 licence_demo.prepare(runtime, _say)
+                credentials_demo.prepare(runtime, _say)
                 counter_demo.prepare(runtime, _say)
             app_ = create_app(runtime)
             for name, addr in runtime.contracts.items():

@@ -1,0 +1,69 @@
+"""Open credentials (issue 21, docs/credentials.md): a licence as a VC-JWT or an SD-JWT VC, and
+the verification of either against the chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from credledger.node.api.deps import Runtime, ServiceUnavailable
+from credledger.node.api.routes._bodies import READ_ERRORS, WRITE_ERRORS, Body
+from credledger.node.api.security import Guard, GuardedRoute
+from credledger.node.auth import Principal
+from credledger.node.credentials.service import CredentialService
+from credledger.node.runtime import NodeRuntime
+
+router = APIRouter(tags=["credentials"], route_class=GuardedRoute)
+Exporter = Annotated[Principal | None, Depends(Guard(action="export a credential"))]
+Verifier = Annotated[Principal | None, Depends(Guard(action="verify a credential"))]
+MEDIA = {"vc-jwt": "application/vc+jwt", "sd-jwt": "application/dc+sd-jwt"}
+
+
+def credentials_of(runtime: NodeRuntime) -> CredentialService:
+    service = runtime.credentials
+    if service is None:
+        raise ServiceUnavailable("credentials are off: the manifest has no LicenceRegistry")
+    return service
+
+
+class CredentialVerifyBody(Body):
+    credential: str = Field(max_length=65_536, description="a VC-JWT or an SD-JWT VC")
+    nonce: str | None = Field(default=None, max_length=200, description="the KB-JWT's nonce")
+    audience: str | None = Field(default=None, max_length=500, description="the KB-JWT's aud")
+
+
+@router.get("/v1/licences/{licence_id}/credential", responses=READ_ERRORS)
+async def licence_credential(
+    licence_id: str,
+    caller: Exporter,
+    runtime: Runtime,
+    format: Annotated[Literal["vc-jwt", "sd-jwt"], Query()] = "vc-jwt",
+    holder_jwk: Annotated[str | None, Query(alias="holderJwk", max_length=2000)] = None,
+) -> Response:
+    """The licence (id or GB/T 36904 identifier) as a W3C VC 2.0 secured as ``vc+jwt``
+    (``application/vc+jwt``) or an SD-JWT VC (``application/dc+sd-jwt``), signed by the issuing
+    department's credential key (a node of that department answers; 409 ``no_credential_key``
+    elsewhere). ``holderJwk`` (a P-256 JWK, JSON or base64url) binds an SD-JWT VC to the holder's
+    key (``cnf``); it needs the issuing department's or the wallet's token."""
+    service = credentials_of(runtime)
+    text = await run_in_threadpool(
+        service.export, licence_id, format, holder=holder_jwk, principal=caller
+    )
+    return Response(text, media_type=MEDIA[format])
+
+
+@router.post("/v1/credentials/verify", responses=WRITE_ERRORS)
+async def verify_credential(
+    body: CredentialVerifyBody, caller: Verifier, runtime: Runtime
+) -> dict[str, Any]:
+    """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN
+    of a VC-JWT or an SD-JWT VC presentation (with its key-binding JWT checked against ``nonce``
+    and ``audience``), with reasons, the issuer's on-chain key and the fields ``disclosed``."""
+    service = credentials_of(runtime)
+    return await run_in_threadpool(
+        service.verify, body.credential, nonce=body.nonce, audience=body.audience
+    )
