@@ -1,4 +1,4 @@
-"""SM2 (GM/T 0003, GB/T 32918) as credledger signs and verifies it, proven three ways.
+"""SM2 (GM/T 0003, GB/T 32918) as credledger signs and verifies it, proven four ways.
 
 1. The standards' own examples: GM/T 0003.5-2012 / GB/T 32918.5 Annex A on the recommended curve
    sm2p256v1 (private key, message "message digest", id "1234567812345678", k, r, s) and
@@ -8,12 +8,14 @@
    must derive the annex public key from the annex private key and accept the annex (r, s).
 2. The system's `openssl` command, both ways, over random messages: what we sign, `openssl
    pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:…` accepts, and what it signs we accept.
-3. Refusals: a tampered message, signature or id, another key, malformed DER.
+3. A third implementation, npm's sm-crypto (JavaScript), both ways over 40 random messages.
+4. Refusals: a tampered message, signature or id, another key, malformed DER.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -366,3 +368,54 @@ def test_no_key_material_in_repr() -> None:
         import pickle
 
         pickle.dumps(key)
+
+
+# --- a third implementation: the npm sm-crypto package ------------------------------------------
+
+SM_CRYPTO = r"""
+const { sm2 } = require(process.argv[1] + "/sm-crypto");
+const job = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const bytes = (hex) => Array.from(Buffer.from(hex, "hex"));
+const opts = { hash: true, der: true };  // SM3 with Z, default id 1234567812345678, DER
+const check = (m, i) => sm2.doVerifySignature(bytes(m), job.sigs[i], job.pub, opts);
+const accepted = job.msgs.map(check);
+const keys = sm2.generateKeyPairHex();
+const sigs = job.msgs.map((m) => sm2.doSignature(bytes(m), keys.privateKey, opts));
+const tampered = sm2.doVerifySignature(bytes(job.msgs[0] + "00"), job.sigs[0], job.pub, opts);
+process.stdout.write(JSON.stringify({ accepted, tampered, pub: keys.publicKey, sigs }));
+"""
+
+
+def test_sm_crypto_both_ways() -> None:
+    """npm sm-crypto (JavaScript, its own bignum arithmetic) and ours accept each other."""
+    from tests.conftest import ROOT
+
+    modules = ROOT / "hardhat-free-devnet" / "node_modules"
+    node = shutil.which("node")
+    if node is None or not (modules / "sm-crypto").is_dir():
+        pytest.fail(
+            "node and hardhat-free-devnet's sm-crypto are needed (make setup installs them)"
+        )
+    rng = random.Random(21)
+    ours = Sm2PrivateKey.generate()
+    msgs = [rng.randbytes(rng.randrange(1, 600)) for _ in range(40)]
+    job = {
+        "pub": "04" + ours.public_key().raw().hex(),
+        "msgs": [m.hex() for m in msgs],
+        "sigs": [ours.sign(m).hex() for m in msgs],
+    }
+    done = subprocess.run(
+        [node, "-e", SM_CRYPTO, str(modules)],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    out = json.loads(done.stdout)
+    assert out["accepted"] == [True] * len(msgs)
+    assert out["tampered"] is False
+    theirs = Sm2PublicKey.from_raw(bytes.fromhex(out["pub"]))
+    for m, sig in zip(msgs, out["sigs"], strict=True):
+        assert theirs.verify(m, bytes.fromhex(sig))
+        assert not ours.public_key().verify(m, bytes.fromhex(sig))
