@@ -12,6 +12,7 @@ from credledger.node.cli import (  # noqa: F401  (registers commands)
     seal_cmds,
     seal_key_cmds,
     up_cmd,
+    vc_cmds,
 )
 from credledger.node.cli._app import app, err_console
 from credledger.node.core.errors import CredledgerError
