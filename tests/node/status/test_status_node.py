@@ -26,7 +26,7 @@ from credledger.node.credentials.ids import issuer_urn
 from credledger.node.credentials.keys import jwk_of_raw
 from credledger.node.indexer import Indexer
 from credledger.node.settings import IndexerSettings
-from credledger.node.status import StatusEntry, StatusLists
+from credledger.node.status import PURPOSES, StatusEntry, StatusLists
 from credledger.node.status.encoding import (
     INVALID,
     SUSPENDED,
@@ -171,23 +171,17 @@ def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
     registry = lchain.contracts["LicenceRegistry"]
     issuer = issuer_urn(int(lchain.chain.chain_id), registry, status_node.department)
 
-    def credential(entry: StatusEntry) -> dict[str, Any]:
-        # the credentialStatus an exported VC carries (two BitstringStatusListEntry)
-        return {
-            "@context": ["https://www.w3.org/ns/credentials/v2"],
-            "type": ["VerifiableCredential"],
-            "issuer": issuer,
-            "credentialSubject": {"id": "urn:example:holder"},
-            "credentialStatus": [
-                {
-                    "type": "BitstringStatusListEntry",
-                    "statusPurpose": purpose,
-                    "statusListIndex": str(entry.index),
-                    "statusListCredential": entry.bitstring_url(node.url, purpose),
-                }
-                for purpose in ("revocation", "suspension")
-            ],
-        }
+    def exported(licence_id: str, entry: StatusEntry) -> dict[str, Any]:
+        """The licence as the node exports it (vc+jwt, issue 21 item 1): its credentialStatus
+        points at the entry any node computes from the chain."""
+        r = node.get(f"/v1/licences/{licence_id}/credential", params={"format": "vc-jwt"})
+        vc = verified_payload(r.text, status_node.public_raw, "vc+jwt")
+        assert vc["issuer"]["id"] == issuer  # the lists name the same issuer (npm checks it)
+        assert sorted(
+            (s["statusPurpose"], s["statusListIndex"], s["statusListCredential"])
+            for s in vc["credentialStatus"]
+        ) == [(p, str(entry.index), entry.bitstring_url(node.url, p)) for p in PURPOSES]
+        return vc
 
     names = ("active", "suspended", "revoked")
     job = tmp_path / "input.json"
@@ -195,7 +189,9 @@ def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
         json.dumps(
             {
                 "jwk": jwk_of_raw(status_node.public_raw),
-                "credentials": {n: credential(e) for n, e in zip(names, entries, strict=True)},
+                "credentials": {
+                    n: exported(i, e) for n, i, e in zip(names, ids, entries, strict=True)
+                },
             }
         )
     )
