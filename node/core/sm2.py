@@ -111,7 +111,7 @@ def _load_libcrypto() -> ctypes.CDLL:
             continue
     raise ConfigError(
         "SM2 needs the system OpenSSL 3 library (libcrypto.so.3) and none was found; "
-        "install it (Debian/Ubuntu: apt-get install libssl3)"
+        "install it (Debian/Ubuntu: apt-get install openssl)"
     )
 
 

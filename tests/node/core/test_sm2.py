@@ -419,3 +419,18 @@ def test_sm_crypto_both_ways() -> None:
     for m, sig in zip(msgs, out["sigs"], strict=True):
         assert theirs.verify(m, bytes.fromhex(sig))
         assert not ours.public_key().verify(m, bytes.fromhex(sig))
+
+
+def test_missing_libcrypto_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OpenSSL 3 the node says what to install, not a ctypes traceback."""
+    import ctypes
+
+    from credledger.node.core import sm2
+    from credledger.node.core.errors import ConfigError
+
+    def no_library(name: str, *args: object, **kwargs: object) -> None:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    with pytest.raises(ConfigError, match="apt-get install"):
+        sm2._load_libcrypto()
