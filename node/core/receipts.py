@@ -36,7 +36,10 @@ DOC_HASH_ALGORITHM = "sha256"
 
 
 def _utc(seconds: int) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):  # a receipt's blockTime past year 9999
+        return f"{seconds} (unix seconds)"
 
 
 def hex32(b: bytes) -> str:
@@ -145,6 +148,25 @@ def _field(receipt: dict[str, Any], key: str) -> Any:
     return receipt[key]
 
 
+def _uint(receipt: dict[str, Any], key: str) -> int:
+    """An unsigned integer field below 2**64 (an int, or its decimal string)."""
+    value = _field(receipt, key)
+    try:
+        n = int(value) if not isinstance(value, bool | float) else None
+    except (TypeError, ValueError):
+        n = None
+    if n is None or not 0 <= n < 2**64:
+        raise InputError(f"the receipt's {key} is not an unsigned integer")
+    return n
+
+
+def _proof(receipt: dict[str, Any]) -> list[bytes]:
+    proof = _field(receipt, "proof")
+    if not isinstance(proof, list):
+        raise InputError("the receipt's proof is not a list of hashes")
+    return [parse_hash(p) for p in proof]
+
+
 def _material_check(receipt: dict[str, Any], file_hash: bytes) -> tuple[bytes, Check] | None:
     """For a wallet material's receipt checked against the file itself: the asset id derived
     from the file's SHA-256 and the holder the receipt names, and the check that it is the
@@ -197,10 +219,14 @@ def anchored_value(receipt: dict[str, Any], doc_hash: bytes | None = None) -> by
 
 
 def _fingerprint_check(receipt: dict[str, Any], fp: Fingerprint, r_doc: bytes) -> Check:
-    """Version 2: the receipt's anchoredValue is the tagged digest of its docHash."""
+    """Version 2: the receipt's anchoredValue (required there) is the tagged digest of its
+    docHash. A version-1 receipt relabelled with another fingerprint has none: its leaf fails."""
     value = fingerprints.anchored_value(r_doc, fp)
-    stated = receipt.get("anchoredValue")
-    ok = stated is None or parse_hash(stated) == value
+    if receipt.get("version") == RECEIPT_VERSION_TAGGED or "anchoredValue" in receipt:
+        stated = receipt.get("anchoredValue")
+        ok = parse_hash(_field(receipt, "anchoredValue"), "anchoredValue") == value
+    else:
+        stated, ok = None, True
     standard = fingerprints.STANDARD[fp]
     return Check(
         "fingerprint",
@@ -222,7 +248,7 @@ def check_receipt_offline(receipt: dict[str, Any], doc_hash: bytes | None = None
     fp = receipt_fingerprint(receipt)
     r_doc = parse_hash(_field(receipt, "docHash"))
     root = parse_hash(_field(receipt, "root"))
-    proof = [parse_hash(p) for p in _field(receipt, "proof")]
+    proof = _proof(receipt)
     # a material's asset id is derived from the file's SHA-256 (docs/receipt.md)
     material = (
         _material_check(receipt, doc_hash) if doc_hash is not None and fp == "sha256" else None
@@ -289,16 +315,18 @@ def check_receipt_on_chain(
     ``doc_hash`` as for :func:`check_receipt_offline` (None: the receipt alone)."""
     checks = check_receipt_offline(receipt, doc_hash)
     doc_hash = anchored_value(receipt, doc_hash)
-    chain_id = int(_field(receipt, "chainId"))
+    chain_id = _uint(receipt, "chainId")
     ok = chain.chain_id == chain_id
     checks.append(
         Check("chain id", ok, f"RPC is chain {chain.chain_id}, receipt names chain {chain_id}")
     )
     if not ok:
         return checks
-    address = str(_field(receipt, "contract"))
+    address = _field(receipt, "contract")
+    if not isinstance(address, str) or not Web3.is_address(address):
+        raise InputError("the receipt's contract is not an address")
     root = parse_hash(receipt["root"])
-    proof = [parse_hash(p) for p in receipt["proof"]]
+    proof = _proof(receipt)
     if not chain.code_at(address):
         checks.append(Check("anchored on chain", False, f"no contract at {address}"))
         return checks
@@ -313,7 +341,7 @@ def check_receipt_on_chain(
             else f"root {hex32(root)} is not anchored at {address}",
         )
     )
-    block_time = int(_field(receipt, "blockTime"))
+    block_time = _uint(receipt, "blockTime")
     checks.append(
         Check(
             "block time",
@@ -332,7 +360,7 @@ def check_receipt_on_chain(
             "the contract accepts the proof" if via_view else "the contract rejects the proof",
         )
     )
-    block_number = int(_field(receipt, "blockNumber"))
+    block_number = _uint(receipt, "blockNumber")
     block_hash = parse_hash(_field(receipt, "blockHash"))
     tx_hash = parse_hash(_field(receipt, "transactionHash"))
     try:
