@@ -7,7 +7,8 @@ block, ``chainState`` (credential) / ``chain_state`` (token) names the chain and
 and the HTTP answer carries ``Credledger-Block``. The encoded list is rebuilt only when a bit of
 that list changed; the signature is made once per (list, block) and again when the signed copy is
 older than ``refresh`` seconds (so a quiet chain never serves an expired list). ``ETag`` =
-``"<block>.<signed at>"``.
+``"<block>.<list version>.<signed at>"`` (the version changes with every bit, also when a reorg
+rebuilds the lists at the same height).
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class StatusDocuments:
         self._lock = threading.Lock()
         # (issuer lower, list, kind) -> (list version, encoded) and -> Served
         self._encoded: dict[tuple[str, int, str], tuple[int, str]] = {}
-        self._served: dict[tuple[str, int, str], tuple[Served, int]] = {}
+        self._served: dict[tuple[str, int, str], tuple[Served, int, int]] = {}
 
     def serve(self, base: str, issuer: str, list_id: int, kind: str) -> Served:
         """The signed list ``kind`` (revocation | suspension | token) of ``issuer``'s list
@@ -140,8 +141,12 @@ class StatusDocuments:
         now = int(self.clock())
         with self._lock:
             cached = self._served.get(key)
-            fresh = cached is not None and now - cached[1] < self.refresh
-            if cached is not None and fresh and cached[0].block == state.height:
+            if (
+                cached is not None
+                and now - cached[1] < self.refresh
+                and cached[0].block == state.height
+                and cached[2] == state.version
+            ):
                 return cached[0]
             known = self._encoded.get(key)
         # the encoded list is rebuilt only when one of its bits changed
@@ -154,10 +159,11 @@ class StatusDocuments:
         else:
             body = self._credential(state, signer, url, kind, text, now)
             media = MEDIA["vc+jwt"]
-        served = Served(body, media, f'"{state.height}.{now}"', state.height, self.max_age)
+        etag = f'"{state.height}.{state.version}.{now}"'
+        served = Served(body, media, etag, state.height, self.max_age)
         with self._lock:
             self._encoded[key] = (state.version, text)
-            self._served[key] = (served, now)
+            self._served[key] = (served, now, state.version)
         return served
 
     def _chain_state(self, state: ListState) -> dict[str, Any]:

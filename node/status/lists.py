@@ -35,7 +35,7 @@ class _List:
     revoked: set[int] = field(default_factory=set)
     suspended: set[int] = field(default_factory=set)
     changed_block: int = -1  # the last block that changed a bit (or allocated an index) here
-    version: int = 0  # bumps on each change: what a cache of the encoded list is keyed by
+    version: int = 0  # a new number at each change: what a cache of the encoded list is keyed by
 
 
 @dataclass
@@ -72,6 +72,9 @@ class StatusLists:
         self.capacity = capacity
         self._lock = threading.RLock()
         self._advanced = threading.Condition(self._lock)
+        # every change of any list takes the next number, never reused (not even after a reorg
+        # rebuild), so a cache keyed by a list's version is never fooled by a rebuilt list
+        self._changes = 0
         self._clear()
         self.height = -1
         self.block_time = 0
@@ -121,7 +124,8 @@ class StatusLists:
                 else:
                     lst.revoked.add(entry.index)
                     lst.suspended.discard(entry.index)
-                lst.changed_block, lst.version = e.block_number, lst.version + 1
+                self._changes += 1
+                lst.changed_block, lst.version = e.block_number, self._changes
 
     def _allocate(self, licence_id: bytes, issuer: str, block: int) -> None:
         if licence_id in self._entries:  # the contract never issues an id twice
@@ -130,7 +134,8 @@ class StatusLists:
         list_id, index = divmod(who.count, self.capacity)
         who.count += 1
         lst = who.lists.setdefault(list_id, _List())
-        lst.changed_block, lst.version = block, lst.version + 1
+        self._changes += 1
+        lst.changed_block, lst.version = block, self._changes
         self._entries[licence_id] = StatusEntry(who.address, list_id, index)
 
     # --- reading ------------------------------------------------------------------------------

@@ -153,3 +153,20 @@ def test_unknown_lists_and_issuers_without_a_key(setup) -> None:  # type: ignore
         docs.serve("http://n", B, 0, "revocation")
     with pytest.raises(InputError):
         docs.serve("http://n", A, 0, "message")
+
+
+def test_a_reorg_rebuild_at_the_same_height_is_never_served_from_the_cache(setup) -> None:  # type: ignore[no-untyped-def]
+    lists, docs, key, _ = setup
+    lists.extend([change("LicenceSuspended", 1, 4)], 4, T0 + 2)
+    before = docs.serve("http://n", A, 0, "suspension")
+    # the indexer rolled block 4 back and the new block 4 suspends licence 2 instead
+    lists.reset(
+        [issued(i, A) for i in range(5)] + [issued(9, B), change("LicenceSuspended", 2, 4)],
+        4,
+        T0 + 2,
+    )
+    after = docs.serve("http://n", A, 0, "suspension")
+    assert after.block == before.block == 4 and after.etag != before.etag
+    _, vc = verified(after.body, key)
+    raw = decode_bitstring(vc["credentialSubject"]["encodedList"])  # type: ignore[index]
+    assert [i for i in range(5) if bit(raw, i)] == [2]
