@@ -24,6 +24,7 @@ from typing import Any
 
 from credledger.node.core import sdjwt
 from credledger.node.core.contracts.department_keys import KEY_KIND_P256
+from credledger.node.core.contracts.licence_registry import licence_id_of, serial_of
 from credledger.node.core.errors import InputError
 from credledger.node.credentials.export import SD_TYP, SUBJECT_FIELDS, VC_TYP
 from credledger.node.credentials.ids import issuer_urn, parse_kid, vct_of
@@ -210,6 +211,15 @@ def check_sd_jwt(
     )
 
 
+def _names_licence(number: Any, type_id: bytes, licence_id: bytes) -> bool:
+    """Whether the licence number, with the type, derives the licence id as the contract does:
+    a disclosed number is checked by the chain itself, whoever signed it."""
+    try:
+        return bytes(licence_id_of(type_id, serial_of(str(number)))) == licence_id
+    except ValueError:
+        return False
+
+
 def judge(c: Checked, model: Any, type_code_of: Any) -> tuple[Verdict, list[str], int]:
     """The licence's verdict for a credential whose signature held (inside a model snapshot)."""
     rec = model.licence(c.licence_id)
@@ -226,6 +236,13 @@ def judge(c: Checked, model: Any, type_code_of: Any) -> tuple[Verdict, list[str]
     expected = code if c.format == "vc-jwt" else vct_of(str(code))
     if c.type_code != expected:
         return Verdict.TAMPERED, [f"licence {lid} is a {code}, not {c.type_code}"], model.height
+    number = c.disclosed.get("number")
+    if number is not None and not _names_licence(number, rec.type_id, c.licence_id):
+        return (
+            Verdict.TAMPERED,
+            [f"licence number {number!r} of this type is not licence {lid}"],
+            model.height,
+        )
     reasons = [
         f"signed by department key {c.key.key_id} of {rec.issuer} (in service at {c.issued_at})",
         f"{rec.issuer} issued licence {lid}, which the registry allows only while it is "

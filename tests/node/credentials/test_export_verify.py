@@ -215,3 +215,27 @@ def test_malformed_credentials_get_a_4xx_or_a_verdict(cred: CredEnv, bad: str) -
     assert r.status_code in (200, 422), r.text
     if r.status_code == 200:
         assert r.json()["verdict"] in ("TAMPERED", "UNKNOWN")
+
+
+def test_signed_subject_that_contradicts_the_chain_is_tampered(cred: CredEnv) -> None:
+    """Even the department's own key cannot make the chain vouch for a number that is not the
+    licence's (the contract derives the licence id from the type and the number)."""
+    from credledger.node.credentials.keys import CredentialKey, public_raw
+
+    issued = issue(cred)
+    key = CredentialKey(
+        cred.market, cred.key_id, cred.chain.chain_id, cred.registry.address, "market",
+        public_raw(cred.key.public_key()), cred.key,
+    )  # fmt: skip
+    text = _export(cred, issued["licenceId"], "sd-jwt")
+    _, payload = sdjwt.unverified(sdjwt.parse(text).jwt)
+    claims = {k: v for k, v in payload.items() if not k.startswith("_sd")}
+    claims.update({"number": "JY99999999999999", "name": "食品经营许可证"})
+    header = {"alg": "ES256", "typ": "dc+sd-jwt", "kid": key.kid()}
+    forged, _ = sdjwt.issue(header, claims, ["number", "name"], key.sign_es256)
+    out = _verify(cred, forged)
+    assert out["verdict"] == "TAMPERED" and "JY99999999999999" in out["reasons"][0], out
+    detail = cred.node.ok(cred.node.get(f"/v1/licences/{issued['licenceId']}"))
+    claims["number"] = detail["metadata"]["number"]
+    honest, _ = sdjwt.issue(header, claims, ["number", "name"], key.sign_es256)
+    assert _verify(cred, honest)["verdict"] == "VALID"
