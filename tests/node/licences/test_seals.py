@@ -435,6 +435,18 @@ def test_retired_key_refuses_later_seals_and_keeps_earlier_ones(world: SealWorld
     assert v["verdict"] == "VALID" and v["seal"]["status"] == "VALID", v
     assert "retired" in v["seal"]["reason"]
     assert _seal(world, before["licenceId"])["key"]["retiredAt"]
+    # a node configured with the retired key refuses to start, saying why
+    tmp = world.tmp / "retired-node"
+    tmp.mkdir()
+    config = _config(tmp, dict(world.accounts), {"retiring": world.tmp / "seal-retiring.json"})
+    node = Node("R", world.lchain.info.rpc_url, tmp / "node", world.lchain.manifest, config, 0)
+    UpProcess.start(node)
+    try:
+        assert node.proc is not None
+        assert node.proc.wait(timeout=60) != 0
+        assert f"(key {world.key_ids['retiring']}) was retired on chain" in node.output()
+    finally:
+        node.stop()
 
 
 def test_clerk_page_and_cli_show_the_seal(world: SealWorld) -> None:
