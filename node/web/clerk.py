@@ -154,6 +154,7 @@ async def clerk_page(request: Request, runtime: Runtime) -> Response:
         who=session.principal,
         result=_result_view(result) if result else None,
         today=today,
+        verifier=counter.audience(),
         message=message if message in MESSAGES else None,
     )
 

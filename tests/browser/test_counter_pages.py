@@ -126,3 +126,20 @@ def _file(tmp_path: Path, data: bytes) -> str:
     p = tmp_path / "licence.pdf"
     p.write_bytes(data)
     return str(p)
+
+
+def test_the_counter_shows_its_verifier_audience_and_a_code_bound_to_it_passes_once(
+    page: Any, parties: Parties
+) -> None:
+    """The clerk page names this node's verifier audience (text and a QR image the node serves);
+    a code bound to it is VALID here once (docs/counter.md: the fast path)."""
+    issued = parties.issue()
+    sign_in(page, parties)
+    audience = page.inner_text("#verifier-audience").strip()
+    assert audience == parties.node.ok(parties.node.get("/v1/verify/audience"))["audience"]
+    assert audience.startswith("verifier:0x")
+    page.wait_for_function("document.querySelector('section.verifier img').naturalWidth > 0")
+    token = parties.token([lid(issued)], audience=audience).encode()
+    assert scan(page, token) == "VALID"
+    assert scan(page, token) == "REFUSED"
+    assert page.query_selector("#result .token-reasons li[data-code=REPLAYED]") is not None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
@@ -11,7 +14,7 @@ from credledger.node.api.deps import Caller, Counter, Licences, Runtime
 from credledger.node.api.responses import FastJSONResponse
 from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
 from credledger.node.api.routes.licences import read_payload
-from credledger.node.core.errors import ConflictError
+from credledger.node.core.errors import ConflictError, NotFoundError
 from credledger.node.counter.models import (
     PresentationChecks,
     PresentationVerdict,
@@ -61,6 +64,24 @@ async def verifier_audience(counter: Counter) -> VerifierAudience:
     such a token is refused at every other node, so this node checks its single use in its own
     store, without a transaction (docs/counter.md)."""
     return VerifierAudience(**counter.audience())
+
+
+@router.get(
+    "/v1/verify/audience.svg",
+    responses={200: {"content": {"image/svg+xml": {}}}},
+    response_class=Response,
+)
+async def verifier_audience_qr(counter: Counter) -> Response:
+    """The audience above as a QR code, for a holder's wallet to bind its token to this node."""
+    audience = counter.audience()["audience"]
+    if audience is None:
+        raise NotFoundError("this node has no verifier audience (no chain account)")
+    qr = segno.make(audience, error="m")
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=4, title=audience)
+    return Response(
+        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=300"}
+    )
 
 
 @router.get(
