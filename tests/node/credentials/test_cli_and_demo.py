@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
+from credledger.node.core.demo import DEMO_ENTERPRISE_USCC as DEMO_ENTERPRISE
 from credledger.node.devnet import free_port
 from tests.node.credentials.conftest import CredEnv, issue
-from tests.node.licences.test_cli_and_demo import ENTERPRISE as DEMO_ENTERPRISE
 from tests.node.licences.test_cli_and_demo import cli
 from tests.support.node_process import UpProcess
 

@@ -21,6 +21,7 @@ from credledger.node.credentials.keys import (
     public_raw,
     save_p256_key,
 )
+from tests.node.credentials.conftest import CredEnv
 
 REGISTRY = "0x" + "ab" * 20
 DEPT = "0x" + "Cd" * 20
@@ -71,3 +72,52 @@ def test_es256_verifies_with_joserfc(tmp_path: Path) -> None:
     assert (ref.chain_id, ref.registry, ref.key_id) == (31337, REGISTRY, 7)
     assert parse_issuer(key.issuer()).department == DEPT.lower()
     assert "private" not in repr(key) or "EllipticCurvePrivateKey" not in repr(key)
+
+
+def test_the_node_refuses_a_key_the_chain_does_not_hold_for_the_department(
+    cred: CredEnv, tmp_path: Path
+) -> None:
+    """load_credential_keys (what the node runs at start) against the real chain: an unregistered
+    key, a retired one and one registered by another department are refused with the reason."""
+    from credledger.node.auth import TokenBook
+    from credledger.node.core.contracts.licence_registry import KEY_KIND_P256, LicenceRegistry
+    from credledger.node.core.signer import dev_account
+    from credledger.node.core.tx import TxSender
+    from credledger.node.credentials.keys import load_credential_keys
+    from credledger.node.departments import Department, Departments
+    from credledger.node.settings import DepartmentSettings
+
+    market = Department("market", "market", TxSender(cred.chain, dev_account(1)), frozenset(),
+                        frozenset())  # fmt: skip
+    departments = Departments([market], TokenBook())
+
+    def load(path: Path) -> object:
+        cfg = DepartmentSettings(name="market", dev_account=1, credential_keystore=path,
+                                 credential_passphrase="pw")  # fmt: skip
+        return load_credential_keys([cfg], departments, cred.registry)
+
+    fresh = generate_p256()
+    path = tmp_path / "fresh.pem"
+    save_p256_key(path, fresh, "pw")
+    with pytest.raises(ConfigError, match="not registered on chain"):
+        load(path)
+    # registered by the enforcement department (dev account 3): still not market's
+    enforcement = LicenceRegistry(cred.chain, cred.registry.address,
+                                  TxSender(cred.chain, dev_account(3)))  # fmt: skip
+    enforcement.register_department_key(
+        dev_account(3).address, KEY_KIND_P256, public_raw(fresh.public_key())
+    )
+    with pytest.raises(ConfigError, match="not registered on chain"):
+        load(path)
+    # registered for market, then retired
+    other = generate_p256()
+    path2 = tmp_path / "retired.pem"
+    save_p256_key(path2, other, "pw")
+    key_id, _ = cred.registry.register_department_key(
+        cred.market, KEY_KIND_P256, public_raw(other.public_key())
+    )
+    keys = load(path2)
+    assert keys[cred.market].key_id == key_id  # type: ignore[index]
+    cred.registry.retire_department_key(key_id)
+    with pytest.raises(ConfigError, match="retired"):
+        load(path2)
