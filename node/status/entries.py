@@ -33,7 +33,7 @@ def list_path(issuer: str, list_id: int) -> str:
     return f"{STATUS_PATH}/{issuer}/{list_id}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusEntry:
     """Where one licence's bits live (see the module docstring)."""
 
