@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from credledger.node.core.manifest import addresses, load_manifest
+from credledger.node.core.signer import dev_account
 from credledger.node.credentials.ids import issuer_urn
 from credledger.node.credentials.keys import jwk_of_raw
 from credledger.node.indexer import Indexer
@@ -151,6 +152,20 @@ def test_lists_follow_suspension_reinstatement_and_revocation(
         "suspension": [0, 0, 0],
         "token": [VALID, VALID, INVALID],
     }
+
+
+def test_bad_requests_get_json_errors(status_node: StatusNode) -> None:
+    node = status_node.node
+    dept = status_node.department
+    bad = node.get("/v1/status-lists/0x1234/0/revocation")
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_input"
+    assert node.get(f"/v1/status-lists/{dept}/0/message").status_code == 422
+    assert node.get(f"/v1/status-lists/{dept}/-1/revocation").status_code == 422
+    unknown = node.get(f"/v1/status-lists/{dept}/7/revocation")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    # a department this node holds no credential key of (the drug administration's address)
+    other = node.get(f"/v1/status-lists/{dev_account(2).address}/0/token")
+    assert other.status_code == 404 and other.json()["error"] == "no_credential_key"
 
 
 def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
