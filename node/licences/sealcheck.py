@@ -49,6 +49,10 @@ class SealChecker:
         self.ctx = ctx
         # signature checks already made: (key id, r, s, sha256 of the data, dist id) -> ok
         self._checked: dict[tuple[int, bytes, bytes, bytes, bytes], bool] = {}
+        # rows of the seal store by (licence, version), with their metadata parsed: a row never
+        # changes once written, and verdicts read it under the read model's lock (hits only: a
+        # row may be written just after its seal is indexed)
+        self._rows: dict[tuple[bytes, int], tuple[StoredSeal, LicenceMetadata | None]] = {}
 
     @staticmethod
     def presented(metadata: Any) -> LicenceMetadata | None:
@@ -65,8 +69,24 @@ class SealChecker:
         return metadata_from_json(metadata)
 
     def _stored(self, licence_id: bytes, version: int) -> StoredSeal | None:
-        seals = self.ctx.seals
-        return seals.store.get(licence_id, version) if seals is not None else None
+        row = self._row(licence_id, version)
+        return row[0] if row else None
+
+    def _row(
+        self, licence_id: bytes, version: int
+    ) -> tuple[StoredSeal, LicenceMetadata | None] | None:
+        """The stored seal and, unless masked, its metadata (cached)."""
+        found = self._rows.get((licence_id, version))
+        if found is not None or self.ctx.seals is None:
+            return found
+        stored = self.ctx.seals.store.get(licence_id, version)
+        if stored is None:
+            return None
+        md = None if stored.holder_masked else metadata_from_json(stored.metadata)
+        if len(self._rows) > 100_000:
+            self._rows.clear()
+        self._rows[(licence_id, version)] = (stored, md)
+        return stored, md
 
     def _signature_ok(self, key: KeyEntry, seal: SealEntry, data: bytes, dist: bytes) -> bool:
         memo = (seal.key_id, seal.r, seal.s, hashlib.sha256(data).digest(), dist)
@@ -120,11 +140,11 @@ class SealChecker:
                 )
             )
         key = model.department_key(seal.key_id)
-        stored = self._stored(licence_id, version)
-        dist = stored.dist_id.encode("utf-8") if stored else DEFAULT_DIST_ID
+        row = self._row(licence_id, version)
+        dist = row[0].dist_id.encode("utf-8") if row else DEFAULT_DIST_ID
         md, source = presented, "presented"
-        if md is None and stored is not None and not stored.holder_masked:
-            md, source = metadata_from_json(stored.metadata), "node"
+        if md is None and row is not None and row[1] is not None:
+            md, source = row[1], "node"
         number: str | None = None
         names_licence = True
         md_version: int | None = None
