@@ -84,3 +84,42 @@ def test_missing_and_unchecked() -> None:
     # a revoked or superseded verdict is not changed by the seal
     for verdict in (Verdict.REVOKED, Verdict.SUPERSEDED):
         assert with_seal(Outcome(verdict), skipped).verdict is verdict
+
+
+def test_seal_passphrase_and_presented_metadata_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from credledger.node.core.errors import ConfigError, InputError
+    from credledger.node.licences.seals import _passphrase, metadata_from_json
+    from credledger.node.settings import DepartmentSettings
+
+    cfg = DepartmentSettings(
+        name="sealer", dev_account=1, seal_keystore="k.json", seal_passphrase_env="SEAL_PASS_X"
+    )
+    monkeypatch.delenv("SEAL_PASS_X", raising=False)
+    with pytest.raises(ConfigError, match="SEAL_PASS_X"):
+        _passphrase(cfg)
+    monkeypatch.setenv("SEAL_PASS_X", "from-env")
+    assert _passphrase(cfg) == "from-env"
+    good = {
+        "name": "食品经营许可证",
+        "typeCode": "11310000MB2F00001F101",
+        "number": "JY1",
+        "identifier": "1.2.156.3005.2.x",
+        "authority": "市场监督管理局",
+        "issueDate": "2026-01-05",
+        "holderName": "上海示例食品有限公司",
+        "holderCode": "91310000MA1FL1234Q",
+        "holderCodeType": "uscc",
+        "validFrom": "2026-01-01",
+        "validUntil": "长期",
+    }
+    assert metadata_from_json(good).json() == good
+    for bad, words in (
+        ({k: v for k, v in good.items() if k != "number"}, "missing number"),
+        ({**good, "extra": "x"}, "unknown extra"),
+        ({**good, "issueDate": "5 Jan"}, "issueDate"),
+        ([], "JSON object"),
+    ):
+        with pytest.raises(InputError, match=words):
+            metadata_from_json(bad)
