@@ -168,6 +168,12 @@ def test_bad_requests_get_json_errors(status_node: StatusNode) -> None:
     assert other.status_code == 404 and other.json()["error"] == "no_credential_key"
 
 
+def sd_jwt(node: Any, licence_id: str) -> str:
+    r = node.get(f"/v1/licences/{licence_id}/credential", params={"format": "sd-jwt"})
+    assert r.status_code == 200, r.text
+    return str(r.text)
+
+
 def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
     status_node: StatusNode, lchain: LicenceChain, tmp_path: Path
 ) -> None:
@@ -207,6 +213,7 @@ def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
                 "credentials": {
                     n: exported(i, e) for n, i, e in zip(names, ids, entries, strict=True)
                 },
+                "sdjwts": {n: sd_jwt(node, i) for n, i in zip(names, ids, strict=True)},
             }
         )
     )
@@ -223,3 +230,8 @@ def test_an_npm_reader_reads_the_bits_of_a_suspended_and_a_revoked_licence(
     assert out["suspended"] == {"verified": True, "revocation": False, "suspension": True}
     assert out["revoked"] == {"verified": True, "revocation": True, "suspension": False}
     assert set(out["_lists"].values()) == {1_048_576}  # the library decoded whole lists
+    # the IETF Token Status List through the SD-JWT VCs' status claims (@sd-jwt/jwt-status-list)
+    assert out["_tokens"] == {
+        n: {"idx": e.index, "status": v, "bits": 2}
+        for n, e, v in zip(names, entries, (VALID, SUSPENDED, INVALID), strict=True)
+    }
