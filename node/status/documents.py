@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from credledger.node.core.errors import CredledgerError, InputError
+from credledger.node.core.errors import ConfigError, CredledgerError, InputError
 from credledger.node.status.encoding import (
     INVALID,
     SUSPENDED,
@@ -136,6 +136,10 @@ class StatusDocuments:
                 "this node holds no credential key of that department; ask a node that acts for it",
                 issuer=issuer,
             )
+        try:
+            signer.kid()
+        except ConfigError as e:  # loaded but not registered on chain yet (the devnet demo)
+            raise NoCredentialKey(str(e), issuer=issuer) from None
         state = self.lists.state(issuer, list_id)
         key = (state.issuer.lower(), list_id, kind)
         now = int(self.clock())

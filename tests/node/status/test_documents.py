@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.core.errors import ConfigError, InputError, NotFoundError
 from credledger.node.status import MIN_CAPACITY, StatusLists
 from credledger.node.status.documents import NoCredentialKey, StatusDocuments
 from credledger.node.status.encoding import (
@@ -153,6 +153,14 @@ def test_unknown_lists_and_issuers_without_a_key(setup) -> None:  # type: ignore
         docs.serve("http://n", B, 0, "revocation")
     with pytest.raises(InputError):
         docs.serve("http://n", A, 0, "message")
+
+    class Unregistered(LocalKey):
+        def kid(self) -> str:
+            raise ConfigError("department market: its credential key is not registered yet")
+
+    docs.keys = lambda _d: Unregistered(A)
+    with pytest.raises(NoCredentialKey, match="not registered yet"):
+        docs.serve("http://n", A, 0, "revocation")
 
 
 def test_a_reorg_rebuild_at_the_same_height_is_never_served_from_the_cache(setup) -> None:  # type: ignore[no-untyped-def]
