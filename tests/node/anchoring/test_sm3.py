@@ -366,3 +366,41 @@ def test_a_version_1_store_upgrades_and_its_hashes_stay_sha256(tmp_path: Path) -
     assert new == 1 and rows[0].fingerprint == "sm3" and rows[0].digest == b"\x11" * 32
     assert rows[0].doc_hash == anchored_value(b"\x11" * 32, "sm3")
     store.close()
+
+
+def test_without_sm3_the_cli_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No chain or node: a platform whose OpenSSL lacks SM3 (hashlib.new('sm3') refused)."""
+    from credledger.node import cli
+    from credledger.node.core.fingerprints import sm3_available
+
+    real_new = hashlib.new
+
+    def no_sm3(name: str, *args: Any, **kw: Any) -> Any:
+        if name.lower() == "sm3":
+            raise ValueError("unsupported hash type sm3")
+        return real_new(name, *args, **kw)
+
+    doc = tmp_path / "a.pdf"
+    doc.write_bytes(b"%PDF")
+    receipt = tmp_path / "r.json"
+    receipt.write_text(
+        json.dumps({"format": "credledger-receipt", "version": 2, "fingerprint": "sm3"})
+    )
+    monkeypatch.setattr(hashlib, "new", no_sm3)
+    sm3_available.cache_clear()
+    try:
+        for argv in (
+            ["anchor", str(doc), "--fingerprint", "sm3", "--node", "http://127.0.0.1:9"],
+            ["verify", str(doc), "--receipt", str(receipt), "--rpc", "http://127.0.0.1:9"],
+        ):
+            monkeypatch.setattr("sys.argv", ["credledger", *argv])
+            with pytest.raises(SystemExit) as info:
+                cli.main()
+            assert info.value.code == 2, argv
+            err = capsys.readouterr().err
+            assert "SM3 is not available on this platform" in err and "Traceback" not in err
+    finally:
+        monkeypatch.undo()
+        sm3_available.cache_clear()
