@@ -26,7 +26,7 @@ from credledger.node.licences.seals import (
     NotSealed,
     metadata_from_json,
 )
-from credledger.node.licences.verdicts import SealCheck, SealFacts, judge_seal
+from credledger.node.licences.verdicts import SealCheck, SealFacts, SealStatus, judge_seal
 from credledger.node.readmodel import KeyEntry, SealEntry
 
 KIND_NAMES = {1: "SM2", 2: "P-256"}
@@ -53,6 +53,8 @@ class SealChecker:
         # changes once written, and verdicts read it under the read model's lock (hits only: a
         # row may be written just after its seal is indexed)
         self._rows: dict[tuple[bytes, int], tuple[StoredSeal, LicenceMetadata | None]] = {}
+        # verdicts without presented metadata (see check)
+        self._results: dict[bytes, tuple[Any, Any, int, Any, SealCheck]] = {}
 
     @staticmethod
     def presented(metadata: Any) -> LicenceMetadata | None:
@@ -114,13 +116,46 @@ class SealChecker:
 
     def check(self, licence_id: bytes, presented: LicenceMetadata | None) -> SealCheck | None:
         """The seal verdict of the licence's current version (inside ``model.snapshot()``);
-        None for a licence the read model does not know."""
+        None for a licence the read model does not know.
+
+        Without presented metadata the verdict is cached: it holds while the read model's
+        record, seal and key retirement are the very ones it was judged from (a reorg rebuilds
+        them as new objects), and only once the node's own metadata was there to check."""
         model = self.ctx.model
         rec = model.licence(licence_id)
         if rec is None:
             return None
         version = rec.version
         seal = model.seal(licence_id, version)
+        if presented is None:
+            hit = self._results.get(licence_id)
+            if hit is not None and hit[0] is rec and hit[1] is seal and hit[2] == version:
+                retired = model.department_key(seal.key_id) if seal else None
+                if hit[3] == (retired.retired_pos if retired else None):
+                    return hit[4]
+        found = self._judge(licence_id, rec, version, seal, presented)
+        if presented is None and (seal is None or found.status is not SealStatus.UNCHECKED):
+            key = model.department_key(seal.key_id) if seal else None
+            if len(self._results) > 100_000:
+                self._results.clear()
+            self._results[licence_id] = (
+                rec,
+                seal,
+                version,
+                key.retired_pos if key else None,
+                found,
+            )
+        return found
+
+    def _judge(
+        self,
+        licence_id: bytes,
+        rec: ev.LicenceRecord,
+        version: int,
+        seal: SealEntry | None,
+        presented: LicenceMetadata | None,
+    ) -> SealCheck:
+        model = self.ctx.model
         block, writer = self._written(rec)
         if seal is None:
             had = [

@@ -3,6 +3,8 @@ fails gives INVALID with its reason, and a refused seal turns a VALID verdict in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from credledger.node.licences.verdicts import (
@@ -123,3 +125,96 @@ def test_seal_passphrase_and_presented_metadata_are_checked(
     ):
         with pytest.raises(InputError, match=words):
             metadata_from_json(bad)
+
+
+def test_seal_checker_over_a_read_model(tmp_path: Path) -> None:
+    """SealChecker from indexed events alone (no chain): the node's kept metadata verifies, a
+    later retirement is shown (the cached verdict follows it), a new unsealed version is MISSING
+    and refused, and a check costs microseconds once judged."""
+    import time
+    import types
+
+    from credledger.node.core.contracts.licence_registry import licence_id_of, serial_of
+    from credledger.node.core.gbt import LicenceMetadata, gbt_identifier
+    from credledger.node.core.sm2 import Sm2PrivateKey, der_to_rs
+    from credledger.node.licences.catalogue import type_id
+    from credledger.node.licences.seal_store import SealStore, StoredSeal
+    from credledger.node.licences.sealcheck import SealChecker
+    from credledger.node.licences.seals import Seals, masked
+    from credledger.node.readmodel import ReadModel
+
+    key = Sm2PrivateKey.generate()
+    tid, number = type_id("FOOD-OPERATION"), "JY13101050000001"
+    lid = licence_id_of(tid, serial_of(number))
+    code, issuer = "11310000MB2F00001F101", "11310000MB2F00001F"
+    md = LicenceMetadata(
+        "食品经营许可证",
+        code,
+        number,
+        str(gbt_identifier(code, issuer, number, 1)),
+        "市场监督管理局",
+        "2026-01-05",
+        "上海示例",
+        "91310000MA1FL1234Q",
+        "uscc",
+        "2026-01-01",
+        "长期",
+    )
+    der = key.sign(md.canonical())
+    r, s = der_to_rs(der)
+
+    def h(b: bytes) -> str:
+        return "0x" + b.hex()
+
+    def event(name: str, args: dict[str, object], block: int, index: int = 0) -> object:
+        return types.SimpleNamespace(
+            contract="LicenceRegistry",
+            event=name,
+            args=args,
+            block_number=block,
+            block_time=1_800_000_000 + block,
+            tx_hash=h(bytes([block]) * 32),
+            log_index=index,
+        )
+
+    registered = {"department": DEPT, "keyId": 1, "kind": 1, "publicKey": h(key.public_key().raw())}
+    issued = {
+        "licenceId": h(lid),
+        "typeId": h(tid),
+        "holder": h(b"\1" * 32),
+        "issuer": DEPT,
+        "holderAddress": "0x" + "00" * 20,
+        "docHash": h(b"\2" * 32),
+        "validFrom": 1,
+        "validUntil": 0,
+    }
+    rs = {"r": h(r.to_bytes(32, "big")), "s": h(s.to_bytes(32, "big"))}
+    sealed = {"licenceId": h(lid), "keyId": 1, "version": 1, **rs}
+    model = ReadModel()
+    model.reset(
+        [
+            event("DepartmentKeyRegistered", registered, 1),
+            event("LicenceIssued", issued, 2),
+            event("LicenceSealed", sealed, 2, 1),
+        ],
+        2,
+        1_800_000_002,
+    )
+    store = SealStore(tmp_path / "seals.sqlite3")
+    body, hidden = masked(md)
+    store.put(StoredSeal(lid, 1, 1, "1234567812345678", body, hidden, der))
+    checker = SealChecker(types.SimpleNamespace(model=model, seals=Seals({}, store)))  # type: ignore[arg-type]
+    first = checker.check(lid, None)
+    assert first is not None and first.status is SealStatus.VALID, first
+    start = time.perf_counter()
+    for _ in range(1000):
+        assert checker.check(lid, None) is first
+    assert time.perf_counter() - start < 0.5  # ~1 µs a check once judged (not a timing test)
+    retired = {"department": DEPT, "keyId": 1, "retiredAt": 1_800_000_003}
+    model.extend([event("DepartmentKeyRetired", retired, 3)], 3, 1_800_000_003)
+    after = checker.check(lid, None)
+    assert after is not None and after.status is SealStatus.VALID and "retired" in after.reason
+    amended = {"licenceId": h(lid), "by": DEPT, "version": 2, "docHash": h(b"\3" * 32)}
+    model.extend([event("LicenceAmended", {**amended, "validUntil": 0}, 4)], 4, 1_800_000_004)
+    unsealed = checker.check(lid, None)
+    assert unsealed is not None and unsealed.status is SealStatus.MISSING and not unsealed.refuse
