@@ -84,6 +84,18 @@ class NodeClient:
             return None
         return self._json(r)
 
+    def credential(self, licence_id: str, fmt: str, holder_jwk: dict[str, str] | None) -> str:
+        """The licence as a credential (``vc-jwt`` | ``sd-jwt``), bound to ``holder_jwk``."""
+        params: dict[str, str] = {"format": fmt}
+        if holder_jwk is not None:
+            import json
+
+            params["holderJwk"] = json.dumps(holder_jwk)
+        r = self._call("GET", f"/v1/licences/{licence_id}/credential", params=params)
+        if r.status_code >= 400:
+            self._json(r)
+        return r.text
+
     def presentation_checks(self, statement_hash: str) -> dict[str, Any]:
         """GET /v1/presentations/{hash}: the node's verification records of one statement."""
         return self._json(self._call("GET", f"/v1/presentations/{statement_hash}"))

@@ -123,6 +123,12 @@ class CredentialService:
                 checked = check_vc_jwt(text, model, self.chain_id, self.registry)
         except Refused as r:
             return {**body, "verdict": r.verdict.value, "reasons": [r.reason], "disclosed": {}}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            # signed claims of the wrong shape (a well-formed credential of ours never has them)
+            reason = f"the signed claims are malformed ({type(exc).__name__})"
+            return {**body, "verdict": Verdict.TAMPERED.value, "reasons": [reason], "disclosed": {}}
         self.licences.ctx.own_writes_indexed()  # read-your-writes, as the licence reads
         if model.licence(checked.licence_id) is None:
             self.licences.queries.wait_known(checked.licence_id)

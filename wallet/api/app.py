@@ -17,7 +17,15 @@ from credledger.node.core.http.limits import (
     settle_heap,
 )
 from credledger.wallet import __version__
-from credledger.wallet.api import accounts, address_book, grants, materials, presentations, uses
+from credledger.wallet.api import (
+    accounts,
+    address_book,
+    credentials,
+    grants,
+    materials,
+    presentations,
+    uses,
+)
 from credledger.wallet.api.deps import MAX_JSON_BYTES
 from credledger.wallet.runtime import WalletRuntime
 from credledger.wallet.web import router as web_router
@@ -25,7 +33,7 @@ from credledger.wallet.web import static_files
 
 log = logging.getLogger("credledger.wallet")
 ROUTERS = [accounts.router, materials.router, grants.router, presentations.router, uses.router,
-           address_book.router]  # fmt: skip
+           address_book.router, credentials.router]  # fmt: skip
 MULTIPART_OVERHEAD = 64 * 1024
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Runtime, ServiceUnavailable
-from credledger.node.api.routes._bodies import READ_ERRORS, WRITE_ERRORS, Body
+from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
+from credledger.node.api.routes.licences import payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal
 from credledger.node.credentials.service import CredentialService
@@ -36,7 +37,21 @@ class CredentialVerifyBody(Body):
     audience: str | None = Field(default=None, max_length=500, description="the KB-JWT's aud")
 
 
-@router.get("/v1/licences/{licence_id}/credential", responses=READ_ERRORS)
+_TEXT = {"schema": {"type": "string"}}
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the credential (compact serialisation)",
+        "content": {"application/vc+jwt": _TEXT, "application/dc+sd-jwt": _TEXT},
+    },
+    **WRITE_ERRORS,
+}
+
+
+@router.get(
+    "/v1/licences/{licence_id}/credential",
+    response_class=Response,
+    responses=EXPORT_RESPONSES,
+)
 async def licence_credential(
     licence_id: str,
     caller: Exporter,
@@ -56,14 +71,17 @@ async def licence_credential(
     return Response(text, media_type=MEDIA[format])
 
 
-@router.post("/v1/credentials/verify", responses=WRITE_ERRORS)
-async def verify_credential(
-    body: CredentialVerifyBody, caller: Verifier, runtime: Runtime
-) -> dict[str, Any]:
+@router.post(
+    "/v1/credentials/verify",
+    responses=WRITE_ERRORS,
+    openapi_extra=request_body(CredentialVerifyBody, multipart=False),
+)
+async def verify_credential(request: Request, caller: Verifier, runtime: Runtime) -> dict[str, Any]:
     """Verdict VALID, SUSPENDED, REVOKED, EXPIRED, NOT_YET_VALID, SUPERSEDED, TAMPERED or UNKNOWN
     of a VC-JWT or an SD-JWT VC presentation (with its key-binding JWT checked against ``nonce``
     and ``audience``), with reasons, the issuer's on-chain key and the fields ``disclosed``."""
     service = credentials_of(runtime)
+    body = validated(CredentialVerifyBody, (await payload(request, runtime))[0])
     return await run_in_threadpool(
         service.verify, body.credential, nonce=body.nonce, audience=body.audience
     )

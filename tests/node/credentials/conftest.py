@@ -24,13 +24,14 @@ from credledger.node.devnet import DevnetInfo, free_port, launch, terminate
 from credledger.node.licences.catalogue import load_catalogue
 from credledger.node.licences.service import authorise_departments, register_catalogue
 from tests.node.licences.harness import SUBJECT_SECRET, Node
+from tests.wallet.harness import WALLET_NODE_TOKEN
 
 CATALOGUE = load_catalogue()
 MARKET = [t.code for t in CATALOGUE.types if t.category != "MED"]
 TOKENS = {
     "market": "tok-cred-market-" + "a" * 32,
     "enforcement": "tok-cred-enforcement-" + "b" * 32,
-    "wallet": "tok-cred-wallet-" + "c" * 32,
+    "wallet": WALLET_NODE_TOKEN,  # the wallet service's token at this node
 }
 USCC = "11310000MB2F00001F"
 ENTERPRISE = "91310000MA1FL1234Q"
@@ -46,6 +47,7 @@ class CredEnv:
     key_id: int
     market: str  # the market department's address
     node: Node
+    manifest: Path
 
 
 def _config(key_path: Path) -> str:
@@ -118,7 +120,7 @@ def cred(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CredEnv]:
         os.environ["CREDLEDGER_TEST_CREDENTIAL_PASSPHRASE"] = PASSPHRASE  # the node inherits it
         node = Node("C", info.rpc_url, tmp / "node", manifest_path, _config(key_path), 0)
         node.start()
-        yield CredEnv(info, chain, registry, key, key_id, market, node)
+        yield CredEnv(info, chain, registry, key, key_id, market, node, manifest_path)
     finally:
         if node is not None:
             node.stop()

@@ -1,0 +1,99 @@
+"""Selective disclosure from the wallet (issue 21 item 4): the enterprise chooses two fields, the
+wallet presents an SD-JWT VC bound to the enterprise's key with a KB-JWT, and both the node and the
+`sd-jwt` reference implementation verify it showing only those two fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jwcrypto.jwk import JWK
+from sd_jwt.verifier import SDJWTVerifier
+
+from credledger.node.core import sdjwt
+from credledger.node.credentials.ids import parse_kid
+from credledger.node.credentials.keys import jwk_of_raw
+from tests.node.credentials.conftest import ENTERPRISE, CredEnv
+from tests.wallet.harness import Wallet
+
+AUD = "https://bank.example/verifier"
+
+
+@pytest.fixture(scope="module")
+def wallet(cred: CredEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
+    w = Wallet(tmp_path_factory.mktemp("cred-wallet"), cred.info.rpc_url, cred.node.url,
+               cred.manifest, relayer_dev_account=7)  # fmt: skip
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+def _licence(cred: CredEnv, holder: str | None) -> str:
+    from tests.node.credentials.conftest import issue
+
+    extra: dict[str, Any] = {"holderAddress": holder} if holder else {}
+    return str(issue(cred, **extra)["licenceId"])
+
+
+@pytest.fixture(scope="module")
+def holder(wallet: Wallet) -> tuple[str, str]:
+    """The test enterprise in the wallet: its session token and its chain address."""
+    out = wallet.register(ENTERPRISE, "上海示例餐饮管理有限公司")
+    return wallet.login(ENTERPRISE), str(out["address"])
+
+
+def _present(wallet: Wallet, token: str, lid: str, disclose: list[str]) -> Any:
+    return wallet.post("/v1/credentials/presentations", token, json={
+        "licenceId": lid, "disclose": disclose, "nonce": "n-1", "audience": AUD,
+    })  # fmt: skip
+
+
+def _verify(cred: CredEnv, presentation: str, audience: str = AUD) -> dict[str, Any]:
+    return cred.node.ok(cred.node.post("/v1/credentials/verify", json={
+        "credential": presentation, "nonce": "n-1", "audience": audience}))  # fmt: skip
+
+
+def test_wallet_presents_two_fields_and_verifiers_see_only_those(
+    cred: CredEnv, wallet: Wallet, holder: tuple[str, str]
+) -> None:
+    token, address = holder
+    lid = _licence(cred, address)
+    body = wallet.ok(_present(wallet, token, lid, ["name", "validUntil"]), 201)
+    presentation = body["presentation"]
+    assert body["disclosed"] == ["name", "validUntil"]
+    assert len(sdjwt.parse(presentation).disclosures) == 2
+    # the node: VALID, bound to the holder, only the two fields
+    v = _verify(cred, presentation)
+    assert v["verdict"] == "VALID", v
+    assert v["holderBound"] is True
+    assert v["disclosed"] == {"name": "食品经营许可证", "validUntil": "2036-12-31"}
+
+    # the reference implementation, with the key from the chain
+    def issuer_key(iss: str, header: dict[str, Any]) -> JWK:
+        key = cred.registry.department_key(parse_kid(header["kid"]).key_id)
+        assert key is not None
+        return JWK(**jwk_of_raw(key.public_key))
+
+    got = SDJWTVerifier(presentation, issuer_key, expected_aud=AUD,
+                        expected_nonce="n-1").get_verified_payload()  # fmt: skip
+    assert {"name", "validUntil"} <= set(got) and "holderCode" not in got
+    # the same presentation at another verifier fails its audience
+    assert _verify(cred, presentation, "https://other.example")["verdict"] == "TAMPERED"
+    # the holder key is the enterprise's, every time: a second presentation has the same cnf
+    again = wallet.ok(_present(wallet, token, lid, ["number"]), 201)
+    assert again["holderJwk"] == body["holderJwk"]
+
+
+def test_wallet_refuses_an_unheld_licence_and_unknown_fields(
+    cred: CredEnv, wallet: Wallet, holder: tuple[str, str]
+) -> None:
+    token, address = holder
+    r = _present(wallet, token, _licence(cred, None), ["name"])
+    assert r.status_code == 403, r.text
+    r = _present(wallet, token, _licence(cred, address), ["shoeSize"])
+    assert r.status_code == 422 and "shoeSize" in r.text, r.text
+    r = _present(wallet, "", _licence(cred, address), ["name"])  # no session
+    assert r.status_code == 401, r.text
