@@ -120,9 +120,10 @@ class StatusDocuments:
         self.max_age, self.validity, self.refresh = max_age, validity, refresh
         self.clock = clock
         self._lock = threading.Lock()
-        # (issuer lower, list, kind) -> (list version, encoded) and -> Served
+        # (issuer lower, list, kind) -> (list version, encoded)
         self._encoded: dict[tuple[str, int, str], tuple[int, str]] = {}
-        self._served: dict[tuple[str, int, str], tuple[Served, int, int]] = {}
+        # (issuer lower, list, kind, base) -> (Served, signed at, (height, version))
+        self._served: dict[tuple[str, int, str, str], tuple[Served, int, tuple[int, int]]] = {}
 
     def serve(self, base: str, issuer: str, list_id: int, kind: str) -> Served:
         """The signed list ``kind`` (revocation | suspension | token) of ``issuer``'s list
@@ -140,18 +141,16 @@ class StatusDocuments:
             signer.kid()
         except ConfigError as e:  # loaded but not registered on chain yet (the devnet demo)
             raise NoCredentialKey(str(e), issuer=issuer) from None
-        state = self.lists.state(issuer, list_id)
-        key = (state.issuer.lower(), list_id, kind)
+        key = (issuer.lower(), list_id, kind)
+        served_key = (*key, base)
         now = int(self.clock())
-        with self._lock:
-            cached = self._served.get(key)
-            if (
-                cached is not None
-                and now - cached[1] < self.refresh
-                and cached[0].block == state.height
-                and cached[2] == state.version
-            ):
+        at = self.lists.version(issuer, list_id)
+        with self._lock:  # the answer of this block, unless it is due for a new signature
+            cached = self._served.get(served_key)
+            if cached is not None and now - cached[1] < self.refresh and cached[2] == at:
                 return cached[0]
+        state = self.lists.state(issuer, list_id)  # NotFoundError for an unknown list
+        with self._lock:
             known = self._encoded.get(key)
         # the encoded list is rebuilt only when one of its bits changed
         reuse = known is not None and known[0] == state.version
@@ -167,7 +166,7 @@ class StatusDocuments:
         served = Served(body, media, etag, state.height, self.max_age)
         with self._lock:
             self._encoded[key] = (state.version, text)
-            self._served[key] = (served, now, state.version)
+            self._served[served_key] = (served, now, (state.height, state.version))
         return served
 
     def _chain_state(self, state: ListState) -> dict[str, Any]:

@@ -179,6 +179,13 @@ class StatusLists:
         with self._advanced:
             return self._advanced.wait_for(lambda: self.height >= height, timeout)
 
+    def version(self, issuer: str, list_id: int) -> tuple[int, int] | None:
+        """(indexed height, list version) without copying the list; None for an unknown list."""
+        with self._lock:
+            who = self._issuers.get(issuer.lower())
+            lst = who.lists.get(list_id) if who is not None else None
+            return None if lst is None else (self.height, lst.version)
+
     def state(self, issuer: str, list_id: int) -> ListState:
         """A copy of one list as of the indexed block; NotFoundError for an unknown one."""
         with self._lock:
