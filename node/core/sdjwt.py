@@ -16,8 +16,10 @@ JWS verification is joserfc's (ES256 only, the algorithm HAIP requires); every r
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,8 +46,11 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def b64url_decode(text: str) -> bytes:
-    if not isinstance(text, str) or not all(c.isalnum() or c in "-_" for c in text):
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
         raise SdJwtError("not base64url text")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -128,15 +133,18 @@ def unverified(compact: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, payload
 
 
+@functools.lru_cache(maxsize=4096)  # an issuer's key checks every credential it signed
+def _public_key(kty: str, crv: str, x: str, y: str) -> ECKey:
+    return ECKey.import_key({"kty": kty, "crv": crv, "x": x, "y": y})
+
+
 def verify_compact(compact: str, jwk: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check an ES256 compact JWS with the public ``jwk``; header and payload."""
     header, payload = unverified(compact)
     if header.get("alg") != ALG:
         raise SdJwtError(f"the JWS algorithm must be {ALG}, not {header.get('alg')!r}")
     try:
-        key = ECKey.import_key(
-            {k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk}  # public part only
-        )
+        key = _public_key(str(jwk["kty"]), str(jwk["crv"]), str(jwk["x"]), str(jwk["y"]))
         jws.deserialize_compact(compact, key, algorithms=[ALG])
     except (JoseError, ValueError, KeyError, TypeError) as exc:
         raise SdJwtError(f"the signature does not verify ({type(exc).__name__})") from None
