@@ -11,12 +11,12 @@ matching ``If-None-Match``; ``Credledger-Block`` names the indexed block the lis
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from credledger.node.api.routes._bodies import READ_ERRORS
+from credledger.node.api.routes._bodies import READ_ERRORS, WRITE_ERRORS
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal
 from credledger.node.core.errors import InputError
@@ -25,6 +25,7 @@ from credledger.node.status.documents import StatusDocuments
 READER = Guard(action="read status lists")
 Reader = Annotated[Principal | None, Depends(READER)]
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_TEXT = {"schema": {"type": "string"}}
 
 
 def router_for(documents: StatusDocuments, public_url: str | None = None) -> APIRouter:
@@ -35,12 +36,13 @@ def router_for(documents: StatusDocuments, public_url: str | None = None) -> API
     @router.get(
         "/v1/status-lists/{issuer}/{list_id}/{kind}",
         responses={
-            **READ_ERRORS,
             200: {
-                "content": {"application/vc+jwt": {}, "application/statuslist+jwt": {}},
+                "content": {"application/vc+jwt": _TEXT, "application/statuslist+jwt": _TEXT},
                 "description": "the signed list (a compact JWS)",
             },
             304: {"description": "not modified since the ETag given in If-None-Match"},
+            **READ_ERRORS,
+            401: WRITE_ERRORS[401],  # no token is needed, but one that is sent must be known
         },
         response_class=Response,
     )
@@ -48,7 +50,7 @@ def router_for(documents: StatusDocuments, public_url: str | None = None) -> API
         request: Request,
         _caller: Reader,
         issuer: str,
-        kind: str,
+        kind: Literal["revocation", "suspension", "token"],
         list_id: Annotated[int, Path(ge=0, le=2**32)],
     ) -> Response:
         """One list of ``issuer`` (the department's address): ``revocation``, ``suspension``
