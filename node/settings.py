@@ -161,6 +161,9 @@ class DepartmentSettings(BaseModel):
     seal_passphrase_env: str = "CREDLEDGER_SEAL_PASSPHRASE"
     seal_passphrase: SecretStr | None = None
     seal_dist_id: str = Field(default="1234567812345678", min_length=1, max_length=64)
+    #: devnets only: a seal key the chain does not have yet is registered by the department
+    #: itself at its first sealed issuance (the demo does this for its departments)
+    seal_register: bool = False
     #: the P-256 credential key (docs/credentials.md): encrypted PKCS#8 PEM, passphrase as above
     credential_keystore: Path | None = None
     credential_passphrase_env: str = "CREDLEDGER_CREDENTIAL_PASSPHRASE"

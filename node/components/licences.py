@@ -68,6 +68,7 @@ def build(core: Core, *, anchoring: AnchoringService | None) -> LicencesContribu
             departments,
             service.ctx.registry,
             register_missing=settings.licences.demo,
+            devnet=settings.chain.kind == "devnet",
         ),
         SealStore(settings.data_dir / "seals.sqlite3"),
     )

@@ -218,9 +218,14 @@ class Issuance:
 
     def _sealed(self, dept: Department, p: Prepared, item: IssueInput) -> Prepared:
         """``p`` with its department's e-seal, when the department has a seal key."""
-        key = self.ctx.seals.key_of(dept.name) if self.ctx.seals else None
+        seals = self.ctx.seals
+        key = seals.key_of(dept.name) if seals else None
         if key is None:
             return p
+        if not key.key_id and seals is not None:  # devnet: registered at its first use
+            with self._lock:
+                seals.register_pending(self.ctx.departments, self.ctx.registry, only=dept.name)
+            key = seals.keys[dept.name]
         r = p.request
         md = build_metadata(
             p.licence_type,

@@ -201,12 +201,14 @@ class Seals:
     def key_of(self, department: str) -> SealKey | None:
         return self.keys.get(department)
 
-    def register_pending(self, departments: Departments, registry: LicenceRegistry) -> list[str]:
-        """Register the keys loaded with ``register_missing`` (the devnet demo, once its
-        departments are authorised on chain), each by its own department; their names."""
+    def register_pending(
+        self, departments: Departments, registry: LicenceRegistry, only: str | None = None
+    ) -> list[str]:
+        """Register the keys loaded with ``register_missing`` or ``seal_register`` (devnets, once
+        their departments are authorised on chain), each by its own department; their names."""
         done = []
         for name, key in list(self.keys.items()):
-            if key.key_id:
+            if key.key_id or (only is not None and name != only):
                 continue
             dept = departments.get(name)
             key_id = _on_chain_id(name, dept.address, key.public_raw, registry)
@@ -240,14 +242,17 @@ def load_seal_keys(
     registry: LicenceRegistry,
     *,
     register_missing: bool = False,
+    devnet: bool = False,
 ) -> dict[str, SealKey]:
     """Load every configured seal key and find its on-chain key id (see the module docstring).
-    With ``register_missing`` a key the chain does not have yet is kept with key id 0, for
-    :meth:`Seals.register_pending`."""
+    With ``register_missing`` (or a department's ``seal_register``, devnets only) a key the chain
+    does not have yet is kept with key id 0, for :meth:`Seals.register_pending`."""
     keys: dict[str, SealKey] = {}
     for cfg in configs:
         if cfg.seal_keystore is None:
             continue
+        if cfg.seal_register and not devnet:
+            raise ConfigError(f"department {cfg.name}: seal_register is for devnets only")
         dept = departments.get(cfg.name)
         if not cfg.seal_keystore.is_file():
             raise ConfigError(
@@ -264,7 +269,7 @@ def load_seal_keys(
         raw = private.public_key().raw()
         key_id = _on_chain_id(cfg.name, dept.address, raw, registry)
         if key_id is None:
-            if not register_missing:
+            if not (register_missing or cfg.seal_register):
                 raise ConfigError(
                     f"department {cfg.name}: its seal key is not registered on chain for "
                     f"{dept.address}; register it (credledger seal key register) and start again"

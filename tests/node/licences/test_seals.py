@@ -480,3 +480,64 @@ def test_clerk_page_and_cli_show_the_seal(world: SealWorld) -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "e-seal VALID" in out.stdout and f"key {world.key_ids['sealer']}" in out.stdout
+
+
+def test_devnet_seal_register_registers_at_first_issuance(world: SealWorld, tmp_path: Path) -> None:
+    """``seal_register = true`` (devnets): a key the chain lacks is registered by the department
+    at its first sealed issuance, and that licence is sealed by it."""
+    chain = world.lchain.chain
+    account = Account.create()
+    world.lchain.rpc("anvil_setBalance", [account.address, hex(10**21)])
+    dept = Department("lazy", "lazy", TxSender(chain, account), frozenset(TYPES), frozenset())
+    authorise_departments(
+        chain,
+        world.lchain.contracts["LicenceRegistry"],
+        TxSender(chain, dev_account(0)),
+        Departments([dept], TokenBook()),
+    )
+    key = Sm2PrivateKey.generate()
+    save_sm2_key(tmp_path / "lazy-seal.json", key, PASS)
+    ks, pw = _eth_keystore(tmp_path, "lazy", account)
+    token = "tok-lazy-" + "5" * 32
+    config = "\n".join(
+        [
+            f'subject_secret = "{SUBJECT_SECRET}"',
+            "[licences]",
+            "admin_token_sha256 = []",
+            "[[departments]]",
+            'name = "lazy"',
+            f'uscc = "{SEALER_USCC}"',
+            f'keystore = "{ks}"',
+            f'password_file = "{pw}"',
+            f'token_sha256 = ["{hash_token(token)}"]',
+            f"issues = {json.dumps(TYPES)}",
+            f'seal_keystore = "{tmp_path / "lazy-seal.json"}"',
+            "seal_register = true",
+            "",
+        ]
+    )
+    node = Node("L", world.lchain.info.rpc_url, tmp_path / "node", world.lchain.manifest, config, 5)
+    node.env["CREDLEDGER_SEAL_PASSPHRASE"] = PASS  # the default variable this time
+    node.start()
+    try:
+        assert world.registry.department_key_ids(account.address) == []
+        doc = document("lazy")
+        body = {
+            "type": "FOOD-OPERATION",
+            "serialNumber": serial("L"),
+            "documentHash": sha(doc),
+            "validFrom": "2024-01-01",
+            "holderUscc": ENTERPRISE,
+        }
+        issued = node.ok(node.post("/v1/licences", token, json=body), 201)
+        (key_id,) = world.registry.department_key_ids(account.address)
+        assert issued["seal"]["keyId"] == key_id
+        v = node.ok(
+            node.post(
+                "/v1/verify/document",
+                json={"documentHash": sha(doc), "licenceId": issued["licenceId"]},
+            )
+        )
+        assert v["verdict"] == "VALID" and v["seal"]["status"] == "VALID", v
+    finally:
+        node.stop()
