@@ -77,11 +77,18 @@ class SenderPool:
 class Departments:
     """The configured departments and the token book that maps callers to them."""
 
-    def __init__(self, departments: list[Department], tokens: TokenBook) -> None:
+    def __init__(
+        self,
+        departments: list[Department],
+        tokens: TokenBook,
+        codes: dict[str, str] | None = None,
+    ) -> None:
         self._by_name = {d.name: d for d in departments}
         if len(self._by_name) != len(departments):
             raise ConfigError("two departments share a name")
         self.tokens = tokens
+        # unified social credit codes of departments other nodes act for, by address
+        self.codes = dict(codes or {})
 
     def __iter__(self) -> Iterator[Department]:
         return iter(self._by_name.values())
@@ -104,12 +111,23 @@ class Departments:
     def by_address(self, address: str) -> Department | None:
         return next((d for d in self._by_name.values() if d.address == address), None)
 
+    def uscc_of(self, address: str | None) -> str | None:
+        """A department's unified social credit code: its setting if this node acts for it,
+        else ``licences.department_codes``; None if unknown."""
+        if not address:
+            return None
+        d = self.by_address(address)
+        if d is not None and d.uscc:
+            return d.uscc
+        return self.codes.get(address)
+
 
 def build_departments(
     departments: list[DepartmentSettings],
     clerks: list[ClerkSettings],
     admin_token_hashes: list[str],
     pool: SenderPool,
+    codes: dict[str, str] | None = None,
 ) -> Departments:
     tokens = TokenBook()
     built: list[Department] = []
@@ -133,4 +151,4 @@ def build_departments(
             raise ConfigError(f"clerk {c.name} names unknown department {c.department!r}")
         tokens.add(Principal("clerk", c.name, c.department), c.token_sha256)
     tokens.add(Principal("admin", "admin"), admin_token_hashes)
-    return Departments(built, tokens)
+    return Departments(built, tokens, codes)

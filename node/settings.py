@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -210,6 +211,22 @@ class LicenceSettings(BaseModel):
     admin_token_sha256: list[str] = Field(default_factory=list)
     public_url: str | None = None
     demo: bool = Field(default=False, description="add demo departments, clerks and data (devnet)")
+    #: unified social credit codes of departments other nodes act for, by chain address, so this
+    #: node shows their licences' GB/T 36904 identifiers too (its own are in ``departments``)
+    department_codes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("department_codes")
+    @classmethod
+    def _codes(cls, v: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for address, code in v.items():
+            if not is_address(address):
+                raise ValueError(f"department_codes: {address!r} is not a 20-byte 0x address")
+            try:
+                out[to_checksum_address(address)] = normalise_uscc(code)
+            except IdentifierError as exc:
+                raise ValueError(f"department_codes: {address}: {exc.message}") from None
+        return out
 
 
 class Settings(BaseSettings):

@@ -392,11 +392,19 @@ def register_type(
     holder: Annotated[str, typer.Option("--holder", help="enterprise, person or any")] = (
         "enterprise"
     ),
+    type_code: Annotated[
+        str | None,
+        typer.Option("--type-code", help="GB/T 36902 code: defining department's USCC + 3 digits"),
+    ] = None,
+    fingerprint: Annotated[str, typer.Option("--fingerprint", help="sha256 or sm3")] = "sha256",
     node: NodeOpt = DEFAULT_NODE,
     token: TokenOpt = None,
 ) -> None:
     """Admin: register a new licence type on chain through the node (admin token)."""
-    body = {"code": code, "category": category, "zh": zh, "en": en, "holder": holder}
+    body = {"code": code, "category": category, "zh": zh, "en": en, "holder": holder,
+            "fingerprint": fingerprint}  # fmt: skip
+    if type_code:
+        body["typeCode"] = type_code
     out = _call("POST", node, "/v1/licence-types", token, json=body)
     console.print(f"registered {out['code']} ({out['typeId']}) tx {out['transactionHash']}")
 

@@ -47,7 +47,11 @@ def build(core: Core, *, anchoring: AnchoringService | None) -> LicencesContribu
         return LicencesContribution(service=None, routers=ROUTERS)
     pool = SenderPool(core.chain, core.sender)
     departments = build_departments(
-        settings.departments, settings.clerks, settings.licences.admin_token_sha256, pool
+        settings.departments,
+        settings.clerks,
+        settings.licences.admin_token_sha256,
+        pool,
+        settings.licences.department_codes,  # other nodes' departments (GB/T 36904 identifiers)
     )
     service = LicenceService(
         core.chain,

@@ -18,7 +18,8 @@ from credledger.node.core.contracts.licence_registry import (
     LicenceRegistry,
     NotIssuer,
 )
-from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.core.errors import ConflictError, InputError, NotFoundError
+from credledger.node.core.gbt import parse_type_code
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
@@ -107,6 +108,10 @@ class LicenceAdmin:
             raise InputError(
                 "category: unknown category; GET /v1/licence-types lists them", field="category"
             )
+        if t.type_code and any(x.type_code == t.type_code for x in self.types()):
+            raise ConflictError(
+                f"typeCode {t.type_code} belongs to another licence type", field="typeCode"
+            )
         registry = self.ctx.registry_for(self._admin)
         receipt = self.ctx.write(
             lambda: registry.register_type(t.type_id, chain_name(t), schema_hash(t))
@@ -156,9 +161,17 @@ class LicenceAdmin:
 
 
 def chain_name(t: LicenceType) -> str:
-    """The name stored on chain: the type as compact JSON, so other nodes can read it back."""
+    """The name stored on chain: the type as compact JSON, so other nodes can read it back (with
+    its GB/T 36902 ``typeCode`` and its ``fingerprint`` when it has them)."""
+    d: dict[str, str] = {
+        "code": t.code, "category": t.category, "zh": t.zh, "en": t.en, "holder": t.holder
+    }  # fmt: skip
+    if t.type_code:
+        d["typeCode"] = t.type_code
+    if t.fingerprint != "sha256":
+        d["fingerprint"] = t.fingerprint
     return json.dumps(
-        {"code": t.code, "category": t.category, "zh": t.zh, "en": t.en, "holder": t.holder},
+        d,
         ensure_ascii=False,
         separators=(",", ":"),
         sort_keys=True,
@@ -172,10 +185,18 @@ def schema_hash(t: LicenceType) -> bytes:
 def type_from_chain_name(name: str) -> LicenceType | None:
     try:
         d = json.loads(name)
+        code = d.get("typeCode")
         return LicenceType(
-            d["code"], d["category"], d["zh"], d["en"], d.get("holder", "enterprise")
+            d["code"],
+            d["category"],
+            d["zh"],
+            d["en"],
+            d.get("holder", "enterprise"),
+            type_code=parse_type_code(code) if code else None,
+            type_code_source="local" if code else None,
+            fingerprint="sm3" if d.get("fingerprint") == "sm3" else "sha256",
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):  # IdentifierError is a ValueError too
         return None
 
 

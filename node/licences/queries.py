@@ -84,13 +84,12 @@ class LicenceQueries:
                 "address": address,
                 "name": d.name,
                 "displayName": d.display_names(),
-                "uscc": d.uscc,
+                "uscc": self.issuer_uscc(address),
             }
-        return {"address": address, "name": None, "uscc": None}
+        return {"address": address, "name": None, "uscc": self.issuer_uscc(address)}
 
     def issuer_uscc(self, address: str | None) -> str | None:
-        d = self.ctx.departments.by_address(address) if address else None
-        return d.uscc if d is not None else None
+        return self.ctx.departments.uscc_of(address)
 
     def _holder_json(self, subject: bytes, t: LicenceType | None) -> dict[str, Any]:
         known = self._holders.get(subject)
@@ -237,7 +236,9 @@ class LicenceQueries:
     def licence_id_of(self, ident: GbtIdentifier) -> bytes:
         """The licence an identifier names (its type code, serial): the contract's id. Whether
         the issuer and version match is checked against the licence by :meth:`check`."""
-        t = self.ctx.catalogue.by_type_code(ident.type_code)
+        t = self.ctx.catalogue.by_type_code(ident.type_code) or self._registered(ident.type_code)
+        if t is None and self.ctx.catch_up():  # a type registered in a block not read yet
+            t = self._registered(ident.type_code)
         if t is None:
             raise NotFoundError(
                 f"no licence type has the GB/T 36902 type code {ident.type_code} "
@@ -246,11 +247,16 @@ class LicenceQueries:
             )
         return licence_id_of(t.type_id, serial_of(ident.licence_number))
 
-    @staticmethod
-    def check(body: dict[str, Any], ident: GbtIdentifier) -> None:
+    def _registered(self, type_code: str) -> LicenceType | None:
+        """A type registered on chain after the catalogue, by its GB/T 36902 type code."""
+        return next((x for x in self.admin.types() if x.type_code == type_code), None)
+
+    def check(self, body: dict[str, Any], ident: GbtIdentifier) -> None:
         """Refuse (404, with the reason) an identifier whose issuer or version is not the
         licence's: the licence of that type and number exists but this is not its identifier.
-        An earlier version's identifier is accepted (the answer shows the current one)."""
+        An earlier version's identifier is accepted (the answer shows the current one). A
+        licence whose number this node never saw (issued through another node: the chain keeps
+        only the licence id) gets its number and identifier from the identifier asked for."""
         current = body.get("identifier")
         issuer = (body.get("issuer") or {}).get("uscc")
         if issuer is not None and issuer != ident.issuer_uscc:
@@ -266,6 +272,13 @@ class LicenceQueries:
                 identifier=str(ident),
                 current=current,
             )
+        if current is None and issuer == ident.issuer_uscc and body.get("serialNumber") is None:
+            body["serialNumber"] = ident.licence_number
+            body["identifier"] = identifier_of(
+                ident.type_code, issuer, ident.licence_number, int(body.get("version") or 1)
+            )
+            if "history" in body:
+                body["metadata"] = self.metadata_json(body, body["history"], body.get("attributes"))
 
     def summary(self, licence_id: bytes) -> LicenceView:
         """The licence without its history and metadata (as verifications list it)."""

@@ -241,6 +241,10 @@ class DocumentVerifier:
             "verdict": outcome.verdict.value,
             "reasons": outcome.reasons,
             "licenceIds": [ev.hexb(x) for x in outcome.licence_ids],
+            # their GB/T 36904 identifiers (H1), by licence id (null where this node has none)
+            "licenceIdentifiers": {
+                v["licenceId"]: v.get("identifier") for v in body.get("licences") or []
+            },
             "checkedBy": principal.label,
             "department": principal.department,
             "checkedAt": body["checkedAt"],

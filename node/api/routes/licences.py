@@ -30,6 +30,7 @@ from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal, PrincipalKind, require
 from credledger.node.core.errors import InputError
+from credledger.node.core.gbt import looks_like_gbt_identifier, parse_type_code
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
 from credledger.node.licences.inputs import reasons
@@ -168,6 +169,13 @@ class TypeBody(Body):
     zh: str = Field(min_length=1, max_length=100)
     en: str = Field(min_length=1, max_length=200)
     holder: str = Field(default="enterprise", pattern="^(enterprise|person|any)$")
+    type_code: str | None = Field(
+        default=None,
+        alias="typeCode",
+        max_length=30,
+        description="GB/T 36902: the defining department's USCC + a 3-digit sequence",
+    )
+    fingerprint: str = Field(default="sha256", pattern="^(sha256|sm3)$")
 
 
 class AuthorisationBody(Body):
@@ -228,7 +236,16 @@ async def register_type(
     """Register a licence type on chain (admin)."""
     fields, _ = await payload(request, runtime)
     body = validated(TypeBody, fields)
-    t = LicenceType(body.code, body.category, body.zh, body.en, body.holder)  # type: ignore[arg-type]
+    t = LicenceType(
+        body.code,
+        body.category,
+        body.zh,
+        body.en,
+        body.holder,  # type: ignore[arg-type]
+        type_code=parse_type_code(body.type_code) if body.type_code else None,
+        type_code_source="local" if body.type_code else None,
+        fingerprint=body.fingerprint,  # type: ignore[arg-type]
+    )
     return await run_in_threadpool(service.register_type, caller, t)
 
 
@@ -318,14 +335,15 @@ async def issue_batch(
 @read_router.get("/v1/licences/{licence_id}", response_model=LicenceDetail, responses=READ_ERRORS)
 async def get_licence(licence_id: LicenceId, request: Request) -> Response | LicenceDetail:
     service = licences_of(runtime_of(request))  # a hot route: no dependency resolution
-    lid, ident = service.resolve(licence_id)
+    if looks_like_gbt_identifier(licence_id):  # may wait for the indexer (a new type)
+        lid, ident = await run_in_threadpool(service.resolve, licence_id)
+    else:
+        lid, ident = service.resolve(licence_id)
     # from the read model on the event loop; to a thread only when the answer must wait
     body = service.queries.get_json_now(lid)
     if body is None:
-        detail = await run_in_threadpool(service.get, lid)
-        service.check_identifier(detail.body(), ident)
-        return detail
-    service.check_identifier(body, ident)
+        body = (await run_in_threadpool(service.get, lid)).body()
+    service.check_identifier(body, ident)  # and the number, if this node never saw it
     return FastJSONResponse(body)
 
 

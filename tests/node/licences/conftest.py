@@ -35,6 +35,8 @@ MARKET = [t.code for t in CATALOGUE.types if t.category != "MED"]
 # configured for the market department on its node but never authorised on chain: the contract
 # itself must refuse it
 NOT_ON_CHAIN = "MED-DEVICE-OPERATION"
+# registered through the admin API by test_gbt_api (with a GB/T 36902 type code)
+REGISTERED_WITH_TYPE_CODE = "FOOD-GBT-KITCHEN"
 
 TOKENS = {
     "market": "tok-market-" + "a" * 32,
@@ -119,7 +121,7 @@ def _node_a_config() -> str:
                     "uscc": USCC["market"],
                     "dev_account": 1,
                     "token": TOKENS["market"],
-                    "issues": [*MARKET, NOT_ON_CHAIN],
+                    "issues": [*MARKET, NOT_ON_CHAIN, REGISTERED_WITH_TYPE_CODE],
                     "supervises": MARKET,
                 },
                 {
@@ -131,6 +133,7 @@ def _node_a_config() -> str:
             ],
             clerks=[{"name": "clerk-a", "department": "market", "token": TOKENS["clerk_a"]}],
             admin_tokens=[TOKENS["admin"]],
+            department_codes={dev_account(2).address: USCC["drugs"]},  # node B's
         )
         + _GENEROUS_PUBLIC_LIMITS
     )
@@ -151,6 +154,7 @@ def _node_b_config() -> str:
             ],
             clerks=[{"name": "clerk-b", "department": "drugs", "token": TOKENS["clerk_b"]}],
             admin_tokens=[],
+            department_codes={dev_account(1).address: USCC["market"]},  # node A's
         )
         + _GENEROUS_PUBLIC_LIMITS
     )

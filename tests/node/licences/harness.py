@@ -31,14 +31,19 @@ def toml_config(
     departments: list[dict[str, Any]],
     clerks: list[dict[str, Any]],
     admin_tokens: list[str],
+    department_codes: dict[str, str] | None = None,
 ) -> str:
-    """A node config; tokens are given in clear here and written as their SHA-256."""
+    """A node config; tokens are given in clear here and written as their SHA-256;
+    ``department_codes``: other nodes' departments' USCCs by address."""
 
     def arr(xs: list[str]) -> str:
         return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
 
     lines = [f'subject_secret = "{SUBJECT_SECRET}"', "", "[licences]"]
     lines.append(f"admin_token_sha256 = {arr([hash_token(t) for t in admin_tokens])}")
+    if department_codes:
+        codes = ", ".join(f'"{a}" = "{c}"' for a, c in department_codes.items())
+        lines.append(f"department_codes = {{{codes}}}")
     for d in departments:
         lines += [
             "",

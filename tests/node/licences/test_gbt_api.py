@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -13,8 +14,10 @@ from stdnum.iso7064 import mod_37_36  # an independent MOD 37,36
 
 from credledger.node.core.gbt import GBT_ROOT, encode_serial, gbt_identifier
 from credledger.node.core.identifiers import citizen_id_check_digit
+from credledger.node.core.signer import dev_account
 from tests.node.licences.conftest import (
     ENTERPRISE,
+    REGISTERED_WITH_TYPE_CODE,
     TOKENS,
     USCC,
     document,
@@ -85,6 +88,16 @@ def test_issued_licence_has_an_identifier_and_metadata(node_a: Node) -> None:
     )
     assert verdict["verdict"] == "VALID"
     assert verdict["licences"][0]["identifier"] == ident
+    # a clerk's check: the verification record (anchored) names the identifier too
+    recorded = node_a.ok(
+        node_a.post(
+            "/v1/verify/document",
+            TOKENS["clerk_a"],
+            json={"documentHash": body["documentHash"], "licenceId": ident},
+        )
+    )
+    record = node_a.ok(node_a.get(f"/v1/verifications/{recorded['verification']['id']}"))
+    assert record["record"]["licenceIdentifiers"] == {issued["licenceId"]: ident}
 
 
 def test_plain_serial_and_long_term_validity(node_a: Node) -> None:
@@ -229,3 +242,62 @@ def test_clerk_page_search_by_identifier(node_a: Node) -> None:
         assert 'data-verdict="INVALID"' in refused
         assert f"check character should be {ident[-1]}" in refused
         assert "Identifier refused" in refused
+
+
+def test_other_nodes_departments_have_identifiers_through_department_codes(
+    node_a: Node, node_b: Node
+) -> None:
+    """Node B acts for drugs only; node A's market licences get their identifier there from
+    ``licences.department_codes``, and B's from A's."""
+    _, issued = _issue(node_a)
+    ident = issued["identifier"]
+    deadline = time.monotonic() + 20
+    while True:
+        r = node_b.get(f"/v1/licences/{ident}")
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    shown = node_b.ok(r)
+    assert shown["identifier"] == ident and shown["issuer"]["uscc"] == USCC["market"]
+    assert shown["issuer"]["name"] is None  # not a department node B acts for
+    # the chain keeps no licence number, so B knows it only from the identifier asked for
+    assert shown["serialNumber"] == issued["serialNumber"]
+    assert shown["metadata"]["identifier"] == ident and shown["metadata"]["holderName"] == ""
+    by_id = node_b.ok(node_b.get(f"/v1/licences/{issued['licenceId']}"))
+    assert by_id["identifier"] is None and by_id["issuer"]["uscc"] == USCC["market"]
+    med = issue_body("MED-DRUG-OPERATION", holderName=NAME)
+    on_b = node_b.ok(node_b.post("/v1/licences", TOKENS["drugs"], json=med), 201)
+    assert on_b["identifier"].split(".")[6] == USCC["drugs"]
+    deadline = time.monotonic() + 20
+    while node_a.get(f"/v1/licences/{on_b['identifier']}").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+
+
+def test_a_type_registered_later_with_a_type_code_gets_identifiers(node_a: Node) -> None:
+    code, type_code = REGISTERED_WITH_TYPE_CODE, "11310000MB2F00001F901"
+    body = {"code": code, "category": "FOOD", "zh": "中央厨房许可", "en": "Central kitchen"}
+    bad = node_a.post("/v1/licence-types", TOKENS["admin"], json={**body, "typeCode": "X1"})
+    assert bad.status_code == 422 and "21 characters" in bad.json()["message"]
+    taken = {**body, "typeCode": FOOD_OPERATION}
+    r = node_a.post("/v1/licence-types", TOKENS["admin"], json=taken)
+    assert r.status_code == 409 and "another licence type" in r.json()["message"]
+    out = node_a.ok(
+        node_a.post("/v1/licence-types", TOKENS["admin"], json={**body, "typeCode": type_code}),
+        201,
+    )
+    assert out["typeCode"] == type_code and out["typeCodeSource"] == "local"
+    node_a.ok(
+        node_a.post(
+            f"/v1/licence-types/{code}/authorisations",
+            TOKENS["admin"],
+            json={"department": dev_account(1).address, "roles": ["issuer"]},
+        )
+    )
+    issued = node_a.ok(node_a.post("/v1/licences", TOKENS["market"], json=issue_body(code)), 201)
+    assert issued["identifier"].split(".")[5] == type_code
+    shown = node_a.ok(node_a.get(f"/v1/licences/{issued['identifier']}"))
+    assert shown["licenceId"] == issued["licenceId"]
+    assert shown["metadata"]["name"] == "中央厨房许可"
+    listed = node_a.ok(node_a.get("/v1/licence-types"))["types"]
+    assert next(t for t in listed if t["code"] == code)["typeCode"] == type_code

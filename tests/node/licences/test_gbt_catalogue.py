@@ -71,3 +71,17 @@ def test_department_uscc_is_validated_with_its_check_character() -> None:
     assert ok.uscc == "11310000MB2F00001F"
     with pytest.raises(ValidationError, match="check character should be F"):
         DepartmentSettings(name="market", dev_account=1, uscc="11310000MB2F00001G")
+
+
+def test_other_departments_codes_are_validated() -> None:
+    from credledger.node.settings import LicenceSettings
+
+    addr = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
+    ok = LicenceSettings(department_codes={addr: "11310000mb2f00001f"})
+    assert ok.department_codes == {
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8": "11310000MB2F00001F"
+    }
+    with pytest.raises(ValidationError, match="check character"):
+        LicenceSettings(department_codes={addr: "11310000MB2F00001G"})
+    with pytest.raises(ValidationError, match="address"):
+        LicenceSettings(department_codes={"0x12": "11310000MB2F00001F"})
