@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from stdnum.iso7064 import mod_37_36
 
 from credledger.node.devnet import free_port
 from credledger.node.licences.catalogue import load_catalogue
@@ -111,6 +112,15 @@ def test_up_starts_with_demo_departments_and_enterprise(tmp_path: Path) -> None:
         codes = sorted(x["type"]["code"] for x in view["licences"])
         assert codes == ["BL-BUSINESS", "FOOD-OPERATION"]
         food = next(x for x in view["licences"] if x["type"]["code"] == "FOOD-OPERATION")
+        # every demo licence has a GB/T 36904 identifier an independent MOD 37,36 accepts, and the
+        # node finds it by it (the demo departments have their unified social credit codes)
+        for x in view["licences"]:
+            parts = x["identifier"].split(".")
+            assert ".".join(parts[:5]) == "1.2.156.3005.2"
+            assert mod_37_36.is_valid("".join(parts[5:])), x["identifier"]
+            found = httpx.get(f"{base}/v1/licences/{x['identifier']}", timeout=30).json()
+            assert found["licenceId"] == x["licenceId"]
+            assert found["metadata"]["holderName"] and found["metadata"]["holderCode"] == ENTERPRISE
         r = httpx.post(
             f"{base}/v1/licences/{food['licenceId']}/suspend",
             headers={"Authorization": "Bearer devnet-enforcement-token"},
