@@ -80,6 +80,8 @@ def test_issued_licence_has_an_identifier_and_metadata(node_a: Node) -> None:
     # listed with it in the enterprise view and verdicts
     ent = node_a.ok(node_a.get(f"/v1/enterprises/{ENTERPRISE}"))
     assert ident in {x["identifier"] for x in ent["licences"]}
+    page = node_a.get(f"/e/{ENTERPRISE}?lang=en")
+    assert page.status_code == 200 and ident in page.text  # the enterprise page
     verdict = node_a.ok(
         node_a.post(
             "/v1/verify/document",
