@@ -97,9 +97,16 @@ class CredentialService:
     # --- verify -------------------------------------------------------------------------------
 
     def verify(
-        self, credential: str, *, nonce: str | None = None, audience: str | None = None
-    ) -> dict[str, Any]:
-        """The verdict of a VC-JWT or an SD-JWT VC (presentation); see ``verify.py``."""
+        self,
+        credential: str,
+        *,
+        nonce: str | None = None,
+        audience: str | None = None,
+        wait: bool = True,
+    ) -> dict[str, Any] | None:
+        """The verdict of a VC-JWT or an SD-JWT VC (presentation); see ``verify.py``. With
+        ``wait=False`` (the event loop) None when answering would wait for the indexer: this
+        node's own last write not indexed yet, or a licence the read model does not know."""
         if not isinstance(credential, str) or not credential.strip():
             raise InputError("credential: a VC-JWT or an SD-JWT VC", field="credential")
         text = "".join(credential.split())
@@ -129,7 +136,12 @@ class CredentialService:
             # signed claims of the wrong shape (a well-formed credential of ours never has them)
             reason = f"the signed claims are malformed ({type(exc).__name__})"
             return {**body, "verdict": Verdict.TAMPERED.value, "reasons": [reason], "disclosed": {}}
-        self.licences.ctx.own_writes_indexed()  # read-your-writes, as the licence reads
+        ctx = self.licences.ctx
+        if not wait and (
+            model.height < ctx.last_write_block or model.licence(checked.licence_id) is None
+        ):
+            return None
+        ctx.own_writes_indexed()  # read-your-writes, as the licence reads
         if model.licence(checked.licence_id) is None:
             self.licences.queries.wait_known(checked.licence_id)
         with model.snapshot():
