@@ -37,7 +37,12 @@ def sm3_node(
         [shared_chain.rpc_url],
         tmp_path_factory.mktemp("sm3-node"),
         shared_chain.manifest,
-        {"CREDLEDGER_ANCHORING__FINGERPRINT": "sm3"},
+        {
+            "CREDLEDGER_ANCHORING__FINGERPRINT": "sm3",
+            # the receipt fuzz below sends some 300 verifications with the service token
+            "CREDLEDGER_API__RATE_LIMITS__WRITE_BURST": "100000",
+            "CREDLEDGER_API__RATE_LIMITS__WRITES_PER_MINUTE": "1000000",
+        },
     )
     n.start()
     yield n
