@@ -66,3 +66,22 @@ def test_demo_departments_sign_credentials(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "demo" / "credential-market.pem").is_file()
     finally:
         node.stop()
+
+
+def test_vc_key_register_puts_the_key_on_chain_for_the_department(
+    cred: CredEnv, tmp_path: Path
+) -> None:
+    env = {
+        "CREDLEDGER_CREDENTIAL_PASSPHRASE": "cli-register-passphrase",
+        "CREDLEDGER_MANIFEST": str(cred.manifest),
+        "CREDLEDGER_DATA_DIR": str(tmp_path / "data"),
+    }
+    assert cli("vc", "key", "new", str(tmp_path / "k.pem"), env=env).returncode == 0
+    shown = json.loads(cli("vc", "key", "show", str(tmp_path / "k.pem"), env=env).stdout)
+    out = cli("vc", "key", "register", str(tmp_path / "k.pem"), "--department", "market",
+              "--rpc", cred.info.rpc_url, env=env)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    key_id = int(out.stdout.split()[2])
+    key = cred.registry.department_key(key_id)
+    assert key is not None and key.kind == 2 and key.department == cred.market
+    assert key.public_key.hex() == shown["xy"]
