@@ -10,20 +10,22 @@ session cookie holds the wallet session token (``HttpOnly``, ``SameSite=Strict``
 carries a CSRF token bound to it (before sign-in: a double-submit cookie). Routes only call the
 runtime's services. The node's ``style.css`` and favicon are served beside the wallet's own
 static files. Modules: ``common`` (language, clock, rendering, session), ``views`` (the GET views
-and sign in/out), ``actions`` (the POSTs), ``history`` (its rows and the CSV).
+and sign in/out), ``actions`` (the POSTs), ``history`` (its rows and the CSV),
+``credentials`` (an open credential of a licence, with the fields the enterprise ticks).
 """
 
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
 from credledger.node.core.http.limits import BoundedStaticFiles
-from credledger.wallet.web import actions, history, views
+from credledger.wallet.web import actions, credentials, history, views
 from credledger.wallet.web.common import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 router.include_router(views.router)
 router.include_router(actions.router)
 router.include_router(history.router)
+router.include_router(credentials.router)
 
 
 def static_files() -> StaticFiles:

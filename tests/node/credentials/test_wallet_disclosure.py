@@ -97,3 +97,39 @@ def test_wallet_refuses_an_unheld_licence_and_unknown_fields(
     assert r.status_code == 422 and "shoeSize" in r.text, r.text
     r = _present(wallet, "", _licence(cred, address), ["name"])  # no session
     assert r.status_code == 401, r.text
+
+
+def test_the_wallet_page_makes_a_presentation_with_the_ticked_fields(
+    cred: CredEnv, wallet: Wallet, holder: tuple[str, str]
+) -> None:
+    import html
+    import re
+
+    from credledger.wallet.web.common import SESSION_COOKIE, csrf_of
+
+    token, address = holder
+    lid = _licence(cred, address)
+    cookies = {"Cookie": f"{SESSION_COOKIE}={token}"}
+    view = wallet.get("/?lang=zh", headers=cookies).text
+    assert "开放凭证" in view and f'name="licence" value="{lid}"' in view
+    r = wallet.post("/web/credentials?lang=zh", headers=cookies, data={
+        "csrf": csrf_of(token), "licence": lid, "disclose": ["number", "holderName"],
+        "nonce": "page-nonce", "audience": AUD})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert 'data-field="number"' in r.text and 'data-field="holderName"' in r.text
+    found = re.search(
+        r'<textarea[^>]*class="mono data presentation"[^>]*>([^<]+)</textarea>', r.text
+    )
+    assert found, r.text[-2000:]
+    body = {"credential": html.unescape(found.group(1)), "nonce": "page-nonce", "audience": AUD}
+    v = cred.node.ok(cred.node.post("/v1/credentials/verify", json=body))
+    assert v["verdict"] == "VALID", v
+    assert v["disclosedFields"] == ["holderName", "number"]
+    # without a nonce: the reason on the page, in its language
+    form = {"csrf": csrf_of(token), "licence": lid, "disclose": ["number"], "audience": AUD}
+    r = wallet.post("/web/credentials?lang=zh", headers=cookies, data=form)
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    # a forged form (no CSRF token) is refused
+    r = wallet.post("/web/credentials", headers=cookies, data={"licence": lid, "nonce": "n",
+                                                               "audience": AUD})  # fmt: skip
+    assert r.status_code == 403
