@@ -86,6 +86,9 @@ def test_vc_jwt_verifies_with_joserfc_and_the_chain_key(cred: CredEnv) -> None:
     out = _verify(cred, token)
     assert out["verdict"] == "VALID", out
     assert out["format"] == "vc-jwt"
+    # by its GB/T 36904 identifier too
+    by_ident = sdjwt.unverified(_export(cred, issued["identifier"], "vc-jwt"))[1]
+    assert by_ident["credentialSubject"]["licenceId"] == issued["licenceId"]
     assert out["key"]["keyId"] == cred.key_id
     assert out["disclosed"]["holderCode"] == ENTERPRISE
 
