@@ -16,6 +16,7 @@ from credledger.node.credentials.export import (
 )
 from credledger.node.credentials.keys import CredentialKeys
 from credledger.node.credentials.verify import (
+    Checked,
     Refused,
     check_sd_jwt,
     check_vc_jwt,
@@ -115,9 +116,11 @@ class CredentialService:
         model = self.licences.ctx.model
         fmt = "sd-jwt" if "~" in text else "vc-jwt"
         body: dict[str, Any] = {"format": fmt}
-        try:
+        ctx = self.licences.ctx
+
+        def check() -> Checked:
             if fmt == "sd-jwt":
-                checked = check_sd_jwt(
+                return check_sd_jwt(
                     text,
                     model,
                     self.chain_id,
@@ -126,8 +129,19 @@ class CredentialService:
                     audience=audience,
                     now=int(time.time()),
                 )
-            else:
-                checked = check_vc_jwt(text, model, self.chain_id, self.registry)
+            return check_vc_jwt(text, model, self.chain_id, self.registry)
+
+        try:
+            try:
+                checked = check()
+            except Refused as r:
+                if not r.unknown_key:
+                    raise
+                if not wait:
+                    return None  # the thread waits for the indexer, then looks again
+                if not ctx.catch_up():
+                    raise
+                checked = check()
         except Refused as r:
             return {**body, "verdict": r.verdict.value, "reasons": [r.reason], "disclosed": {}}
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -136,7 +150,6 @@ class CredentialService:
             # signed claims of the wrong shape (a well-formed credential of ours never has them)
             reason = f"the signed claims are malformed ({type(exc).__name__})"
             return {**body, "verdict": Verdict.TAMPERED.value, "reasons": [reason], "disclosed": {}}
-        ctx = self.licences.ctx
         if not wait and (
             model.height < ctx.last_write_block or model.licence(checked.licence_id) is None
         ):

@@ -43,10 +43,11 @@ _VERDICT = {
 class Refused(Exception):
     """A verdict short of VALID found on the way (carried to the answer)."""
 
-    def __init__(self, verdict: Verdict, reason: str) -> None:
+    def __init__(self, verdict: Verdict, reason: str, *, unknown_key: bool = False) -> None:
         super().__init__(reason)
         self.verdict = verdict
         self.reason = reason
+        self.unknown_key = unknown_key  # perhaps registered in a block not indexed yet
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _kid_key(header: dict[str, Any], model: Any, chain_id: int, registry: str) -
         )
     key = model.department_key(ref.key_id)
     if key is None:
-        raise Refused(Verdict.UNKNOWN, f"no department key {ref.key_id} on chain")
+        raise Refused(Verdict.UNKNOWN, f"no department key {ref.key_id} on chain", unknown_key=True)
     if key.kind != KEY_KIND_P256:
         raise Refused(Verdict.TAMPERED, f"key {ref.key_id} is not a P-256 credential key")
     return key

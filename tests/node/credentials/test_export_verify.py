@@ -242,3 +242,33 @@ def test_signed_subject_that_contradicts_the_chain_is_tampered(cred: CredEnv) ->
     claims["number"] = detail["metadata"]["number"]
     honest, _ = sdjwt.issue(header, claims, ["number", "name"], key.sign_es256)
     assert _verify(cred, honest)["verdict"] == "VALID"
+
+
+def test_a_key_registered_a_moment_ago_is_found_and_an_unknown_one_is_unknown(
+    cred: CredEnv,
+) -> None:
+    from credledger.node.core.contracts.licence_registry import KEY_KIND_P256
+    from credledger.node.credentials.keys import CredentialKey, generate_p256, public_raw
+
+    issued = issue(cred)
+    text = _export(cred, issued["licenceId"], "sd-jwt")
+    _, payload = sdjwt.unverified(sdjwt.parse(text).jwt)
+    claims = {k: v for k, v in payload.items() if not k.startswith("_sd")}
+    fresh = generate_p256()
+    key_id, receipt = cred.registry.register_department_key(
+        cred.market, KEY_KIND_P256, public_raw(fresh.public_key())
+    )
+    key = CredentialKey(cred.market, key_id, cred.chain.chain_id, cred.registry.address,
+                        "market", public_raw(fresh.public_key()), fresh)  # fmt: skip
+    registered = cred.chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    claims["iat"] = int(registered)  # signed in the very second of the registration
+    header = {"alg": "ES256", "typ": "dc+sd-jwt", "kid": key.kid()}
+    token, _ = sdjwt.issue(header, claims, [], key.sign_es256)
+    out = _verify(cred, token)
+    assert out["verdict"] == "VALID", out
+    assert out["key"]["keyId"] == key_id
+    unknown = CredentialKey(cred.market, 4_000_000, cred.chain.chain_id, cred.registry.address,
+                            "market", public_raw(fresh.public_key()), fresh)  # fmt: skip
+    token, _ = sdjwt.issue({**header, "kid": unknown.kid()}, claims, [], unknown.sign_es256)
+    out = _verify(cred, token)
+    assert out["verdict"] == "UNKNOWN" and "no department key 4000000" in out["reasons"][0]
