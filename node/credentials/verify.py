@@ -183,7 +183,11 @@ def check_sd_jwt(
     bound = False
     if parsed.kb_jwt is not None or nonce is not None:
         if holder is None:
-            raise Refused(Verdict.TAMPERED, "a key-binding JWT without cnf.jwk in the credential")
+            raise Refused(
+                Verdict.TAMPERED,
+                "holder binding asked for (a key-binding JWT or a nonce) but the credential is "
+                "bound to no holder key (no cnf.jwk)",
+            )
         if nonce is None or audience is None:
             raise InputError("a presentation with key binding is checked with nonce and audience")
         try:
@@ -249,6 +253,12 @@ def judge(c: Checked, model: Any, type_code_of: Any) -> tuple[Verdict, list[str]
         f"{rec.issuer} issued licence {lid}, which the registry allows only while it is "
         "authorised for the type",
     ]
+    if c.version > rec.version:
+        return (
+            Verdict.TAMPERED,
+            [f"the credential claims version {c.version}; the licence is at {rec.version}"],
+            model.height,
+        )
     if c.version < rec.version:
         return (
             Verdict.SUPERSEDED,

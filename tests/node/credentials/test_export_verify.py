@@ -272,3 +272,27 @@ def test_a_key_registered_a_moment_ago_is_found_and_an_unknown_one_is_unknown(
     token, _ = sdjwt.issue({**header, "kid": unknown.kid()}, claims, [], unknown.sign_es256)
     out = _verify(cred, token)
     assert out["verdict"] == "UNKNOWN" and "no department key 4000000" in out["reasons"][0]
+
+
+def test_amended_licence_supersedes_its_credentials_and_revoked_is_revoked(cred: CredEnv) -> None:
+    import hashlib
+
+    issued = issue(cred)
+    lid = issued["licenceId"]
+    old_vc, old_sd = _export(cred, lid, "vc-jwt"), _export(cred, lid, "sd-jwt")
+    new_doc = "0x" + hashlib.sha256(f"amended {lid}".encode()).hexdigest()
+    cred.node.ok(cred.node.post(f"/v1/licences/{lid}/amend", TOKENS["market"],
+                                json={"documentHash": new_doc}))  # fmt: skip
+    for old in (old_vc, old_sd):
+        out = _verify(cred, old)
+        assert out["verdict"] == "SUPERSEDED", out
+        assert "version 1; the licence is at 2" in out["reasons"][-1]
+    fresh = _export(cred, lid, "vc-jwt")
+    subject = sdjwt.unverified(fresh)[1]["credentialSubject"]
+    assert subject["version"] == 2 and subject["identifier"].split(".")[-2] == "002"
+    assert _verify(cred, fresh)["verdict"] == "VALID"
+    cred.node.ok(cred.node.post(f"/v1/licences/{lid}/revoke", TOKENS["market"],
+                                json={"reasonCode": 1, "note": "revoked"}))  # fmt: skip
+    out = _verify(cred, fresh)
+    assert out["verdict"] == "REVOKED", out
+    assert _verify(cred, old_sd)["verdict"] == "SUPERSEDED"  # an old version stays superseded
