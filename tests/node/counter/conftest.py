@@ -39,6 +39,7 @@ def counter_config() -> str:
         departments=[
             {
                 "name": "market",
+                "uscc": "11310000MB2F00001F",  # GB/T 36904 identifiers
                 "dev_account": 1,
                 "token": TOKENS["market"],
                 "issues": MARKET,

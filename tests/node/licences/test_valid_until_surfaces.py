@@ -73,6 +73,8 @@ def test_every_surface_shows_the_last_valid_day(
     licence_id = issued["licenceId"]
     end = int(dt.datetime(2032, 1, 1, tzinfo=BEIJING).timestamp())
     assert issued["validUntil"] == LAST_DAY and issued["validUntilExclusive"] == end
+    ident = issued["identifier"]  # GB/T 36904: shown on every surface as well
+    assert ident and ident.startswith("1.2.156.3005.2.")
 
     # the API: the licence, its history and the enterprise view
     shown = node.ok(node.get(f"/v1/licences/{licence_id}"))
@@ -81,14 +83,17 @@ def test_every_surface_shows_the_last_valid_day(
     assert shown["validUntilExclusive"] == end  # the contract's value, as a number
     assert shown["history"][0]["validUntil"] == LAST_DAY
     _shows_the_last_day("GET /v1/licences/{id}", json.dumps(shown))
+    assert ident in json.dumps(shown), "GET /v1/licences/{id}"
     enterprise = node.ok(node.get(f"/v1/enterprises/{uscc}"))
     _shows_the_last_day("GET /v1/enterprises/{uscc}", json.dumps(enterprise))
+    assert ident in json.dumps(enterprise), "GET /v1/enterprises/{uscc}"
 
     # the CLI
     for args in ((), ("--json",)):
         out = run_cli("licence", "show", licence_id, "--node", node.url, *args)
         assert out.returncode == 0, out.stderr
         _shows_the_last_day(f"credledger licence show {' '.join(args)}", out.stdout)
+        assert ident in out.stdout, f"credledger licence show {' '.join(args)}"
 
     # a presentation verdict
     verdict = parties.verify(parties.token([lid(issued)]).encode())
@@ -96,6 +101,7 @@ def test_every_surface_shows_the_last_valid_day(
     asset = verdict["assets"][0]
     assert asset["validUntil"] == asset["validLastDay"] == LAST_DAY
     _shows_the_last_day("the presentation verdict", json.dumps(verdict))
+    assert ident in json.dumps(verdict), "the presentation verdict"
 
     # the clerk page: sign in, scan the token, read the card
     with httpx.Client(base_url=node.url, timeout=60) as clerk:
@@ -112,11 +118,13 @@ def test_every_surface_shows_the_last_valid_day(
         card = clerk.get(r.headers["location"])
         assert card.status_code == 200
         _shows_the_last_day("the clerk page", card.text)
+        assert ident in card.text, "the clerk page"
 
     # the enterprise page
     page = httpx.get(f"{node.url}/e/{uscc}", timeout=60)
     assert page.status_code == 200
     _shows_the_last_day("/e/<uscc>", page.text)
+    assert ident in page.text, "/e/<uscc>"
 
     # the wallet: its asset API and its page
     session = wallet.login(uscc)
@@ -124,6 +132,8 @@ def test_every_surface_shows_the_last_valid_day(
     mine = [x for x in assets["licences"] if x["licenceId"] == licence_id]
     assert mine and mine[0]["validUntil"] == LAST_DAY, assets
     _shows_the_last_day("the wallet's GET /v1/assets", json.dumps(mine))
+    assert ident in json.dumps(mine), "the wallet's GET /v1/assets"
     home = httpx.get(wallet.url + "/", cookies={"wallet_session": session}, timeout=60)
     assert home.status_code == 200 and account["address"] and licence_id in home.text
     _shows_the_last_day("the wallet page", home.text)
+    assert ident in home.text, "the wallet page"
