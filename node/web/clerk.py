@@ -12,6 +12,7 @@ import math
 import secrets
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,8 +271,11 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
 
 
 def is_licence_ref(text: str) -> bool:
-    """A licence id (``0x`` + 64 hex digits) or a GB/T 36904 identifier, not a presentation."""
-    if looks_like_gbt_identifier(text):
+    """A licence id (``0x`` + 64 hex digits) or a GB/T 36904 identifier (digits and dots first,
+    perhaps mistyped: it is answered with the reason), not a presentation (``CLP1…``, or a JWT,
+    which starts with a letter)."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if folded[:1].isdigit() and looks_like_gbt_identifier(folded):
         return True
     body = text[2:] if text[:2].lower() == "0x" else ""
     return len(body) == 64 and all(c in "0123456789abcdefABCDEF" for c in body)
