@@ -13,7 +13,6 @@ of the ``document`` file part.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 
 from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.fingerprints import file_digest
 from credledger.node.core.http.errors import safe_name
 
 MAX_BODY = 256 * 1024
@@ -97,7 +97,7 @@ async def small_form(request: Request, limit: int) -> tuple[dict[str, Any], byte
                 )
             if len(content) > limit:
                 raise PayloadTooLargeError(f"the document is over {limit} bytes")
-            doc_hash = hashlib.sha256(content).digest()
+            doc_hash = file_digest(content)
             continue
         try:
             text = content.decode("utf-8")

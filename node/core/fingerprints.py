@@ -101,6 +101,55 @@ def fingerprint_of(data: bytes, algorithm: Fingerprint = DEFAULT_FINGERPRINT) ->
     return h.digest()
 
 
+class FileDigest(bytes):
+    """A file's SHA-256 (the bytes themselves: what a route that knows no type uses) with its SM3
+    digest beside it (``sm3``; None where the platform has no SM3). One pass over an upload gives
+    both, and a licence route picks its type's fingerprint with :meth:`of`."""
+
+    sm3: bytes | None = None
+
+    def of(self, algorithm: str) -> bytes:
+        if algorithm != "sm3":
+            return bytes(self)
+        if self.sm3 is None:
+            new_hasher("sm3")  # raises FingerprintUnavailable, saying what to do
+        return bytes(self.sm3 or b"")
+
+
+class FileDigester:
+    """Feeds SHA-256 and (where the platform has it) SM3 at once: :meth:`result` is the
+    :class:`FileDigest`."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self._sm3 = hashlib.new("sm3") if sm3_available() else None
+
+    def update(self, data: bytes) -> None:
+        self._sha256.update(data)
+        if self._sm3 is not None:
+            self._sm3.update(data)
+
+    def result(self) -> FileDigest:
+        out = FileDigest(self._sha256.digest())
+        out.sm3 = self._sm3.digest() if self._sm3 is not None else None
+        return out
+
+
+def file_digest(data: bytes) -> FileDigest:
+    """:class:`FileDigest` of ``data``."""
+    d = FileDigester()
+    d.update(data)
+    return d.result()
+
+
+def pick_digest(digest: bytes | None, algorithm: str) -> bytes | None:
+    """The digest of an uploaded file under a licence type's ``algorithm``: a
+    :class:`FileDigest` gives its SM3 for ``sm3``; any other value is taken as it is."""
+    if isinstance(digest, FileDigest):
+        return digest.of(algorithm)
+    return digest
+
+
 def fingerprint_file(
     path: Path, algorithm: Fingerprint = DEFAULT_FINGERPRINT, chunk: int = 1 << 20
 ) -> bytes:

@@ -153,6 +153,8 @@ class AssetChecks:
                 reason("NOT_YET_VALID", f"licence {lid} is valid from {lic.get('validFromIso')}")
             )
         if doc is not None:
+            # an upload's digest under the licence type's fingerprint (SHA-256 or SM3)
+            doc, _ = self.documents.document_digest(doc, check.asset_id)
             current = bytes.fromhex(str(lic.get("documentHash", "0x"))[2:])
             shown = DocumentMatch(hash="0x" + doc.hex(), match=doc == current)
             check.document = shown

@@ -26,7 +26,7 @@ from credledger.node.anchoring.service import AnchoringService
 from credledger.node.auth import Principal
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts import licence_events as ev
-from credledger.node.core.errors import CredledgerError
+from credledger.node.core.errors import CredledgerError, NotFoundError
 from credledger.node.core.gbt import GbtIdentifier, looks_like_gbt_identifier, parse_gbt_identifier
 from credledger.node.core.tx import TxSender
 from credledger.node.departments import Departments
@@ -150,6 +150,22 @@ class LicenceService:
 
     def licence_type(self, code: str) -> LicenceType:
         return self.admin.licence_type(code)
+
+    def fingerprint_of_type(self, code: str) -> str:
+        """A type's document fingerprint (``sha256`` or ``sm3``); ``sha256`` for a code that is
+        not a type (issuing it is then refused with the reason)."""
+        try:
+            return self.admin.licence_type(code).fingerprint
+        except NotFoundError:
+            return "sha256"
+
+    def fingerprint_of(self, licence_id: bytes) -> str:
+        """The document fingerprint of a licence's type (this node's own writes indexed first:
+        a licence it has just issued is known)."""
+        self.ctx.own_writes_indexed()
+        if self.ctx.model.licence(licence_id) is None:
+            self.ctx.catch_up()
+        return self.verifier.fingerprint_of(licence_id)
 
     def register_type(self, principal: Principal | None, t: LicenceType) -> RegisteredType:
         return self.admin.register_type(principal, t)

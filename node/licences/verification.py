@@ -13,6 +13,7 @@ from credledger.node.auth import Principal
 from credledger.node.core.chain import Chain
 from credledger.node.core.contracts import licence_events as ev
 from credledger.node.core.errors import ForbiddenError, NotFoundError
+from credledger.node.core.fingerprints import FileDigest
 from credledger.node.core.receipts import RECORD_HASH_ALGORITHM, record_hash
 from credledger.node.groupcommit import Verification, VerificationLog
 from credledger.node.licences.context import LicenceContext
@@ -83,6 +84,29 @@ class DocumentVerifier:
             valid_until=rec.valid_until,
         )
 
+    def fingerprint_of(self, licence_id: bytes) -> str:
+        """The document fingerprint of a licence's type (``sha256`` or ``sm3``; ``sha256`` for a
+        licence the read model does not know yet)."""
+        rec = self.ctx.model.licence(licence_id)
+        t = self.queries.admin.type_by_id(rec.type_id) if rec is not None else None
+        return t.fingerprint if t is not None else "sha256"
+
+    def document_digest(self, doc: bytes, licence_id: bytes | None) -> tuple[bytes, str]:
+        """The document's fingerprint for this check, and its algorithm: the claimed licence's
+        type's; for a document that claims none, its SHA-256 unless only its SM3 digest is a
+        licence document the read model knows. ``doc`` is an upload's
+        :class:`~credledger.node.core.fingerprints.FileDigest` or a hash sent as it is."""
+        if not isinstance(doc, FileDigest):
+            alg = self.fingerprint_of(licence_id) if licence_id is not None else "sha256"
+            return doc, alg
+        if licence_id is not None:
+            alg = self.fingerprint_of(licence_id)
+            return doc.of(alg), alg
+        sm3 = doc.sm3
+        if sm3 and not self.licences_with_document(bytes(doc)) and self.licences_with_document(sm3):
+            return sm3, "sm3"
+        return bytes(doc), "sha256"
+
     def licences_with_document(self, doc_hash: bytes) -> list[bytes]:
         """Licences whose current or an earlier document is ``doc_hash`` (read model)."""
         return self.ctx.model.with_document(doc_hash)
@@ -137,9 +161,12 @@ class DocumentVerifier:
         if licence_id is not None:
             if model.licence(licence_id) is None:
                 self.ctx.catch_up()
-        elif not model.with_document(doc_hash):
-            self.ctx.catch_up()
-        body, outcome = self._judge(doc_hash, licence_id, presented)
+        elif not model.with_document(bytes(doc_hash)):
+            digest = doc_hash.sm3 if isinstance(doc_hash, FileDigest) else None
+            if digest is None or not model.with_document(digest):
+                self.ctx.catch_up()
+        doc_hash, alg = self.document_digest(doc_hash, licence_id)
+        body, outcome = self._judge(doc_hash, licence_id, presented, alg)
         if principal is not None:
             record = self._record_of(principal, doc_hash, licence_id, outcome, body)
             status = self.records.write(record)
@@ -162,12 +189,12 @@ class DocumentVerifier:
         model = self.ctx.model
         if model.height < self.ctx.last_write_block:
             return None
-        if licence_id is not None:
-            if model.licence(licence_id) is None:
-                return None
-        elif not model.with_document(doc_hash):
+        if licence_id is not None and model.licence(licence_id) is None:
             return None
-        body, outcome = self._judge(doc_hash, licence_id, presented)
+        doc_hash, alg = self.document_digest(doc_hash, licence_id)
+        if licence_id is None and not model.with_document(doc_hash):
+            return None
+        body, outcome = self._judge(doc_hash, licence_id, presented, alg)
         if principal is None:
             return body, None
         return body, self._record_of(principal, doc_hash, licence_id, outcome, body)
@@ -184,7 +211,11 @@ class DocumentVerifier:
             raise ForbiddenError("verify as a clerk or a department, not as the admin")
 
     def _judge(
-        self, doc_hash: bytes, licence_id: bytes | None, presented: Any = None
+        self,
+        doc_hash: bytes,
+        licence_id: bytes | None,
+        presented: Any = None,
+        fingerprint: str = "sha256",
     ) -> tuple[dict[str, Any], Outcome]:
         """The verdict at the read model's block (one snapshot: one block for everything)."""
         model = self.ctx.model
@@ -213,6 +244,7 @@ class DocumentVerifier:
         body: dict[str, Any] = {
             **outcome.to_json(),
             "documentHash": ev.hexb(doc_hash),
+            "fingerprint": fingerprint,  # the algorithm of documentHash: sha256 or sm3
             "claimedLicenceId": ev.hexb(licence_id) if licence_id else None,
             "licences": [s for s in shown if s is not None],
             "material": material,
@@ -237,6 +269,8 @@ class DocumentVerifier:
             "checked": {
                 "documentHash": ev.hexb(doc_hash),
                 "claimedLicenceId": ev.hexb(licence_id) if licence_id else None,
+                # an SM3 document says so (absent: SHA-256, as in every record before SM3)
+                **({"fingerprint": "sm3"} if body.get("fingerprint") == "sm3" else {}),
             },
             "verdict": outcome.verdict.value,
             "reasons": outcome.reasons,

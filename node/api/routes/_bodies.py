@@ -10,7 +10,6 @@ and sends either, and schemathesis fuzzes both.
 from __future__ import annotations
 
 import copy
-import hashlib
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 
 from credledger.node.core.errors import InputError, PayloadTooLargeError
+from credledger.node.core.fingerprints import FileDigest, FileDigester
 from credledger.node.core.http.errors import safe_name
 from credledger.node.core.http.limits import loads_json
 from credledger.node.core.identifiers import refuse_citizen_ids
@@ -183,8 +183,9 @@ async def read_payload(
     return data, None
 
 
-async def hash_upload(upload: UploadFile, max_bytes: int) -> bytes:
-    h = hashlib.sha256()
+async def hash_upload(upload: UploadFile, max_bytes: int) -> FileDigest:
+    """The upload's SHA-256 and SM3 in one pass (a licence route picks its type's)."""
+    d = FileDigester()
     size = 0
     while chunk := await upload.read(1 << 20):
         size += len(chunk)
@@ -192,16 +193,18 @@ async def hash_upload(upload: UploadFile, max_bytes: int) -> bytes:
             await upload.close()
             # the file name is not echoed: it is free text and may hold personal data
             raise PayloadTooLargeError(f"the uploaded file is over {max_bytes} bytes")
-        h.update(chunk)
+        d.update(chunk)
     await upload.close()
-    return h.digest()
+    return d.result()
 
 
 def doc_hash_of(
     body_hash: str | None, file_hash: bytes | None, required: bool = True
 ) -> bytes | None:
     if body_hash and file_hash:
-        if parse_hash(body_hash, "documentHash") != file_hash:
+        given = parse_hash(body_hash, "documentHash")
+        sm3 = file_hash.sm3 if isinstance(file_hash, FileDigest) else None
+        if given != file_hash and given != sm3:
             raise InputError("documentHash does not match the uploaded document", field="document")
         return file_hash
     if file_hash:

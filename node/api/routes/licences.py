@@ -30,6 +30,7 @@ from credledger.node.api.routes._bodies import read_payload as _read_payload
 from credledger.node.api.security import Guard, GuardedRoute
 from credledger.node.auth import Principal, PrincipalKind, require
 from credledger.node.core.errors import InputError
+from credledger.node.core.fingerprints import pick_digest
 from credledger.node.core.gbt import looks_like_gbt_identifier, parse_type_code
 from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.licences.catalogue import CODE_PATTERN, LicenceType
@@ -303,7 +304,12 @@ async def issue(
     """Issue one licence (a department)."""
     key = idempotency_key(key)
     fields, file_hash = await payload(request, runtime)
-    item = to_input(validated(IssueBody, fields), file_hash)
+    body = validated(IssueBody, fields)
+    # an uploaded document is fingerprinted as its type says (SHA-256 or SM3)
+    fingerprint = "sha256"
+    if file_hash is not None:
+        fingerprint = await run_in_threadpool(service.fingerprint_of_type, body.type)
+    item = to_input(body, pick_digest(file_hash, fingerprint))
     return await run_in_threadpool(service.issue, caller, item, key)
 
 
@@ -429,7 +435,10 @@ async def amend(
     key = idempotency_key(key)
     fields, file_hash = await payload(request, runtime)
     body = validated(AmendBody, fields)
-    doc = doc_hash_of(body.document_hash, file_hash)
+    fingerprint = "sha256"
+    if file_hash is not None:  # an upload is fingerprinted as the licence's type says
+        fingerprint = await run_in_threadpool(service.fingerprint_of, lid)
+    doc = doc_hash_of(body.document_hash, pick_digest(file_hash, fingerprint))
     assert doc is not None
     return await run_in_threadpool(
         service.amend,

@@ -37,6 +37,8 @@ MARKET = [t.code for t in CATALOGUE.types if t.category != "MED"]
 NOT_ON_CHAIN = "MED-DEVICE-OPERATION"
 # registered through the admin API by test_gbt_api (with a GB/T 36902 type code)
 REGISTERED_WITH_TYPE_CODE = "FOOD-GBT-KITCHEN"
+# registered by tests/node/licences/test_sm3_documents.py with fingerprint sm3
+REGISTERED_SM3 = "FOOD-SM3-CANTEEN"
 
 TOKENS = {
     "market": "tok-market-" + "a" * 32,
@@ -121,7 +123,7 @@ def _node_a_config() -> str:
                     "uscc": USCC["market"],
                     "dev_account": 1,
                     "token": TOKENS["market"],
-                    "issues": [*MARKET, NOT_ON_CHAIN, REGISTERED_WITH_TYPE_CODE],
+                    "issues": [*MARKET, NOT_ON_CHAIN, REGISTERED_WITH_TYPE_CODE, REGISTERED_SM3],
                     "supervises": MARKET,
                 },
                 {
