@@ -46,15 +46,34 @@ class CredentialPresenter:
         self.accounts = accounts
         self.node = node
 
-    def present(
-        self, caller: Caller, licence_id: str, disclose: list[str], nonce: str, audience: str
-    ) -> dict[str, Any]:
-        """An SD-JWT VC presentation of the licence with only ``disclose`` revealed."""
+    def export(self, caller: Caller, licence_id: str, fmt: str) -> str:
+        """The licence the enterprise holds as a credential: a W3C VC 2.0 ``vc-jwt``, or an
+        SD-JWT VC (``sd-jwt``, every disclosure included, bound to the enterprise's holder key
+        where it is custodial), as its department signed it (the node exports it)."""
+        if fmt not in ("vc-jwt", "sd-jwt"):
+            raise InputError("format: vc-jwt or sd-jwt", field="format")
+        lid = self._held(caller, licence_id)
+        public = None
+        account = self.accounts.signer(caller)
+        if fmt == "sd-jwt" and account is not None:
+            key = holder_key(bytes(account.key))
+            public = {k: str(v) for k, v in key.as_dict(private=False).items()
+                      if k in ("kty", "crv", "x", "y")}  # fmt: skip
+        return self.node.credential(lid, fmt, public)
+
+    def _held(self, caller: Caller, licence_id: str) -> str:
         lid = hex32(bytes.fromhex(licence_id.removeprefix("0x"))) if _hex32(licence_id) else None
         if lid is None:
             raise InputError("licenceId: a 0x-prefixed 32-byte hex licence id", field="licenceId")
         caller.require("present", lid)
         self.presentations._check_holds(caller, lid)
+        return lid
+
+    def present(
+        self, caller: Caller, licence_id: str, disclose: list[str], nonce: str, audience: str
+    ) -> dict[str, Any]:
+        """An SD-JWT VC presentation of the licence with only ``disclose`` revealed."""
+        lid = self._held(caller, licence_id)
         account = self.accounts.signer(caller)
         if account is None:
             raise ConflictError(

@@ -1,11 +1,12 @@
-"""Selective disclosure (issue 21): an SD-JWT VC presentation of a licence, with the fields the
-enterprise chooses (docs/credentials.md)."""
+"""Open credentials (issue 21): a licence the enterprise holds as a VC-JWT or an SD-JWT VC, and an
+SD-JWT VC presentation with the fields the enterprise chooses (docs/credentials.md)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import Field
 
 from credledger.node.core.http.limits import BoundedJsonRoute
@@ -32,3 +33,23 @@ def present_credential(
     library."""
     presenter = CredentialPresenter(runtime.presentations, runtime.accounts, runtime.node)
     return presenter.present(caller, body.licence_id, body.disclose, body.nonce, body.audience)
+
+
+@router.get(
+    "/v1/credentials/{licence_id}",
+    responses={200: {"content": {"application/vc+jwt": {}, "application/dc+sd-jwt": {}}}},
+    response_class=Response,
+)
+def export_credential(
+    licence_id: str,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    format: Literal["vc-jwt", "sd-jwt"] = Query("vc-jwt"),
+) -> Response:
+    """A licence the enterprise holds as a W3C VC 2.0 (``vc-jwt``) or an SD-JWT VC (``sd-jwt``,
+    bound to the enterprise's holder key where the wallet keeps its key), signed by the issuing
+    department's credential key registered on chain."""
+    presenter = CredentialPresenter(runtime.presentations, runtime.accounts, runtime.node)
+    text = presenter.export(caller, licence_id, format)
+    media = "application/vc+jwt" if format == "vc-jwt" else "application/dc+sd-jwt"
+    return Response(text, media_type=media)

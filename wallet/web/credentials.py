@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from credledger.node.core.errors import CredledgerError, InputError
 from credledger.wallet.credentials import CredentialPresenter
 from credledger.wallet.web.actions import _signed_in_form
-from credledger.wallet.web.common import error_text, many, text
-from credledger.wallet.web.views import page
+from credledger.wallet.web.common import caller_of, error_text, many, runtime_of, text
+from credledger.wallet.web.views import page, refused
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,4 +44,25 @@ async def web_credential(request: Request) -> Response:
         error, status = error_text(request, exc), exc.http_status
     return await page(
         request, runtime, who, "assets", status, cred=cred, cred_error=error, cred_for=licence
+    )
+
+
+@router.get("/web/credentials/{licence}/{fmt}")
+async def web_credential_file(request: Request, licence: str, fmt: str) -> Response:
+    """The licence as a credential file to save (``vc-jwt`` or ``sd-jwt``)."""
+    runtime = runtime_of(request)
+    who = await run_in_threadpool(caller_of, request, runtime)
+    if who is None:
+        return refused(request)
+    presenter = CredentialPresenter(runtime.presentations, runtime.accounts, runtime.node)
+    try:
+        text_ = await run_in_threadpool(presenter.export, who[0], licence, fmt)
+    except CredledgerError as exc:
+        return await page(request, runtime, who, "assets", exc.http_status,
+                          cred_error=error_text(request, exc), cred_for=licence)  # fmt: skip
+    ext = "vc.jwt" if fmt == "vc-jwt" else "sd-jwt"
+    return Response(
+        text_,
+        media_type="application/vc+jwt" if fmt == "vc-jwt" else "application/dc+sd-jwt",
+        headers={"Content-Disposition": f'attachment; filename="licence-{licence[2:14]}.{ext}"'},
     )

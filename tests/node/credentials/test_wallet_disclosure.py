@@ -133,3 +133,30 @@ def test_the_wallet_page_makes_a_presentation_with_the_ticked_fields(
     r = wallet.post("/web/credentials", headers=cookies, data={"licence": lid, "nonce": "n",
                                                                "audience": AUD})  # fmt: skip
     assert r.status_code == 403
+
+
+def test_the_wallet_exports_a_held_licence_as_a_vc_jwt_and_an_sd_jwt_vc(
+    cred: CredEnv, wallet: Wallet, holder: tuple[str, str]
+) -> None:
+    """The asset view's credential files (API and page): what the node verifies VALID; another
+    enterprise's licence is not exported."""
+    from credledger.wallet.web.common import SESSION_COOKIE
+
+    token, address = holder
+    lid = _licence(cred, address)
+    vc = wallet.get(f"/v1/credentials/{lid}?format=vc-jwt", token)
+    assert vc.status_code == 200 and vc.headers["content-type"].startswith("application/vc+jwt")
+    v = cred.node.ok(cred.node.post("/v1/credentials/verify", json={"credential": vc.text}))
+    assert v["verdict"] == "VALID", v
+    sd = wallet.get(f"/v1/credentials/{lid}?format=sd-jwt", token)
+    assert sd.status_code == 200 and sdjwt.parse(sd.text).disclosures
+    # the page: links under the licence, the file as an attachment
+    cookies = {"Cookie": f"{SESSION_COOKIE}={token}"}
+    assert f'href="/web/credentials/{lid}/vc-jwt"' in wallet.get("/?lang=en", headers=cookies).text
+    page = wallet.get(f"/web/credentials/{lid}/vc-jwt", headers=cookies)
+    assert page.status_code == 200 and "attachment" in page.headers["content-disposition"]
+    assert page.text == vc.text or page.text.count(".") == 2
+    # not signed in, or a licence the enterprise does not hold
+    assert wallet.get(f"/web/credentials/{lid}/vc-jwt").status_code in (303, 401, 403)
+    other = _licence(cred, None)
+    assert wallet.get(f"/v1/credentials/{other}?format=vc-jwt", token).status_code in (403, 404)
