@@ -102,16 +102,44 @@ class AnchorEntry:
     tx_hash: str
 
 
-class ReadModel:
-    """See the module docstring. Fed through ``reset``/``extend`` (the indexer's listener)."""
+class IndexedState:
+    """State the indexer feeds (its listener): ``reset`` at start and after a reorg, ``extend``
+    as blocks come, both under one lock whose condition wakes the readers waiting for a height.
+    A subclass defines ``_clear`` and ``_apply_all`` (the read model, the status lists)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._advanced = threading.Condition(self._lock)
-        self._projections: list[Projection] = []
-        self._clear()
         self.height = -1
         self.block_time = 0
+
+    def _clear(self) -> None:
+        raise NotImplementedError
+
+    def _apply_all(self, events: Iterable[Any]) -> None:
+        raise NotImplementedError
+
+    def reset(self, events: list[Any], height: int, block_time: int) -> None:
+        with self._lock:
+            self._clear()
+            self._apply_all(events)
+            self.height, self.block_time = height, block_time
+            self._advanced.notify_all()
+
+    def extend(self, events: list[Any], height: int, block_time: int) -> None:
+        with self._lock:
+            self._apply_all(events)
+            self.height, self.block_time = height, max(block_time, self.block_time)
+            self._advanced.notify_all()
+
+
+class ReadModel(IndexedState):
+    """See the module docstring. Fed through ``reset``/``extend`` (the indexer's listener)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._projections: list[Projection] = []
+        self._clear()
 
     def _clear(self) -> None:
         self.licences: dict[bytes, ev.LicenceRecord] = {}
@@ -134,20 +162,7 @@ class ReadModel:
         indexer.follow(model)
         return model
 
-    # --- fed by the indexer -------------------------------------------------------------------
-
-    def reset(self, events: list[Any], height: int, block_time: int) -> None:
-        with self._lock:
-            self._clear()
-            self._apply_all(events)
-            self.height, self.block_time = height, block_time
-            self._advanced.notify_all()
-
-    def extend(self, events: list[Any], height: int, block_time: int) -> None:
-        with self._lock:
-            self._apply_all(events)
-            self.height, self.block_time = height, max(block_time, self.block_time)
-            self._advanced.notify_all()
+    # --- fed by the indexer (reset / extend: IndexedState) -----------------------------------
 
     def add_projection(self, projection: Projection) -> None:
         """Add another contract's state; call before the indexer is followed."""

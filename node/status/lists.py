@@ -15,12 +15,12 @@ bit (docs/credentials.md "Status lists" gives the mapping of verdicts to purpose
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from credledger.node.core.errors import InputError, NotFoundError
+from credledger.node.readmodel import IndexedState
 from credledger.node.status.entries import DEFAULT_CAPACITY, MIN_CAPACITY, StatusEntry
 
 LICENCE_REGISTRY = "LicenceRegistry"
@@ -62,7 +62,7 @@ class ListState:
     block_time: int  # that block's time (unix seconds)
 
 
-class StatusLists:
+class StatusLists(IndexedState):
     """Every issuer's status lists from the chain (see the module docstring)."""
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
@@ -70,15 +70,12 @@ class StatusLists:
             raise InputError(
                 f"a status list holds at least {MIN_CAPACITY} entries, a multiple of 8"
             )
+        super().__init__()
         self.capacity = capacity
-        self._lock = threading.RLock()
-        self._advanced = threading.Condition(self._lock)
         # every change of any list takes the next number, never reused (not even after a reorg
         # rebuild), so a cache keyed by a list's version is never fooled by a rebuilt list
         self._changes = 0
         self._clear()
-        self.height = -1
-        self.block_time = 0
 
     def _clear(self) -> None:
         self._issuers: dict[str, _Issuer] = {}
@@ -94,20 +91,7 @@ class StatusLists:
         indexer.follow(lists)
         return lists
 
-    # --- fed by the indexer -------------------------------------------------------------------
-
-    def reset(self, events: list[Any], height: int, block_time: int) -> None:
-        with self._lock:
-            self._clear()
-            self._apply_all(events)
-            self.height, self.block_time = height, block_time
-            self._advanced.notify_all()
-
-    def extend(self, events: list[Any], height: int, block_time: int) -> None:
-        with self._lock:
-            self._apply_all(events)
-            self.height, self.block_time = height, max(block_time, self.block_time)
-            self._advanced.notify_all()
+    # --- fed by the indexer (reset / extend: IndexedState) -----------------------------------
 
     def _apply_all(self, events: Iterable[Any]) -> None:
         for e in events:

@@ -133,18 +133,7 @@ def _parse_json(
 
 
 async def _digest_upload(upload: UploadFile, max_bytes: int, fingerprint: Fingerprint) -> bytes:
-    if fingerprint == "sha256":
-        return await hash_upload(upload, max_bytes)
-    h = new_hasher(fingerprint)
-    size = 0
-    while chunk := await upload.read(1 << 20):
-        size += len(chunk)
-        if size > max_bytes:
-            await upload.close()
-            raise PayloadTooLargeError(f"the uploaded file is over {max_bytes} bytes")
-        h.update(chunk)
-    await upload.close()
-    return h.digest()
+    return (await hash_upload(upload, max_bytes)).of(fingerprint)
 
 
 async def _parse_files(
