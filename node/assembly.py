@@ -7,7 +7,14 @@ none looks another up by name.
 
 from __future__ import annotations
 
-from credledger.node.components import anchoring, counter, credentials, licences, status
+from credledger.node.components import (
+    anchoring,
+    counter,
+    credentials,
+    licences,
+    openid4vp,
+    status,
+)
 from credledger.node.core.chain import Chain
 from credledger.node.core.logs import configure_json_logs
 from credledger.node.core.manifest import addresses, check_manifest_chain, load_manifest
@@ -55,13 +62,22 @@ def build_runtime(settings: Settings) -> NodeRuntime:
     if creds.service is not None:
         lists.documents.keys = creds.service.keys.of
         lists.documents.base_url = creds.service.base_url
+    wallets = openid4vp.build(core, licences=licence.service, credentials=creds.service)
     return NodeRuntime(
         core,
         anchoring=anchors.service,
         licences=licence.service,
         counter=desk.service,
         credentials=creds.service,
+        openid4vp=wallets.service,
         workers=[*anchors.workers, core.indexer, *licence.workers, *desk.workers],
         # the read path first: a request is matched against the routes in order
-        routers=[*licence.routers, *desk.routers, *anchors.routers, *lists.routers, *creds.routers],
+        routers=[
+            *licence.routers,
+            *desk.routers,
+            *anchors.routers,
+            *lists.routers,
+            *creds.routers,
+            *wallets.routers,
+        ],
     )

@@ -30,6 +30,7 @@ from credledger.node.credentials.service import CredentialService
 from credledger.node.indexer import Indexer
 from credledger.node.licences.service import LicenceService
 from credledger.node.metrics import Metrics
+from credledger.node.openid4vp.service import PresentationVerifierOID4VP
 from credledger.node.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class NodeRuntime:
     licences: LicenceService | None
     counter: PresentationVerifier | None = None
     credentials: CredentialService | None = None
+    openid4vp: PresentationVerifierOID4VP | None = None
     workers: list[Worker] = field(default_factory=list)
     routers: list[APIRouter] = field(default_factory=list)
     _started: bool = field(default=False, repr=False)

@@ -1,0 +1,185 @@
+"""OpenID4VP 1.0 at the counter (issue 22, docs/openid4vp.md): a clerk's presentation request,
+its signed request object, the wallet's ``direct_post`` response and the verdict."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import segno
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from credledger.node.api.deps import Runtime, ServiceUnavailable, runtime_of
+from credledger.node.api.responses import FastJSONResponse
+from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
+from credledger.node.api.routes.licences import payload
+from credledger.node.api.security import BEARER_DOC, Guard, GuardedRoute
+from credledger.node.auth import Principal
+from credledger.node.core.errors import InputError
+from credledger.node.openid4vp import dcql
+from credledger.node.openid4vp.service import MAX_VP_TOKEN, PresentationVerifierOID4VP
+from credledger.node.runtime import NodeRuntime
+
+router = APIRouter(tags=["openid4vp"], route_class=GuardedRoute)
+CLERK_GUARD = Guard("clerk", "department", action="ask a wallet")
+Clerk = Annotated[Principal | None, Depends(CLERK_GUARD)]
+WALLET_GUARD = Guard(action="answer a presentation request")
+RequestId = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def verifier_of(runtime: NodeRuntime) -> PresentationVerifierOID4VP:
+    service = runtime.openid4vp
+    if service is None:
+        raise ServiceUnavailable("OpenID4VP is off: the node has no credential service")
+    return service
+
+
+class PresentationRequestBody(Body):
+    dcqlQuery: dict[str, Any] | None = Field(default=None, description="a DCQL query")
+    licenceTypes: list[str] | None = Field(
+        default=None, max_length=dcql.MAX_CREDENTIALS, description="or: the matter's types"
+    )
+    fields: list[str] | None = Field(
+        default=None, max_length=dcql.MAX_CLAIMS, description="the fields to disclose"
+    )
+
+
+def qr_svg(text: str) -> tuple[str, int]:
+    qr = segno.make(text, error="m", micro=False, boost_error=False)
+    return qr.svg_inline(scale=4), int(qr.version)
+
+
+@router.post(
+    "/v1/presentation-requests",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra={**request_body(PresentationRequestBody, multipart=False), **BEARER_DOC},
+)
+async def create_presentation_request(request: Request) -> Response:
+    """Start a request: a DCQL query (``dcqlQuery``) or a matter (``licenceTypes`` and
+    ``fields``) asking SD-JWT VCs. Answers its ``id``, the ``authorizationRequest`` (an
+    ``openid4vp://`` URL passing the signed request object by reference) and its QR code."""
+    caller = await CLERK_GUARD.check(request)
+    assert caller is not None
+    runtime = runtime_of(request)
+    service = verifier_of(runtime)
+    body = validated(PresentationRequestBody, (await payload(request, runtime))[0])
+    if (body.dcqlQuery is None) == (body.licenceTypes is None):
+        raise InputError("send either dcqlQuery or licenceTypes (with fields)", field="dcqlQuery")
+    if body.dcqlQuery is not None:
+        if body.fields is not None:
+            raise InputError("fields go with licenceTypes, not dcqlQuery", field="fields")
+        query = dcql.checked(body.dcqlQuery)
+    else:
+        query = dcql.from_matter(body.licenceTypes or [], body.fields)
+    rid = await run_in_threadpool(service.create, caller, query)
+    answer = service.describe(rid)
+    svg, version = qr_svg(answer["authorizationRequest"])
+    answer["qr"] = {"svg": svg, "version": version, "errorCorrection": "M"}
+    return FastJSONResponse(answer, status_code=201)
+
+
+@router.get("/v1/presentation-requests/{request_id}", responses=WRITE_ERRORS)
+async def get_presentation_request(
+    request_id: RequestId, caller: Clerk, runtime: Runtime
+) -> Response:
+    """The request's state (``pending``, ``answering``, ``answered``, ``expired``) and, once
+    answered, the verdict, each credential's result and fields disclosed, and the record."""
+    service = verifier_of(runtime)
+    return FastJSONResponse(await run_in_threadpool(service.describe, request_id))
+
+
+JWT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the signed request object (JAR)",
+        "content": {"application/oauth-authz-req+jwt": {"schema": {"type": "string"}}},
+    },
+    **WRITE_ERRORS,
+}
+
+
+@router.get(
+    "/v1/presentation-requests/{request_id}/request",
+    response_class=Response,
+    responses=JWT_RESPONSES,
+    openapi_extra=BEARER_DOC,
+)
+async def presentation_request_object(request_id: RequestId, request: Request) -> Response:
+    """The wallet fetches the signed request object here (``request_uri``)."""
+    await WALLET_GUARD.check(request)
+    service = verifier_of(runtime_of(request))
+    jwt = await run_in_threadpool(service.request_object, request_id)
+    return Response(jwt, media_type="application/oauth-authz-req+jwt")
+
+
+async def _response_fields(request: Request) -> tuple[Any, Any]:
+    """``vp_token`` and ``state`` of a form-encoded body (OpenID4VP's direct_post) or a JSON
+    one (the same names; ``vp_token`` as an object or as its JSON text)."""
+    raw = await request.body()
+    if len(raw) > MAX_VP_TOKEN * 2:
+        raise InputError("the response is too long", field="vp_token")
+    try:
+        text = raw.decode("utf-8")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            body = json.loads(text)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            token = body.get("vp_token")
+            if isinstance(token, dict):
+                token = json.dumps(token)
+            return token, body.get("state")
+        form = parse_qs(text, keep_blank_values=True, max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(
+            "the body is application/x-www-form-urlencoded (vp_token, state)", field="vp_token"
+        ) from None
+    return form.get("vp_token", [None])[0], form.get("state", [None])[0]
+
+
+_FORM = {
+    "type": "object",
+    "properties": {
+        "vp_token": {"type": "string", "description": "JSON: credential query id → [SD-JWT VC]"},
+        "state": {"type": "string"},
+    },
+    "required": ["vp_token"],
+}
+
+
+@router.post(
+    "/v1/presentation-requests/{request_id}/response",
+    responses=WRITE_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": _FORM},
+                "application/json": {"schema": _FORM},
+            },
+        },
+        **BEARER_DOC,
+    },
+)
+async def presentation_response(request_id: RequestId, request: Request) -> Response:
+    """The wallet's ``direct_post`` (form-encoded ``vp_token`` and ``state``). Taken once: a
+    second response to the same request is refused (409 ``replayed``). Answers ``{}``; the
+    verdict is read with ``GET /v1/presentation-requests/{id}``."""
+    await WALLET_GUARD.check(request)
+    service = verifier_of(runtime_of(request))
+    raw = await request.body()
+    if len(raw) > MAX_VP_TOKEN * 2:
+        raise InputError("the response is too long", field="vp_token")
+    try:
+        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+    except (UnicodeDecodeError, ValueError):
+        raise InputError(
+            "the body is application/x-www-form-urlencoded", field="vp_token"
+        ) from None
+    token = form.get("vp_token", [None])[0]
+    state = form.get("state", [None])[0]
+    await run_in_threadpool(service.respond, request_id, token, state)
+    return FastJSONResponse({})

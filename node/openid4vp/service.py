@@ -1,0 +1,269 @@
+"""The verifier (docs/openid4vp.md): start a presentation request, serve its signed request
+object, take the wallet's ``direct_post`` response once, judge each SD-JWT VC presentation with
+the credential verifier (``node/credentials``) and the DCQL query, and write the verdict as a
+verification record of the licence log, like the counter's."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from credledger.node.auth import Principal
+from credledger.node.core import sdjwt
+from credledger.node.core.errors import ConflictError, InputError, NotFoundError
+from credledger.node.counter.records import PresentationRecords
+from credledger.node.credentials.service import CredentialService
+from credledger.node.openid4vp import dcql
+from credledger.node.openid4vp.identity import VerifierIdentity
+from credledger.node.openid4vp.store import PresentationRequest, RequestStore
+
+FORMAT = "credledger-openid4vp-verification-1"
+LIFETIME = 600  # seconds a request may be answered
+MAX_VP_TOKEN = 256 * 1024
+WALLET_AUD = "https://self-issued.me/v2"  # a request object's aud (OpenID4VP 1.0 5.8, static)
+VP_FORMATS = {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}}
+
+
+class Replayed(ConflictError):
+    code = "replayed"
+
+
+class Expired(ConflictError):
+    code = "expired"
+
+
+class PresentationVerifierOID4VP:
+    def __init__(
+        self,
+        credentials: CredentialService,
+        identity: VerifierIdentity,
+        store: RequestStore,
+        records: PresentationRecords,
+        *,
+        base_url: str,
+    ) -> None:
+        self.credentials = credentials
+        self.identity = identity
+        self.store = store
+        self.records = records
+        self.base_url = base_url.rstrip("/")
+
+    # --- the request --------------------------------------------------------------------------
+
+    def _urls(self, rid: str) -> tuple[str, str]:
+        base = f"{self.base_url}/v1/presentation-requests/{rid}"
+        return base + "/request", base + "/response"
+
+    def authorization_request(self, rid: str) -> str:
+        """``openid4vp://`` with the request by reference (OpenID4VP 1.0 section 5.7, RFC 9101)."""
+        request_uri, _ = self._urls(rid)
+        return (
+            f"openid4vp://?client_id={quote(self.identity.client_id, safe='')}"
+            f"&request_uri={quote(request_uri, safe='')}"
+        )
+
+    def create(self, who: Principal, query: dict[str, Any], now: int | None = None) -> str:
+        at = int(time.time()) if now is None else now
+        rid = "pr_" + sdjwt.b64url(secrets.token_bytes(12))
+        self.store.add(
+            PresentationRequest(
+                rid, secrets.token_urlsafe(24), secrets.token_urlsafe(24), dcql.checked(query),
+                who.label, who.department, at, at + LIFETIME, "pending", None,
+            )
+        )  # fmt: skip
+        return rid
+
+    def _get(self, rid: str) -> PresentationRequest:
+        req = self.store.get(rid) if isinstance(rid, str) and len(rid) <= 80 else None
+        if req is None:
+            raise NotFoundError(f"no presentation request {rid}")
+        return req
+
+    def request_object(self, rid: str, now: int | None = None) -> str:
+        req = self._get(rid)
+        at = int(time.time()) if now is None else now
+        state = req.state_now(at)
+        if state != "pending":
+            raise Expired(f"presentation request {rid} is {state}; start a new one")
+        _, response_uri = self._urls(rid)
+        return self.identity.request_object(
+            {
+                "iss": self.identity.client_id,
+                "aud": WALLET_AUD,
+                "iat": at,
+                "exp": req.expires_at,
+                "response_type": "vp_token",
+                "response_mode": "direct_post",
+                "response_uri": response_uri,
+                "nonce": req.nonce,
+                "state": req.state,
+                "dcql_query": req.query,
+                "client_metadata": {"vp_formats_supported": VP_FORMATS},
+            }
+        )
+
+    def describe(self, rid: str) -> dict[str, Any]:
+        req = self._get(rid)
+        body: dict[str, Any] = {
+            "id": req.id,
+            "state": req.state_now(),
+            "clientId": self.identity.client_id,
+            "authorizationRequest": self.authorization_request(req.id),
+            "dcqlQuery": req.query,
+            "createdAt": req.created_at,
+            "expiresAt": req.expires_at,
+        }
+        if req.result is not None:
+            body.update(req.result)
+        return body
+
+    # --- the response -------------------------------------------------------------------------
+
+    def respond(self, rid: str, vp_token: Any, state: Any) -> dict[str, Any]:
+        """Take the request (once), judge the presentations, record the verdict."""
+        req = self._get(rid)
+        presented = _parse_vp_token(vp_token)
+        if state is not None and (not isinstance(state, str) or state != req.state):
+            raise InputError("state: not this request's state", field="state")
+        now = int(time.time())
+        if not self.store.take(rid, now):
+            current = self._get(rid).state_now(now)
+            if current == "expired":
+                raise Expired(f"presentation request {rid} has expired; start a new one")
+            raise Replayed(
+                f"presentation request {rid} was answered already: its nonce and state are "
+                "single use (a replayed response is refused)"
+            )
+        results = [self._judge(req, cq, presented.get(cq["id"])) for cq in req.query["credentials"]]
+        asked = {cq["id"] for cq in req.query["credentials"]}
+        extra = sorted(set(presented) - asked)
+        verdict, codes = _overall(results, extra)
+        reasons = [f"{r['credentialQueryId']}: {x}" for r in results for x in r["reasons"]]
+        if extra:
+            reasons.append(f"credentials not asked for: {', '.join(extra)}")
+        vid = "vr_" + uuid.uuid4().hex
+        lids = [r["licenceId"] for r in results if r.get("licenceId")]
+        record = {
+            "format": FORMAT,
+            "id": vid,
+            "checked": {
+                "presentationRequest": req.id,
+                "clientId": self.identity.client_id,
+                "nonce": req.nonce,
+                "dcqlQuery": req.query,
+                "vpTokenSha256": "0x" + _sha256(str(vp_token)),
+            },
+            "verdict": verdict,
+            "reasons": codes,
+            "assets": [
+                {"assetId": r.get("licenceId"), "verdict": r["verdict"], "reasons": r["codes"]}
+                for r in results
+            ],
+            "checkedBy": req.created_by,
+            "department": req.department,
+            "checkedAt": now,
+            "chainId": self.records.chain_id,
+            "chainHead": max((r.get("judgedAtBlock") or 0 for r in results), default=0),
+            "registry": self.records.registry_address,
+        }
+        receipt = self.records.write(vid, record, tuple(bytes.fromhex(x[2:]) for x in lids))
+        result = {
+            "verdict": verdict,
+            "reasonCodes": codes,
+            "reasons": reasons,
+            "credentials": results,
+            "verificationId": vid,
+            "record": receipt.model_dump(),
+            "answeredAt": now,
+        }
+        self.store.answer(rid, result)
+        return result
+
+    def _judge(
+        self, req: PresentationRequest, cq: dict[str, Any], vp: str | None
+    ) -> dict[str, Any]:
+        base: dict[str, Any] = {"credentialQueryId": cq["id"]}
+        if vp is None:
+            return _refused(base, "missing", "no presentation for this credential query")
+        try:
+            parsed = sdjwt.parse(vp)
+            _, payload = sdjwt.unverified(parsed.jwt)
+            kb = sdjwt.unverified(parsed.kb_jwt)[1] if parsed.kb_jwt else None
+        except InputError as exc:
+            return _refused(base, "malformed", f"not an SD-JWT VC presentation: {exc.message}")
+        if kb is None:
+            return _refused(base, "no_key_binding", "the presentation has no key-binding JWT")
+        if kb.get("nonce") != req.nonce:
+            return _refused(base, "wrong_nonce", "the key-binding JWT is not for this nonce")
+        if kb.get("aud") != self.identity.client_id:
+            return _refused(
+                base,
+                "wrong_audience",
+                f"the presentation is for verifier {kb.get('aud')!r}, not this one "
+                f"({self.identity.client_id})",
+            )
+        try:
+            answer = self.credentials.verify(vp, nonce=req.nonce, audience=self.identity.client_id)
+        except InputError as exc:
+            return _refused(base, "malformed", exc.message)
+        assert answer is not None  # wait=True always answers
+        out = {**base, **answer, "codes": [str(answer["verdict"]).lower()]}
+        if answer["verdict"] in ("TAMPERED", "UNKNOWN"):
+            return out
+        claims, _ = sdjwt.disclosed_claims(payload, parsed.disclosures)
+        wrong = dcql.mismatches(cq, claims)
+        if wrong:
+            out.update(verdict="REFUSED", codes=["query_not_satisfied"])
+            out["reasons"] = [*wrong, *answer["reasons"]]
+        return out
+
+
+def _refused(base: dict[str, Any], code: str, reason: str) -> dict[str, Any]:
+    return {**base, "verdict": "REFUSED", "codes": [code], "reasons": [reason], "disclosed": {}}
+
+
+def _overall(results: list[dict[str, Any]], extra: list[str]) -> tuple[str, list[str]]:
+    codes = [c for r in results for c in r["codes"] if c != "valid"]
+    if extra:
+        codes.append("not_asked")
+    if extra or any(r["verdict"] == "REFUSED" for r in results):
+        return "REFUSED", codes
+    for r in results:
+        if r["verdict"] != "VALID":
+            return str(r["verdict"]), codes
+    return "VALID", ["valid"]
+
+
+def _sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parse_vp_token(text: Any) -> dict[str, str]:
+    """The ``vp_token``: a JSON object keyed by credential query id, each a list of one
+    presentation (OpenID4VP 1.0 section 8.1; a bare string is taken as a one-item list)."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("vp_token: the presentations, a JSON object", field="vp_token")
+    if len(text) > MAX_VP_TOKEN:
+        raise InputError("vp_token: too long", field="vp_token")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InputError("vp_token: not JSON", field="vp_token") from None
+    if not isinstance(value, dict) or not value or len(value) > dcql.MAX_CREDENTIALS:
+        raise InputError("vp_token: an object keyed by credential query id", field="vp_token")
+    out = {}
+    for k, v in value.items():
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], str):
+            raise InputError(
+                f"vp_token: {k!r} is one presentation (multiple is not supported)",
+                field="vp_token",
+            )
+        out[str(k)] = "".join(items[0].split())
+    return out

@@ -1,0 +1,99 @@
+"""The presentation requests, in ``data_dir/openid4vp.sqlite3``. A response takes its request
+(``pending`` → ``taken``) in a committed, fsynced transaction before it is verified, so a nonce
+and state answer once — also after a crash or a restart; the verdict is stored with it
+(``answered``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from credledger.node.core.db import Database, Migration
+
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS requests (
+    id          TEXT PRIMARY KEY,
+    nonce       TEXT NOT NULL,
+    state       TEXT NOT NULL UNIQUE,
+    query       TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    department  TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    taken_at    INTEGER,
+    result      TEXT
+);
+"""
+MIGRATIONS: list[Migration] = [SCHEMA_V1]
+
+
+@dataclass
+class PresentationRequest:
+    id: str
+    nonce: str
+    state: str
+    query: dict[str, Any]
+    created_by: str
+    department: str | None
+    created_at: int
+    expires_at: int
+    status: str  # pending | taken | answered
+    result: dict[str, Any] | None
+
+    def state_now(self, now: int | None = None) -> str:
+        t = int(time.time()) if now is None else now
+        if self.status == "pending":
+            return "expired" if t >= self.expires_at else "pending"
+        return "answered" if self.status == "answered" else "answering"
+
+
+_COLS = "id, nonce, state, query, created_by, department, created_at, expires_at, status, result"
+
+
+def _row(r: tuple[Any, ...]) -> PresentationRequest:
+    return PresentationRequest(
+        r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8],
+        json.loads(r[9]) if r[9] else None,
+    )  # fmt: skip
+
+
+class RequestStore:
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, MIGRATIONS)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add(self, req: PresentationRequest) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                f"INSERT INTO requests ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,NULL)",
+                (req.id, req.nonce, req.state, json.dumps(req.query), req.created_by,
+                 req.department, req.created_at, req.expires_at, "pending"),
+            )  # fmt: skip
+
+    def get(self, rid: str) -> PresentationRequest | None:
+        row = self.db.query_one(f"SELECT {_COLS} FROM requests WHERE id=?", (rid,))
+        return _row(row) if row is not None else None
+
+    def take(self, rid: str, now: int) -> bool:
+        """Mark the request answered-to (durable before the caller goes on); False when it was
+        taken before or has expired."""
+        with self.db.tx() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET status='taken', taken_at=? "
+                "WHERE id=? AND status='pending' AND expires_at>?",
+                (now, rid, now),
+            )
+            return cur.rowcount == 1
+
+    def answer(self, rid: str, result: dict[str, Any]) -> None:
+        with self.db.tx() as conn:
+            conn.execute(
+                "UPDATE requests SET status='answered', result=? WHERE id=?",
+                (json.dumps(result), rid),
+            )
