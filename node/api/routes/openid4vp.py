@@ -170,16 +170,6 @@ async def presentation_response(request_id: RequestId, request: Request) -> Resp
     verdict is read with ``GET /v1/presentation-requests/{id}``."""
     await WALLET_GUARD.check(request)
     service = verifier_of(runtime_of(request))
-    raw = await request.body()
-    if len(raw) > MAX_VP_TOKEN * 2:
-        raise InputError("the response is too long", field="vp_token")
-    try:
-        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
-    except (UnicodeDecodeError, ValueError):
-        raise InputError(
-            "the body is application/x-www-form-urlencoded", field="vp_token"
-        ) from None
-    token = form.get("vp_token", [None])[0]
-    state = form.get("state", [None])[0]
+    token, state = await _response_fields(request)
     await run_in_threadpool(service.respond, request_id, token, state)
     return FastJSONResponse({})

@@ -74,6 +74,18 @@ def test_a_presentation_verifies_once_and_is_recorded(cred: CredEnv) -> None:
     record = cred.node.ok(cred.node.get(f"/v1/verifications/{out['verificationId']}"))
     assert record["record"]["format"] == "credledger-openid4vp-verification-1", record
     assert record["record"]["verdict"] == "VALID"
+    assert record["record"]["assets"] == [
+        {"assetId": lid, "verdict": "VALID", "reasons": ["valid"]}
+    ]
+    # anchored like every clerk check: the receipt comes
+    deadline = time.time() + 60
+    while True:
+        got = cred.node.get(f"/v1/verifications/{out['verificationId']}/receipt")
+        if got.status_code == 200 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert got.status_code == 200, got.text
+    assert got.json()["record"]["format"] == "credledger-openid4vp-verification-1"
     # the same response again: refused, the first verdict stands
     again = respond(cred, asked, {qid: [vp]})
     assert again.status_code == 409 and again.json()["error"] == "replayed", again.text
@@ -150,6 +162,19 @@ def test_an_unknown_issuer_key_is_refused(cred: CredEnv) -> None:
     qid = asked.request["dcql_query"]["credentials"][0]["id"]
     out = _refused(cred, asked, {qid: [present(token, holder, asked)]}, "unknown")
     assert out["verdict"] == "UNKNOWN" and "no department key 4000000" in out["reasons"][0]
+
+
+def test_a_json_body_is_taken_too(cred: CredEnv) -> None:
+    holder = ECKey.generate_key("P-256")
+    _, vc = held(cred, holder)
+    asked = start(cred, {"licenceTypes": ["FOOD-OPERATION"], "fields": ["holderName"]})
+    qid = asked.request["dcql_query"]["credentials"][0]["id"]
+    vp = present(vc, holder, asked, keep=("holderName",))
+    body = {"vp_token": {qid: vp}, "state": asked.request["state"]}
+    r = cred.node.client.post(asked.request["response_uri"], json=body)
+    assert r.status_code == 200, r.text
+    out = verdict(cred, asked)
+    assert out["verdict"] == "VALID" and list(out["credentials"][0]["disclosed"]) == ["holderName"]
 
 
 def test_bad_input_is_a_4xx(cred: CredEnv) -> None:
