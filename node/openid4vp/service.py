@@ -17,7 +17,7 @@ from credledger.node.core import sdjwt
 from credledger.node.core.errors import ConflictError, InputError, NotFoundError
 from credledger.node.counter.records import PresentationRecords
 from credledger.node.credentials.service import CredentialService
-from credledger.node.openid4vp import dcql
+from credledger.node.openid4vp import dcql, encryption
 from credledger.node.openid4vp.identity import VerifierIdentity
 from credledger.node.openid4vp.store import PresentationRequest, RequestStore
 
@@ -25,6 +25,8 @@ FORMAT = "credledger-openid4vp-verification-1"
 LIFETIME = 600  # seconds a request may be answered
 MAX_VP_TOKEN = 256 * 1024
 WALLET_AUD = "https://self-issued.me/v2"  # a request object's aud (OpenID4VP 1.0 5.8, static)
+JWT_MODE = "direct_post.jwt"
+MODES = ("direct_post", JWT_MODE)
 VP_FORMATS = {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}}
 
 
@@ -66,13 +68,24 @@ class PresentationVerifierOID4VP:
             f"&request_uri={quote(request_uri, safe='')}"
         )
 
-    def create(self, who: Principal, query: dict[str, Any], now: int | None = None) -> str:
+    def create(
+        self,
+        who: Principal,
+        query: dict[str, Any],
+        mode: str = "direct_post",
+        now: int | None = None,
+    ) -> str:
+        """A new request; ``mode`` ``direct_post.jwt`` asks the response encrypted to a key of
+        this request alone (ECDH-ES, HAIP 1.0)."""
+        if mode not in MODES:
+            raise InputError(f"responseMode: one of {', '.join(MODES)}", field="responseMode")
         at = int(time.time()) if now is None else now
         rid = "pr_" + sdjwt.b64url(secrets.token_bytes(12))
+        enc = encryption.new_key() if mode == JWT_MODE else None
         self.store.add(
             PresentationRequest(
                 rid, secrets.token_urlsafe(24), secrets.token_urlsafe(24), dcql.checked(query),
-                who.label, who.department, at, at + LIFETIME, "pending", None,
+                who.label, who.department, at, at + LIFETIME, "pending", None, mode, enc,
             )
         )  # fmt: skip
         return rid
@@ -97,12 +110,12 @@ class PresentationVerifierOID4VP:
                 "iat": at,
                 "exp": req.expires_at,
                 "response_type": "vp_token",
-                "response_mode": "direct_post",
+                "response_mode": req.mode,
                 "response_uri": response_uri,
                 "nonce": req.nonce,
                 "state": req.state,
                 "dcql_query": req.query,
-                "client_metadata": {"vp_formats_supported": VP_FORMATS},
+                "client_metadata": encryption.client_metadata(req.enc_key, VP_FORMATS),
             }
         )
 
@@ -114,6 +127,7 @@ class PresentationVerifierOID4VP:
             "clientId": self.identity.client_id,
             "authorizationRequest": self.authorization_request(req.id),
             "dcqlQuery": req.query,
+            "responseMode": req.mode,
             "createdAt": req.created_at,
             "expiresAt": req.expires_at,
         }
@@ -123,9 +137,20 @@ class PresentationVerifierOID4VP:
 
     # --- the response -------------------------------------------------------------------------
 
-    def respond(self, rid: str, vp_token: Any, state: Any) -> dict[str, Any]:
-        """Take the request (once), judge the presentations, record the verdict."""
+    def respond(self, rid: str, vp_token: Any, state: Any, response: Any = None) -> dict[str, Any]:
+        """Take the request (once), judge the presentations, record the verdict. ``response``:
+        the encrypted authorization response of a ``direct_post.jwt`` request."""
         req = self._get(rid)
+        if req.mode == JWT_MODE:
+            if vp_token is not None or not isinstance(response, str):
+                raise InputError(
+                    "this request asks for an encrypted response (response_mode "
+                    "direct_post.jwt): send 'response', a JWE",
+                    field="response",
+                )
+            vp_token, state = encryption.opened(response, req.enc_key or {})
+        elif response is not None:
+            raise InputError("this request asks for direct_post: send vp_token", field="response")
         presented = _parse_vp_token(vp_token)
         if state is not None and (not isinstance(state, str) or state != req.state):
             raise InputError("state: not this request's state", field="state")

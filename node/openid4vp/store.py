@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS requests (
     expires_at  INTEGER NOT NULL,
     status      TEXT NOT NULL,
     taken_at    INTEGER,
-    result      TEXT
+    result      TEXT,
+    mode        TEXT NOT NULL DEFAULT 'direct_post',
+    enc_key     TEXT
 );
 """
 MIGRATIONS: list[Migration] = [SCHEMA_V1]
@@ -43,6 +45,8 @@ class PresentationRequest:
     expires_at: int
     status: str  # pending | taken | answered
     result: dict[str, Any] | None
+    mode: str = "direct_post"  # or direct_post.jwt
+    enc_key: dict[str, Any] | None = None  # the private JWK the response is encrypted to
 
     def state_now(self, now: int | None = None) -> str:
         t = int(time.time()) if now is None else now
@@ -51,13 +55,16 @@ class PresentationRequest:
         return "answered" if self.status == "answered" else "answering"
 
 
-_COLS = "id, nonce, state, query, created_by, department, created_at, expires_at, status, result"
+_COLS = (
+    "id, nonce, state, query, created_by, department, created_at, expires_at, status, result, "
+    "mode, enc_key"
+)
 
 
 def _row(r: tuple[Any, ...]) -> PresentationRequest:
     return PresentationRequest(
         r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], r[8],
-        json.loads(r[9]) if r[9] else None,
+        json.loads(r[9]) if r[9] else None, r[10], json.loads(r[11]) if r[11] else None,
     )  # fmt: skip
 
 
@@ -71,9 +78,10 @@ class RequestStore:
     def add(self, req: PresentationRequest) -> None:
         with self.db.tx() as conn:
             conn.execute(
-                f"INSERT INTO requests ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,NULL)",
+                f"INSERT INTO requests ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,NULL,?,?)",
                 (req.id, req.nonce, req.state, json.dumps(req.query), req.created_by,
-                 req.department, req.created_at, req.expires_at, "pending"),
+                 req.department, req.created_at, req.expires_at, "pending", req.mode,
+                 json.dumps(req.enc_key) if req.enc_key else None),
             )  # fmt: skip
 
     def get(self, rid: str) -> PresentationRequest | None:

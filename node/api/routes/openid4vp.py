@@ -4,7 +4,7 @@ its signed request object, the wallet's ``direct_post`` response and the verdict
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 import segno
@@ -46,6 +46,9 @@ class PresentationRequestBody(Body):
     fields: list[str] | None = Field(
         default=None, max_length=dcql.MAX_CLAIMS, description="the fields to disclose"
     )
+    responseMode: Literal["direct_post", "direct_post.jwt"] = Field(
+        default="direct_post", description="direct_post.jwt: the response encrypted (HAIP)"
+    )
 
 
 def qr_svg(text: str) -> tuple[str, int]:
@@ -76,7 +79,7 @@ async def create_presentation_request(request: Request) -> Response:
         query = dcql.checked(body.dcqlQuery)
     else:
         query = dcql.from_matter(body.licenceTypes or [], body.fields)
-    rid = await run_in_threadpool(service.create, caller, query)
+    rid = await run_in_threadpool(service.create, caller, query, body.responseMode)
     answer = service.describe(rid)
     svg, version = qr_svg(answer["authorizationRequest"])
     answer["qr"] = {"svg": svg, "version": version, "errorCorrection": "M"}
@@ -116,7 +119,7 @@ async def presentation_request_object(request_id: RequestId, request: Request) -
     return Response(jwt, media_type="application/oauth-authz-req+jwt")
 
 
-async def _response_fields(request: Request) -> tuple[Any, Any]:
+async def _response_fields(request: Request) -> tuple[Any, Any, Any]:
     """``vp_token`` and ``state`` of a form-encoded body (OpenID4VP's direct_post) or a JSON
     one (the same names; ``vp_token`` as an object or as its JSON text)."""
     raw = await request.body()
@@ -131,13 +134,14 @@ async def _response_fields(request: Request) -> tuple[Any, Any]:
             token = body.get("vp_token")
             if isinstance(token, dict):
                 token = json.dumps(token)
-            return token, body.get("state")
+            return token, body.get("state"), body.get("response")
         form = parse_qs(text, keep_blank_values=True, max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
         raise InputError(
             "the body is application/x-www-form-urlencoded (vp_token, state)", field="vp_token"
         ) from None
-    return form.get("vp_token", [None])[0], form.get("state", [None])[0]
+    fields = {k: v[0] for k, v in form.items()}
+    return fields.get("vp_token"), fields.get("state"), fields.get("response")
 
 
 _FORM = {
@@ -145,8 +149,8 @@ _FORM = {
     "properties": {
         "vp_token": {"type": "string", "description": "JSON: credential query id → [SD-JWT VC]"},
         "state": {"type": "string"},
+        "response": {"type": "string", "description": "direct_post.jwt: the encrypted response"},
     },
-    "required": ["vp_token"],
 }
 
 
@@ -170,6 +174,6 @@ async def presentation_response(request_id: RequestId, request: Request) -> Resp
     verdict is read with ``GET /v1/presentation-requests/{id}``."""
     await WALLET_GUARD.check(request)
     service = verifier_of(runtime_of(request))
-    token, state = await _response_fields(request)
-    await run_in_threadpool(service.respond, request_id, token, state)
+    token, state, jwe = await _response_fields(request)
+    await run_in_threadpool(service.respond, request_id, token, state, jwe)
     return FastJSONResponse({})

@@ -3,6 +3,8 @@
 // id: it hashes the x5c leaf itself and checks the JWS with the certificate's key), creates the
 // authorization response and submits it by direct_post; the SD-JWT VC presentation inside it is
 // made by @sd-jwt/sd-jwt-vc with the holder's key (KB-JWT with the request's nonce and client_id).
+// For a direct_post.jwt request the library builds the encrypted response (it chooses the key from
+// client_metadata.jwks, alg, enc, apu/apv); the ECDH-ES + AES-GCM arithmetic is ours, below.
 // usage: node js_holder.mjs <node_modules> <input.json>
 // input: {"authorizationRequest": "openid4vp://…", "credential": "<SD-JWT VC bound to the holder>",
 //         "holderPrivateJwk": {…}, "nonce": "<override, to test a refusal>" (optional)}
@@ -10,7 +12,10 @@
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
-import {X509Certificate, createHash, webcrypto} from 'node:crypto';
+import {
+  X509Certificate, createCipheriv, createHash, createPublicKey, diffieHellman,
+  generateKeyPairSync, randomBytes, webcrypto,
+} from 'node:crypto';
 
 const [modules, inputPath] = process.argv.slice(2);
 const load = p => import(pathToFileURL(join(modules, p)).href);
@@ -38,6 +43,35 @@ async function verifyJwt(signer, jwt) {
   return ok ? {verified: true, signerJwk: jwk} : {verified: false};
 }
 
+// ECDH-ES (direct key agreement, RFC 7518 4.6) with AES-GCM over Node's crypto: the library
+// picks the key, alg, enc, apu and apv from the request; this only does the arithmetic
+function encryptJwe(encryptor, data) {
+  const {publicJwk, alg, enc, apu, apv} = encryptor;
+  if (alg !== 'ECDH-ES') throw new Error(`alg ${alg}`);
+  const bits = {A128GCM: 128, A256GCM: 256}[enc];
+  const eph = generateKeyPairSync('ec', {namedCurve: 'P-256'});
+  const peer = createPublicKey({key: publicJwk, format: 'jwk'});
+  const z = diffieHellman({privateKey: eph.privateKey, publicKey: peer});
+  const part = b => Buffer.concat([u32(b.length), b]);
+  const other = Buffer.concat([part(Buffer.from(enc)), part(apu ? b64u(apu) : Buffer.alloc(0)),
+    part(apv ? b64u(apv) : Buffer.alloc(0)), u32(bits)]);
+  const cek = createHash('sha256').update(Buffer.concat([u32(1), z, other])).digest()
+    .subarray(0, bits / 8);
+  const {kty, crv, x, y} = eph.publicKey.export({format: 'jwk'});
+  const header = {alg, enc, kid: publicJwk.kid, epk: {kty, crv, x, y},
+    ...(apu ? {apu} : {}), ...(apv ? {apv} : {})};
+  const h = Buffer.from(JSON.stringify(header)).toString('base64url');
+  const iv = randomBytes(12);
+  const cipher = createCipheriv(`aes-${bits}-gcm`, cek, iv);
+  cipher.setAAD(Buffer.from(h));
+  const ct = Buffer.concat([cipher.update(Buffer.from(data)), cipher.final()]);
+  const tag = cipher.getAuthTag();
+  const jwe = [h, '', iv.toString('base64url'), ct.toString('base64url'),
+    tag.toString('base64url')].join('.');
+  return {encryptionJwk: publicJwk, jwe};
+}
+const u32 = n => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+
 const callbacks = {
   fetch: (...a) => fetch(...a),
   hash: (data, alg) => new Uint8Array(createHash(alg.replace('-', '')).update(data).digest()),
@@ -51,7 +85,7 @@ const callbacks = {
     };
   },
   signJwt: () => { throw new Error('no signing'); },
-  encryptJwe: () => { throw new Error('no encryption'); },
+  encryptJwe,
   decryptJwe: () => { throw new Error('no decryption'); },
 };
 const client = new Openid4vpClient({callbacks});
@@ -74,19 +108,30 @@ for (const cq of query.credentials) {
     nonce: input.nonce ?? request.nonce,
   }}})];
 }
+const jarm = request.response_mode === 'direct_post.jwt' ? {
+  encryption: {nonce: randomBytes(16).toString('base64url')},
+  serverMetadata: {
+    authorization_signing_alg_values_supported: ['ES256'],
+    authorization_encryption_alg_values_supported: ['ECDH-ES'],
+    authorization_encryption_enc_values_supported: ['A128GCM', 'A256GCM'],
+  },
+} : undefined;
 const response = await client.createOpenid4vpAuthorizationResponse({
   authorizationRequestPayload: request,
   authorizationResponsePayload: {vp_token: vpToken},
+  jarm,
 });
 const submitted = await client.submitOpenid4vpAuthorizationResponse({
   authorizationRequestPayload: request,
   authorizationResponsePayload: response.authorizationResponsePayload,
+  jarm: response.jarm ? {responseJwt: response.jarm.responseJwt} : undefined,
 });
 const text = await submitted.response.text();
 process.stdout.write(JSON.stringify({
   client: {prefix: resolved.client.prefix, identifier: resolved.client.identifier},
   jarSigner: resolved.jar?.signer?.method ?? null,
   dcql: query, request, responseMode: submitted.responseMode,
-  sent: response.authorizationResponsePayload,
+  sent: response.jarm ? {response: response.jarm.responseJwt}
+    : response.authorizationResponsePayload,
   status: submitted.response.status, body: text,
 }));

@@ -11,10 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from joserfc.jwk import ECKey
 
 from tests.conftest import ROOT
-from tests.node.openid4vp.conftest import CredEnv, held, start, verdict
+from tests.node.openid4vp.conftest import MATTER, CredEnv, held, start, verdict
 
 MODULES = ROOT / "hardhat-free-devnet" / "node_modules"
 SCRIPT = Path(__file__).with_name("js_holder.mjs")
@@ -30,10 +31,13 @@ def _run(tmp_path: Path, job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def test_an_independent_holder_presents_to_our_verifier(cred: CredEnv, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["direct_post", "direct_post.jwt"])
+def test_an_independent_holder_presents_to_our_verifier(
+    cred: CredEnv, tmp_path: Path, mode: str
+) -> None:
     holder = ECKey.generate_key("P-256")
     lid, vc = held(cred, holder)
-    asked = start(cred)
+    asked = start(cred, {**MATTER, "responseMode": mode})
     job = {
         "authorizationRequest": asked.answer["authorizationRequest"],
         "credential": vc,
@@ -42,7 +46,7 @@ def test_an_independent_holder_presents_to_our_verifier(cred: CredEnv, tmp_path:
     out = _run(tmp_path, job)
     assert out["client"]["prefix"] == "x509_hash" and out["jarSigner"] == "x5c", out
     assert out["request"]["nonce"] == asked.request["nonce"]
-    assert out["responseMode"] == "direct_post"
+    assert out["responseMode"] == mode and asked.request["response_mode"] == mode
     assert out["status"] == 200 and json.loads(out["body"]) == {}, out
     got = verdict(cred, asked)
     assert got["verdict"] == "VALID", got

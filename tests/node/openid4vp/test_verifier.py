@@ -16,6 +16,7 @@ from joserfc.jwk import ECKey
 from credledger.node.core import sdjwt
 from credledger.node.credentials.keys import jwk_of_raw
 from tests.node.openid4vp.conftest import (
+    MATTER,
     TOKENS,
     CredEnv,
     held,
@@ -197,3 +198,36 @@ def test_bad_input_is_a_4xx(cred: CredEnv) -> None:
     assert r.status_code == 422 and "state" in r.text
     assert verdict(cred, asked)["state"] == "pending"  # none of these took the request
     assert time.time() < asked.request["exp"]
+
+
+def test_an_encrypted_response_direct_post_jwt(cred: CredEnv) -> None:
+    import json
+
+    from joserfc import jwe
+
+    holder = ECKey.generate_key("P-256")
+    lid, vc = held(cred, holder)
+    asked = start(cred, {**MATTER, "responseMode": "direct_post.jwt"})
+    r = asked.request
+    assert r["response_mode"] == "direct_post.jwt"
+    (enc,) = r["client_metadata"]["jwks"]["keys"]
+    assert enc["use"] == "enc" and enc["alg"] == "ECDH-ES" and "d" not in enc
+    assert r["client_metadata"]["encrypted_response_enc_values_supported"] == ["A128GCM", "A256GCM"]
+    qid = r["dcql_query"]["credentials"][0]["id"]
+    payload = {"vp_token": {qid: [present(vc, holder, asked)]}, "state": r["state"]}
+    # a plain vp_token is refused for this request, and so is a JWE to another key
+    plain = respond(cred, asked, payload["vp_token"])
+    assert plain.status_code == 422 and "encrypted" in plain.json()["message"]
+    header = {"alg": "ECDH-ES", "enc": "A128GCM", "kid": enc["kid"]}
+    other = jwe.encrypt_compact(header, json.dumps(payload), ECKey.generate_key("P-256"))
+    bad = cred.node.client.post(r["response_uri"], data={"response": other})
+    assert bad.status_code == 422 and bad.json()["details"]["field"] == "response"
+    assert verdict(cred, asked)["state"] == "pending"
+    sealed = jwe.encrypt_compact(header, json.dumps(payload), ECKey.import_key(enc))
+    ok = cred.node.client.post(r["response_uri"], data={"response": sealed})
+    assert ok.status_code == 200, ok.text
+    out = verdict(cred, asked)
+    assert out["verdict"] == "VALID" and out["responseMode"] == "direct_post.jwt", out
+    assert out["credentials"][0]["licenceId"] == lid
+    again = cred.node.client.post(r["response_uri"], data={"response": sealed})
+    assert again.status_code == 409 and again.json()["error"] == "replayed"
