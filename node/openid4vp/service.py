@@ -6,6 +6,7 @@ verification record of the licence log, like the counter's."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 import uuid
@@ -25,6 +26,7 @@ FORMAT = "credledger-openid4vp-verification-1"
 LIFETIME = 600  # seconds a request may be answered
 MAX_VP_TOKEN = 256 * 1024
 WALLET_AUD = "https://self-issued.me/v2"  # a request object's aud (OpenID4VP 1.0 5.8, static)
+ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 error
 JWT_MODE = "direct_post.jwt"
 MODES = ("direct_post", JWT_MODE)
 VP_FORMATS = {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}}
@@ -137,10 +139,42 @@ class PresentationVerifierOID4VP:
 
     # --- the response -------------------------------------------------------------------------
 
+    def _take(self, rid: str) -> int:
+        now = int(time.time())
+        if not self.store.take(rid, now):
+            _refuse_unless_pending(self._get(rid), now)
+            raise Replayed(f"presentation request {rid} was taken by another response")
+        return now
+
+    def declined(self, rid: str, error: Any, description: Any, state: Any) -> None:
+        """The wallet's error response (OpenID4VP 1.0 section 8.5, e.g. ``access_denied``):
+        the request is answered REFUSED ``wallet_error`` (no credential, so no record)."""
+        req = self._get(rid)
+        if not isinstance(error, str) or not ERROR_CODE.match(error):
+            raise InputError("error: an OAuth 2.0 error code", field="error")
+        if not isinstance(state, str) or state != req.state:
+            raise InputError("state: an error response carries this request's state", field="state")
+        now = self._take(rid)
+        why = f"the wallet answered {error}"
+        if isinstance(description, str) and description:
+            why += ": " + description[:300]
+        self.store.answer(
+            rid,
+            {
+                "verdict": "REFUSED",
+                "reasonCodes": ["wallet_error"],
+                "reasons": [why],
+                "credentials": [],
+                "walletError": error,
+                "answeredAt": now,
+            },
+        )
+
     def respond(self, rid: str, vp_token: Any, state: Any, response: Any = None) -> dict[str, Any]:
         """Take the request (once), judge the presentations, record the verdict. ``response``:
         the encrypted authorization response of a ``direct_post.jwt`` request."""
         req = self._get(rid)
+        _refuse_unless_pending(req, int(time.time()))  # a replay: 409 before anything is read
         if req.mode == JWT_MODE:
             if vp_token is not None or not isinstance(response, str):
                 raise InputError(
@@ -154,15 +188,7 @@ class PresentationVerifierOID4VP:
         presented = _parse_vp_token(vp_token)
         if state is not None and (not isinstance(state, str) or state != req.state):
             raise InputError("state: not this request's state", field="state")
-        now = int(time.time())
-        if not self.store.take(rid, now):
-            current = self._get(rid).state_now(now)
-            if current == "expired":
-                raise Expired(f"presentation request {rid} has expired; start a new one")
-            raise Replayed(
-                f"presentation request {rid} was answered already: its nonce and state are "
-                "single use (a replayed response is refused)"
-            )
+        now = self._take(rid)
         results = [self._judge(req, cq, presented.get(cq["id"])) for cq in req.query["credentials"]]
         asked = {cq["id"] for cq in req.query["credentials"]}
         extra = sorted(set(presented) - asked)
@@ -245,6 +271,17 @@ class PresentationVerifierOID4VP:
             out.update(verdict="REFUSED", codes=["query_not_satisfied"])
             out["reasons"] = [*wrong, *answer["reasons"]]
         return out
+
+
+def _refuse_unless_pending(req: PresentationRequest, now: int) -> None:
+    current = req.state_now(now)
+    if current == "expired":
+        raise Expired(f"presentation request {req.id} has expired; start a new one")
+    if current != "pending":
+        raise Replayed(
+            f"presentation request {req.id} was answered already: its nonce and state are "
+            "single use (a replayed response is refused)"
+        )
 
 
 def _refused(base: dict[str, Any], code: str, reason: str) -> dict[str, Any]:

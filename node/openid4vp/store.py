@@ -102,6 +102,6 @@ class RequestStore:
     def answer(self, rid: str, result: dict[str, Any]) -> None:
         with self.db.tx() as conn:
             conn.execute(
-                "UPDATE requests SET status='answered', result=? WHERE id=?",
+                "UPDATE requests SET status='answered', result=?, enc_key=NULL WHERE id=?",
                 (json.dumps(result), rid),
             )

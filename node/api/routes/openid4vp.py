@@ -119,7 +119,7 @@ async def presentation_request_object(request_id: RequestId, request: Request) -
     return Response(jwt, media_type="application/oauth-authz-req+jwt")
 
 
-async def _response_fields(request: Request) -> tuple[Any, Any, Any]:
+async def _response_fields(request: Request) -> dict[str, Any]:
     """``vp_token`` and ``state`` of a form-encoded body (OpenID4VP's direct_post) or a JSON
     one (the same names; ``vp_token`` as an object or as its JSON text)."""
     raw = await request.body()
@@ -131,17 +131,15 @@ async def _response_fields(request: Request) -> tuple[Any, Any, Any]:
             body = json.loads(text)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-            token = body.get("vp_token")
-            if isinstance(token, dict):
-                token = json.dumps(token)
-            return token, body.get("state"), body.get("response")
+            if isinstance(body.get("vp_token"), dict):
+                body["vp_token"] = json.dumps(body["vp_token"])
+            return body
         form = parse_qs(text, keep_blank_values=True, max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
         raise InputError(
             "the body is application/x-www-form-urlencoded (vp_token, state)", field="vp_token"
         ) from None
-    fields = {k: v[0] for k, v in form.items()}
-    return fields.get("vp_token"), fields.get("state"), fields.get("response")
+    return {k: v[0] for k, v in form.items()}
 
 
 _FORM = {
@@ -150,6 +148,8 @@ _FORM = {
         "vp_token": {"type": "string", "description": "JSON: credential query id → [SD-JWT VC]"},
         "state": {"type": "string"},
         "response": {"type": "string", "description": "direct_post.jwt: the encrypted response"},
+        "error": {"type": "string", "description": "the wallet's error response (with state)"},
+        "error_description": {"type": "string"},
     },
 }
 
@@ -169,11 +169,19 @@ _FORM = {
     },
 )
 async def presentation_response(request_id: RequestId, request: Request) -> Response:
-    """The wallet's ``direct_post`` (form-encoded ``vp_token`` and ``state``). Taken once: a
-    second response to the same request is refused (409 ``replayed``). Answers ``{}``; the
-    verdict is read with ``GET /v1/presentation-requests/{id}``."""
+    """The wallet's ``direct_post`` (form-encoded ``vp_token`` and ``state``; ``response`` for
+    ``direct_post.jwt``; or ``error`` and ``state``, which answers the request REFUSED). Taken
+    once: a second response to the same request is refused (409 ``replayed``). Answers ``{}``;
+    the verdict is read with ``GET /v1/presentation-requests/{id}``."""
     await WALLET_GUARD.check(request)
     service = verifier_of(runtime_of(request))
-    token, state, jwe = await _response_fields(request)
-    await run_in_threadpool(service.respond, request_id, token, state, jwe)
+    f = await _response_fields(request)
+    if "error" in f and "vp_token" not in f and "response" not in f:
+        await run_in_threadpool(
+            service.declined, request_id, f["error"], f.get("error_description"), f.get("state")
+        )
+    else:
+        await run_in_threadpool(
+            service.respond, request_id, f.get("vp_token"), f.get("state"), f.get("response")
+        )
     return FastJSONResponse({})

@@ -231,3 +231,17 @@ def test_an_encrypted_response_direct_post_jwt(cred: CredEnv) -> None:
     assert out["credentials"][0]["licenceId"] == lid
     again = cred.node.client.post(r["response_uri"], data={"response": sealed})
     assert again.status_code == 409 and again.json()["error"] == "replayed"
+
+
+def test_the_wallets_error_response_answers_refused(cred: CredEnv) -> None:
+    asked = start(cred)
+    url = asked.request["response_uri"]
+    r = cred.node.client.post(url, data={"error": "access_denied"})  # no state: not taken
+    assert r.status_code == 422 and r.json()["details"]["field"] == "state"
+    data = {"error": "access_denied", "error_description": "the holder declined",
+            "state": asked.request["state"]}  # fmt: skip
+    assert cred.node.client.post(url, data=data).status_code == 200
+    out = verdict(cred, asked)
+    assert out["state"] == "answered" and out["verdict"] == "REFUSED", out
+    assert out["reasonCodes"] == ["wallet_error"] and "declined" in out["reasons"][0]
+    assert cred.node.client.post(url, data=data).status_code == 409
