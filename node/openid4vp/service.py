@@ -121,8 +121,12 @@ class PresentationVerifierOID4VP:
             }
         )
 
-    def describe(self, rid: str) -> dict[str, Any]:
+    def describe(self, rid: str, who: Principal | None = None) -> dict[str, Any]:
+        """The request and, once answered, its verdict; ``who`` (a clerk or department) sees
+        only its own department's requests (the others are 404)."""
         req = self._get(rid)
+        if who is not None and who.department != req.department:
+            raise NotFoundError(f"no presentation request {rid}")
         body: dict[str, Any] = {
             "id": req.id,
             "state": req.state_now(),

@@ -93,7 +93,8 @@ async def get_presentation_request(
     """The request's state (``pending``, ``answering``, ``answered``, ``expired``) and, once
     answered, the verdict, each credential's result and fields disclosed, and the record."""
     service = verifier_of(runtime)
-    return FastJSONResponse(await run_in_threadpool(service.describe, request_id))
+    assert caller is not None
+    return FastJSONResponse(await run_in_threadpool(service.describe, request_id, caller))
 
 
 JWT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -57,6 +57,9 @@ def test_request_is_signed_by_reference_and_fits_a_small_qr(cred: CredEnv) -> No
     assert cq["meta"]["vct_values"] == ["urn:credledger:licence-type:FOOD-OPERATION"]
     assert [c["path"] for c in cq["claims"]] == [["name"], ["number"], ["validUntil"]]
     assert verdict(cred, asked)["state"] == "pending"
+    # another department's token does not see it
+    other = cred.node.get(f"/v1/presentation-requests/{asked.id}", TOKENS["enforcement"])
+    assert other.status_code == 404
 
 
 def test_a_presentation_verifies_once_and_is_recorded(cred: CredEnv) -> None:
