@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from credledger.node.core.errors import InputError
+from credledger.node.core.identifiers import refuse_citizen_ids
 from credledger.node.credentials.export import SD_TYP, SUBJECT_FIELDS
 from credledger.node.credentials.ids import vct_of
 
@@ -105,7 +106,9 @@ def checked(query: Any) -> dict[str, Any]:
         if not isinstance(claims, list) or len(claims) > MAX_CLAIMS:
             raise _fail(f"claims: a list of at most {MAX_CLAIMS} claim queries")
         out.append({**cq, "claims": [_claim(c) for c in claims]})
-    return {"credentials": out}
+    result = {"credentials": out}
+    refuse_citizen_ids(result, "dcqlQuery")  # the query is stored with the request
+    return result
 
 
 def _select(value: Any, path: list[Any]) -> list[Any]:

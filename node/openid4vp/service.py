@@ -16,6 +16,7 @@ from urllib.parse import quote
 from credledger.node.auth import Principal
 from credledger.node.core import sdjwt
 from credledger.node.core.errors import ConflictError, InputError, NotFoundError
+from credledger.node.core.identifiers import contains_citizen_id
 from credledger.node.counter.records import PresentationRecords
 from credledger.node.credentials.service import CredentialService
 from credledger.node.openid4vp import dcql, encryption
@@ -160,8 +161,8 @@ class PresentationVerifierOID4VP:
             raise InputError("state: an error response carries this request's state", field="state")
         now = self._take(rid)
         why = f"the wallet answered {error}"
-        if isinstance(description, str) and description:
-            why += ": " + description[:300]
+        if isinstance(description, str) and description and not contains_citizen_id(description):
+            why += ": " + description[:300]  # stored: never with a personal ID number
         self.store.answer(
             rid,
             {

@@ -188,7 +188,11 @@ def test_bad_input_is_a_4xx(cred: CredEnv) -> None:
     for body in ({}, {"licenceTypes": []}, {"licenceTypes": ["x y"]},
                  {"licenceTypes": ["FOOD-OPERATION"], "fields": ["password"]},
                  {"dcqlQuery": {"credentials": [{"id": "a", "format": "mso_mdoc"}]}},
-                 {"dcqlQuery": {"credentials": []}, "fields": ["name"]}):  # fmt: skip
+                 {"dcqlQuery": {"credentials": []}, "fields": ["name"]},
+                 {"dcqlQuery": {"credentials": [{"id": "a", "format": "dc+sd-jwt",
+                  "meta": {"vct_values": ["x"]},
+                  "claims": [{"path": ["holderName"], "values": ["11010519491231002X"]}]}]}},
+                 ):  # fmt: skip
         r = node.post("/v1/presentation-requests", TOKENS["market"], json=body)
         assert r.status_code == 422 and r.json()["error"], (body, r.text)
     assert node.get("/v1/presentation-requests/pr_nothere", TOKENS["market"]).status_code == 404
