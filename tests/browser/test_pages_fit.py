@@ -35,7 +35,7 @@ AXE = paths.ROOT / "hardhat-free-devnet" / "node_modules" / "axe-core" / "axe.mi
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 LOCALES = {"zh": "zh-CN", "en": "en-US"}
 #: ASCII words a Chinese page may show outside data: abbreviations people use in Chinese too
-ZH_ALLOWED = {"USCC", "CSV", "Excel", "QR", "UTC", "PDF", "ETH"}
+ZH_ALLOWED = {"USCC", "CSV", "Excel", "QR", "UTC", "PDF", "ETH", "JWT"}  # names of formats
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 # the visible text of the page's own strings: data rendered from the user's records (class
