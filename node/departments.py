@@ -8,13 +8,16 @@ exactly one nonce sequence per account in the process.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 from credledger.node.auth import Principal, TokenBook
 from credledger.node.core.chain import Chain
+from credledger.node.core.contracts.licence_registry import LicenceRegistry
 from credledger.node.core.errors import ConfigError, ForbiddenError, NotFoundError
 from credledger.node.core.signer import resolve_account
 from credledger.node.core.tx import TxSender
@@ -152,3 +155,65 @@ def build_departments(
         tokens.add(Principal("clerk", c.name, c.department), c.token_sha256)
     tokens.add(Principal("admin", "admin"), admin_token_hashes)
     return Departments(built, tokens, codes)
+
+
+# --- a department's keys beyond its transaction key (SM2 seal, P-256 credential) ------------
+
+
+def keystore_passphrase(name: str, secret: Any, env_name: str, what: str) -> str:
+    """The passphrase of department ``name``'s ``what`` keystore: ``secret`` (a SecretStr from
+    the settings) if set, else the environment variable ``env_name``; ConfigError if neither."""
+    if secret is not None:
+        return str(secret.get_secret_value())
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(
+            f"department {name}: the {what} keystore's passphrase is not set "
+            f"(environment variable {env_name})"
+        )
+    return value
+
+
+def key_id_on_chain(
+    name: str,
+    address: str,
+    raw: bytes,
+    registry: LicenceRegistry,
+    kind: int,
+    what: str,
+    kind_text: str,
+) -> int | None:
+    """The on-chain key id of public key ``raw`` among department ``address``'s keys (None if
+    not registered); ConfigError if it is registered as another kind than ``kind`` or retired.
+    ``what`` names the key in messages ("seal", "credential"), ``kind_text`` its kind."""
+    for key_id in registry.department_key_ids(address):
+        k = registry.department_key(key_id)
+        if k is None or bytes(k.public_key) != raw:
+            continue
+        if k.kind != kind:
+            raise ConfigError(f"department {name}: key {key_id} is not {kind_text} on chain")
+        if k.retired_at:
+            raise ConfigError(
+                f"department {name}: its {what} key (key {key_id}) was retired on chain at "
+                f"{k.retired_at}; configure a new {what} key"
+            )
+        return int(key_id)
+    return None
+
+
+def registered_key_id(
+    dept: Department,
+    raw: bytes,
+    registry: LicenceRegistry,
+    kind: int,
+    what: str,
+    kind_text: str,
+) -> int:
+    """The key id of ``raw`` for ``dept``, registering it on chain (signed by the department's
+    own key) if the chain does not have it yet — the devnet demo's keys."""
+    key_id = key_id_on_chain(dept.name, dept.address, raw, registry, kind, what, kind_text)
+    if key_id is None:
+        key_id, _ = registry.with_sender(dept.sender).register_department_key(
+            dept.address, kind, raw
+        )
+    return int(key_id)

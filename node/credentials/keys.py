@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from credledger.node.core.contracts.department_keys import KEY_KIND_P256
 from credledger.node.core.errors import ConfigError, InputError
 from credledger.node.credentials.ids import issuer_urn, key_urn
+from credledger.node.departments import key_id_on_chain, keystore_passphrase, registered_key_id
 
 if TYPE_CHECKING:
     from credledger.node.core.contracts.licence_registry import LicenceRegistry
@@ -148,26 +149,16 @@ class CredentialKeys:
             if key.key_id:
                 continue
             dept = departments.get(key.name)
-            key_id = _on_chain_id(key.name, dept.address, key.public_raw, registry)
-            if key_id is None:
-                key_id, _ = registry.with_sender(dept.sender).register_department_key(
-                    dept.address, KEY_KIND_P256, key.public_raw
-                )
-            self.keys[address] = replace(key, key_id=int(key_id))
+            key_id = registered_key_id(dept, key.public_raw, registry, *_P256)
+            self.keys[address] = replace(key, key_id=key_id)
             done.append(key.name)
         return done
 
 
 def passphrase_of(cfg: DepartmentSettings) -> str:
-    if cfg.credential_passphrase is not None:
-        return cfg.credential_passphrase.get_secret_value()
-    value = os.environ.get(cfg.credential_passphrase_env)
-    if not value:
-        raise ConfigError(
-            f"department {cfg.name}: the credential keystore's passphrase is not set "
-            f"(environment variable {cfg.credential_passphrase_env})"
-        )
-    return value
+    return keystore_passphrase(
+        cfg.name, cfg.credential_passphrase, cfg.credential_passphrase_env, "credential"
+    )
 
 
 def load_credential_keys(
@@ -192,7 +183,7 @@ def load_credential_keys(
             )
         private = load_p256_key(cfg.credential_keystore, passphrase_of(cfg))
         raw = public_raw(private.public_key())
-        key_id = _on_chain_id(cfg.name, dept.address, raw, registry)
+        key_id = key_id_on_chain(cfg.name, dept.address, raw, registry, *_P256)
         if key_id is None:
             if not register_missing:
                 raise ConfigError(
@@ -206,24 +197,8 @@ def load_credential_keys(
     return keys
 
 
-def _on_chain_id(name: str, address: str, raw: bytes, registry: LicenceRegistry) -> int | None:
-    """The key id of ``raw`` among the department's keys; ConfigError if it is registered but
-    retired or of another kind."""
-    for key_id in registry.department_key_ids(address):
-        k = registry.department_key(key_id)
-        if k is None or bytes(k.public_key) != raw:
-            continue
-        if k.kind != KEY_KIND_P256:
-            raise ConfigError(
-                f"department {name}: key {key_id} is not a P-256 credential key on chain"
-            )
-        if k.retired_at:
-            raise ConfigError(
-                f"department {name}: its credential key (key {key_id}) was retired on chain at "
-                f"{k.retired_at}; configure a new credential key"
-            )
-        return int(key_id)
-    return None
+#: the credential key's kind on chain, its name and its kind in messages
+_P256 = (KEY_KIND_P256, "credential", "a P-256 credential key")
 
 
 __all__ = [

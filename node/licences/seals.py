@@ -17,7 +17,6 @@ by the department itself (``register_missing``).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -27,7 +26,13 @@ from credledger.node.core.contracts.licence_registry import LicenceRegistry, Sea
 from credledger.node.core.errors import ConfigError, CredledgerError, NotFoundError
 from credledger.node.core.gbt import LONG_TERM, LicenceMetadata, gbt_identifier
 from credledger.node.core.identifiers import mask_citizen_id
-from credledger.node.departments import Department, Departments
+from credledger.node.departments import (
+    Department,
+    Departments,
+    key_id_on_chain,
+    keystore_passphrase,
+    registered_key_id,
+)
 from credledger.node.licences.catalogue import LicenceType
 from credledger.node.licences.seal_store import SealStore, StoredSeal
 from credledger.node.settings import DepartmentSettings
@@ -210,13 +215,8 @@ class Seals:
         for name, key in list(self.keys.items()):
             if key.key_id or (only is not None and name != only):
                 continue
-            dept = departments.get(name)
-            key_id = _on_chain_id(name, dept.address, key.public_raw, registry)
-            if key_id is None:
-                key_id, _ = registry.with_sender(dept.sender).register_department_key(
-                    dept.address, SM2_KIND, key.public_raw
-                )
-            self.keys[name] = replace(key, key_id=int(key_id))
+            key_id = registered_key_id(departments.get(name), key.public_raw, registry, *_SM2)
+            self.keys[name] = replace(key, key_id=key_id)
             done.append(name)
         return done
 
@@ -224,16 +224,9 @@ class Seals:
         self.store.close()
 
 
-def _passphrase(cfg: DepartmentSettings) -> str:
-    if cfg.seal_passphrase is not None:
-        return cfg.seal_passphrase.get_secret_value()
-    value = os.environ.get(cfg.seal_passphrase_env)
-    if not value:
-        raise ConfigError(
-            f"department {cfg.name}: the seal keystore's passphrase is not set "
-            f"(environment variable {cfg.seal_passphrase_env})"
-        )
-    return value
+def seal_passphrase(cfg: DepartmentSettings) -> str:
+    """The passphrase of a department's seal keystore (settings, else its environment variable)."""
+    return keystore_passphrase(cfg.name, cfg.seal_passphrase, cfg.seal_passphrase_env, "seal")
 
 
 def load_seal_keys(
@@ -265,9 +258,10 @@ def load_seal_keys(
             )
         from credledger.node.core.keystore import load_sm2_key
 
-        private = load_sm2_key(cfg.seal_keystore, _passphrase(cfg))
+        passphrase = seal_passphrase(cfg)
+        private = load_sm2_key(cfg.seal_keystore, passphrase)
         raw = private.public_key().raw()
-        key_id = _on_chain_id(cfg.name, dept.address, raw, registry)
+        key_id = key_id_on_chain(cfg.name, dept.address, raw, registry, *_SM2)
         if key_id is None:
             if not (register_missing or cfg.seal_register):
                 raise ConfigError(
@@ -280,22 +274,8 @@ def load_seal_keys(
     return keys
 
 
-def _on_chain_id(name: str, address: str, raw: bytes, registry: LicenceRegistry) -> int | None:
-    """The key id of ``raw`` among the department's keys; ConfigError if it is registered but
-    retired, of another kind, or for another department."""
-    for key_id in registry.department_key_ids(address):
-        k = registry.department_key(key_id)
-        if k is None or bytes(k.public_key) != raw:
-            continue
-        if k.kind != SM2_KIND:
-            raise ConfigError(f"department {name}: seal key {key_id} is not an SM2 key on chain")
-        if k.retired_at:
-            raise ConfigError(
-                f"department {name}: its seal key (key {key_id}) was retired on chain at "
-                f"{k.retired_at}; configure a new seal key"
-            )
-        return int(key_id)
-    return None
+#: the seal key's kind on chain, its name and its kind in messages (node.departments' key helpers)
+_SM2 = (SM2_KIND, "seal", "an SM2 key")
 
 
 __all__ = [

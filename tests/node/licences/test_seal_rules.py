@@ -92,7 +92,7 @@ def test_seal_passphrase_and_presented_metadata_are_checked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from credledger.node.core.errors import ConfigError, InputError
-    from credledger.node.licences.seals import _passphrase, metadata_from_json
+    from credledger.node.licences.seals import metadata_from_json, seal_passphrase
     from credledger.node.settings import DepartmentSettings
 
     cfg = DepartmentSettings(
@@ -100,9 +100,9 @@ def test_seal_passphrase_and_presented_metadata_are_checked(
     )
     monkeypatch.delenv("SEAL_PASS_X", raising=False)
     with pytest.raises(ConfigError, match="SEAL_PASS_X"):
-        _passphrase(cfg)
+        seal_passphrase(cfg)
     monkeypatch.setenv("SEAL_PASS_X", "from-env")
-    assert _passphrase(cfg) == "from-env"
+    assert seal_passphrase(cfg) == "from-env"
     good = {
         "name": "食品经营许可证",
         "typeCode": "11310000MB2F00001F101",
