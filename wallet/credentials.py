@@ -38,6 +38,12 @@ def holder_key(chain_key: bytes) -> ECKey:
     return ECKey.import_key(ec.derive_private_key(scalar, ec.SECP256R1()))
 
 
+def public_jwk(key: ECKey) -> dict[str, str]:
+    """The holder key's public JWK, as the node binds it (``cnf.jwk``)."""
+    return {k: str(v) for k, v in key.as_dict(private=False).items()
+            if k in ("kty", "crv", "x", "y")}  # fmt: skip
+
+
 class CredentialPresenter:
     def __init__(
         self, presentations: PresentationService, accounts: AccountService, node: NodeClient
@@ -56,9 +62,7 @@ class CredentialPresenter:
         public = None
         account = self.accounts.signer(caller)
         if fmt == "sd-jwt" and account is not None:
-            key = holder_key(bytes(account.key))
-            public = {k: str(v) for k, v in key.as_dict(private=False).items()
-                      if k in ("kty", "crv", "x", "y")}  # fmt: skip
+            public = public_jwk(holder_key(bytes(account.key)))
         return self.node.credential(lid, fmt, public)
 
     def _held(self, caller: Caller, licence_id: str) -> str:
@@ -80,8 +84,7 @@ class CredentialPresenter:
                 "this enterprise keeps its own key: present credentials from the device holding it"
             )
         key = holder_key(bytes(account.key))
-        public = {k: str(v) for k, v in key.as_dict(private=False).items()
-                  if k in ("kty", "crv", "x", "y")}  # fmt: skip
+        public = public_jwk(key)
         issued = self.node.credential(lid, "sd-jwt", public)
         names = {sdjwt.decode_disclosure(d).name for d in sdjwt.parse(issued).disclosures}
         unknown = sorted(set(disclose) - names)
