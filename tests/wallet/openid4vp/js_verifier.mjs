@@ -1,0 +1,340 @@
+// An independent verifier for our wallet to present to (issue 22 item 4, second half), built on
+// npm code we did not write: @openid4vc/openid4vp 0.4.6 (OpenWallet Foundation oid4vc-ts, its
+// Openid4vpVerifier) makes the signed authorization request (JAR, client_id prefix x509_hash —
+// the library hashes the x5c leaf itself —, x5c header, direct_post or direct_post.jwt), and
+// parses and validates the wallet's response against it (state, JARM decryption, the DCQL
+// vp_token shape);
+// @sd-jwt/sd-jwt-vc 0.19 (OpenWallet Foundation sd-jwt-js) verifies each SD-JWT VC presentation:
+// issuer signature with the configured issuer JWK, disclosures (digests), the status list entry
+// (it fetches the issuer's Token Status List), the KB-JWT's typ, signature by cnf.jwk, nonce and
+// sd_hash.
+//
+// Ours, in this file (the libraries leave them to the caller; see "ours:" below): the ES256 and
+// SHA-256 calls behind the libraries' sign/verify/hash callbacks (Node's crypto), the ECDH-ES +
+// AES-GCM decryption of a direct_post.jwt response (Concat KDF over Node's crypto; the library
+// picks the key by kid and parses the plaintext), the KB-JWT's aud == our client_id and iat
+// freshness, the SD-JWT's typ dc+sd-jwt, every disclosure referenced by a digest, the vp_token
+// values being arrays (OpenID4VP 1.0 §8.1), the DCQL match (vct in vct_values, every claim path
+// disclosed, values), and single use.
+//
+// usage: node js_verifier.mjs <node_modules> [config.json]      (no file: the config on stdin)
+// config: {"keyPem": "<PKCS#8 PEM of the verifier's P-256 key>", "x5c": ["<base64 DER leaf>"],
+//          "issuerJwks": [{kty, crv, x, y, kid?}], "dcqlQuery": {…}, "responseMode":
+//          "direct_post" | "direct_post.jwt", "clientName": "…", "host": "127.0.0.1", "port": 0}
+// stdout, one JSON object a line:
+//   {"ready": {"link": "openid4vp://…", "requestId", "requestUri", "responseUri", "clientId",
+//              "nonce", "state", "responseMode"}}            (at start, and for POST /requests)
+//   {"verdict": {"requestId", "ok": true, "credentials": {queryId: {"vct", "disclosed": {…},
+//                "kb": {…}, "issuerKid"}}, "body": {the form received}}}
+//   {"error": {"requestId", "message", "body"}}    {"declined": {"requestId", "error", "body"}}
+// HTTP: GET /requests/{id}/request (the JAR, while unanswered), POST /requests/{id}/response
+// (200 {} or 400 {"error", "error_description"}), POST /requests {dcqlQuery?, responseMode?}
+// (a new request with the same key; answers the "ready" object).
+import {readFileSync} from 'node:fs';
+import {createServer} from 'node:http';
+import {join} from 'node:path';
+import {pathToFileURL} from 'node:url';
+import {
+  X509Certificate, createDecipheriv, createHash, createPrivateKey, createPublicKey,
+  diffieHellman, generateKeyPairSync, randomBytes, sign, verify,
+} from 'node:crypto';
+
+const [modules, configPath] = process.argv.slice(2);
+const load = p => import(pathToFileURL(join(modules, p)).href);
+const {Openid4vpVerifier, calculateX509HashClientIdPrefixValue} =
+  await load('@openid4vc/openid4vp/dist/index.mjs');
+const {setGlobalConfig} = await load('@openid4vc/utils/dist/index.mjs');
+setGlobalConfig({allowInsecureUrls: true}); // the test serves http://127.0.0.1
+const {SDJwtVcInstance} = await load('@sd-jwt/sd-jwt-vc/dist/index.mjs');
+const {ES256, digest} = await load('@sd-jwt/crypto-nodejs/dist/index.mjs');
+
+const config = JSON.parse(readFileSync(configPath ?? 0, 'utf8'));
+const emit = event => process.stdout.write(JSON.stringify(event) + '\n');
+const b64u = s => Buffer.from(s, 'base64url');
+const KB_MAX_AGE = 300; // seconds; ours: the library checks the KB-JWT's nonce, not its age
+
+// --- the verifier's key and certificate ---------------------------------------------------
+const signingKey = createPrivateKey(config.keyPem);
+const leaf = new X509Certificate(Buffer.from(config.x5c[0], 'base64'));
+if (!leaf.checkPrivateKey(signingKey)) throw new Error('keyPem is not the x5c leaf\'s key');
+const signerJwk = leaf.publicKey.export({format: 'jwk'});
+
+// ours: the arithmetic behind the library's callbacks (ES256 and SHA-256 over Node's crypto)
+const callbacks = {
+  hash: (data, alg) => new Uint8Array(createHash(alg.replace('-', '').toLowerCase())
+    .update(data).digest()),
+  signJwt: (signer, {header, payload}) => {
+    if (signer.method !== 'x5c' || signer.alg !== 'ES256') throw new Error('ES256 x5c only');
+    const input = `${enc(header)}.${enc(payload)}`;
+    const sig = sign('sha256', Buffer.from(input), {key: signingKey, dsaEncoding: 'ieee-p1363'});
+    return {jwt: `${input}.${sig.toString('base64url')}`, signerJwk};
+  },
+  verifyJwt: () => ({verified: false}), // an encrypted-only response has no JWS to check
+  encryptJwe: () => { throw new Error('no encryption'); },
+  decryptJwe,
+  fetch: (...a) => fetch(...a),
+};
+const enc = o => Buffer.from(JSON.stringify(o)).toString('base64url');
+const verifier = new Openid4vpVerifier({callbacks});
+const clientId = 'x509_hash:' + await calculateX509HashClientIdPrefixValue({
+  x509Certificate: config.x5c[0], hash: callbacks.hash,
+});
+
+// ours: ECDH-ES (direct key agreement, RFC 7518 §4.6) + AES-GCM decryption. The library chose the
+// key from client_metadata.jwks by the JWE's kid and passes its public JWK; we find our private
+// half, do the arithmetic, and hand the plaintext back for the library to parse and validate.
+const encKeys = new Map(); // kid -> private KeyObject
+function decryptJwe(jwe, options) {
+  const [h, ek, iv, ct, tag] = jwe.split('.');
+  const header = JSON.parse(b64u(h).toString());
+  const priv = encKeys.get(options?.jwk?.kid ?? header.kid);
+  const bits = {A128GCM: 128, A256GCM: 256}[header.enc];
+  if (!priv || header.alg !== 'ECDH-ES' || !bits || ek !== '' || !header.epk) {
+    return {decrypted: false};
+  }
+  const z = diffieHellman({privateKey: priv,
+    publicKey: createPublicKey({key: header.epk, format: 'jwk'})});
+  const part = b => Buffer.concat([u32(b.length), b]);
+  const other = Buffer.concat([part(Buffer.from(header.enc)),
+    part(header.apu ? b64u(header.apu) : Buffer.alloc(0)),
+    part(header.apv ? b64u(header.apv) : Buffer.alloc(0)), u32(bits)]);
+  const cek = createHash('sha256').update(Buffer.concat([u32(1), z, other])).digest()
+    .subarray(0, bits / 8);
+  const decipher = createDecipheriv(`aes-${bits}-gcm`, cek, b64u(iv));
+  decipher.setAAD(Buffer.from(h));
+  decipher.setAuthTag(b64u(tag));
+  try {
+    const payload = Buffer.concat([decipher.update(b64u(ct)), decipher.final()]).toString();
+    return {decrypted: true, decryptionJwk: options?.jwk, payload};
+  } catch {
+    return {decrypted: false};
+  }
+}
+const u32 = n => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+
+// --- requests ----------------------------------------------------------------------------------
+const requests = new Map(); // id -> {payload, jwt, answered}
+let base; // http://host:port, once listening
+
+async function newRequest({dcqlQuery = config.dcqlQuery, responseMode = config.responseMode}
+  = {}) {
+  const id = randomBytes(9).toString('base64url');
+  const requestUri = `${base}/requests/${id}/request`;
+  const clientMetadata = {
+    client_name: config.clientName ?? 'An independent verifier (oid4vc-ts)',
+    vp_formats_supported: {'dc+sd-jwt': {'sd-jwt_alg_values': ['ES256'],
+      'kb-jwt_alg_values': ['ES256']}},
+  };
+  if (responseMode === 'direct_post.jwt') {
+    const kid = `enc-${id}`;
+    const pair = generateKeyPairSync('ec', {namedCurve: 'P-256'});
+    encKeys.set(kid, pair.privateKey);
+    const {kty, crv, x, y} = pair.publicKey.export({format: 'jwk'});
+    clientMetadata.jwks = {keys: [{kty, crv, x, y, use: 'enc', alg: 'ECDH-ES', kid}]};
+    clientMetadata.encrypted_response_enc_values_supported = ['A128GCM', 'A256GCM'];
+  }
+  const made = await verifier.createOpenId4vpAuthorizationRequest({
+    authorizationRequestPayload: {
+      response_type: 'vp_token', client_id: clientId, response_mode: responseMode,
+      response_uri: `${base}/requests/${id}/response`,
+      nonce: randomBytes(24).toString('base64url'), state: randomBytes(24).toString('base64url'),
+      dcql_query: dcqlQuery, client_metadata: clientMetadata,
+    },
+    jar: {
+      requestUri, expiresInSeconds: 600,
+      jwtSigner: {method: 'x5c', alg: 'ES256', x5c: config.x5c},
+      // OpenID4VP 1.0 §5.8: static discovery, the request's audience is the self-issued one
+      additionalJwtPayload: {aud: 'https://self-issued.me/v2', iss: clientId},
+    },
+  });
+  const payload = made.authorizationRequestPayload;
+  requests.set(id, {payload, jwt: made.jar.authorizationRequestJwt, answered: false});
+  const ready = {link: made.authorizationRequest, requestId: id, requestUri,
+    responseUri: payload.response_uri, clientId, nonce: payload.nonce, state: payload.state,
+    responseMode};
+  emit({ready});
+  return ready;
+}
+
+// --- a response --------------------------------------------------------------------------------
+const vcVerifier = new SDJwtVcInstance({
+  hasher: (d, a) => digest(d, a),
+  // the configured issuer key that the JWS's kid names (a key configured without a kid: any),
+  // for the credential and for the status list token
+  verifier: async (data, sig) => {
+    const {kid} = JSON.parse(b64u(data.split('.')[0]).toString());
+    for (const jwk of config.issuerJwks.filter(k => k.kid === undefined || k.kid === kid)) {
+      if (await (await ES256.getVerifier(strip(jwk)))(data, sig)) return true;
+    }
+    return false;
+  },
+  // the KB-JWT: signed by the credential's cnf.jwk (the library hands us the disclosed payload)
+  kbVerifier: async (data, sig, payload) => {
+    const jwk = payload?.cnf?.jwk;
+    if (!jwk) throw new Error('the credential has no cnf.jwk: no holder binding');
+    return (await ES256.getVerifier(strip(jwk)))(data, sig);
+  },
+});
+const strip = ({kty, crv, x, y}) => ({kty, crv, x, y});
+
+async function answer(req, body) {
+  if (req.answered) throw new Error('replayed: this request was answered already');
+  if (body.error) { // the wallet declined (OpenID4VP 1.0 §8.5)
+    if (body.state !== req.payload.state) throw new Error('state mismatch in the error response');
+    req.answered = true;
+    return {declined: {error: body.error, description: body.error_description ?? null}};
+  }
+  const parsed = await verifier.parseOpenid4vpAuthorizationResponse({
+    authorizationResponse: body, authorizationRequestPayload: req.payload, callbacks,
+  });
+  if (parsed.type !== 'dcql') throw new Error(`not a DCQL response: ${parsed.type}`);
+  const raw = parsed.authorizationResponsePayload.vp_token;
+  const rawToken = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  const query = req.payload.dcql_query;
+  const asked = new Set(query.credentials.map(c => c.id));
+  const credentials = {};
+  for (const id of Object.keys(parsed.dcql.presentations)) {
+    if (!asked.has(id)) throw new Error(`vp_token has ${id}, a credential query not asked`);
+    // ours: 1.0 final says each value is an array; the library accepts a bare string too
+    if (!Array.isArray(rawToken[id])) throw new Error(`vp_token.${id} is not an array`);
+  }
+  for (const cq of query.credentials) {
+    const presentations = parsed.dcql.presentations[cq.id];
+    if (!presentations) throw new Error(`no presentation for credential query ${cq.id}`);
+    if (presentations.length !== 1 && !cq.multiple) {
+      throw new Error(`${presentations.length} presentations for ${cq.id} (multiple not asked)`);
+    }
+    credentials[cq.id] = await checkPresentation(cq, presentations[0], parsed.expectedNonce);
+  }
+  req.answered = true; // single use, once a response verified (a bad one cannot burn it)
+  return {credentials};
+}
+
+async function checkPresentation(cq, presentation, nonce) {
+  if (typeof presentation !== 'string') throw new Error(`${cq.id}: not a compact SD-JWT`);
+  if (cq.format !== 'dc+sd-jwt') throw new Error(`${cq.id}: format ${cq.format}`);
+  // the library: issuer signature, iat/exp/nbf, digests of the disclosures, status list entry,
+  // KB-JWT typ kb+jwt, its signature by cnf.jwk, nonce == the request's, sd_hash
+  const result = await vcVerifier.verify(presentation, {keyBindingNonce: nonce});
+  const kb = result.kb?.payload;
+  if (!kb) throw new Error(`${cq.id}: no key-binding JWT`);
+  // ours: what the library leaves to the verifier
+  if (kb.aud !== clientId) throw new Error(`${cq.id}: KB-JWT aud ${kb.aud}, not our client_id`);
+  const now = Math.floor(Date.now() / 1000);
+  if (!(kb.iat <= now + 60 && kb.iat >= now - KB_MAX_AGE)) {
+    throw new Error(`${cq.id}: KB-JWT iat ${kb.iat} is not fresh`);
+  }
+  if (result.header?.typ !== 'dc+sd-jwt') throw new Error(`${cq.id}: typ ${result.header?.typ}`);
+  const vcts = cq.meta?.vct_values;
+  if (vcts && !vcts.includes(result.payload.vct)) {
+    throw new Error(`${cq.id}: vct ${result.payload.vct} is not one asked`);
+  }
+  const decoded = await vcVerifier.decode(presentation);
+  // ours: RFC 9901 §7.1 — every disclosure sent is referenced by a digest in the issuer-signed
+  // payload or in another disclosure (sd-jwt-js ignores one that is not)
+  const referenced = new Set();
+  const collect = v => {
+    if (Array.isArray(v)) v.forEach(x => x && typeof x === 'object' && '...' in x
+      ? referenced.add(x['...']) : collect(x));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) k === '_sd' ? x.forEach(d => referenced.add(d))
+        : collect(x);
+    }
+  };
+  collect(decoded.jwt.payload);
+  for (const d of decoded.disclosures ?? []) collect(d.value);
+  const disclosed = {};
+  for (const d of decoded.disclosures ?? []) {
+    if (!referenced.has(d._digest)) throw new Error(`${cq.id}: a disclosure is not referenced`);
+    if (d.key !== undefined) disclosed[d.key] = d.value;
+  }
+  const missing = [];
+  for (const claim of cq.claims ?? []) {
+    const values = select(result.payload, claim.path);
+    if (!values.length || (claim.values && !values.some(v => claim.values.includes(v)))) {
+      missing.push(claim.path);
+    }
+  }
+  if (missing.length) {
+    throw new Error(`${cq.id}: claims not disclosed: ${missing.map(p => p.join('.')).join(', ')}`);
+  }
+  return {vct: result.payload.vct, disclosed, kb,
+    issuerKid: decoded.jwt?.header?.kid ?? null};
+}
+
+// ours: DCQL claim path selection (OpenID4VP 1.0 §7): names, indices, null for every element
+function select(value, path) {
+  let current = [value];
+  for (const step of path) {
+    const next = [];
+    for (const v of current) {
+      if (step === null && Array.isArray(v)) next.push(...v);
+      else if (typeof step === 'number' && Array.isArray(v) && step < v.length) next.push(v[step]);
+      else if (typeof step === 'string' && v && typeof v === 'object' && !Array.isArray(v)
+        && Object.hasOwn(v, step)) next.push(v[step]);
+    }
+    current = next;
+  }
+  return current;
+}
+
+// --- HTTP --------------------------------------------------------------------------------------
+function reply(res, status, body, type = 'application/json') {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, {'content-type': type, 'cache-control': 'no-store'});
+  res.end(text);
+}
+
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > 1 << 20) throw new Error('body too large');
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString();
+  const type = req.headers['content-type'] ?? '';
+  if (type.startsWith('application/json')) return JSON.parse(text || '{}');
+  return Object.fromEntries(new URLSearchParams(text));
+}
+
+const server = createServer(async (httpReq, res) => {
+  const url = new URL(httpReq.url, base);
+  const m = url.pathname.match(/^\/requests\/([\w-]+)\/(request|response)$/);
+  try {
+    if (httpReq.method === 'POST' && url.pathname === '/requests') {
+      return reply(res, 201, await newRequest(await readBody(httpReq)));
+    }
+    const req = m && requests.get(m[1]);
+    if (!req) return reply(res, 404, {error: 'not_found'});
+    if (m[2] === 'request' && httpReq.method === 'GET') {
+      if (req.answered) return reply(res, 410, {error: 'invalid_request_uri_method',
+        error_description: 'this request was answered already'});
+      return reply(res, 200, req.jwt, 'application/oauth-authz-req+jwt');
+    }
+    if (m[2] === 'response' && httpReq.method === 'POST') {
+      let body = {};
+      try {
+        body = await readBody(httpReq);
+        const out = await answer(req, body);
+        if (out.declined) emit({declined: {requestId: m[1], ...out.declined, body}});
+        else emit({verdict: {requestId: m[1], ok: true, credentials: out.credentials, body}});
+        return reply(res, 200, {});
+      } catch (e) {
+        const message = String(e?.error_description ?? e?.message ?? e);
+        emit({error: {requestId: m[1], message, body}});
+        return reply(res, 400, {error: 'invalid_request', error_description: message});
+      }
+    }
+    return reply(res, 405, {error: 'method_not_allowed'});
+  } catch (e) {
+    emit({error: {requestId: m?.[1] ?? null, message: String(e?.message ?? e)}});
+    return reply(res, 500, {error: 'server_error'});
+  }
+});
+server.listen(config.port ?? 0, config.host ?? '127.0.0.1', async () => {
+  base = `http://${config.host ?? '127.0.0.1'}:${server.address().port}`;
+  await newRequest();
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
