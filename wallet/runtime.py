@@ -21,9 +21,11 @@ from credledger.wallet.accounts import AccountService, Caller
 from credledger.wallet.address_book import AddressBook
 from credledger.wallet.assets import AssetService
 from credledger.wallet.consent import ConsentChain
+from credledger.wallet.credentials import CredentialPresenter
 from credledger.wallet.grants import GrantService
 from credledger.wallet.materials import AnchorWorker, MaterialService
 from credledger.wallet.node_client import NodeClient
+from credledger.wallet.openid4vp import OpenID4VPHolder
 from credledger.wallet.presentations import PresentationService
 from credledger.wallet.reconcile import Reconciler
 from credledger.wallet.reuse import ReuseService
@@ -50,6 +52,7 @@ class WalletRuntime:
     presentations: PresentationService
     grantees: AddressBook  # the enterprise's address book of grantees
     reconciler: Reconciler  # follows the enterprises' grants on chain
+    openid4vp: OpenID4VPHolder  # answers verifiers' OpenID4VP requests
 
     @classmethod
     def from_settings(cls, settings: WalletSettings) -> WalletRuntime:
@@ -81,9 +84,10 @@ class WalletRuntime:
         presentations = PresentationService(store, accounts, grants, node, chain.chain_id)
         reconciler = Reconciler(store, consent, from_block)
         grants.reconciler = reconciler
+        holder = OpenID4VPHolder(CredentialPresenter(presentations, accounts, node), settings, node)
         return cls(settings, chain, relayer, manifest, store, node, accounts, materials, grants,
                    reuse, assets, worker, presentations, AddressBook(store),
-                   reconciler)  # fmt: skip
+                   reconciler, holder)  # fmt: skip
 
     def clerk(self, authorization: str | None) -> ClerkSettings | None:
         """The configured clerk whose token this is, or None."""
@@ -109,5 +113,6 @@ class WalletRuntime:
     def stop(self) -> None:
         self.reconciler.stop()
         self.anchor_worker.stop()
+        self.openid4vp.close()
         self.node.close()
         self.store.close()

@@ -97,6 +97,21 @@ class MaterialSettings(BaseModel):
     anchor_poll_interval: float = Field(default=0.5, gt=0)
 
 
+class OpenID4VPSettings(BaseModel):
+    """The wallet as an OpenID4VP 1.0 holder (docs/openid4vp.md, "Holder: our wallet")."""
+
+    #: client_ids (``x509_hash:…``) the wallet trusts besides its own node's verifier
+    trusted_verifiers: list[str] = Field(default_factory=list)
+    #: PEM files of CA certificates: a verifier whose ``x5c`` chain ends at one is trusted
+    trust_anchors: list[Path] = Field(default_factory=list)
+    #: answer only trusted verifiers (else an unknown one may be answered, with a warning)
+    only_trusted: bool = False
+    #: http request and response URIs (always allowed on a devnet)
+    allow_http: bool = False
+    timeout: float = Field(default=10.0, gt=0, description="seconds per call to a verifier")
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+
+
 class ClerkSettings(BaseModel):
     """A counter clerk the wallet trusts to file materials on an enterprise's behalf."""
 
@@ -144,6 +159,7 @@ class WalletSettings(BaseSettings):
     api: WalletApiSettings = Field(default_factory=WalletApiSettings)
     materials: MaterialSettings = Field(default_factory=MaterialSettings)
     clerks: list[ClerkSettings] = Field(default_factory=list)
+    openid4vp: OpenID4VPSettings = Field(default_factory=OpenID4VPSettings)
 
     @model_validator(mode="after")
     def _no_dev_keys_outside_devnet(self) -> WalletSettings:

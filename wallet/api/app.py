@@ -23,6 +23,7 @@ from credledger.wallet.api import (
     credentials,
     grants,
     materials,
+    openid4vp,
     presentations,
     uses,
 )
@@ -33,7 +34,7 @@ from credledger.wallet.web import static_files
 
 log = logging.getLogger("credledger.wallet")
 ROUTERS = [accounts.router, materials.router, grants.router, presentations.router, uses.router,
-           address_book.router, credentials.router]  # fmt: skip
+           address_book.router, credentials.router, openid4vp.router]  # fmt: skip
 MULTIPART_OVERHEAD = 64 * 1024
 
 

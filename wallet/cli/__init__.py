@@ -23,6 +23,9 @@ from credledger.wallet.cli import (  # noqa: F401  (commands)
     present,
 )
 from credledger.wallet.cli.common import err_console, grantee_app, wallet_app
+from credledger.wallet.cli.openid4vp import openid4vp_app
+
+wallet_app.add_typer(openid4vp_app, name="openid4vp")
 
 # --- python -m credledger.wallet --------------------------------------------------------------
 
