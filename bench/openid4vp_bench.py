@@ -119,32 +119,41 @@ class Holder:
         return claims["response_uri"], {"vp_token": json.dumps(vp_token), "state": claims["state"]}
 
 
-async def cycle(c: httpx.AsyncClient, holder: Holder, mode: str) -> dict[str, float]:
-    """One request → response → verdict cycle; each step's seconds."""
+async def cycle(
+    c: httpx.AsyncClient, holder: Holder, mode: str, node_pid: int = 0
+) -> dict[str, float]:
+    """One request → response → verdict cycle: each step's seconds and, with ``node_pid`` (one
+    client alone), the node process's CPU seconds in each step (``cpu_<step>``)."""
     clerk = {"Authorization": f"Bearer {CLERK_TOKEN}"}
-    t: dict[str, float] = {}
-    t0 = time.perf_counter()
+    marks: list[tuple[float, float]] = []
+
+    def mark() -> None:
+        marks.append((time.perf_counter(), cpu_seconds(node_pid) if node_pid else 0.0))
+
+    mark()
     r = await c.post("/v1/presentation-requests", json={**MATTER, "responseMode": mode},
                      headers=clerk)  # fmt: skip
     assert r.status_code == 201, r.text
     answer = r.json()
-    t1 = time.perf_counter()
+    mark()
     uri = parse_qs(urlsplit(answer["authorizationRequest"]).query)["request_uri"][0]
     r = await c.get(uri)
     assert r.status_code == 200, r.text
-    t2 = time.perf_counter()
+    mark()
     response_uri, form = holder.answer(r.text, int(time.time()))
-    t3 = time.perf_counter()
+    mark()
     r = await c.post(response_uri, data=form)
     assert r.status_code == 200, r.text
-    t4 = time.perf_counter()
+    mark()
     r = await c.get(f"/v1/presentation-requests/{answer['id']}", headers=clerk)
     out = r.json()
     assert out.get("state") == "answered" and out.get("verdict") == "VALID", out
-    t5 = time.perf_counter()
-    for name, a, b in zip(STEPS, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
-        t[name] = b - a
-    t["cycle"] = t5 - t0
+    mark()
+    t = {"cycle": marks[-1][0] - marks[0][0]}
+    for name, (t0, c0), (t1, c1) in zip(STEPS, marks, marks[1:], strict=False):
+        t[name] = t1 - t0
+        if node_pid:
+            t["cpu_" + name] = c1 - c0
     return t
 
 
@@ -171,7 +180,8 @@ async def drive(
             n = i
             while time.perf_counter() < stop:
                 try:
-                    t = await cycle(c, holders[n % len(holders)], mode)
+                    alone = node_pid if clients == 1 else 0
+                    t = await cycle(c, holders[n % len(holders)], mode, alone)
                 except (AssertionError, httpx.HTTPError, KeyError) as exc:
                     errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
                     await asyncio.sleep(0.01)
@@ -195,6 +205,15 @@ async def drive(
         "cycle_ms": dist([t["cycle"] for t in timings]),
         "steps_ms": {s: dist([t[s] for t in timings]) for s in STEPS},
         "node_cpu_ms_per_cycle": round(1000 * node_cpu / n, 2) if n else None,
+        **(
+            {
+                "node_cpu_ms_by_step": {
+                    s: round(1000 * sum(t["cpu_" + s] for t in timings) / n, 2) for s in STEPS
+                }
+            }
+            if clients == 1 and n
+            else {}
+        ),
         "node_cpu_share": round(node_cpu / elapsed, 2),
         "client_cpu_ms_per_cycle": round(1000 * own_cpu / n, 2) if n else None,
         "client_cpu_share": round(own_cpu / elapsed, 2),
