@@ -39,8 +39,10 @@ from credledger.node.core import sdjwt
 from credledger.node.credentials.ids import key_urn
 from credledger.node.credentials.keys import jwk_of_raw
 from tests.conftest import ROOT
+from tests.support.reaper import tied
 from tests.wallet.openid4vp.conftest import TOKENS, CredEnv, Holder
 
+pytestmark = pytest.mark.chain
 MODULES = ROOT / "hardhat-free-devnet" / "node_modules"
 SCRIPT = Path(__file__).with_name("js_verifier.mjs")
 FIELDS = ["name", "number", "validUntil"]
@@ -81,7 +83,8 @@ class JsVerifier:
     def __init__(self, config: dict[str, Any], log: Path) -> None:
         self._log = log.open("wb")
         self.proc = subprocess.Popen(["node", str(SCRIPT), str(MODULES)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._log)  # fmt: skip
+                                     stdout=subprocess.PIPE, stderr=self._log,
+                                     preexec_fn=tied())  # fmt: skip
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps(config).encode())
         self.proc.stdin.close()
@@ -279,3 +282,59 @@ def test_an_encrypted_response_and_a_suspended_licence(
     req = _request(ready)
     _refused(verifier, ready, _form(_ours(holder, lid, req["nonce"], req["client_id"]),
                                     req["state"]), "Status is not valid")  # fmt: skip
+
+
+def _link(holder: Holder, route: str, ready: dict[str, Any], **extra: Any) -> httpx.Response:
+    body = {"link": ready["link"], **extra}
+    return holder.wallet.post(f"/v1/openid4vp/{route}", holder.token, json=body)
+
+
+@pytest.mark.parametrize("mode", ["direct_post", "direct_post.jwt"])
+def test_our_wallet_answers_an_independent_verifier(
+    verifier: JsVerifier, holder: Holder, mode: str
+) -> None:
+    """The wallet's own API: resolve shows who asks what, respond presents; the verifier built on
+    oid4vc-ts and sd-jwt-js accepts exactly the fields chosen, and refuses the same response
+    again."""
+    lid = holder.licence()
+    ready = verifier.new(mode)
+    asked = holder.wallet.ok(_link(holder, "resolve", ready))
+    who = asked["verifier"]
+    assert who["clientId"] == ready["clientId"] and who["trusted"] is False, who
+    assert who["name"] == "oid4vc-ts test bench" and who["host"] == "127.0.0.1"
+    assert asked["responseMode"] == mode
+    (q,) = asked["queries"]
+    assert q["id"] == QID and q["licenceTypes"] == ["FOOD-OPERATION"] and q["satisfiable"]
+    assert q["claims"] == [[f] for f in FIELDS]
+    assert lid in [c["licenceId"] for c in q["candidates"]]
+    choices = {QID: {"licenceId": lid, "disclose": FIELDS}}
+    out = holder.wallet.ok(_link(holder, "respond", ready, choices=choices))
+    assert out == {"status": "sent", "verifierStatus": 200, "redirectUri": None}, out
+    got = verifier.event("verdict", ready["requestId"])
+    assert got["ok"] is True
+    one = got["credentials"][QID]
+    assert sorted(one["disclosed"]) == sorted(FIELDS), one
+    assert one["kb"]["aud"] == ready["clientId"] and one["kb"]["nonce"] == ready["nonce"]
+    sent = got["body"]  # what our wallet posted
+    assert set(sent) == ({"response"} if mode == "direct_post.jwt" else {"vp_token", "state"})
+    # the same response again, and our wallet answering the answered request again: refused
+    _refused(verifier, ready, sent, "replayed")
+    again = _link(holder, "respond", ready, choices=choices)
+    assert again.status_code in (409, 502), again.text
+    verifier.quiet(ready["requestId"])
+
+
+def test_our_wallet_refuses_to_disclose_less_than_asked_and_declines(
+    verifier: JsVerifier, holder: Holder
+) -> None:
+    lid = holder.licence()
+    ready = verifier.new()
+    fewer = {QID: {"licenceId": lid, "disclose": ["name"]}}
+    r = _link(holder, "respond", ready, choices=fewer)
+    assert r.status_code == 422 and "number" in r.text and "validUntil" in r.text, r.text
+    verifier.quiet(ready["requestId"])  # nothing was sent
+    out = holder.wallet.ok(_link(holder, "decline", ready))
+    assert out["status"] == "declined" and out["verifierStatus"] == 200, out
+    said = verifier.event("declined", ready["requestId"])
+    assert said["error"] == "access_denied" and set(said["body"]) <= {
+        "error", "error_description", "state"}  # fmt: skip
