@@ -172,19 +172,28 @@ def test_bad_links_are_422(holder: Holder) -> None:
 # --- a verifier of our own making: tampered, misattributed and expired requests ----------------
 
 
+def self_signed(key: ec.EllipticCurvePrivateKey, cn: str) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256())
+    )  # fmt: skip
+
+
 class FakeVerifier:
     """A small real HTTP server serving request objects we sign (or spoil) ourselves."""
 
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Fake counter")])
-        now = dt.datetime.now(dt.UTC)
-        self.cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(self.key, hashes.SHA256())
-        )  # fmt: skip
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey | None = None,
+        chain: list[x509.Certificate] | None = None,
+    ) -> None:
+        self.key = key or ec.generate_private_key(ec.SECP256R1())
+        self.chain = chain or [self_signed(self.key, "Fake counter")]
+        self.cert = self.chain[0]
         self.client_id = client_id_of(self.cert)
         self.objects: dict[str, str] = {}
         self.posted: list[dict[str, list[str]]] = []
@@ -222,7 +231,7 @@ class FakeVerifier:
             r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hashes.SHA256())))
             return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
-        x5c = [base64.b64encode(self.cert.public_bytes(Encoding.DER)).decode()]
+        x5c = [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in self.chain]
         header = {"alg": "ES256", "typ": "oauth-authz-req+jwt", "x5c": x5c}
         return sdjwt.sign_compact(header, claims, es256)
 
