@@ -350,3 +350,14 @@ def test_the_cli_shows_and_presents(holder: Holder, tmp_path: Any) -> None:
     again = run_wallet_cli("openid4vp", "present", link, "--licence", lid, env=env)
     assert again.returncode != 0 and "Traceback" not in again.stderr
     assert "409" in again.stderr and len(again.stderr.strip().splitlines()) == 1, again.stderr
+
+
+def test_same_device_gives_the_verifiers_redirect_uri(holder: Holder) -> None:
+    """The link opened on the phone: the node's direct_post answer carries the result page the
+    wallet's browser goes to; the wallet hands it back as redirectUri."""
+    lid = holder.licence()
+    rid, link = start(holder, flow="same-device")
+    out = holder.wallet.ok(call(holder, "respond", link=link, choices=choose(lid, *ASKED)))
+    assert out["redirectUri"], out
+    assert out["redirectUri"].startswith(f"{holder.cred.node.url}/openid4vp/{rid}/done"), out
+    assert state_of(holder, rid)["verdict"] == "VALID"
