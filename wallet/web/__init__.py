@@ -11,14 +11,15 @@ carries a CSRF token bound to it (before sign-in: a double-submit cookie). Route
 runtime's services. The node's ``style.css`` and favicon are served beside the wallet's own
 static files. Modules: ``common`` (language, clock, rendering, session), ``views`` (the GET views
 and sign in/out), ``actions`` (the POSTs), ``history`` (its rows and the CSV),
-``credentials`` (an open credential of a licence, with the fields the enterprise ticks).
+``credentials`` (an open credential of a licence, with the fields the enterprise ticks),
+``openid4vp`` (scan to present: a verifier's OpenID4VP request, the consent page, the answer).
 """
 
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
 from credledger.node.core.http.limits import BoundedStaticFiles
-from credledger.wallet.web import actions, credentials, history, views
+from credledger.wallet.web import actions, credentials, history, openid4vp, views
 from credledger.wallet.web.common import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -26,6 +27,7 @@ router.include_router(views.router)
 router.include_router(actions.router)
 router.include_router(history.router)
 router.include_router(credentials.router)
+router.include_router(openid4vp.router)
 
 
 def static_files() -> StaticFiles:

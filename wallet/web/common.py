@@ -47,9 +47,9 @@ DONE = ("msg.filed", "msg.confirmed", "msg.granted", "msg.revoked", "msg.signed_
 #: the fragment requests of the page's script (upload with progress, QR refresh)
 SCRIPT_HEADER = "x-requested-with"
 #: the views of the signed-in page, in the order of its tabs
-VIEWS = ("assets", "materials", "grants", "qr", "history")
+VIEWS = ("assets", "materials", "grants", "qr", "present", "history")
 VIEW_PATHS = {"assets": "/", "materials": "/materials", "grants": "/grants", "qr": "/qr",
-              "history": "/history"}  # fmt: skip
+              "present": "/present", "history": "/history"}  # fmt: skip
 
 
 @cache

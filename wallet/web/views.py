@@ -207,7 +207,8 @@ async def web_login(request: Request) -> Response:
         )  # fmt: skip
     except CredledgerError as exc:
         return login_page(request, status=exc.http_status, error=error_text(request, exc))
-    resp = redirect("/")
+    # a verifier's link opened before sign-in (wallet/web/openid4vp.py) lands back on it
+    resp = redirect("/present" if request.cookies.get("wallet_oid4vp_link") else "/")
     resp.set_cookie(
         SESSION_COOKIE,
         session["token"],
