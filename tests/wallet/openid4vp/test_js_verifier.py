@@ -298,6 +298,7 @@ def test_our_wallet_answers_an_independent_verifier(
     again."""
     lid = holder.licence()
     ready = verifier.new(mode)
+    req = _request(ready)
     asked = holder.wallet.ok(_link(holder, "resolve", ready))
     who = asked["verifier"]
     assert who["clientId"] == ready["clientId"] and who["trusted"] is False, who
@@ -317,6 +318,11 @@ def test_our_wallet_answers_an_independent_verifier(
     assert one["kb"]["aud"] == ready["clientId"] and one["kb"]["nonce"] == ready["nonce"]
     sent = got["body"]  # what our wallet posted
     assert set(sent) == ({"response"} if mode == "direct_post.jwt" else {"vp_token", "state"})
+    if mode == "direct_post.jwt":  # to the request's key, as HAIP 1.0 asks
+        (enc,) = req["client_metadata"]["jwks"]["keys"]
+        header = json.loads(base64.urlsafe_b64decode(sent["response"].split(".")[0] + "=="))
+        assert header["alg"] == "ECDH-ES" and header["enc"] in ("A128GCM", "A256GCM"), header
+        assert header["kid"] == enc["kid"] and header["epk"]["crv"] == "P-256"
     # the same response again, and our wallet answering the answered request again: refused
     _refused(verifier, ready, sent, "replayed")
     again = _link(holder, "respond", ready, choices=choices)
@@ -338,3 +344,37 @@ def test_our_wallet_refuses_to_disclose_less_than_asked_and_declines(
     said = verifier.event("declined", ready["requestId"])
     assert said["error"] == "access_denied" and set(said["body"]) <= {
         "error", "error_description", "state"}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["direct_post", "direct_post.jwt"])
+def test_the_librarys_own_holder_agrees_with_this_verifier(
+    verifier: JsVerifier, holder: Holder, tmp_path: Path, mode: str
+) -> None:
+    """The verifier itself is conformant as the library sees it: oid4vc-ts's Openid4vpClient
+    (tests/node/openid4vp/js_holder.mjs) resolves its request (its own x509_hash and x5c checks)
+    and answers it with an sd-jwt-js presentation, which the verifier accepts."""
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256")
+    public = {
+        k: str(v) for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")
+    }
+    lid = holder.licence()
+    params = {"format": "sd-jwt", "holderJwk": json.dumps(public)}
+    vc = holder.cred.node.get(f"/v1/licences/{lid}/credential", TOKENS["wallet"], params=params)
+    assert vc.status_code == 200, vc.text
+    ready = verifier.new(mode)
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"authorizationRequest": ready["link"], "credential": vc.text,
+                               "holderPrivateJwk": key.as_dict(private=True)}))  # fmt: skip
+    script = ROOT / "tests" / "node" / "openid4vp" / "js_holder.mjs"
+    run = subprocess.run(["node", str(script), str(MODULES), str(job)], capture_output=True,
+                         text=True, timeout=60, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["client"] == {"prefix": "x509_hash",
+                             "identifier": ready["clientId"].split(":", 1)[1]}  # fmt: skip
+    assert out["jarSigner"] == "x5c" and out["responseMode"] == mode
+    assert out["status"] == 200, out
+    got = verifier.event("verdict", ready["requestId"])
+    assert sorted(got["credentials"][QID]["disclosed"]) == sorted(FIELDS)
