@@ -62,7 +62,9 @@ def _choices(
     wanted = [lic.strip().lower() for lic in licences]
     choices: dict[str, Any] = {}
     for q in asked["queries"]:
-        ids = [c["licenceId"] for c in q["candidates"] if not c["missing"]]
+        ids = [
+            c["licenceId"] for c in q["candidates"] if not c["missing"] and not c.get("unavailable")
+        ]
         pick = next((lic for lic in wanted if lic in ids), None)
         if pick is None and not wanted and len(ids) == 1:
             pick = ids[0]

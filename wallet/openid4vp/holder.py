@@ -17,12 +17,13 @@ from joserfc.jwk import ECKey
 from pydantic import BaseModel, ConfigDict, Field
 
 from credledger.node.core import sdjwt
-from credledger.node.core.errors import ForbiddenError, InputError
+from credledger.node.core.errors import CredledgerError, ForbiddenError, InputError
 from credledger.wallet.accounts import Caller
 from credledger.wallet.credentials import CredentialPresenter
 from credledger.wallet.node_client import NodeClient
 from credledger.wallet.openid4vp.request import (
     AuthorizationRequest,
+    InvalidRequest,
     VerifierError,
     fetch,
     parse_link,
@@ -35,6 +36,7 @@ from credledger.wallet.settings import WalletSettings
 FORMAT = "dc+sd-jwt"
 VCT_PREFIX = "urn:credledger:licence-type:"
 MAX_CANDIDATES = 20
+MAX_QUERIES = 16
 MAX_ANSWER = 64 * 1024  # bytes of a verifier's answer read
 
 AskedView = dict[str, Any]
@@ -88,6 +90,8 @@ class OpenID4VPHolder:
     ) -> AskedView:
         trusted, why = self.trust.judge(req.client_id, req.chain)
         held = self._held(caller)
+        if len(req.dcql["credentials"]) > MAX_QUERIES:
+            raise InvalidRequest(f"the DCQL query has over {MAX_QUERIES} credential queries")
         queries = [self._query(cq, i, held, fields) for i, cq in enumerate(req.dcql["credentials"])]
         return {
             "verifier": {
@@ -116,9 +120,14 @@ class OpenID4VPHolder:
         return out
 
     def _fields(self, lid: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """The claims of the licence's SD-JWT VC: the disclosable ones and those in clear."""
+        """The claims of the licence's SD-JWT VC: the disclosable ones and those in clear (none,
+        with ``error``, when the node cannot issue it as a credential)."""
         if lid not in cache:
-            issued = sdjwt.parse(self.node.credential(lid, "sd-jwt", None))
+            try:
+                issued = sdjwt.parse(self.node.credential(lid, "sd-jwt", None))
+            except CredledgerError as exc:  # e.g. its department has no credential key
+                cache[lid] = {"clear": {}, "disclosable": {}, "error": str(exc)[:200]}
+                return cache[lid]
             _, payload = sdjwt.unverified(issued.jwt)
             claims = {k: v for k, v in payload.items() if k not in ("_sd", "_sd_alg")}
             disclosable = {}
@@ -182,8 +191,10 @@ class OpenID4VPHolder:
                 "titleEn": t.get("en"), "number": lic.get("serialNumber"),
                 "status": lic.get("status"), "validUntil": lic.get("validUntil"),
                 "fields": sorted(got["disclosable"]), "missing": missing,
+                "unavailable": got.get("error"),
             })  # fmt: skip
-        out["satisfiable"] = any(not c["missing"] for c in out["candidates"])
+        out["satisfiable"] = any(not c["missing"] and not c["unavailable"]
+                                 for c in out["candidates"])  # fmt: skip
         if not out["candidates"]:
             out["reason"] = "no licence of the asked type is held (bound to this enterprise)"
         elif not out["satisfiable"]:
@@ -228,6 +239,8 @@ class OpenID4VPHolder:
                     "enterprise)",
                     field="choices",
                 )
+            if cand["unavailable"]:
+                raise InputError(f"choices.{qid}: {cand['unavailable']}", field="choices")
             if cand["missing"]:
                 raise InputError(f"choices.{qid}: the licence lacks {cand['missing']}",
                                  field="choices")  # fmt: skip
