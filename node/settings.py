@@ -205,6 +205,23 @@ class CounterSettings(BaseModel):
     single_use: Literal["network", "node"] = "network"
 
 
+class OpenID4VPSettings(BaseModel):
+    """The counter's OpenID4VP verifier (docs/openid4vp.md). Both unset (a devnet): a
+    self-signed certificate generated in ``data_dir/openid4vp/``. For production, a certificate
+    chain issued to the counter's operator: ``certificate_chain`` a PEM file (leaf first, then
+    intermediates), ``key`` the leaf's P-256 key (unencrypted PEM); the node refuses to start
+    when the key is not the leaf's."""
+
+    certificate_chain: Path | None = None
+    key: Path | None = None
+
+    @model_validator(mode="after")
+    def _both(self) -> OpenID4VPSettings:
+        if (self.certificate_chain is None) != (self.key is None):
+            raise ValueError("openid4vp: set both certificate_chain and key, or neither")
+        return self
+
+
 class LicenceSettings(BaseModel):
     """The licence service: admin token hashes (register licence types), public URL for QR."""
 
@@ -255,6 +272,7 @@ class Settings(BaseSettings):
     clerks: list[ClerkSettings] = Field(default_factory=list)
     licences: LicenceSettings = Field(default_factory=LicenceSettings)
     counter: CounterSettings = Field(default_factory=CounterSettings)
+    openid4vp: OpenID4VPSettings = Field(default_factory=OpenID4VPSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -27,14 +27,19 @@ class OpenID4VPContribution(Contribution):
 def build(
     core: Core, *, licences: LicenceService | None, credentials: CredentialService | None
 ) -> OpenID4VPContribution:
-    """The verifier's key and certificate in ``data_dir/openid4vp/`` (generated on first
-    start), its requests in ``data_dir/openid4vp.sqlite3``, its records in the licence log."""
+    """The verifier's key and certificate (the settings' ``openid4vp`` chain and key, else
+    generated on first start in ``data_dir/openid4vp/``), its requests in
+    ``data_dir/openid4vp.sqlite3``, its records in the licence log."""
     if licences is None or credentials is None:
         return OpenID4VPContribution(service=None, routers=ROUTERS)
     url = base_url(core)
-    identity = VerifierIdentity.load_or_create(
-        core.settings.data_dir / "openid4vp", urlsplit(url).hostname or "localhost"
-    )
+    conf = core.settings.openid4vp
+    if conf.certificate_chain is not None and conf.key is not None:
+        identity = VerifierIdentity.configured(conf.certificate_chain, conf.key)
+    else:
+        identity = VerifierIdentity.load_or_create(
+            core.settings.data_dir / "openid4vp", urlsplit(url).hostname or "localhost"
+        )
     records = PresentationRecords(
         licences.verifier.records, core.chain.chain_id, licences.registry_address
     )

@@ -5,7 +5,10 @@ verification record of the licence log, like the counter's."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -15,13 +18,21 @@ from urllib.parse import quote
 
 from credledger.node.auth import Principal
 from credledger.node.core import sdjwt
-from credledger.node.core.errors import ConflictError, InputError, NotFoundError
+from credledger.node.core.errors import (
+    ConflictError,
+    CredledgerError,
+    InputError,
+    NotFoundError,
+)
 from credledger.node.core.identifiers import contains_citizen_id
 from credledger.node.counter.records import PresentationRecords
 from credledger.node.credentials.service import CredentialService
 from credledger.node.openid4vp import dcql, encryption
 from credledger.node.openid4vp.identity import VerifierIdentity
 from credledger.node.openid4vp.store import PresentationRequest, RequestStore
+from credledger.node.openid4vp.waiters import Waiters
+
+log = logging.getLogger("credledger.node.openid4vp")
 
 FORMAT = "credledger-openid4vp-verification-1"
 LIFETIME = 600  # seconds a request may be answered
@@ -30,6 +41,14 @@ WALLET_AUD = "https://self-issued.me/v2"  # a request object's aud (OpenID4VP 1.
 ERROR_CODE = re.compile(r"^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$")  # RFC 6749 error
 JWT_MODE = "direct_post.jwt"
 MODES = ("direct_post", JWT_MODE)
+FLOWS = ("cross-device", "same-device")
+#: what a request whose judging failed (or was cut by a restart) answers
+FAILED = {
+    "verdict": None,
+    "reasonCodes": ["verifier_error"],
+    "reasons": ["the verifier failed while judging the response; start a new request"],
+    "credentials": [],
+}
 VP_FORMATS = {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}}
 
 
@@ -39,6 +58,11 @@ class Replayed(ConflictError):
 
 class Expired(ConflictError):
     code = "expired"
+
+
+class VerifierFailed(CredledgerError):
+    code = "verifier_error"
+    http_status = 500
 
 
 class PresentationVerifierOID4VP:
@@ -56,6 +80,10 @@ class PresentationVerifierOID4VP:
         self.store = store
         self.records = records
         self.base_url = base_url.rstrip("/")
+        self.waiters = Waiters()
+        cut = store.fail_unfinished({**FAILED, "answeredAt": int(time.time())})
+        if cut:
+            log.warning("%d presentation request(s) cut by the last stop are now failed", cut)
 
     # --- the request --------------------------------------------------------------------------
 
@@ -77,18 +105,22 @@ class PresentationVerifierOID4VP:
         query: dict[str, Any],
         mode: str = "direct_post",
         now: int | None = None,
+        flow: str = "cross-device",
     ) -> str:
         """A new request; ``mode`` ``direct_post.jwt`` asks the response encrypted to a key of
-        this request alone (ECDH-ES, HAIP 1.0)."""
+        this request alone (ECDH-ES, HAIP 1.0); ``flow`` ``same-device`` sends the wallet's
+        browser back to the result page (``redirect_uri``, OpenID4VP 1.0 section 8.2)."""
         if mode not in MODES:
             raise InputError(f"responseMode: one of {', '.join(MODES)}", field="responseMode")
+        if flow not in FLOWS:
+            raise InputError(f"flow: one of {', '.join(FLOWS)}", field="flow")
         at = int(time.time()) if now is None else now
         rid = "pr_" + sdjwt.b64url(secrets.token_bytes(12))
         enc = encryption.new_key() if mode == JWT_MODE else None
         self.store.add(
             PresentationRequest(
                 rid, secrets.token_urlsafe(24), secrets.token_urlsafe(24), dcql.checked(query),
-                who.label, who.department, at, at + LIFETIME, "pending", None, mode, enc,
+                who.label, who.department, at, at + LIFETIME, "pending", None, mode, enc, flow,
             )
         )  # fmt: skip
         return rid
@@ -135,6 +167,7 @@ class PresentationVerifierOID4VP:
             "authorizationRequest": self.authorization_request(req.id),
             "dcqlQuery": req.query,
             "responseMode": req.mode,
+            "flow": req.flow,
             "createdAt": req.created_at,
             "expiresAt": req.expires_at,
         }
@@ -151,7 +184,7 @@ class PresentationVerifierOID4VP:
             raise Replayed(f"presentation request {rid} was taken by another response")
         return now
 
-    def declined(self, rid: str, error: Any, description: Any, state: Any) -> None:
+    def declined(self, rid: str, error: Any, description: Any, state: Any) -> dict[str, Any]:
         """The wallet's error response (OpenID4VP 1.0 section 8.5, e.g. ``access_denied``):
         the request is answered REFUSED ``wallet_error`` (no credential, so no record)."""
         req = self._get(rid)
@@ -163,21 +196,59 @@ class PresentationVerifierOID4VP:
         why = f"the wallet answered {error}"
         if isinstance(description, str) and description and not contains_citizen_id(description):
             why += ": " + description[:300]  # stored: never with a personal ID number
-        self.store.answer(
-            rid,
-            {
-                "verdict": "REFUSED",
-                "reasonCodes": ["wallet_error"],
-                "reasons": [why],
-                "credentials": [],
-                "walletError": error,
-                "answeredAt": now,
-            },
-        )
+        result = {
+            "verdict": "REFUSED",
+            "reasonCodes": ["wallet_error"],
+            "reasons": [why],
+            "credentials": [],
+            "walletError": error,
+            "answeredAt": now,
+        }
+        return self._answered(req, result)
+
+    def _answered(self, req: PresentationRequest, result: dict[str, Any]) -> dict[str, Any]:
+        """Store the verdict, wake the clerk page; the wallet's answer: ``{}``, or for the
+        same-device flow the ``redirect_uri`` of the result page with a fresh response code
+        (only its hash is kept)."""
+        code = secrets.token_urlsafe(24) if req.flow == "same-device" else None
+        self.store.answer(req.id, result, _sha256(code) if code else None)
+        self.waiters.notify(req.id)
+        if code is None:
+            return {}
+        return {"redirect_uri": f"{self.base_url}/openid4vp/{req.id}/done#response_code={code}"}
+
+    def result_for_holder(self, rid: str, response_code: Any) -> dict[str, Any]:
+        """What the same-device result page shows whoever holds the response code: the verdict,
+        each licence's type and the fields disclosed (no record, no reasons in detail)."""
+        req = self._get(rid)
+        want = req.response_code_sha256
+        if (
+            not isinstance(response_code, str)
+            or not want
+            or not hmac.compare_digest(_sha256(response_code), want)
+        ):
+            raise NotFoundError(f"no answered presentation request {rid} for this response code")
+        result = req.result or {}
+        return {
+            "id": req.id,
+            "verdict": result.get("verdict"),
+            "reasonCodes": result.get("reasonCodes", []),
+            "credentials": [
+                {
+                    "licenceType": _type_of(c),
+                    "verdict": c.get("verdict"),
+                    "disclosed": c.get("disclosed") or {},
+                }
+                for c in result.get("credentials", [])
+            ],
+            "answeredAt": result.get("answeredAt"),
+        }
 
     def respond(self, rid: str, vp_token: Any, state: Any, response: Any = None) -> dict[str, Any]:
-        """Take the request (once), judge the presentations, record the verdict. ``response``:
-        the encrypted authorization response of a ``direct_post.jwt`` request."""
+        """Take the request (once), judge the presentations, record the verdict; the wallet's
+        answer (``{}`` or ``{"redirect_uri"}``). ``response``: the encrypted authorization
+        response of a ``direct_post.jwt`` request. A failure after the request was taken ends
+        it ``failed`` (``verifier_error``) and is raised."""
         req = self._get(rid)
         _refuse_unless_pending(req, int(time.time()))  # a replay: 409 before anything is read
         if req.mode == JWT_MODE:
@@ -194,6 +265,20 @@ class PresentationVerifierOID4VP:
         if state is not None and (not isinstance(state, str) or state != req.state):
             raise InputError("state: not this request's state", field="state")
         now = self._take(rid)
+        try:
+            result = self._judged(req, presented, vp_token, now)
+        except BaseException as exc:
+            log.warning("presentation request %s failed while judging: %r", rid, exc)
+            self.store.fail(rid, {**FAILED, "answeredAt": int(time.time())})
+            self.waiters.notify(rid)
+            if isinstance(exc, CredledgerError):
+                raise
+            raise VerifierFailed(f"presentation request {rid}: the verifier failed") from exc
+        return self._answered(req, result)
+
+    def _judged(
+        self, req: PresentationRequest, presented: dict[str, str], vp_token: Any, now: int
+    ) -> dict[str, Any]:
         results = [self._judge(req, cq, presented.get(cq["id"])) for cq in req.query["credentials"]]
         asked = {cq["id"] for cq in req.query["credentials"]}
         extra = sorted(set(presented) - asked)
@@ -236,7 +321,6 @@ class PresentationVerifierOID4VP:
             "record": receipt.model_dump(),
             "answeredAt": now,
         }
-        self.store.answer(rid, result)
         return result
 
     def _judge(
@@ -268,6 +352,8 @@ class PresentationVerifierOID4VP:
             return _refused(base, "malformed", exc.message)
         assert answer is not None  # wait=True always answers
         out = {**base, **answer, "codes": [str(answer["verdict"]).lower()]}
+        if isinstance(payload.get("vct"), str):
+            out["vct"] = payload["vct"]
         if answer["verdict"] in ("TAMPERED", "UNKNOWN"):
             return out
         claims, _ = sdjwt.disclosed_claims(payload, parsed.disclosures)
@@ -306,9 +392,19 @@ def _overall(results: list[dict[str, Any]], extra: list[str]) -> tuple[str, list
 
 
 def _sha256(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _type_of(credential: dict[str, Any]) -> str | None:
+    """The licence type code of a judged credential (its ``vct``), if known."""
+    vct = credential.get("vct") or (credential.get("disclosed") or {}).get("vct")
+    prefix = "urn:credledger:licence-type:"
+    if isinstance(vct, str) and vct.startswith(prefix):
+        return vct[len(prefix) :]
+    lt = credential.get("licenceType") or credential.get("type")
+    if isinstance(lt, dict):
+        return str(lt.get("code")) if lt.get("code") else None
+    return lt if isinstance(lt, str) else None
 
 
 def _parse_vp_token(text: Any) -> dict[str, str]:

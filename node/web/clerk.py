@@ -27,6 +27,7 @@ from credledger.node.core.errors import CredledgerError, InputError, NotFoundErr
 from credledger.node.core.gbt import looks_like_gbt_identifier
 from credledger.node.core.http.origin import cross_site
 from credledger.node.core.http.ratelimit import RateLimitedError, RateLimiter, client_key
+from credledger.node.web import oid4vp
 from credledger.node.web.pages import (
     counter_of,
     lang_of,
@@ -41,7 +42,7 @@ PRE_CSRF_COOKIE = "csrf_pre"
 SESSION_SECONDS = 8 * 3600
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 #: the only messages a redirect may name (``?error=…``, ``?message=…``)
-MESSAGES = ("clerk.csrf", "login.bad", "login.limited", "clerk.image_none")
+MESSAGES = ("clerk.csrf", "login.bad", "login.limited", "clerk.image_none", "oid4vp.bad_matter")
 
 router = APIRouter(include_in_schema=False)
 
@@ -157,6 +158,9 @@ async def clerk_page(request: Request, runtime: Runtime) -> Response:
         today=today,
         verifier=counter.audience(),
         message=message if message in MESSAGES else None,
+        oid4vp=oid4vp.panel(
+            runtime, session.principal, request.query_params.get("request"), lang_of(request)
+        ),
     )
 
 
@@ -268,6 +272,37 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
     answer = await run_in_threadpool(service.verify_document, session.principal, h.digest(), lid)
     await run_in_threadpool(counter_of(runtime).note_document_check, session.principal, answer)
     return await _verified(request, session, answer.body(), "document")
+
+
+@router.post("/clerk/presentation-requests")
+async def clerk_presentation_request(request: Request, runtime: Runtime) -> Response:
+    """The panel "request from a wallet" (OpenID4VP): start a request, show its QR code."""
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
+    session = _session(request)
+    if session is None:
+        return redirect("/clerk")
+    form = await request.form(max_part_size=64 * 1024)
+    if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+        return redirect("/clerk?message=clerk.csrf")
+    return await oid4vp.create(request, runtime, session.principal, form)
+
+
+@router.get("/clerk/presentation-requests/{rid}/status")
+async def clerk_presentation_status(request: Request, runtime: Runtime, rid: str) -> Response:
+    """The request's status as an HTML fragment (``?wait=`` seconds, at most 25: answered as
+    soon as the request ends); 401 without a clerk session, 404 for another department's."""
+    session = _session(request)
+    if session is None:
+        return Response("", status_code=401)
+    try:
+        wait = float(request.query_params.get("wait") or 0)
+    except ValueError:
+        wait = 0.0
+    try:
+        return await oid4vp.status(request, runtime, session.principal, rid[:80], wait)
+    except CredledgerError:
+        return Response("", status_code=404)
 
 
 def is_licence_ref(text: str) -> bool:

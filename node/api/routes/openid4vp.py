@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 import segno
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -49,11 +49,27 @@ class PresentationRequestBody(Body):
     responseMode: Literal["direct_post", "direct_post.jwt"] = Field(
         default="direct_post", description="direct_post.jwt: the response encrypted (HAIP)"
     )
+    flow: Literal["cross-device", "same-device"] = Field(
+        default="cross-device",
+        description="same-device: the wallet's browser is sent back to the result page",
+    )
 
 
-def qr_svg(text: str) -> tuple[str, int]:
+def qr_svg(text: str, scale: int = 4, omitsize: bool = False) -> tuple[str, int]:
+    """The QR code (level M) as inline SVG; ``omitsize``: a ``viewBox`` only, sized by CSS."""
     qr = segno.make(text, error="m", micro=False, boost_error=False)
-    return qr.svg_inline(scale=4), int(qr.version)
+    return qr.svg_inline(scale=scale, omitsize=omitsize), int(qr.version)
+
+
+def query_of(body: PresentationRequestBody) -> dict[str, Any]:
+    """The DCQL query of a request body: ``dcqlQuery``, or the matter's types and fields."""
+    if (body.dcqlQuery is None) == (body.licenceTypes is None):
+        raise InputError("send either dcqlQuery or licenceTypes (with fields)", field="dcqlQuery")
+    if body.dcqlQuery is not None:
+        if body.fields is not None:
+            raise InputError("fields go with licenceTypes, not dcqlQuery", field="fields")
+        return dcql.checked(body.dcqlQuery)
+    return dcql.from_matter(body.licenceTypes or [], body.fields)
 
 
 @router.post(
@@ -71,15 +87,8 @@ async def create_presentation_request(request: Request) -> Response:
     runtime = runtime_of(request)
     service = verifier_of(runtime)
     body = validated(PresentationRequestBody, (await payload(request, runtime))[0])
-    if (body.dcqlQuery is None) == (body.licenceTypes is None):
-        raise InputError("send either dcqlQuery or licenceTypes (with fields)", field="dcqlQuery")
-    if body.dcqlQuery is not None:
-        if body.fields is not None:
-            raise InputError("fields go with licenceTypes, not dcqlQuery", field="fields")
-        query = dcql.checked(body.dcqlQuery)
-    else:
-        query = dcql.from_matter(body.licenceTypes or [], body.fields)
-    rid = await run_in_threadpool(service.create, caller, query, body.responseMode)
+    query = query_of(body)
+    rid = await run_in_threadpool(service.create, caller, query, body.responseMode, None, body.flow)
     answer = service.describe(rid)
     svg, version = qr_svg(answer["authorizationRequest"])
     answer["qr"] = {"svg": svg, "version": version, "errorCorrection": "M"}
@@ -90,7 +99,8 @@ async def create_presentation_request(request: Request) -> Response:
 async def get_presentation_request(
     request_id: RequestId, caller: Clerk, runtime: Runtime
 ) -> Response:
-    """The request's state (``pending``, ``answering``, ``answered``, ``expired``) and, once
+    """The request's state (``pending``, ``answering``, ``answered``, ``failed``, ``expired``)
+    and, once
     answered, the verdict, each credential's result and fields disclosed, and the record."""
     service = verifier_of(runtime)
     assert caller is not None
@@ -173,16 +183,47 @@ async def presentation_response(request_id: RequestId, request: Request) -> Resp
     """The wallet's ``direct_post`` (form-encoded ``vp_token`` and ``state``; ``response`` for
     ``direct_post.jwt``; or ``error`` and ``state``, which answers the request REFUSED). Taken
     once: a second response to the same request is refused (409 ``replayed``). Answers ``{}``;
-    the verdict is read with ``GET /v1/presentation-requests/{id}``."""
+    the verdict is read with ``GET /v1/presentation-requests/{id}``. A ``same-device``
+    request answers ``{"redirect_uri"}``: the result page with a response code."""
     await WALLET_GUARD.check(request)
     service = verifier_of(runtime_of(request))
     f = await _response_fields(request)
     if "error" in f and "vp_token" not in f and "response" not in f:
-        await run_in_threadpool(
+        answer = await run_in_threadpool(
             service.declined, request_id, f["error"], f.get("error_description"), f.get("state")
         )
     else:
-        await run_in_threadpool(
+        answer = await run_in_threadpool(
             service.respond, request_id, f.get("vp_token"), f.get("state"), f.get("response")
         )
-    return FastJSONResponse({})
+    return FastJSONResponse(answer)
+
+
+@router.get(
+    "/v1/presentation-requests/{request_id}/result",
+    responses=WRITE_ERRORS,
+    openapi_extra=BEARER_DOC,
+)
+async def presentation_result_for_holder(
+    request_id: RequestId,
+    request: Request,
+    response_code: Annotated[str, Query(max_length=128)],
+) -> Response:
+    """The same-device flow's result, for whoever holds the response code the wallet's browser
+    was sent back with: the verdict, each licence's type and the fields disclosed."""
+    await WALLET_GUARD.check(request)
+    service = verifier_of(runtime_of(request))
+    body = await run_in_threadpool(service.result_for_holder, request_id, response_code)
+    return FastJSONResponse(body)
+
+
+@router.get("/v1/openid4vp/verifier", responses=WRITE_ERRORS, openapi_extra=BEARER_DOC)
+async def verifier_identity(request: Request) -> Response:
+    """This node's verifier: its ``clientId`` (``x509_hash:…``), its certificate chain
+    (``x5c``, leaf first) and its ``name`` (the leaf's subject), so a wallet can trust its own
+    node's verifier."""
+    await WALLET_GUARD.check(request)
+    identity = verifier_of(runtime_of(request)).identity
+    return FastJSONResponse(
+        {"clientId": identity.client_id, "x5c": identity.x5c, "name": identity.name}
+    )
