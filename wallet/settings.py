@@ -108,6 +108,8 @@ class OpenID4VPSettings(BaseModel):
     only_trusted: bool = False
     #: http request and response URIs (always allowed on a devnet)
     allow_http: bool = False
+    #: verifiers at private, loopback or link-local addresses (always allowed on a devnet)
+    allow_private_hosts: bool = False
     timeout: float = Field(default=10.0, gt=0, description="seconds per call to a verifier")
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 

@@ -24,6 +24,7 @@ from credledger.wallet.node_client import NodeClient
 from credledger.wallet.openid4vp.request import (
     AuthorizationRequest,
     InvalidRequest,
+    UrlPolicy,
     VerifierError,
     fetch,
     parse_link,
@@ -63,7 +64,10 @@ class OpenID4VPHolder:
         self.presenter = presenter
         self.node = node
         self.cfg = settings.openid4vp
-        self.allow_http = self.cfg.allow_http or settings.chain.kind == "devnet"
+        devnet = settings.chain.kind == "devnet"
+        self.policy = UrlPolicy(
+            http=self.cfg.allow_http or devnet, private=self.cfg.allow_private_hosts or devnet
+        )
         self.http = http or httpx.Client(timeout=self.cfg.timeout, follow_redirects=False)
         self.trust = Trust(node, self.cfg.trusted_verifiers, self.cfg.trust_anchors)
         self.store = presenter.presentations.store
@@ -75,8 +79,8 @@ class OpenID4VPHolder:
 
     def _load(self, link: str) -> AuthorizationRequest:
         parsed = parse_link(link)
-        jwt = fetch(self.http, parsed, self.allow_http, self.cfg.max_request_bytes)
-        return verify(parsed, jwt, self.allow_http)
+        jwt = fetch(self.http, parsed, self.policy, self.cfg.max_request_bytes)
+        return verify(parsed, jwt, self.policy)
 
     def resolve(self, caller: Caller, link: str) -> AskedView:
         """Who asks (and whether the wallet trusts it) and what, with the held licences that

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -145,19 +147,53 @@ def parse_link(text: str) -> Link:
     return Link(params["client_id"], params["request_uri"], text)
 
 
-def check_url(url: Any, what: str, allow_http: bool) -> str:
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Which verifier URLs the wallet calls: https only, and not to private, loopback or
+    link-local addresses, unless on a devnet or allowed by settings."""
+
+    http: bool = False
+    private: bool = False
+
+
+def _private(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False  # unresolvable: the call itself fails with a clear error
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if (
+            ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_reserved
+            or (ip.is_multicast or ip.is_unspecified)
+        ):
+            return True
+    return False
+
+
+def check_url(url: Any, what: str, policy: UrlPolicy) -> str:
     if not isinstance(url, str) or not url:
         raise InvalidRequest(f"{what}: missing")
     parts = urlsplit(url)
-    if (parts.scheme == "https" or (parts.scheme == "http" and allow_http)) and parts.hostname:
-        return url
-    allowed = "https (or http on a devnet)" if not allow_http else "http(s)"
-    raise InvalidRequest(f"{what}: must be an {allowed} URL, not {url[:80]!r}")
+    if not (parts.scheme == "https" or (parts.scheme == "http" and policy.http)) or not (
+        parts.hostname
+    ):
+        allowed = "https (or http on a devnet)" if not policy.http else "http(s)"
+        raise InvalidRequest(f"{what}: must be an {allowed} URL, not {url[:80]!r}")
+    if not policy.private and _private(parts.hostname):
+        raise InvalidRequest(
+            f"{what}: {parts.hostname} is a private or local address; the wallet calls such "
+            "verifiers only on a devnet or with openid4vp.allow_private_hosts"
+        )
+    return url
 
 
-def fetch(http: httpx.Client, link: Link, allow_http: bool, max_bytes: int) -> str:
+def fetch(http: httpx.Client, link: Link, policy: UrlPolicy, max_bytes: int) -> str:
     """The request object at ``request_uri`` (GET, no redirects, at most ``max_bytes``)."""
-    url = check_url(link.request_uri, "request_uri", allow_http)
+    url = check_url(link.request_uri, "request_uri", policy)
     headers = {"Accept": f"application/{JAR_TYP}, application/jwt"}
     try:
         with http.stream("GET", url, headers=headers, follow_redirects=False) as r:
@@ -226,7 +262,7 @@ def client_id_of(cert: x509.Certificate) -> str:
     return "x509_hash:" + sdjwt.b64url(hashlib.sha256(cert.public_bytes(Encoding.DER)).digest())
 
 
-def verify(link: Link, jwt: str, allow_http: bool, now: int | None = None) -> AuthorizationRequest:
+def verify(link: Link, jwt: str, policy: UrlPolicy, now: int | None = None) -> AuthorizationRequest:
     """The request object checked against the link (see the module's docstring)."""
     header, claims = sdjwt.unverified(jwt)
     if header.get("typ") != JAR_TYP:
@@ -270,7 +306,7 @@ def verify(link: Link, jwt: str, allow_http: bool, now: int | None = None) -> Au
     mode = claims.get("response_mode")
     if mode not in MODES:
         raise InvalidRequest(f"response_mode {mode!r}: this wallet answers {' or '.join(MODES)}")
-    response_uri = check_url(claims.get("response_uri"), "response_uri", allow_http)
+    response_uri = check_url(claims.get("response_uri"), "response_uri", policy)
     nonce = claims.get("nonce")
     if not isinstance(nonce, str) or not nonce:
         raise InvalidRequest("the request object has no nonce")

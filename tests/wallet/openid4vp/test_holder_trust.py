@@ -158,3 +158,22 @@ def test_chains_to_an_anchor_only_when_signed_by_it_and_valid() -> None:
     mid_key, mid = _leaf_cert(ca_key, ca, "Not a CA")
     _, below = _leaf_cert(mid_key, mid, "Below")
     assert chain_to_anchor([below, mid], [ca]) is None
+
+
+def test_outside_a_devnet_only_https_to_public_addresses() -> None:
+    """The URLs a link or request object makes the wallet call (no network: literal addresses)."""
+    from credledger.wallet.openid4vp.request import InvalidRequest, UrlPolicy, check_url
+
+    strict = UrlPolicy()
+    for url, why in (
+        ("http://93.184.216.34/r", "must be an https"),
+        ("https:///r", "must be an https"),
+        ("https://127.0.0.1/r", "private or local"),
+        ("https://10.1.2.3/r", "private or local"),
+        ("https://[::1]/r", "private or local"),
+        ("https://169.254.169.254/latest/meta-data", "private or local"),
+    ):
+        with pytest.raises(InvalidRequest, match=why):
+            check_url(url, "request_uri", strict)
+    assert check_url("https://93.184.216.34/r", "request_uri", strict)
+    assert check_url("http://127.0.0.1:8600/r", "request_uri", UrlPolicy(http=True, private=True))
