@@ -28,8 +28,9 @@
 //                "kb": {…}, "issuerKid"}}, "body": {the form received}}}
 //   {"error": {"requestId", "message", "body"}}    {"declined": {"requestId", "error", "body"}}
 // HTTP: GET /requests/{id}/request (the JAR, while unanswered), POST /requests/{id}/response
-// (200 {} or 400 {"error", "error_description"}), POST /requests {dcqlQuery?, responseMode?}
-// (a new request with the same key; answers the "ready" object).
+// (200 {} or 400 {"error", "error_description"}), POST /requests {dcqlQuery?, responseMode?,
+// serveOnce?} (a new request with the same key; answers the "ready" object; serveOnce: its
+// request object is served once, as verifiers that mark a request "retrieved" do).
 import {readFileSync} from 'node:fs';
 import {createServer} from 'node:http';
 import {join} from 'node:path';
@@ -116,8 +117,8 @@ const u32 = n => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
 const requests = new Map(); // id -> {payload, jwt, answered}
 let base; // http://host:port, once listening
 
-async function newRequest({dcqlQuery = config.dcqlQuery, responseMode = config.responseMode}
-  = {}) {
+async function newRequest({dcqlQuery = config.dcqlQuery, responseMode = config.responseMode,
+  serveOnce = false} = {}) {
   const id = randomBytes(9).toString('base64url');
   const requestUri = `${base}/requests/${id}/request`;
   const clientMetadata = {
@@ -148,7 +149,8 @@ async function newRequest({dcqlQuery = config.dcqlQuery, responseMode = config.r
     },
   });
   const payload = made.authorizationRequestPayload;
-  requests.set(id, {payload, jwt: made.jar.authorizationRequestJwt, answered: false});
+  requests.set(id, {payload, jwt: made.jar.authorizationRequestJwt, answered: false, serveOnce,
+    fetched: false});
   const ready = {link: made.authorizationRequest, requestId: id, requestUri,
     responseUri: payload.response_uri, clientId, nonce: payload.nonce, state: payload.state,
     responseMode};
@@ -309,8 +311,12 @@ const server = createServer(async (httpReq, res) => {
     const req = m && requests.get(m[1]);
     if (!req) return reply(res, 404, {error: 'not_found'});
     if (m[2] === 'request' && httpReq.method === 'GET') {
-      if (req.answered) return reply(res, 410, {error: 'invalid_request_uri_method',
-        error_description: 'this request was answered already'});
+      if (req.answered || (req.fetched && req.serveOnce)) {
+        return reply(res, 410, {error: 'invalid_request',
+          error_description: req.answered ? 'this request was answered already'
+            : 'this request object was fetched already'});
+      }
+      req.fetched = true;
       return reply(res, 200, req.jwt, 'application/oauth-authz-req+jwt');
     }
     if (m[2] === 'response' && httpReq.method === 'POST') {

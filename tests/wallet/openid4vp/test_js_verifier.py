@@ -124,9 +124,13 @@ class JsVerifier:
                                            request_id for v in e.values())]  # fmt: skip
         assert not got, got
 
-    def new(self, mode: str = "direct_post", query: dict[str, Any] | None = None) -> Any:
-        r = self.http.post(f"{self.base}/requests", json={"responseMode": mode,
-                                                          "dcqlQuery": query or QUERY})  # fmt: skip
+    def new(
+        self, mode: str = "direct_post", query: dict[str, Any] | None = None, once: bool = False
+    ) -> Any:
+        """A new request; ``once``: its request object is served once (as the EU reference
+        verifier does: a request moves to "retrieved" on the first GET)."""
+        body = {"responseMode": mode, "dcqlQuery": query or QUERY, "serveOnce": once}
+        r = self.http.post(f"{self.base}/requests", json=body)
         assert r.status_code == 201, r.text
         ready = self.event("ready", r.json()["requestId"])
         assert ready == r.json()
@@ -346,13 +350,14 @@ def test_our_wallet_refuses_to_disclose_less_than_asked_and_declines(
         "error", "error_description", "state"}  # fmt: skip
 
 
-@pytest.mark.parametrize("mode", ["direct_post", "direct_post.jwt"])
+@pytest.mark.parametrize(("mode", "once"), [("direct_post", False), ("direct_post.jwt", True)])
 def test_the_librarys_own_holder_agrees_with_this_verifier(
-    verifier: JsVerifier, holder: Holder, tmp_path: Path, mode: str
+    verifier: JsVerifier, holder: Holder, tmp_path: Path, mode: str, once: bool
 ) -> None:
     """The verifier itself is conformant as the library sees it: oid4vc-ts's Openid4vpClient
     (tests/node/openid4vp/js_holder.mjs) resolves its request (its own x509_hash and x5c checks)
-    and answers it with an sd-jwt-js presentation, which the verifier accepts."""
+    and answers it with an sd-jwt-js presentation, which the verifier accepts — also when the
+    request object is served only once (the library's holder fetches it once)."""
     from joserfc.jwk import ECKey
 
     key = ECKey.generate_key("P-256")
@@ -363,7 +368,7 @@ def test_the_librarys_own_holder_agrees_with_this_verifier(
     params = {"format": "sd-jwt", "holderJwk": json.dumps(public)}
     vc = holder.cred.node.get(f"/v1/licences/{lid}/credential", TOKENS["wallet"], params=params)
     assert vc.status_code == 200, vc.text
-    ready = verifier.new(mode)
+    ready = verifier.new(mode, once=once)
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"authorizationRequest": ready["link"], "credential": vc.text,
                                "holderPrivateJwk": key.as_dict(private=True)}))  # fmt: skip
