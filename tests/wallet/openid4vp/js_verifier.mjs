@@ -10,12 +10,13 @@
 // sd_hash.
 //
 // Ours, in this file (the libraries leave them to the caller; see "ours:" below): the ES256 and
-// SHA-256 calls behind the libraries' sign/verify/hash callbacks (Node's crypto), the ECDH-ES +
-// AES-GCM decryption of a direct_post.jwt response (Concat KDF over Node's crypto; the library
-// picks the key by kid and parses the plaintext), the KB-JWT's aud == our client_id and iat
-// freshness, the SD-JWT's typ dc+sd-jwt, every disclosure referenced by a digest, the vp_token
-// values being arrays (OpenID4VP 1.0 §8.1), the DCQL match (vct in vct_values, every claim path
-// disclosed, values), and single use.
+// SHA-256 calls behind oid4vc-ts's sign/hash callbacks (Node's crypto; sd-jwt-js gets its ES256
+// and SHA-256 from @sd-jwt/crypto-nodejs, also npm), the ECDH-ES + AES-GCM decryption of a
+// direct_post.jwt response (Concat KDF over Node's crypto; the library picks the key by kid and
+// parses the plaintext), the KB-JWT's aud == our client_id and iat freshness, the SD-JWT's typ
+// dc+sd-jwt, every disclosure referenced by a digest, the vp_token values being arrays
+// (OpenID4VP 1.0 §8.1), the DCQL match (vct in vct_values, every claim path disclosed, values),
+// and single use.
 //
 // usage: node js_verifier.mjs <node_modules> [config.json]      (no file: the config on stdin)
 // config: {"keyPem": "<PKCS#8 PEM of the verifier's P-256 key>", "x5c": ["<base64 DER leaf>"],
@@ -37,7 +38,7 @@ import {join} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {
   X509Certificate, createDecipheriv, createHash, createPrivateKey, createPublicKey,
-  diffieHellman, generateKeyPairSync, randomBytes, sign, verify,
+  diffieHellman, generateKeyPairSync, randomBytes, sign,
 } from 'node:crypto';
 
 const [modules, configPath] = process.argv.slice(2);
