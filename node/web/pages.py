@@ -29,7 +29,7 @@ LANGS = ("zh-CN", "en")
 LANG_COOKIE = "lang"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 router = APIRouter(include_in_schema=False)
