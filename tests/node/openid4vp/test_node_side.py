@@ -226,6 +226,17 @@ def test_a_request_left_taken_by_a_stop_is_failed_at_the_next_start(
         again.stop()
 
 
+def test_the_certificate_settings_go_together() -> None:
+    from credledger.node.core.errors import ConfigError
+    from credledger.node.settings import load_settings
+
+    with pytest.raises(ConfigError, match="both certificate_chain and key"):
+        load_settings(openid4vp={"key": "/x/key.pem"})
+    both = load_settings(openid4vp={"key": "k.pem", "certificate_chain": "c.pem"})
+    assert both.openid4vp.key == Path("k.pem")
+    assert load_settings().openid4vp.certificate_chain is None
+
+
 def test_the_store_ends_taken_requests(tmp_path: Path) -> None:
     store = RequestStore(tmp_path / "r.sqlite3")
     now = int(time.time())
