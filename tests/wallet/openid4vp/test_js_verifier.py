@@ -34,6 +34,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from joserfc.jwk import ECKey
 
 from credledger.node.core import sdjwt
 from credledger.node.credentials.ids import key_urn
@@ -123,6 +124,18 @@ class JsVerifier:
         got = [e for e in self.seen if any(isinstance(v, dict) and v.get("requestId") ==
                                            request_id for v in e.values())]  # fmt: skip
         assert not got, got
+
+    def no_verdict(self, request_id: str, wait: float = 1.0) -> None:
+        """No verdict for ``request_id`` came (what reached the verifier, if anything, it
+        refused as a replay)."""
+        time.sleep(wait)
+        while not self.events.empty():
+            self.seen.append(self.events.get())
+        mine = [e for e in self.seen if any(isinstance(v, dict) and v.get("requestId") ==
+                                            request_id for v in e.values())]  # fmt: skip
+        assert all("replayed" in e.get("error", {}).get("message", "") for e in mine), mine
+        for e in mine:
+            self.seen.remove(e)
 
     def new(
         self, mode: str = "direct_post", query: dict[str, Any] | None = None, once: bool = False
@@ -261,7 +274,6 @@ def test_an_encrypted_response_and_a_suspended_licence(
     verifier: JsVerifier, holder: Holder
 ) -> None:
     from joserfc import jwe
-    from joserfc.jwk import ECKey
 
     lid = holder.licence()
     ready = verifier.new("direct_post.jwt")
@@ -331,7 +343,7 @@ def test_our_wallet_answers_an_independent_verifier(
     _refused(verifier, ready, sent, "replayed")
     again = _link(holder, "respond", ready, choices=choices)
     assert again.status_code in (409, 502), again.text
-    verifier.quiet(ready["requestId"])
+    verifier.no_verdict(ready["requestId"])
 
 
 def test_our_wallet_refuses_to_disclose_less_than_asked_and_declines(
@@ -358,19 +370,10 @@ def test_the_librarys_own_holder_agrees_with_this_verifier(
     (tests/node/openid4vp/js_holder.mjs) resolves its request (its own x509_hash and x5c checks)
     and answers it with an sd-jwt-js presentation, which the verifier accepts — also when the
     request object is served only once (the library's holder fetches it once)."""
-    from joserfc.jwk import ECKey
-
-    key = ECKey.generate_key("P-256")
-    public = {
-        k: str(v) for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x", "y")
-    }
-    lid = holder.licence()
-    params = {"format": "sd-jwt", "holderJwk": json.dumps(public)}
-    vc = holder.cred.node.get(f"/v1/licences/{lid}/credential", TOKENS["wallet"], params=params)
-    assert vc.status_code == 200, vc.text
+    key, vc = _bound_vc(holder)
     ready = verifier.new(mode, once=once)
     job = tmp_path / "job.json"
-    job.write_text(json.dumps({"authorizationRequest": ready["link"], "credential": vc.text,
+    job.write_text(json.dumps({"authorizationRequest": ready["link"], "credential": vc,
                                "holderPrivateJwk": key.as_dict(private=True)}))  # fmt: skip
     script = ROOT / "tests" / "node" / "openid4vp" / "js_holder.mjs"
     run = subprocess.run(["node", str(script), str(MODULES), str(job)], capture_output=True,
@@ -383,3 +386,37 @@ def test_the_librarys_own_holder_agrees_with_this_verifier(
     assert out["status"] == 200, out
     got = verifier.event("verdict", ready["requestId"])
     assert sorted(got["credentials"][QID]["disclosed"]) == sorted(FIELDS)
+
+
+def _bound_vc(holder: Holder) -> tuple[ECKey, str]:
+    """A key of our own and a licence's SD-JWT VC the node binds to it (every disclosure)."""
+    key = ECKey.generate_key("P-256")
+    public = {k: str(v) for k, v in key.as_dict(private=False).items()
+              if k in ("kty", "crv", "x", "y")}  # fmt: skip
+    lid = holder.licence()
+    params = {"format": "sd-jwt", "holderJwk": json.dumps(public)}
+    vc = holder.cred.node.get(f"/v1/licences/{lid}/credential", TOKENS["wallet"], params=params)
+    assert vc.status_code == 200, vc.text
+    return key, vc.text
+
+
+def test_a_credential_signed_by_a_key_it_does_not_trust_is_refused(
+    verifier: JsVerifier, holder: Holder
+) -> None:
+    """The same claims and kid as the department's credential, signed by another key: the
+    verifier trusts only the issuer key it was given (the chain's)."""
+    key, vc = _bound_vc(holder)
+    header, payload = sdjwt.unverified(sdjwt.parse(vc).jwt)
+    claims = {k: v for k, v in payload.items() if not k.startswith("_sd")}
+    claims.update(name="食品经营许可证", number="JY-FORGED", validUntil="2099-12-31")
+    forged, _ = sdjwt.issue(header, claims, FIELDS, sdjwt.signer_of(ECKey.generate_key("P-256")))
+    ready = verifier.new()
+    req = _request(ready)
+    shown = sdjwt.present(forged, FIELDS, sdjwt.signer_of(key), nonce=req["nonce"],
+                          aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+    _refused(verifier, ready, _form(shown, req["state"]), "Invalid JWT Signature")
+    # the genuine credential, presented the same way: accepted
+    genuine = sdjwt.present(vc, FIELDS, sdjwt.signer_of(key), nonce=req["nonce"],
+                            aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+    assert verifier.post(ready, _form(genuine, req["state"])).status_code == 200
+    assert verifier.event("verdict", ready["requestId"])["ok"] is True
