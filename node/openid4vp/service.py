@@ -271,7 +271,7 @@ class PresentationVerifierOID4VP:
             log.warning("presentation request %s failed while judging: %r", rid, exc)
             self.store.fail(rid, {**FAILED, "answeredAt": int(time.time())})
             self.waiters.notify(rid)
-            if isinstance(exc, CredledgerError):
+            if isinstance(exc, CredledgerError) or not isinstance(exc, Exception):
                 raise
             raise VerifierFailed(f"presentation request {rid}: the verifier failed") from exc
         return self._answered(req, result)

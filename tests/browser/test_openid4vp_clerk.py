@@ -145,3 +145,41 @@ def test_the_panel_fits_a_phone_in_chinese(browser: Any, cred: CredEnv) -> None:
         page.wait_for_selector("#oid4vp-status [data-state=pending]")
     finally:
         context.close()
+
+
+def test_same_device_the_wallets_browser_comes_back_to_the_result(
+    browser: Any, cred: CredEnv
+) -> None:
+    """The clerk's panel on the phone itself ("this device"): the wallet answers, the node's
+    answer sends its browser to the result page with the response code in the fragment, and
+    the page shows the verdict and the fields disclosed (the code moved to the query)."""
+    holder = ECKey.generate_key("P-256")
+    _, vc = held(cred, holder)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                                  bypass_csp=True)  # fmt: skip
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        _sign_in(page, cred, "zh-CN")
+        page.check("#oid4vp-form input[name=flow][value=same-device]")
+        page.click("#oid4vp-submit")
+        page.wait_for_selector("#oid4vp-link")
+        asked = _asked(cred, str(page.get_attribute("#oid4vp-link", "href")))
+        qid = asked.request["dcql_query"]["credentials"][0]["id"]
+        r = respond(cred, asked, {qid: [present(vc, holder, asked)]})
+        assert r.status_code == 200, r.text
+        back = r.json()["redirect_uri"]
+        assert "#response_code=" in back
+        page.wait_for_selector("#oid4vp-status h3[data-verdict=VALID]", timeout=30_000)
+        done = context.new_page()
+        done.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        done.goto(back)
+        done.wait_for_selector("#oid4vp-done [data-verdict]")
+        assert done.get_attribute("#oid4vp-done p[data-verdict]", "data-verdict") == "VALID"
+        assert "response_code=" in urlsplit(done.url).query and not urlsplit(done.url).fragment
+        assert done.locator("[data-field=number]").inner_text().startswith("JY")
+        _check(done, "zh", "phone", "oid4vp-same-device-done", errors)
+    finally:
+        context.close()
