@@ -1,13 +1,15 @@
 """The wallet as an OpenID4VP 1.0 holder (issue 22 item 2): resolve a verifier's link into what
 is asked and by whom, answer it with SD-JWT VC presentations of the licences the enterprise holds
 (each with a KB-JWT: ``nonce`` the request's, ``aud`` the client_id, OpenID4VP 1.0 section
-B.3.6), or decline it. Stateless: ``respond`` and ``decline`` fetch and check the request again.
+B.3.6), or decline it. ``respond`` and ``decline`` answer the request ``resolve`` read and checked
+(kept until it expires, ``cache.py``), or fetch and check it then.
 docs/openid4vp.md, "Holder: our wallet"."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from credledger.node.core.errors import CredledgerError, ForbiddenError, InputEr
 from credledger.wallet.accounts import Caller
 from credledger.wallet.credentials import CredentialPresenter
 from credledger.wallet.node_client import NodeClient
+from credledger.wallet.openid4vp.cache import RequestCache
 from credledger.wallet.openid4vp.request import (
     AuthorizationRequest,
     InvalidRequest,
@@ -70,6 +73,7 @@ class OpenID4VPHolder:
         )
         self.http = http or httpx.Client(timeout=self.cfg.timeout, follow_redirects=False)
         self.trust = Trust(node, self.cfg.trusted_verifiers, self.cfg.trust_anchors)
+        self.requests = RequestCache()
         self.store = presenter.presentations.store
 
     def close(self) -> None:
@@ -77,16 +81,23 @@ class OpenID4VPHolder:
 
     # --- what is asked --------------------------------------------------------------------------
 
-    def _load(self, link: str) -> AuthorizationRequest:
+    def _load(self, caller: Caller, link: str) -> AuthorizationRequest:
+        """The request checked by ``resolve`` (kept until it expires), else fetched and checked
+        now: a verifier may serve its request object once."""
         parsed = parse_link(link)
-        jwt = fetch(self.http, parsed, self.policy, self.cfg.max_request_bytes)
-        return verify(parsed, jwt, self.policy)
+
+        def load() -> AuthorizationRequest:
+            jwt = fetch(self.http, parsed, self.policy, self.cfg.max_request_bytes)
+            return verify(parsed, jwt, self.policy)
+
+        req = self.requests.get_or_load(caller.enterprise_id, parsed, load)
+        return req if req.link == parsed else replace(req, link=parsed)
 
     def resolve(self, caller: Caller, link: str) -> AskedView:
         """Who asks (and whether the wallet trusts it) and what, with the held licences that
         can answer each credential query."""
         caller.require("present")
-        req = self._load(link)
+        req = self._load(caller, link)
         return self._view(caller, req, {})
 
     def _view(
@@ -212,7 +223,7 @@ class OpenID4VPHolder:
     ) -> Answered:
         """One presentation per chosen credential query, posted to the verifier."""
         caller.require("present")
-        req = self._load(link)
+        req = self._load(caller, link)
         fields: dict[str, dict[str, Any]] = {}
         view = self._view(caller, req, fields)
         self._may_answer(view)
@@ -279,7 +290,7 @@ class OpenID4VPHolder:
         """The error response ``access_denied`` (with the request's state): the verifier learns
         the holder said no, nothing else."""
         caller.require("present")
-        req = self._load(link)
+        req = self._load(caller, link)
         body: dict[str, Any] = {
             "error": "access_denied",
             "error_description": "the holder declined to present",

@@ -196,6 +196,8 @@ class FakeVerifier:
         self.cert = self.chain[0]
         self.client_id = client_id_of(self.cert)
         self.objects: dict[str, str] = {}
+        self.once: set[str] = set()  # request objects served once (as the EU reference does)
+        self.fetched: list[str] = []
         self.posted: list[dict[str, list[str]]] = []
         fake = self
 
@@ -204,7 +206,9 @@ class FakeVerifier:
                 pass
 
             def do_GET(self) -> None:
-                body = fake.objects.get(self.path, "").encode()
+                got = fake.objects.pop if self.path in fake.once else fake.objects.get
+                body = got(self.path, "").encode()
+                fake.fetched.append(self.path)
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "application/oauth-authz-req+jwt")
                 self.send_header("Content-Length", str(len(body)))
@@ -246,8 +250,10 @@ class FakeVerifier:
         }  # fmt: skip
         return {**base, **over}
 
-    def serve(self, path: str, jwt: str, client_id: str | None = None) -> str:
+    def serve(self, path: str, jwt: str, client_id: str | None = None, once: bool = False) -> str:
         self.objects[path] = jwt
+        if once:
+            self.once.add(path)
         return (f"openid4vp://?client_id={quote(client_id or self.client_id, safe='')}"
                 f"&request_uri={quote(self.url + path, safe='')}")  # fmt: skip
 
@@ -361,3 +367,23 @@ def test_same_device_gives_the_verifiers_redirect_uri(holder: Holder) -> None:
     assert out["redirectUri"], out
     assert out["redirectUri"].startswith(f"{holder.cred.node.url}/openid4vp/{rid}/done"), out
     assert state_of(holder, rid)["verdict"] == "VALID"
+
+
+def test_a_request_object_served_once_is_answered(holder: Holder, fake: FakeVerifier) -> None:
+    """A verifier that serves its request object once (the EU reference verifier): respond and
+    decline answer the request resolve read, without fetching it again."""
+    lid = holder.licence()
+    link = fake.serve("/once", fake.sign(fake.claims(nonce="once-nonce")), once=True)
+    assert holder.wallet.ok(call(holder, "resolve", link=link))["queries"][0]["satisfiable"]
+    out = holder.wallet.ok(call(holder, "respond", link=link, choices=choose(lid, "name")))
+    assert out["verifierStatus"] == 200 and fake.fetched.count("/once") == 1
+    (vp,) = json.loads(fake.posted[-1]["vp_token"][0])["food_operation"]
+    assert sdjwt.unverified(sdjwt.parse(vp).kb_jwt or "")[1]["nonce"] == "once-nonce"
+    link = fake.serve("/once-no", fake.sign(fake.claims()), once=True)
+    holder.wallet.ok(call(holder, "resolve", link=link))
+    assert holder.wallet.ok(call(holder, "decline", link=link))["status"] == "declined"
+    assert fake.posted[-1]["error"] == ["access_denied"] and fake.fetched.count("/once-no") == 1
+    # respond straight away (no resolve first) fetches it then
+    link = fake.serve("/once-direct", fake.sign(fake.claims()), once=True)
+    out = holder.wallet.ok(call(holder, "respond", link=link, choices=choose(lid, "name")))
+    assert out["verifierStatus"] == 200 and fake.fetched.count("/once-direct") == 1
