@@ -66,37 +66,49 @@ def test_the_served_decoder_is_jsqr_as_published() -> None:
 def qr_frames(
     text: str, path: Path, *, size: tuple[int, int] = (640, 480), frames: int = 30
 ) -> int:
-    """A recording of the QR code of ``text`` as a YUV4MPEG2 (C420) file for Chromium's fake
-    camera: the code (segno, level M, quiet zone of 4) scaled large on white, ``frames`` frames
-    (the device plays them in a loop). Returns the code's version."""
+    """A recording of the QR code of ``text`` for Chromium's fake camera (:func:`recording`):
+    the code made by segno (level M, quiet zone of 4). Returns the code's version."""
     import segno
     from PIL import Image
 
-    w, h = size
     qr = segno.make(text, error="m", micro=False, boost_error=False)
     rows = [list(r) for r in qr.matrix_iter(scale=1, border=4)]
-    n = len(rows)
-    scale = max(1, min(w, h) * 85 // 100 // n)
-    code = Image.new("L", (n, n), 255)
+    code = Image.new("L", (len(rows), len(rows)), 255)
     code.putdata([0 if dark else 255 for row in rows for dark in row])
-    code = code.resize((n * scale, n * scale), Image.Resampling.NEAREST)
-    picture = Image.new("L", (w, h), 255)
-    picture.paste(code, ((w - n * scale) // 2, (h - n * scale) // 2))
-    luma = picture.tobytes()
+    recording(code, path, size=size, frames=frames)
+    return int(qr.version)
+
+
+def recording(
+    picture: Any, path: Path, *, size: tuple[int, int] = (640, 480), frames: int = 30
+) -> None:
+    """``picture`` (a PIL image of a QR code, quiet zone included) scaled large on white, as a
+    YUV4MPEG2 (C420) file of ``frames`` frames: what Chromium's fake camera plays, in a loop."""
+    from PIL import Image
+
+    w, h = size
+    gray = picture.convert("L")
+    side = min(w, h) * 85 // 100
+    if max(gray.size) <= side // 2:  # one pixel per module: whole pixels each, sharp edges
+        k = side // max(gray.size)
+        big = gray.resize((gray.width * k, gray.height * k), Image.Resampling.NEAREST)
+    else:  # a screenshot of a code on a screen
+        big = gray.resize((side, side * gray.height // gray.width), Image.Resampling.LANCZOS)
+    frame = Image.new("L", (w, h), 255)
+    frame.paste(big, ((w - big.width) // 2, (h - big.height) // 2))
+    luma = frame.tobytes()
     chroma = bytes([128]) * ((w // 2) * (h // 2))  # no colour
     with path.open("wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420\n".encode())
         for _ in range(frames):
             f.write(b"FRAME\n" + luma + chroma + chroma)
-    version = int(qr.version)
-    return version
 
 
-def camera_browser(playwright: Any, recording: Path) -> Any:
-    """A Chromium whose camera plays ``recording`` (read when it starts) and asks no one."""
+def camera_browser(playwright: Any, video: Path) -> Any:
+    """A Chromium whose camera plays ``video`` (read when it starts) and asks no one."""
     return playwright.chromium.launch(
         executable_path=CHROMIUM,
-        args=[*ARGS, *CAMERA_ARGS, f"--use-file-for-fake-video-capture={recording}"],
+        args=[*ARGS, *CAMERA_ARGS, f"--use-file-for-fake-video-capture={video}"],
     )
 
 
