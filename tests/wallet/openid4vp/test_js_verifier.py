@@ -5,12 +5,15 @@ x5c — and parses and validates the response) and @sd-jwt/sd-jwt-vc 0.19 (issue
 disclosures, status list, KB-JWT signature, nonce, sd_hash); it trusts the department's credential
 key as read from the chain, and a self-signed certificate made here.
 
-Our wallet answers it through its own API (``/v1/openid4vp/resolve`` and ``respond``), in both
-response modes; the verifier accepts exactly the disclosed claims and refuses the same response
-replayed. Presentations our wallet made (``/v1/credentials/presentations``, with the request's
-nonce and the verifier's client_id) and then altered — a disclosure flipped, another verifier's
-audience, another request's nonce, no array, another state — are each refused, and the unaltered
-one accepted afterwards. Node and the npm packages are required: without them this fails."""
+Our wallet answers it through its own API (``/v1/openid4vp/resolve``, ``respond``, ``decline``),
+in both response modes and when the request object is served only once; the verifier accepts
+exactly the disclosed claims and refuses the same response replayed. Presentations our wallet made
+(``/v1/credentials/presentations``, with the request's nonce and the verifier's client_id) and
+then altered — a disclosure's value changed, another verifier's audience, another request's
+nonce, another state, fewer fields, no array — are each refused, and the unaltered one accepted
+afterwards; so are a suspended licence and a credential signed by a key the verifier does not
+trust. The library's own holder passes the same verifier. Node and the npm packages are
+required: without them this fails, it does not skip."""
 
 from __future__ import annotations
 
@@ -305,16 +308,18 @@ def _link(holder: Holder, route: str, ready: dict[str, Any], **extra: Any) -> ht
     return holder.wallet.post(f"/v1/openid4vp/{route}", holder.token, json=body)
 
 
-@pytest.mark.parametrize("mode", ["direct_post", "direct_post.jwt"])
+@pytest.mark.parametrize(("mode", "once"), [("direct_post", False), ("direct_post.jwt", False),
+                                           ("direct_post", True)])  # fmt: skip
 def test_our_wallet_answers_an_independent_verifier(
-    verifier: JsVerifier, holder: Holder, mode: str
+    verifier: JsVerifier, holder: Holder, mode: str, once: bool
 ) -> None:
     """The wallet's own API: resolve shows who asks what, respond presents; the verifier built on
     oid4vc-ts and sd-jwt-js accepts exactly the fields chosen, and refuses the same response
-    again."""
+    again. ``once``: the verifier serves its request object once (as the EU reference verifier
+    does), so respond must answer the request resolve read."""
     lid = holder.licence()
-    ready = verifier.new(mode)
-    req = _request(ready)
+    ready = verifier.new(mode, once=once)
+    req = _request(ready) if not once else None
     asked = holder.wallet.ok(_link(holder, "resolve", ready))
     who = asked["verifier"]
     assert who["clientId"] == ready["clientId"] and who["trusted"] is False, who
@@ -334,7 +339,7 @@ def test_our_wallet_answers_an_independent_verifier(
     assert one["kb"]["aud"] == ready["clientId"] and one["kb"]["nonce"] == ready["nonce"]
     sent = got["body"]  # what our wallet posted
     assert set(sent) == ({"response"} if mode == "direct_post.jwt" else {"vp_token", "state"})
-    if mode == "direct_post.jwt":  # to the request's key, as HAIP 1.0 asks
+    if req is not None and mode == "direct_post.jwt":  # to the request's key, as HAIP 1.0 asks
         (enc,) = req["client_metadata"]["jwks"]["keys"]
         header = json.loads(base64.urlsafe_b64decode(sent["response"].split(".")[0] + "=="))
         assert header["alg"] == "ECDH-ES" and header["enc"] in ("A128GCM", "A256GCM"), header
