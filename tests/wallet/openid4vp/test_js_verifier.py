@@ -425,3 +425,19 @@ def test_a_credential_signed_by_a_key_it_does_not_trust_is_refused(
                             aud=req["client_id"], iat=int(time.time()))  # fmt: skip
     assert verifier.post(ready, _form(genuine, req["state"])).status_code == 200
     assert verifier.event("verdict", ready["requestId"])["ok"] is True
+
+
+def test_a_disclosure_the_issuer_did_not_sign_is_refused(
+    verifier: JsVerifier, holder: Holder
+) -> None:
+    """A holder slips in a disclosure of its own (no digest of it in the issuer-signed payload)
+    and signs its KB-JWT over it: sd-jwt-js alone would ignore it; the verifier refuses it."""
+    key, vc = _bound_vc(holder)
+    extra = sdjwt.make_disclosure("licensedActivities", "全部经营项目").encoded
+    ready = verifier.new()
+    req = _request(ready)
+    keep = [*FIELDS, "licensedActivities"]
+    shown = sdjwt.present(vc + extra + "~", keep, sdjwt.signer_of(key), nonce=req["nonce"],
+                          aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+    assert extra in shown
+    _refused(verifier, ready, _form(shown, req["state"]), "a disclosure is not referenced")
