@@ -444,3 +444,40 @@ def test_the_clerk_panel_starts_a_request_and_the_status_waits_for_the_answer(
     # another session (not signed in) gets nothing
     assert httpx.get(f"{cred.node.url}/clerk/presentation-requests/{rid}/status").status_code == 401
     c.close()
+
+
+def test_a_waiting_clerk_page_does_not_hold_the_node_when_it_stops(
+    cred: CredEnv, tmp_path: Path
+) -> None:
+    """Ctrl-C while a clerk page waits for a wallet: the long poll is answered at once and the
+    node stops cleanly (uvicorn would otherwise wait for the poll's 25 s)."""
+    node = _second(cred, tmp_path / "n")
+    node.start()
+    c = _clerk_session(node)
+    page = c.get("/clerk").text
+    csrf = re.search(r'id="oid4vp-form">\s*<input type="hidden" name="csrf" value="([^"]+)"', page)
+    assert csrf
+    r = c.post(
+        "/clerk/presentation-requests",
+        data={"csrf": csrf.group(1), "licenceTypes": "FOOD-OPERATION"},
+    )
+    rid = parse_qs(urlsplit(str(r.url)).query)["request"][0]
+    box: dict[str, object] = {}
+
+    def poll() -> None:
+        box["r"] = c.get(f"/clerk/presentation-requests/{rid}/status?wait=25")
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(1.0)
+    proc = node.proc
+    assert proc is not None
+    t = time.monotonic()
+    node.stop()
+    took = time.monotonic() - t
+    waiter.join(10)
+    c.close()
+    assert took < 10, took
+    assert proc.returncode == 0, node.output()[-2000:]
+    got = box["r"]
+    assert isinstance(got, httpx.Response) and 'data-state="pending"' in got.text
