@@ -62,7 +62,9 @@ def build_runtime(settings: Settings) -> NodeRuntime:
     if creds.service is not None:
         lists.documents.keys = creds.service.keys.of
         lists.documents.base_url = creds.service.base_url
-    wallets = openid4vp.build(core, licences=licence.service, credentials=creds.service)
+    wallets = openid4vp.build(
+        core, licences=licence.service, credentials=creds.service, counter=desk.service
+    )
     return NodeRuntime(
         core,
         anchoring=anchors.service,

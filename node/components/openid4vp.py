@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from credledger.node.api.routes import openid4vp as routes
 from credledger.node.components.credentials import base_url
 from credledger.node.counter.records import PresentationRecords
+from credledger.node.counter.verify import PresentationVerifier
 from credledger.node.credentials.service import CredentialService
 from credledger.node.licences.service import LicenceService
 from credledger.node.openid4vp.identity import VerifierIdentity
@@ -25,7 +26,11 @@ class OpenID4VPContribution(Contribution):
 
 
 def build(
-    core: Core, *, licences: LicenceService | None, credentials: CredentialService | None
+    core: Core,
+    *,
+    licences: LicenceService | None,
+    credentials: CredentialService | None,
+    counter: PresentationVerifier | None = None,
 ) -> OpenID4VPContribution:
     """The verifier's key and certificate (the settings' ``openid4vp`` chain and key, else
     generated on first start in ``data_dir/openid4vp/``), its requests in
@@ -49,5 +54,6 @@ def build(
         RequestStore(core.settings.data_dir / "openid4vp.sqlite3"),
         records,
         base_url=url,
+        listed=counter.note_check if counter is not None else None,
     )
     return OpenID4VPContribution(service=service, routers=ROUTERS)

@@ -223,7 +223,7 @@ class CheckSummary(Wire):
     verdict: str
     reasons: list[str]
     assets: list[CheckedAsset]
-    kind: Literal["document"] | None = None
+    kind: Literal["document", "openid4vp"] | None = None
 
 
 class PresentationChecks(Wire):

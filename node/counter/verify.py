@@ -287,8 +287,21 @@ class PresentationVerifier:
             return
         verdict = answer.verdict
         assets = [{"assetId": lid, "verdict": verdict, "type": None} for lid in answer.licenceIds]
-        listed = {"reasons": [], "assets": assets, "kind": "document"}
-        self.store.settle(None, 0, vid, principal.label, lambda _first: (verdict, listed, None))
+        self.note_check(principal.label, vid, verdict, [], assets, "document")
+
+    def note_check(
+        self,
+        checked_by: str,
+        vid: str,
+        verdict: str,
+        reasons: list[str],
+        assets: list[dict[str, Any]],
+        kind: str,
+    ) -> None:
+        """List a check another service recorded (a document check, an OpenID4VP response)
+        among ``checked_by``'s checks of today; the record itself is in the licence log."""
+        listed = {"reasons": reasons, "assets": assets, "kind": kind}
+        self.store.settle(None, 0, vid, checked_by, lambda _first: (verdict, listed, None))
 
     def today(self, principal: Principal | None) -> list[CheckSummary]:
         """This clerk's checks since local midnight (the clerk page's list)."""

@@ -13,6 +13,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -52,6 +53,11 @@ FAILED = {
 VP_FORMATS = {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}}
 
 
+#: the counter's list of a clerk's checks of today (``PresentationVerifier.note_check``):
+#: (checked by, verification id, verdict, reason codes, assets, kind)
+Listed = Callable[[str, str, str, list[str], list[dict[str, Any]], str], None]
+
+
 class Replayed(ConflictError):
     code = "replayed"
 
@@ -74,8 +80,10 @@ class PresentationVerifierOID4VP:
         records: PresentationRecords,
         *,
         base_url: str,
+        listed: Listed | None = None,
     ) -> None:
         self.credentials = credentials
+        self.listed = listed
         self.identity = identity
         self.store = store
         self.records = records
@@ -312,6 +320,13 @@ class PresentationVerifierOID4VP:
             "registry": self.records.registry_address,
         }
         receipt = self.records.write(vid, record, tuple(bytes.fromhex(x[2:]) for x in lids))
+        if self.listed is not None:
+            assets = [
+                {"assetId": r["licenceId"], "verdict": r["verdict"], "type": _type_of(r)}
+                for r in results
+                if r.get("licenceId")
+            ]
+            self.listed(req.created_by, vid, verdict, codes, assets, "openid4vp")
         result = {
             "verdict": verdict,
             "reasonCodes": codes,

@@ -441,6 +441,11 @@ def test_the_clerk_panel_starts_a_request_and_the_status_waits_for_the_answer(
     assert 1.0 <= float(box["took"]) < 15, box["took"]  # type: ignore[arg-type]
     assert 'data-verdict="VALID"' in frag.text and 'id="oid4vp-receipt"' in frag.text
     assert 'data-field="number"' in frag.text
+    # and it is listed among the clerk's checks of today, with its receipt, like a scanned token
+    vid = re.search(r"/v1/verifications/(vr_[0-9a-f]+)/receipt", frag.text)
+    assert vid is not None, frag.text
+    today = c.get("/clerk?lang=en").text.split('id="today"', 1)
+    assert len(today) == 2 and f"/v1/verifications/{vid.group(1)}/receipt" in today[1]
     # another session (not signed in) gets nothing
     assert httpx.get(f"{cred.node.url}/clerk/presentation-requests/{rid}/status").status_code == 401
     c.close()
