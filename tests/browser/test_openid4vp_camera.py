@@ -286,7 +286,21 @@ def test_scan_consent_and_result_pass_the_page_rules(
         page.click("#scan-stop")
         page.wait_for_selector("#scan-video[hidden]", state="attached")
 
+        # a link that is not a request: the reason in the page's language, the link kept
+        page.fill("#present-link", "openid4vp://?client_id=nobody")
+        page.click("#present-submit")
+        page.wait_for_selector("#error")
+        assert page.input_value("#present-link") == "openid4vp://?client_id=nobody"
+        # the browser logs the page's own 4xx status; nothing else may be there
+        assert all("status of 422" in e for e in errors), errors
+        errors.clear()
+        _check(page, lang, "phone", "wallet-present-error", errors)
+        # a post without the form's CSRF token does nothing
+        bare = page.request.post(f"{wallet_url}/web/present", form={"link": "x"})
+        assert bare.status == 403, bare.status
+
         asked = start_request(node.url)
+        page.fill("#present-link", "")
         tab_to(page, "#present-link")
         page.keyboard.type(asked["authorizationRequest"])
         page.keyboard.press("Enter")
@@ -340,3 +354,30 @@ def test_a_link_opened_on_the_phone_lands_on_the_scan_view(
     finally:
         browser.close()
     assert request_state(node.url, asked["id"])["verdict"] == "VALID"
+
+
+def test_the_consent_form_reads_back_as_the_holders_choices() -> None:
+    """The consent page's fields become the holder's choices; a verifier's redirect_uri is a
+    link only if it is http(s)."""
+    from credledger.node.core.errors import InputError
+    from credledger.wallet.web.openid4vp import choices_of, consent_view, link_of, safe_return
+
+    form = {"csrf": "c", "link": "l", "licence.food_operation": "0xab",
+            "disclose.food_operation": ["name", "number", "name", "authority"]}  # fmt: skip
+    assert choices_of(form) == {
+        "food_operation": {"licenceId": "0xab", "disclose": ["name", "number", "authority"]}
+    }
+    with pytest.raises(InputError):
+        choices_of({"csrf": "c", "link": "l"})
+    with pytest.raises(InputError):
+        link_of("   ")
+    assert safe_return("javascript:alert(1)") is None
+    assert safe_return("https://counter.example/done#response_code=x") is not None
+    view = consent_view({"verifier": {"trusted": True}, "mayAnswer": True, "queries": [
+        {"id": "q", "asks": ["name"], "candidates": [
+            {"licenceId": "0x1", "fields": ["name", "number"], "missing": [], "unavailable": None},
+            {"licenceId": "0x2", "fields": ["name"], "missing": [["name"]]}]}]})  # fmt: skip
+    [q] = view["queries"]
+    assert q["asked"] == ["name"] and q["optional"] == ["number"]
+    assert [c["licenceId"] for c in q["usable"]] == ["0x1"] and view["answerable"]
+    assert not consent_view({"mayAnswer": False, "queries": view["queries"]})["answerable"]

@@ -80,7 +80,8 @@ def consent_view(asked: dict[str, Any]) -> dict[str, Any]:
         wanted = [str(f) for f in q.get("asks") or []] or _fields(q)
         held = {str(f) for c in q.get("candidates") or [] for f in c.get("fields") or []}
         extra = [f for f in FIELDS if f not in wanted and (f in held or not held)]
-        usable = [c for c in q.get("candidates") or [] if not c.get("missing")]
+        usable = [c for c in q.get("candidates") or []
+                  if not c.get("missing") and not c.get("unavailable")]  # fmt: skip
         queries.append({**q, "asked": wanted, "optional": extra, "usable": usable})
     able = bool(queries) and all(q["usable"] for q in queries)
     return {**asked, "queries": queries, "verifier": asked.get("verifier") or {},
