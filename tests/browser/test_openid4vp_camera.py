@@ -32,7 +32,6 @@ from tests.support.node_process import UpProcess
 
 VENDORED = paths.ROOT / "wallet" / "web" / "static" / "vendor" / "jsQR.js"
 PUBLISHED = paths.ROOT / "hardhat-free-devnet" / "node_modules" / "jsqr" / "dist" / "jsQR.js"
-DOC_SHOT = paths.ROOT / "docs" / "img" / "wallet-consent-phone.png"
 PHONE = {"width": 390, "height": 844}
 MATTER = {"licenceTypes": ["FOOD-OPERATION"], "fields": ["name", "number", "validUntil"]}
 CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
@@ -306,8 +305,8 @@ def test_scan_consent_and_result_pass_the_page_rules(
         page.keyboard.press("Enter")
         page.wait_for_selector("#consent")
         _check(page, lang, "phone", "wallet-consent", errors)
-        if lang == "zh":
-            page.screenshot(path=str(DOC_SHOT), full_page=True)
+        # (docs/img/wallet-consent-phone.png is this screenshot in Chinese)
+        page.screenshot(path=str(OUTPUT / f"oid4vp-consent-phone-{lang}.png"), full_page=True)
         button = "#consent-present" if lang == "zh" else "#consent-decline"
         tab_to(page, button)
         page.keyboard.press("Enter")
