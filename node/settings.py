@@ -169,6 +169,9 @@ class DepartmentSettings(BaseModel):
     credential_keystore: Path | None = None
     credential_passphrase_env: str = "CREDLEDGER_CREDENTIAL_PASSPHRASE"
     credential_passphrase: SecretStr | None = None
+    #: its certificate chain (PEM, leaf first; docs/credentials.md "Issuer certificates"), sent
+    #: as x5c; unset on a devnet: a leaf of the node's devnet issuer CA
+    credential_certificate_chain: Path | None = None
 
     @model_validator(mode="after")
     def _one_key(self) -> DepartmentSettings:
