@@ -6,7 +6,7 @@
 "use strict";
 
 (function () {
-  const LINK = /^(openid4vp|haip-vp|haip):\/\//i;
+  const LINK = /^(openid4vp|haip-vp|haip|eudi-openid4vp|mdoc-openid4vp):\/\//i;
   const EVERY_MS = 150;
 
   function setup() {
