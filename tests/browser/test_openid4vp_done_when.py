@@ -141,7 +141,7 @@ def up(
         stop_chain(chain.pid)
 
 
-def clerk_asks(clerk: Any, node_url: str, flow: str) -> tuple[str, str]:
+def clerk_asks(clerk: Any, node_url: str, flow: str, mode: str = "direct_post") -> tuple[str, str]:
     """The clerk signs in and starts a request for a food business permit: (id, link)."""
     clerk.goto(f"{node_url}/clerk?lang=en")
     clerk.fill("#token", CLERK_TOKEN)
@@ -149,6 +149,7 @@ def clerk_asks(clerk: Any, node_url: str, flow: str) -> tuple[str, str]:
     clerk.wait_for_selector("#oid4vp-form")
     assert clerk.is_checked("#oid4vp-form input[name=licenceTypes][value=FOOD-OPERATION]")
     clerk.check(f"#oid4vp-form input[name=flow][value={flow}]")
+    clerk.check(f"#oid4vp-form input[name=responseMode][value='{mode}']")
     clerk.click("#oid4vp-submit")
     clerk.wait_for_selector("#oid4vp-qr svg")
     return clerk.inner_text("#oid4vp-request-id").strip(), str(
@@ -261,13 +262,14 @@ def test_same_device_the_link_opens_the_wallet_and_the_wallet_returns_to_the_ver
     """The ``openid4vp://`` link opened on the phone (for this web wallet: its query after the
     wallet's ``/openid4vp``), sign-in, the request, present; the verifier's ``redirect_uri``
     is the result page's "return" link, and the verifier's page it opens shows VALID with the
-    fields disclosed; the clerk's page shows it too, without a reload."""
+    fields disclosed; the clerk's page shows it too, without a reload. The clerk asks for the
+    encrypted response (``direct_post.jwt``, HAIP): what the wallet posted is a JWE."""
     node, wallet_url, _, _ = up
     desk = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     try:
         clerk = desk.new_context(viewport={"width": 1280, "height": 900}, locale="en-US").new_page()
         clerk.set_default_timeout(30_000)
-        rid, link = clerk_asks(clerk, node.url, "same-device")
+        rid, link = clerk_asks(clerk, node.url, "same-device", "direct_post.jwt")
         video = tmp_path / "nothing.y4m"
         recording(Image.new("L", (64, 64), 255), video, frames=2)
         phone_browser = camera_browser(playwright, video)
@@ -302,3 +304,5 @@ def test_same_device_the_link_opens_the_wallet_and_the_wallet_returns_to_the_ver
     finally:
         desk.close()
     assert request_state(node.url, rid)["verdict"] == "VALID"
+    [(_, _, body)] = [p for p in up[2].posts if rid in p[0]]
+    assert body.startswith(b"response=ey") and b"vp_token" not in body, body[:80]
