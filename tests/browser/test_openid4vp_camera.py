@@ -28,6 +28,7 @@ from credledger.wallet.demo import DEMO_PASSWORD
 from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT, _ensure_chromium
 from tests.browser.test_keyboard import tab_to
 from tests.browser.test_pages_fit import AXE, _check
+from tests.browser.test_wallet_page import until
 from tests.support.node_process import UpProcess
 
 VENDORED = paths.ROOT / "wallet" / "web" / "static" / "vendor" / "jsQR.js"
@@ -282,6 +283,9 @@ def test_scan_consent_and_result_pass_the_page_rules(
         # a code that is not a request: said so, the camera keeps looking
         page.click("#scan-start")
         page.wait_for_selector("#scanner[data-result=scanning]")
+        other = page.get_attribute("#scanner", "data-other")
+        until(page, f"document.getElementById('scan-status').textContent === {other!r}")
+        assert page.url.endswith("/present")  # nothing submitted
         page.click("#scan-stop")
         page.wait_for_selector("#scan-video[hidden]", state="attached")
 
