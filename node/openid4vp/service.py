@@ -287,11 +287,17 @@ class PresentationVerifierOID4VP:
     def _judged(
         self, req: PresentationRequest, presented: dict[str, str], vp_token: Any, now: int
     ) -> dict[str, Any]:
-        results = [self._judge(req, cq, presented.get(cq["id"])) for cq in req.query["credentials"]]
+        sets = bool(req.query.get("credential_sets"))  # then only the answered are judged
+        results = [
+            self._judge(req, cq, presented.get(cq["id"]))
+            for cq in req.query["credentials"]
+            if not sets or cq["id"] in presented
+        ]
         asked = {cq["id"] for cq in req.query["credentials"]}
         extra = sorted(set(presented) - asked)
-        verdict, codes = _overall(results, extra)
+        verdict, codes, why = _overall(results, extra, req.query)
         reasons = [f"{r['credentialQueryId']}: {x}" for r in results for x in r["reasons"]]
+        reasons += why
         if extra:
             reasons.append(f"credentials not asked for: {', '.join(extra)}")
         vid = "vr_" + uuid.uuid4().hex
@@ -372,6 +378,8 @@ class PresentationVerifierOID4VP:
         if answer["verdict"] in ("TAMPERED", "UNKNOWN"):
             return out
         claims, _ = sdjwt.disclosed_claims(payload, parsed.disclosures)
+        if cq.get("claim_sets"):
+            out["claimSet"] = dcql.claim_set_met(cq, claims)  # the first met, by index
         wrong = dcql.mismatches(cq, claims)
         if wrong:
             out.update(verdict="REFUSED", codes=["query_not_satisfied"])
@@ -394,16 +402,26 @@ def _refused(base: dict[str, Any], code: str, reason: str) -> dict[str, Any]:
     return {**base, "verdict": "REFUSED", "codes": [code], "reasons": [reason], "disclosed": {}}
 
 
-def _overall(results: list[dict[str, Any]], extra: list[str]) -> tuple[str, list[str]]:
+def _overall(
+    results: list[dict[str, Any]], extra: list[str], query: dict[str, Any]
+) -> tuple[str, list[str], list[str]]:
+    """(verdict, reason codes, reasons beyond each credential's): REFUSED when any credential
+    was, or one not asked was sent; with ``credential_sets``, each required set needs an
+    option all VALID (``dcql.sets_judged``); without, every query VALID."""
     codes = [c for r in results for c in r["codes"] if c != "valid"]
     if extra:
         codes.append("not_asked")
+    if query.get("credential_sets"):
+        verdicts = {r["credentialQueryId"]: str(r["verdict"]) for r in results}
+        verdict, more, why = dcql.sets_judged(query, verdicts)
+        verdict = "REFUSED" if extra else verdict
+        return verdict, [*codes, *more] if verdict != "VALID" else ["valid"], why
     if extra or any(r["verdict"] == "REFUSED" for r in results):
-        return "REFUSED", codes
+        return "REFUSED", codes, []
     for r in results:
         if r["verdict"] != "VALID":
-            return str(r["verdict"]), codes
-    return "VALID", ["valid"]
+            return str(r["verdict"]), codes, []
+    return "VALID", ["valid"], []
 
 
 def _sha256(text: str) -> str:

@@ -46,6 +46,11 @@ class PresentationRequestBody(Body):
     fields: list[str] | None = Field(
         default=None, max_length=dcql.MAX_CLAIMS, description="the fields to disclose"
     )
+    anyOf: bool | None = Field(
+        default=None,
+        description="with licenceTypes: one licence of any of the types is enough (a DCQL "
+        "credential set with one option per type), not one of each",
+    )
     responseMode: Literal["direct_post", "direct_post.jwt"] = Field(
         default="direct_post", description="direct_post.jwt: the response encrypted (HAIP)"
     )
@@ -66,10 +71,11 @@ def query_of(body: PresentationRequestBody) -> dict[str, Any]:
     if (body.dcqlQuery is None) == (body.licenceTypes is None):
         raise InputError("send either dcqlQuery or licenceTypes (with fields)", field="dcqlQuery")
     if body.dcqlQuery is not None:
-        if body.fields is not None:
-            raise InputError("fields go with licenceTypes, not dcqlQuery", field="fields")
+        if body.fields is not None or body.anyOf is not None:
+            field = "fields" if body.fields is not None else "anyOf"
+            raise InputError(f"{field} goes with licenceTypes, not dcqlQuery", field=field)
         return dcql.checked(body.dcqlQuery)
-    return dcql.from_matter(body.licenceTypes or [], body.fields)
+    return dcql.from_matter(body.licenceTypes or [], body.fields, bool(body.anyOf))
 
 
 @router.post(
@@ -80,8 +86,9 @@ def query_of(body: PresentationRequestBody) -> dict[str, Any]:
 )
 async def create_presentation_request(request: Request) -> Response:
     """Start a request: a DCQL query (``dcqlQuery``) or a matter (``licenceTypes`` and
-    ``fields``) asking SD-JWT VCs. Answers its ``id``, the ``authorizationRequest`` (an
-    ``openid4vp://`` URL passing the signed request object by reference) and its QR code."""
+    ``fields``; ``anyOf``: one licence of any of the types) asking SD-JWT VCs. Answers its
+    ``id``, the ``authorizationRequest`` (an ``openid4vp://`` URL passing the signed request
+    object by reference) and its QR code."""
     caller = await CLERK_GUARD.check(request)
     assert caller is not None
     runtime = runtime_of(request)
