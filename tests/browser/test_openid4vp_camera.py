@@ -27,13 +27,12 @@ from credledger.node.devnet import terminate as stop_chain
 from credledger.wallet.demo import DEMO_PASSWORD
 from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT, _ensure_chromium
 from tests.browser.test_keyboard import tab_to
-from tests.browser.test_pages_fit import AXE, _check
+from tests.browser.test_pages_fit import AXE, SIZES, _check
 from tests.browser.test_wallet_page import until
 from tests.support.node_process import UpProcess
 
 VENDORED = paths.ROOT / "wallet" / "web" / "static" / "vendor" / "jsQR.js"
 PUBLISHED = paths.ROOT / "hardhat-free-devnet" / "node_modules" / "jsqr" / "dist" / "jsQR.js"
-PHONE = {"width": 390, "height": 844}
 MATTER = {"licenceTypes": ["FOOD-OPERATION"], "fields": ["name", "number", "validUntil"]}
 CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 # six view tabs side by side: each one's text inside its box, none over the next
@@ -112,10 +111,14 @@ def camera_browser(playwright: Any, video: Path) -> Any:
     )
 
 
-def phone(browser: Any, wallet_url: str, lang: str = "zh", **extra: Any) -> Any:
+def phone(
+    browser: Any, wallet_url: str, lang: str = "zh", size: str = "phone", **extra: Any
+) -> Any:
+    """A browser context at phone size (390×844, touch) or desktop size, camera allowed."""
+    w, h = SIZES[size]
     context = browser.new_context(
-        viewport=PHONE, locale={"zh": "zh-CN", "en": "en-US"}[lang], is_mobile=True,
-        has_touch=True, **extra,
+        viewport={"width": w, "height": h}, locale={"zh": "zh-CN", "en": "en-US"}[lang],
+        is_mobile=size == "phone", has_touch=size == "phone", **extra,
     )  # fmt: skip
     context.grant_permissions(["camera"], origin=wallet_url)
     return context
@@ -254,12 +257,13 @@ def test_the_phone_scans_the_counters_qr_and_presents_valid(
 
 
 @pytest.mark.chain
-@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize(("lang", "size"), [("zh", "phone"), ("en", "phone"), ("zh", "desktop")])
 def test_scan_consent_and_result_pass_the_page_rules(
-    playwright: Any, up: tuple[UpProcess, str, DevnetInfo], lang: str, tmp_path: Path
+    playwright: Any, up: tuple[UpProcess, str, DevnetInfo], lang: str, size: str, tmp_path: Path
 ) -> None:
-    """The scan view, the consent page and the result at 390 px in each language (the link
-    pasted; the camera is the test above): fits, one language, axe, keyboard, no console error.
+    """The scan view, the consent page and the result at 390 px in each language, and on a
+    desktop (the link pasted; the camera is the test above): fits, one language, axe, keyboard,
+    no console error.
     In Chinese the enterprise presents; in English it declines (the counter sees REFUSED)."""
     assert AXE.is_file(), "axe-core is missing: run `make setup` (npm ci in hardhat-free-devnet)"
     node, wallet_url, _ = up
@@ -270,7 +274,7 @@ def test_scan_consent_and_result_pass_the_page_rules(
     errors: list[str] = []
     try:
         # bypass_csp only so that the test can inject axe-core (the camera test runs with it)
-        context = phone(browser, wallet_url, lang, bypass_csp=True)
+        context = phone(browser, wallet_url, lang, size, bypass_csp=True)
         page = context.new_page()
         page.set_default_timeout(30_000)
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -278,8 +282,8 @@ def test_scan_consent_and_result_pass_the_page_rules(
         sign_in(page, wallet_url)
         page.click("#tab-present")
         page.wait_for_selector("#scanner:not([hidden])")
-        _check(page, lang, "phone", "wallet-present", errors)
-        assert page.evaluate(TABS_APART), "the view tabs overlap at 390 px"
+        _check(page, lang, size, "wallet-present", errors)
+        assert page.evaluate(TABS_APART), f"the view tabs overlap ({size})"
         # a code that is not a request: said so, the camera keeps looking
         page.click("#scan-start")
         page.wait_for_selector("#scanner[data-result=scanning]")
@@ -297,7 +301,7 @@ def test_scan_consent_and_result_pass_the_page_rules(
         # the browser logs the page's own 4xx status; nothing else may be there
         assert all("status of 422" in e for e in errors), errors
         errors.clear()
-        _check(page, lang, "phone", "wallet-present-error", errors)
+        _check(page, lang, size, "wallet-present-error", errors)
         # a post without the form's CSRF token does nothing
         bare = page.request.post(f"{wallet_url}/web/present", form={"link": "x"})
         assert bare.status == 403, bare.status
@@ -308,16 +312,16 @@ def test_scan_consent_and_result_pass_the_page_rules(
         page.keyboard.type(asked["authorizationRequest"])
         page.keyboard.press("Enter")
         page.wait_for_selector("#consent")
-        _check(page, lang, "phone", "wallet-consent", errors)
+        _check(page, lang, size, "wallet-consent", errors)
         # (docs/img/wallet-consent-phone.png is this screenshot in Chinese)
-        page.screenshot(path=str(OUTPUT / f"oid4vp-consent-phone-{lang}.png"), full_page=True)
+        page.screenshot(path=str(OUTPUT / f"oid4vp-consent-{size}-{lang}.png"), full_page=True)
         button = "#consent-present" if lang == "zh" else "#consent-decline"
         tab_to(page, button)
         page.keyboard.press("Enter")
         page.wait_for_selector("#present-done")
         status = "sent" if lang == "zh" else "declined"
         assert page.get_attribute("#present-done", "data-status") == status
-        _check(page, lang, "phone", f"wallet-present-{status}", errors)
+        _check(page, lang, size, f"wallet-present-{status}", errors)
     finally:
         browser.close()
     state = request_state(node.url, asked["id"])
