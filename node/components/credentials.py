@@ -1,5 +1,6 @@
 """The credentials component (issue 21): each department's P-256 credential key, checked against
-the chain at start (on the devnet demo generated and registered), the export and verification
+the chain at start (on the devnet demo generated and registered) with its certificate chain
+(configured, else on a devnet issued by the node's devnet issuer CA), the export and verification
 service and its routes."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from credledger.node.api.routes import credentials as routes
+from credledger.node.credentials.certificates import with_certificates
 from credledger.node.credentials.keys import CredentialKeys, load_credential_keys
 from credledger.node.credentials.service import CredentialService
 from credledger.node.demo.credentials import with_demo_credential_keys
@@ -39,13 +41,21 @@ def build(
     settings = core.settings
     if settings.licences.demo:
         settings = with_demo_credential_keys(demo_settings(settings))
-    keys = CredentialKeys(
-        load_credential_keys(
-            settings.departments,
-            licences.departments,
-            licences.ctx.registry,
-            register_missing=settings.licences.demo,
-        )
+    loaded = load_credential_keys(
+        settings.departments,
+        licences.departments,
+        licences.ctx.registry,
+        register_missing=settings.licences.demo,
     )
-    service = CredentialService(licences, keys, status=status, base_url=base_url(core))
+    # each key's certificate chain (x5c): configured, else on a devnet the devnet issuer CA's
+    certified, ca = with_certificates(
+        loaded,
+        settings.departments,
+        licences.departments,
+        settings.data_dir,
+        devnet=settings.chain.kind == "devnet",
+    )
+    service = CredentialService(
+        licences, CredentialKeys(certified), status=status, base_url=base_url(core), issuer_ca=ca
+    )
     return CredentialsContribution(service=service, routers=ROUTERS)

@@ -151,7 +151,7 @@ def export_vc_jwt(
     base_url: str,
 ) -> str:
     payload = vc_payload(detail, key, now, status=status, base_url=base_url)
-    header = {"alg": "ES256", "typ": VC_TYP, "cty": VC_CTY, "kid": key.kid()}
+    header = key.header(VC_TYP, cty=VC_CTY)
     return sdjwt.sign_compact(header, payload, key.sign_es256)
 
 
@@ -196,6 +196,6 @@ def export_sd_jwt(
     base_url: str,
 ) -> str:
     claims = sd_claims(detail, key, now, holder=holder, status=status, base_url=base_url)
-    header = {"alg": "ES256", "typ": SD_TYP, "kid": key.kid()}
+    header = key.header(SD_TYP)
     token, _ = sdjwt.issue(header, claims, SUBJECT_FIELDS, key.sign_es256)
     return token

@@ -20,7 +20,7 @@ import base64
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -105,6 +105,17 @@ class CredentialKey:
     name: str  # the department's name in the settings
     public_raw: bytes  # x || y
     private: ec.EllipticCurvePrivateKey = field(repr=False, compare=False)
+    #: its certificate chain as a JWS ``x5c`` (leaf first, the trust anchor left out; standard
+    #: base64 DER), or empty (credentials/certificates.py)
+    x5c: tuple[str, ...] = ()
+
+    def header(self, typ: str, **extra: str) -> dict[str, Any]:
+        """The JOSE header of what this key signs: ES256, ``typ``, ``extra``, ``kid`` and, when
+        the key has a certificate chain, ``x5c`` (HAIP 1.0 §6.1.1)."""
+        out: dict[str, Any] = {"alg": "ES256", "typ": typ, **extra, "kid": self.kid()}
+        if self.x5c:
+            out["x5c"] = list(self.x5c)
+        return out
 
     def kid(self) -> str:
         """The JWS ``kid``: ``urn:credledger:eip155:<chainId>:<registry>:key:<keyId>``

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from credledger.node.auth import Principal
-from credledger.node.core.errors import ConflictError, ForbiddenError, InputError
+from credledger.node.core.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from credledger.node.credentials.certificates import IssuerCA
 from credledger.node.credentials.export import (
     StatusSource,
     export_sd_jwt,
@@ -33,6 +34,10 @@ class NoCredentialKey(ConflictError):
     code = "no_credential_key"
 
 
+class NoIssuerCA(NotFoundError):
+    code = "no_issuer_ca"
+
+
 class CredentialService:
     def __init__(
         self,
@@ -41,8 +46,12 @@ class CredentialService:
         *,
         status: StatusSource | None = None,
         base_url: str,
+        issuer_ca: IssuerCA | None = None,
     ) -> None:
         self.licences = licences
+        #: the devnet issuer CA (certificates.py), served as verifiers' trust anchor; None
+        #: outside a devnet, where the operator's CA issues the departments' certificates
+        self.issuer_ca = issuer_ca
         self.keys = keys
         self.status = status
         self.base_url = base_url.rstrip("/")
@@ -94,6 +103,15 @@ class CredentialService:
         return export_sd_jwt(
             detail, key, at, holder=jwk, status=self.status, base_url=self.base_url
         )
+
+    def issuer_ca_pem(self) -> bytes:
+        """The devnet issuer CA certificate (PEM); NoIssuerCA when this node has none."""
+        if self.issuer_ca is None:
+            raise NoIssuerCA(
+                "this node has no devnet issuer CA: its departments' certificates (x5c) come "
+                "from the operator's certificate authority, or it has none"
+            )
+        return self.issuer_ca.pem()
 
     # --- verify -------------------------------------------------------------------------------
 

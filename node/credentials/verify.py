@@ -4,7 +4,8 @@ SUPERSEDED, TAMPERED, UNKNOWN, with reasons.
 
 The steps, each from the indexed chain (the read model), none from the node's own database:
 1. the ``kid`` names a department key of this chain's LicenceRegistry (else UNKNOWN);
-2. the key is a P-256 credential key (kind 2) and the JWS verifies with it (else TAMPERED);
+2. the key is a P-256 credential key (kind 2) and the JWS verifies with it (else TAMPERED); an
+   ``x5c`` header's leaf certificate must hold that same key (else TAMPERED);
 3. the credential's issuer is the key's department, and the key was in service when the
    credential says it was signed (``iat``; else TAMPERED);
 4. SD-JWT: every disclosure is referenced by the signed payload; with a key-binding JWT, it is
@@ -19,13 +20,17 @@ The steps, each from the indexed chain (the read model), none from the node's ow
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
+
+from cryptography import x509
 
 from credledger.node.core import sdjwt
 from credledger.node.core.contracts.department_keys import KEY_KIND_P256
 from credledger.node.core.contracts.licence_registry import licence_id_of, serial_of
 from credledger.node.core.errors import InputError
+from credledger.node.credentials.certificates import key_raw
 from credledger.node.credentials.export import SD_TYP, SUBJECT_FIELDS, VC_TYP
 from credledger.node.credentials.ids import issuer_urn, parse_kid, vct_of
 from credledger.node.credentials.keys import jwk_of_raw
@@ -96,6 +101,33 @@ def _verify_jws(compact: str, key: Any) -> tuple[dict[str, Any], dict[str, Any]]
         ) from None
 
 
+MAX_X5C = 10
+
+
+def _x5c_holds(header: dict[str, Any], key: Any) -> None:
+    """An ``x5c`` (HAIP 1.0 §6.1.1) never widens trust: its leaf must hold the very key the
+    ``kid`` names on chain, else TAMPERED. The chain's key registry stays the trust root, so
+    the rest of the certificate chain is not ours to judge."""
+    x5c = header.get("x5c")
+    if x5c is None:
+        return
+    if not isinstance(x5c, list) or not x5c or len(x5c) > MAX_X5C:
+        raise Refused(Verdict.TAMPERED, "x5c is not a list of 1 to 10 certificates")
+    try:
+        leaf = x509.load_der_x509_certificate(base64.b64decode(x5c[0], validate=True))
+        raw = key_raw(leaf)
+    except (ValueError, TypeError):
+        raise Refused(
+            Verdict.TAMPERED, "x5c: the leaf is not a DER certificate in base64"
+        ) from None
+    if raw != bytes(key.public_key):
+        raise Refused(
+            Verdict.TAMPERED,
+            f"x5c: the leaf certificate's key is not department key {key.key_id}, which the kid "
+            "names on chain",
+        )
+
+
 def _in_service(key: Any, iat: Any, issuer: Any, chain_id: int, registry: str) -> int:
     want = issuer_urn(chain_id, registry, key.department)
     if issuer != want:
@@ -129,6 +161,7 @@ def check_vc_jwt(text: str, model: Any, chain_id: int, registry: str) -> Checked
         raise InputError(f"a VC-JWT's typ is {VC_TYP}, not {header.get('typ')!r}")
     key = _kid_key(header, model, chain_id, registry)
     header, vc = _verify_jws(text, key)
+    _x5c_holds(header, key)
     issuer = vc.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     iat = _in_service(key, vc.get("iat"), issuer_id, chain_id, registry)
@@ -173,6 +206,7 @@ def check_sd_jwt(
         raise InputError(f"an SD-JWT VC's typ is {SD_TYP}, not {header.get('typ')!r}")
     key = _kid_key(header, model, chain_id, registry)
     header, payload = _verify_jws(parsed.jwt, key)
+    _x5c_holds(header, key)
     iat = _in_service(key, payload.get("iat"), payload.get("iss"), chain_id, registry)
     try:
         claims, disclosed_names = sdjwt.disclosed_claims(payload, parsed.disclosures)

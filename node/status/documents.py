@@ -87,6 +87,13 @@ def jws(header: dict[str, Any], payload: dict[str, Any], signer: ListSigner) -> 
     return f"{h}.{p}.{b64url(signature)}"
 
 
+def _header(signer: ListSigner, base: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the signer's ``kid`` and, when its key has a certificate chain, ``x5c``
+    (HAIP 1.0 §6.1.1; ``CredentialKey.x5c``), as its credentials carry them."""
+    x5c = getattr(signer, "x5c", ())
+    return {**base, "kid": signer.kid(), **({"x5c": list(x5c)} if x5c else {})}
+
+
 def encoded(state: ListState, kind: str) -> str:
     """The list's encoding: ``encodedList`` for a purpose, ``lst`` (2 bits) for the token."""
     if kind == TOKEN:
@@ -195,7 +202,7 @@ class StatusDocuments:
             },
             "chainState": self._chain_state(state),
         }
-        header = {"alg": "ES256", "typ": "vc+jwt", "cty": "vc", "kid": signer.kid()}
+        header = _header(signer, {"alg": "ES256", "typ": "vc+jwt", "cty": "vc"})
         return jws(header, credential, signer)
 
     def _token(self, state: ListState, signer: ListSigner, url: str, text: str, now: int) -> str:
@@ -212,7 +219,7 @@ class StatusDocuments:
                 "block_time": state.block_time,
             },
         }
-        header = {"alg": "ES256", "typ": "statuslist+jwt", "kid": signer.kid()}
+        header = _header(signer, {"alg": "ES256", "typ": "statuslist+jwt"})
         return jws(header, payload, signer)
 
 

@@ -12,7 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from credledger.node.api.deps import Runtime, ServiceUnavailable, runtime_of
 from credledger.node.api.responses import FastJSONResponse
-from credledger.node.api.routes._bodies import WRITE_ERRORS, Body, request_body, validated
+from credledger.node.api.routes._bodies import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Body,
+    request_body,
+    validated,
+)
 from credledger.node.api.routes.licences import payload
 from credledger.node.api.security import BEARER_DOC, Guard, GuardedRoute
 from credledger.node.auth import Principal
@@ -22,6 +28,8 @@ from credledger.node.runtime import NodeRuntime
 router = APIRouter(tags=["credentials"], route_class=GuardedRoute)
 Exporter = Annotated[Principal | None, Depends(Guard(action="export a credential"))]
 VERIFY_GUARD = Guard(action="verify a credential")
+CA_READER = Annotated[Principal | None, Depends(Guard(action="read the issuer CA"))]
+PEM_CHAIN = "application/pem-certificate-chain"  # RFC 8555 §9.1
 MEDIA = {"vc-jwt": "application/vc+jwt", "sd-jwt": "application/dc+sd-jwt"}
 
 
@@ -93,3 +101,20 @@ async def verify_credential(request: Request) -> Response:
             service.verify, body.credential, nonce=body.nonce, audience=body.audience
         )
     return FastJSONResponse(answer)
+
+
+@router.get(
+    "/v1/credentials/issuer-ca.pem",
+    response_class=Response,
+    responses={
+        200: {"description": "the CA certificate (PEM)", "content": {PEM_CHAIN: _TEXT}},
+        **READ_ERRORS,
+        401: WRITE_ERRORS[401],  # no token is needed, but one that is sent must be known
+    },
+)
+async def issuer_ca(_caller: CA_READER, runtime: Runtime) -> Response:
+    """The devnet issuer CA certificate: the trust anchor of the ``x5c`` chains in this node's
+    credentials and status lists (docs/credentials.md "Issuer certificates"). 404
+    ``no_issuer_ca`` outside a devnet (the operator's CA issues the certificates there)."""
+    pem = credentials_of(runtime).issuer_ca_pem()
+    return Response(pem, media_type=PEM_CHAIN, headers={"Cache-Control": "public, max-age=300"})
