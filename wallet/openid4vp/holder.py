@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from credledger.node.core.errors import CredledgerError, ForbiddenError, InputEr
 from credledger.wallet.accounts import Caller
 from credledger.wallet.credentials import CredentialPresenter
 from credledger.wallet.node_client import NodeClient
+from credledger.wallet.openid4vp import sets
 from credledger.wallet.openid4vp.cache import RequestCache
 from credledger.wallet.openid4vp.request import (
     AuthorizationRequest,
@@ -108,7 +110,12 @@ class OpenID4VPHolder:
         if len(req.dcql["credentials"]) > MAX_QUERIES:
             raise InvalidRequest(f"the DCQL query has over {MAX_QUERIES} credential queries")
         queries = [self._query(cq, i, held, fields) for i, cq in enumerate(req.dcql["credentials"])]
-        return {
+        ids = {q["id"] for q in queries}
+        csets = sets.credential_sets(req.dcql, ids)  # None: every query is required
+        required = sets.required_ids(csets, ids)
+        for q in queries:
+            q["required"] = q["id"] in required
+        view: AskedView = {
             "verifier": {
                 "clientId": req.client_id,
                 "name": req.name,
@@ -122,6 +129,10 @@ class OpenID4VPHolder:
             "link": req.link.text,
             "queries": queries,
         }
+        if csets is not None:
+            satisfiable = {q["id"]: q["satisfiable"] for q in queries}
+            view["credentialSets"] = sets.sets_view(csets, satisfiable)
+        return view
 
     def _held(self, caller: Caller) -> list[dict[str, Any]]:
         """The licences bound to the caller's address that it may present."""
@@ -187,11 +198,17 @@ class OpenID4VPHolder:
         ):  # fmt: skip
             out["reason"] = "claims: each a path starting with a claim name"
             return out
-        if cq.get("claim_sets") is not None:
-            out["reason"] = "claim_sets are not supported by this wallet"
+        try:
+            csets = sets.claim_sets(cq)
+        except ValueError as exc:
+            out["reason"] = str(exc)
             return out
         out["claims"] = [c["path"] for c in claims]
         out["asks"] = sorted({c["path"][0] for c in claims})
+        if csets is not None:  # one of these sets of claims is enough
+            out["claimSets"] = csets
+            out["claimSetFields"] = sets.names_of_sets(cq, csets)
+            out["asks"] = out["claimSetFields"][0]
         types = set(out["licenceTypes"])
         for lic in held:
             code = (lic.get("type") or {}).get("code")
@@ -199,17 +216,19 @@ class OpenID4VPHolder:
                 continue
             lid = str(lic["licenceId"]).lower()
             got = self._fields(lid, cache)
-            missing = [c["path"] for c in claims if not _has(got, c)]
+            met, disclose, missing = sets.claim_set_of(cq, csets, partial(_has, got))
             t = lic.get("type") or {}
             out["candidates"].append({
                 "licenceId": lid, "licenceType": code, "title": t.get("zh") or t.get("en") or code,
                 "titleEn": t.get("en"), "number": lic.get("serialNumber"),
                 "status": lic.get("status"), "validUntil": lic.get("validUntil"),
                 "fields": sorted(got["disclosable"]), "missing": missing,
-                "unavailable": got.get("error"),
+                "unavailable": got.get("error"), "disclose": disclose, "claimSet": met,
             })  # fmt: skip
-        out["satisfiable"] = any(not c["missing"] and not c["unavailable"]
-                                 for c in out["candidates"])  # fmt: skip
+        usable = [c for c in out["candidates"] if not c["missing"] and not c["unavailable"]]
+        out["satisfiable"] = bool(usable)
+        if usable and csets is not None:
+            out["asks"] = usable[0]["disclose"]  # the claim set of the first usable licence
         if not out["candidates"]:
             out["reason"] = "no licence of the asked type is held (bound to this enterprise)"
         elif not out["satisfiable"]:
@@ -234,10 +253,12 @@ class OpenID4VPHolder:
         if unknown:
             raise InputError(f"choices: {', '.join(unknown)} is not a query of this request",
                              field="choices")  # fmt: skip
+        # with credential_sets: per set the first option fully chosen, the other choices unsent
+        keep = sets.sent(view.get("credentialSets"), set(picked))
         vp: dict[str, list[str]] = {}
         shown: dict[str, dict[str, Any]] = {}
         for qid, q in by_id.items():
-            choice = picked.get(qid)
+            choice = picked.get(qid) if qid in keep else None
             if choice is None:
                 if q["required"]:
                     raise InputError(
@@ -260,7 +281,10 @@ class OpenID4VPHolder:
                 raise InputError(f"choices.{qid}: the licence lacks {cand['missing']}",
                                  field="choices")  # fmt: skip
             clear = set(fields[lid]["clear"])  # in clear: always shown, nothing to disclose
-            lacking = sorted(set(q["asks"]) - set(choice.disclose) - clear)
+            if q.get("claimSets") is not None:
+                self._one_claim_set(req, q, fields[lid], set(choice.disclose) | clear)
+            lacking = [] if q.get("claimSets") else sorted(set(q["asks"]) - set(choice.disclose)
+                                                           - clear)  # fmt: skip
             if lacking:
                 raise InputError(
                     f"choices.{qid}.disclose: the verifier asks {', '.join(lacking)} too; "
@@ -285,6 +309,19 @@ class OpenID4VPHolder:
         self._record(caller, req, view, "openid4vp.presented", status, credentials=shown)
         return {"status": "sent", "verifierStatus": status,
                 "redirectUri": _redirect(answer)}  # fmt: skip
+
+    def _one_claim_set(
+        self, req: AuthorizationRequest, q: dict[str, Any], got: dict[str, Any], shown: set[str]
+    ) -> None:
+        """The fields disclosed (with those in clear) make one of the query's claim sets."""
+        cq = next(c for c in req.dcql["credentials"] if c.get("id") == q["id"])
+        if not sets.covers(cq, q["claimSets"], shown, partial(_has, got)):
+            alternatives = " or ".join("[" + ", ".join(f) + "]" for f in q["claimSetFields"])
+            raise InputError(
+                f"choices.{q['id']}.disclose: the verifier asks one of {alternatives}; disclose "
+                "one of them in full (fields the licence has) or decline",
+                field="choices",
+            )
 
     def decline(self, caller: Caller, link: str) -> Answered:
         """The error response ``access_denied`` (with the request's state): the verifier learns
