@@ -388,3 +388,57 @@ def test_the_consent_form_reads_back_as_the_holders_choices() -> None:
     assert q["asked"] == ["name"] and q["optional"] == ["number"]
     assert [c["licenceId"] for c in q["usable"]] == ["0x1"] and view["answerable"]
     assert not consent_view({"mayAnswer": False, "queries": view["queries"]})["answerable"]
+
+
+def _query(qid: str, code: str, claims: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"id": qid, "format": "dc+sd-jwt", "claims": claims, **extra,
+            "meta": {"vct_values": [f"urn:credledger:licence-type:{code}"]}}  # fmt: skip
+
+
+@pytest.mark.chain
+def test_one_of_several_licences_and_one_of_several_field_groups(
+    playwright: Any, up: tuple[UpProcess, str, DevnetInfo], tmp_path: Path
+) -> None:
+    """A request with DCQL ``credential_sets`` (a food business permit or a business licence)
+    and ``claim_sets`` (name and number, or the holder's code): the page chooses the first
+    option it can answer and leaves the other out (which the enterprise may change), names the
+    groups of fields; what is sent is that option alone, VALID at the node."""
+    node, wallet_url, _ = up
+    food = _query("food", "FOOD-OPERATION", [
+        {"id": "n", "path": ["name"]}, {"id": "no", "path": ["number"]},
+        {"id": "h", "path": ["holderCode"]}], claim_sets=[["n", "no"], ["h"]])  # fmt: skip
+    business = _query("business", "BL-BUSINESS", [{"path": ["name"]}])
+    dcql = {
+        "credentials": [food, business],
+        "credential_sets": [{"options": [["food"], ["business"]]}],
+    }
+    asked = start_request(node.url, {"dcqlQuery": dcql})
+    video = tmp_path / "blank.y4m"
+    qr_frames("nothing", video, frames=2)
+    browser = camera_browser(playwright, video)
+    errors: list[str] = []
+    try:
+        page = phone(browser, wallet_url, "zh", bypass_csp=True).new_page()
+        page.set_default_timeout(30_000)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        sign_in(page, wallet_url)
+        page.goto(f"{wallet_url}/present")
+        page.fill("#present-link", asked["authorizationRequest"])
+        page.click("#present-submit")
+        shown = consent_asks(page)
+        assert shown["queries"] == ["food", "business"], shown
+        assert page.query_selector("#credential-sets") is not None
+        assert page.query_selector("#claim-sets-food") is not None
+        # the first option is chosen, the other is left out (and could be chosen instead)
+        assert page.is_checked("input[name='licence.food']:not([data-none])")
+        assert page.is_checked("input[name='licence.business'][data-none]")
+        asked_food = page.query_selector_all("fieldset[data-query=food] input[data-asked=true]")
+        assert [e.get_attribute("data-field") for e in asked_food] == ["name", "number"]
+        _check(page, "zh", "phone", "wallet-consent-sets", errors)
+        page.click("#consent-present")
+        page.wait_for_selector("#present-done[data-status=sent]")
+    finally:
+        browser.close()
+    state = request_state(node.url, asked["id"])
+    assert state["verdict"] == "VALID", state
+    assert [c["credentialQueryId"] for c in state["credentials"]] == ["food"], state

@@ -74,7 +74,10 @@ def _fields(query: dict[str, Any]) -> list[str]:
 
 def consent_view(asked: dict[str, Any]) -> dict[str, Any]:
     """The holder's AskedView as the consent page shows it: per query, the fields asked (always
-    disclosed) and the others of the held licences the enterprise may add."""
+    disclosed) and the others of the held licences the enterprise may add, and whether it is
+    chosen at first. A query the verifier does not require (DCQL ``credential_sets``: one of
+    several options, or an optional set) may be left out; of each set, the first option the
+    enterprise can answer in full is chosen at first, the others are not."""
     queries = []
     for q in asked.get("queries") or []:
         wanted = [str(f) for f in q.get("asks") or []] or _fields(q)
@@ -82,8 +85,22 @@ def consent_view(asked: dict[str, Any]) -> dict[str, Any]:
         extra = [f for f in FIELDS if f not in wanted and (f in held or not held)]
         usable = [c for c in q.get("candidates") or []
                   if not c.get("missing") and not c.get("unavailable")]  # fmt: skip
-        queries.append({**q, "asked": wanted, "optional": extra, "usable": usable})
-    able = bool(queries) and all(q["usable"] for q in queries)
+        queries.append({**q, "asked": wanted, "optional": extra, "usable": usable,
+                        "required": q.get("required", True) is not False})  # fmt: skip
+    answerable = {q["id"] for q in queries if q["usable"]}
+    sets = asked.get("credentialSets")
+    if sets:
+        first = set()
+        for cs in sets:
+            option = next((o for o in cs.get("options") or [] if set(o) <= answerable), None)
+            first |= set(option or [])
+        able = all(cs.get("satisfiable", True) for cs in sets if cs.get("required", True))
+    else:
+        first = answerable
+        able = True
+    for q in queries:
+        q["chosen"] = q["usable"] and (q["required"] or q["id"] in first)
+    able = able and bool(queries) and all(q["usable"] for q in queries if q["required"])
     return {**asked, "queries": queries, "verifier": asked.get("verifier") or {},
             "answerable": able and asked.get("mayAnswer", True) is not False}  # fmt: skip
 
@@ -171,6 +188,8 @@ def choices_of(form: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for key in form:
         if key.startswith("licence.") and len(key) > len("licence."):
             qid = key[len("licence.") :]
+            if not text(form, key):  # "do not present" (a query the verifier does not require)
+                continue
             fields = many(form, f"disclose.{qid}")
             out[qid] = {"licenceId": text(form, key), "disclose": list(dict.fromkeys(fields))}
     if not out:
