@@ -7,7 +7,9 @@
 // client_metadata.jwks, alg, enc, apu/apv); the ECDH-ES + AES-GCM arithmetic is ours, below.
 // usage: node js_holder.mjs <node_modules> <input.json>
 // input: {"authorizationRequest": "openid4vp://…", "credential": "<SD-JWT VC bound to the holder>",
-//         "holderPrivateJwk": {…}, "nonce": "<override, to test a refusal>" (optional)}
+//         "holderPrivateJwk": {…}, "nonce": "<override, to test a refusal>" (optional),
+//         "queries": ["<credential query id>", …] (optional: the holder's choice of a
+//         credential_sets option; default every query)}
 // prints {"client": {prefix, identifier}, "dcql": …, "request": {…}, "status": n, "body": …}
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
@@ -102,6 +104,7 @@ const sdk = new SDJwtVcInstance({
 });
 const vpToken = {};
 for (const cq of query.credentials) {
+  if (input.queries && !input.queries.includes(cq.id)) continue;
   const frame = Object.fromEntries(cq.claims.map(c => [c.path[0], true]));
   vpToken[cq.id] = [await sdk.present(input.credential, frame, {kb: {payload: {
     iat: Math.floor(Date.now() / 1000), aud: request.client_id,

@@ -77,3 +77,37 @@ def test_an_independent_holders_presentation_for_another_nonce_is_refused(
     assert out["status"] == 200, out
     got = verdict(cred, asked)
     assert got["verdict"] == "REFUSED" and got["reasonCodes"] == ["wrong_nonce"], got
+
+
+def test_an_independent_holder_answers_credential_sets_and_claim_sets(
+    cred: CredEnv, tmp_path: Path
+) -> None:
+    """The library resolves and checks a signed request whose DCQL query has credential_sets
+    and claim_sets (it carries the query as is: choosing the option is the holder's, here
+    ours — the production permit), and submits; our verifier judges that option VALID."""
+    holder = ECKey.generate_key("P-256")
+    lid, vc = held(cred, holder, type="FOOD-PRODUCTION")
+    claims = [{"id": "n", "path": ["name"]}, {"id": "num", "path": ["number"]},
+              {"id": "code", "path": ["holderCode"]}]  # fmt: skip
+
+    def cq(cid: str, code: str) -> dict[str, Any]:
+        return {"id": cid, "format": "dc+sd-jwt", "claims": claims,
+                "meta": {"vct_values": [f"urn:credledger:licence-type:{code}"]},
+                "claim_sets": [["n", "num"], ["code"]]}  # fmt: skip
+
+    query = {"credentials": [cq("op", "FOOD-OPERATION"), cq("prod", "FOOD-PRODUCTION")],
+             "credential_sets": [{"options": [["op"], ["prod"]]}]}  # fmt: skip
+    asked = start(cred, {"dcqlQuery": query})
+    job = {
+        "authorizationRequest": asked.answer["authorizationRequest"],
+        "credential": vc,
+        "holderPrivateJwk": holder.as_dict(private=True),
+        "queries": ["prod"],
+    }
+    out = _run(tmp_path, job)
+    assert out["dcql"]["credential_sets"] == query["credential_sets"], out["dcql"]
+    assert out["status"] == 200 and list(out["sent"]["vp_token"]) == ["prod"], out
+    got = verdict(cred, asked)
+    assert got["verdict"] == "VALID", got
+    (one,) = got["credentials"]
+    assert one["licenceId"] == lid and one["claimSet"] == 0, one
