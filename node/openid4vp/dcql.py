@@ -243,27 +243,26 @@ def mismatches(cq: dict[str, Any], claims: dict[str, Any]) -> list[str]:
 def sets_judged(
     query: dict[str, Any], verdicts: dict[str, str]
 ) -> tuple[str, list[str], list[str]]:
-    """The verdict of a response to a query with ``credential_sets`` (section 6.4.2), from the
-    verdicts of the credential queries answered (``verdicts``: id -> VALID, SUSPENDED, …,
-    REFUSED; a query not answered is absent): (verdict, codes, reasons). Each required set
-    needs an option whose queries are all VALID. A set none of whose options is answered in
-    full is REFUSED ``credential_set_not_satisfied``; one answered in full but not VALID (e.g.
-    a suspended licence) takes that option's first other verdict. Answers REFUSED refuse the
-    response wherever they are (every presentation sent is checked, section 8.6)."""
+    """The verdict of a response to a query with ``credential_sets`` (sections 6.4.2, 8.6), from
+    the verdicts of the credential queries answered (``verdicts``: id -> VALID, SUSPENDED, …,
+    REFUSED; a query not answered is absent): (verdict, codes, reasons). A REFUSED presentation
+    is discarded (section 8.6); each required set then needs an option whose queries are all
+    VALID. A set none of whose options is answered in full is REFUSED
+    ``credential_set_not_satisfied``; one answered in full but not VALID (e.g. a suspended
+    licence) takes that option's first other verdict."""
+    kept = {q: v for q, v in verdicts.items() if v != "REFUSED"}
     codes: list[str] = []
     reasons: list[str] = []
     verdict = "VALID"
-    if any(v == "REFUSED" for v in verdicts.values()):
-        verdict = "REFUSED"
     for n, cs in enumerate(query.get("credential_sets") or []):
         if not cs.get("required", True):
             continue
         options = cs["options"]
-        if any(all(verdicts.get(q) == "VALID" for q in o) for o in options):
+        if any(all(kept.get(q) == "VALID" for q in o) for o in options):
             continue
-        full = [o for o in options if all(q in verdicts for q in o)]
+        full = [o for o in options if all(q in kept for q in o)]
         if full:
-            first = next(verdicts[q] for q in full[0] if verdicts[q] != "VALID")
+            first = next(kept[q] for q in full[0] if kept[q] != "VALID")
             verdict = first if verdict == "VALID" else verdict
             continue
         verdict = "REFUSED"

@@ -405,9 +405,9 @@ def _refused(base: dict[str, Any], code: str, reason: str) -> dict[str, Any]:
 def _overall(
     results: list[dict[str, Any]], extra: list[str], query: dict[str, Any]
 ) -> tuple[str, list[str], list[str]]:
-    """(verdict, reason codes, reasons beyond each credential's): REFUSED when any credential
-    was, or one not asked was sent; with ``credential_sets``, each required set needs an
-    option all VALID (``dcql.sets_judged``); without, every query VALID."""
+    """(verdict, reason codes, reasons beyond each credential's): REFUSED when one not asked was
+    sent; with ``credential_sets``, each required set needs an option all VALID, a REFUSED
+    presentation being discarded (``dcql.sets_judged``); without, every query VALID."""
     codes = [c for r in results for c in r["codes"] if c != "valid"]
     if extra:
         codes.append("not_asked")

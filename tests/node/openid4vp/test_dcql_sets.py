@@ -107,9 +107,13 @@ def test_credential_sets_judged_from_the_answered_queries() -> None:
     verdict, codes, reasons = dcql.sets_judged(q, {"extra": "VALID"})
     assert verdict == "REFUSED" and codes == ["credential_set_not_satisfied"]
     assert "credential set 0" in reasons[0] and "[op] or [prod]" in reasons[0]
-    # an option answered in full but not VALID gives its verdict; a REFUSED answer refuses
+    # an option answered in full but not VALID gives its verdict; a REFUSED one is discarded
     assert dcql.sets_judged(q, {"op": "SUSPENDED"})[:2] == ("SUSPENDED", [])
-    assert dcql.sets_judged(q, {"op": "VALID", "prod": "REFUSED"})[0] == "REFUSED"
+    assert dcql.sets_judged(q, {"op": "VALID", "prod": "REFUSED"})[0] == "VALID"
+    assert dcql.sets_judged(q, {"op": "REFUSED"})[:2] == (
+        "REFUSED",
+        ["credential_set_not_satisfied"],
+    )
 
 
 # --- at the node ---------------------------------------------------------------------------------
@@ -163,8 +167,9 @@ def test_no_option_met_is_refused_with_the_code(cred: CredEnv) -> None:
     assert out["credentials"][0]["verdict"] == "VALID"  # the optional one, judged on its own
 
 
-def test_a_refused_answer_outside_the_option_met_refuses(cred: CredEnv) -> None:
-    """Every presentation sent is checked (section 8.6): a bad one beside a good one refuses."""
+def test_a_refused_presentation_is_discarded(cred: CredEnv) -> None:
+    """Section 8.6: a presentation failing its checks is discarded; the sets are judged on the
+    rest — a good option beside it is VALID, alone it leaves the set unmet."""
     holder = ECKey.generate_key("P-256")
     _, op = held(cred, holder)
     _, prod = held(cred, holder, type="FOOD-PRODUCTION")
@@ -174,7 +179,15 @@ def test_a_refused_answer_outside_the_option_met_refuses(cred: CredEnv) -> None:
           "food_production": [present(prod, holder, other)]}  # fmt: skip
     assert respond(cred, asked, vp).status_code == 200
     out = verdict(cred, asked)
-    assert out["verdict"] == "REFUSED" and out["reasonCodes"] == ["wrong_nonce"], out
+    assert out["verdict"] == "VALID" and out["reasonCodes"] == ["valid"], out
+    judged = {c["credentialQueryId"]: c for c in out["credentials"]}
+    assert judged["food_production"]["verdict"] == "REFUSED", judged
+    assert judged["food_production"]["codes"] == ["wrong_nonce"]
+    asked = start(cred, EITHER)
+    assert respond(cred, asked, {"food_production": vp["food_production"]}).status_code == 200
+    out = verdict(cred, asked)
+    assert out["verdict"] == "REFUSED", out
+    assert out["reasonCodes"] == ["wrong_nonce", "credential_set_not_satisfied"], out
 
 
 def test_a_suspended_licence_as_the_only_option_answered_is_suspended(cred: CredEnv) -> None:
