@@ -22,11 +22,16 @@
 // config: {"keyPem": "<PKCS#8 PEM of the verifier's P-256 key>", "x5c": ["<base64 DER leaf>"],
 //          "issuerJwks": [{kty, crv, x, y, kid?}], "dcqlQuery": {…}, "responseMode":
 //          "direct_post" | "direct_post.jwt", "clientName": "…", "host": "127.0.0.1", "port": 0}
+//   or, instead of "issuerJwks", "trustAnchors": ["<PEM CA certificate>", …]: no issuer key is
+//   given; each issuer-signed JWT (the credential, the status list token) must carry an x5c
+//   chain (HAIP 1.0 §6.1.1) that reaches one of the anchors, and is checked with the key of its
+//   leaf (ours: the chain check, over Node's crypto.X509Certificate; see x5cLeaf).
 // stdout, one JSON object a line:
 //   {"ready": {"link": "openid4vp://…", "requestId", "requestUri", "responseUri", "clientId",
 //              "nonce", "state", "responseMode"}}            (at start, and for POST /requests)
 //   {"verdict": {"requestId", "ok": true, "credentials": {queryId: {"vct", "disclosed": {…},
-//                "kb": {…}, "issuerKid"}}, "body": {the form received}}}
+//                "kb": {…}, "issuerKid", "issuerCertificate" (the x5c leaf's subject, with
+//                trustAnchors; else null)}}, "body": {the form received}}}
 //   {"error": {"requestId", "message", "body"}}    {"declined": {"requestId", "error", "body"}}
 // HTTP: GET /requests/{id}/request (the JAR, while unanswered), POST /requests/{id}/response
 // (200 {} or 400 {"error", "error_description"}), POST /requests {dcqlQuery?, responseMode?,
@@ -159,13 +164,54 @@ async function newRequest({dcqlQuery = config.dcqlQuery, responseMode = config.r
   return ready;
 }
 
+// --- the issuer's key from an x5c chain and trust anchors ------------------------------------
+// ours: the certificate path check (RFC 5280 in its simplest form: no policies, names or
+// revocation), each step done by Node's crypto.X509Certificate: every certificate within its
+// validity, each one's issuer (checkIssued: names and key identifiers) the next one, a CA, whose
+// key verifies its signature (verify), the last one issued and signed by a configured anchor
+// (itself a CA within its validity); the leaf no CA. The signature is then checked with the
+// leaf's key. x5c entries are standard base64 DER, leaf first (RFC 7515 §4.1.6).
+const anchors = (config.trustAnchors ?? []).map(pem => new X509Certificate(pem));
+const within = (c, now) => new Date(c.validFrom) <= now && now <= new Date(c.validTo);
+
+function x5cLeaf(header) {
+  const x5c = header.x5c;
+  if (!Array.isArray(x5c) || x5c.length < 1 || x5c.length > 10) {
+    throw new Error('x5c: the JWT has no certificate chain (x5c) and no issuer key is configured');
+  }
+  const certs = x5c.map((b, i) => {
+    try { return new X509Certificate(Buffer.from(b, 'base64')); }
+    catch { throw new Error(`x5c: entry ${i} is not a DER certificate`); }
+  });
+  const now = new Date();
+  for (const [i, cert] of certs.entries()) {
+    if (!within(cert, now)) throw new Error(`x5c: certificate ${i} is not valid now`);
+    const issuer = certs[i + 1];
+    if (issuer && !(issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey))) {
+      throw new Error(`x5c: certificate ${i} is not issued by certificate ${i + 1}`);
+    }
+  }
+  if (certs[0].ca) throw new Error('x5c: the leaf is a CA certificate');
+  const last = certs.at(-1);
+  const anchor = anchors.find(a => a.ca && within(a, now) && last.checkIssued(a)
+    && last.verify(a.publicKey));
+  if (!anchor) throw new Error('x5c: the certificate chain does not reach a trust anchor');
+  return certs[0];
+}
+
 // --- a response --------------------------------------------------------------------------------
 const vcVerifier = new SDJwtVcInstance({
   hasher: (d, a) => digest(d, a),
   // the configured issuer key that the JWS's kid names (a key configured without a kid: any),
+  // or with trustAnchors the key of the x5c leaf once its chain reached an anchor (ours, above);
   // for the credential and for the status list token
   verifier: async (data, sig) => {
-    const {kid} = JSON.parse(b64u(data.split('.')[0]).toString());
+    const header = JSON.parse(b64u(data.split('.')[0]).toString());
+    if (config.trustAnchors) {
+      const jwk = x5cLeaf(header).publicKey.export({format: 'jwk'});
+      return (await ES256.getVerifier(strip(jwk)))(data, sig);
+    }
+    const {kid} = header;
     for (const jwk of config.issuerJwks.filter(k => k.kid === undefined || k.kid === kid)) {
       if (await (await ES256.getVerifier(strip(jwk)))(data, sig)) return true;
     }
@@ -262,7 +308,8 @@ async function checkPresentation(cq, presentation, nonce) {
     throw new Error(`${cq.id}: claims not disclosed: ${missing.map(p => p.join('.')).join(', ')}`);
   }
   return {vct: result.payload.vct, disclosed, kb,
-    issuerKid: decoded.jwt?.header?.kid ?? null};
+    issuerKid: decoded.jwt?.header?.kid ?? null,
+    issuerCertificate: config.trustAnchors ? x5cLeaf(decoded.jwt.header).subject : null};
 }
 
 // ours: DCQL claim path selection (OpenID4VP 1.0 §7): names, indices, null for every element

@@ -43,6 +43,7 @@ from credledger.node.core import sdjwt
 from credledger.node.credentials.ids import key_urn
 from credledger.node.credentials.keys import jwk_of_raw
 from tests.conftest import ROOT
+from tests.node.credentials.conftest import USCC
 from tests.support.reaper import tied
 from tests.wallet.openid4vp.conftest import TOKENS, CredEnv, Holder
 
@@ -441,3 +442,107 @@ def test_a_disclosure_the_issuer_did_not_sign_is_refused(
                           aud=req["client_id"], iat=int(time.time()))  # fmt: skip
     assert extra in shown
     _refused(verifier, ready, _form(shown, req["state"]), "a disclosure is not referenced")
+
+
+# --- trust anchors instead of an issuer key (HAIP 1.0 §6.1.1: x5c) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def anchored(cred: CredEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsVerifier]:
+    """The same verifier given NO issuer key: only the node's devnet issuer CA, fetched from
+    ``/v1/credentials/issuer-ca.pem``, as its trust anchor."""
+    ca = httpx.get(f"{cred.node.url}/v1/credentials/issuer-ca.pem", timeout=10)
+    assert ca.status_code == 200, ca.text
+    assert x509.load_pem_x509_certificate(ca.content).extensions.get_extension_for_class(
+        x509.BasicConstraints).value.ca  # fmt: skip
+    pem, der = _certificate()
+    config = {"keyPem": pem, "x5c": [der], "trustAnchors": [ca.text], "dcqlQuery": QUERY,
+              "responseMode": "direct_post", "clientName": "Independent test verifier"}  # fmt: skip
+    v = JsVerifier(config, tmp_path_factory.mktemp("js-anchored") / "stderr.log")
+    try:
+        yield v
+    finally:
+        v.stop()
+
+
+def test_our_wallet_passes_a_verifier_that_trusts_only_the_issuer_ca(
+    anchored: JsVerifier, holder: Holder
+) -> None:
+    """The verifier takes the issuer's key from the credential's x5c leaf once the chain reached
+    the CA; the status list token it fetches is checked the same way (its x5c), so a suspended
+    licence is still seen."""
+    holder.licence()
+    ready = anchored.new()
+    (q,) = holder.wallet.ok(_link(holder, "resolve", ready))["queries"]
+    # one the wallet offers (it lists at most 20: the enterprise holds more by now)
+    lid = next(c["licenceId"] for c in q["candidates"] if c["status"] == "ACTIVE"
+               and not c["missing"] and not c["unavailable"])  # fmt: skip
+    choices = {QID: {"licenceId": lid, "disclose": FIELDS}}
+    out = holder.wallet.ok(_link(holder, "respond", ready, choices=choices))
+    assert out["status"] == "sent" and out["verifierStatus"] == 200, out
+    got = anchored.event("verdict", ready["requestId"])
+    one = got["credentials"][QID]
+    assert got["ok"] is True and sorted(one["disclosed"]) == sorted(FIELDS), one
+    # the leaf of the market department's key: its code in serialNumber, its id in OU
+    assert USCC in one["issuerCertificate"] and "OU=market" in one["issuerCertificate"]
+    # a suspended licence: the library read the status list token, verified by its x5c too
+    lid = holder.licence()
+    holder.cred.node.ok(holder.cred.node.post(f"/v1/licences/{lid}/suspend", TOKENS[
+        "enforcement"], json={"reasonCode": 1, "note": "test"}))  # fmt: skip
+    ready = anchored.new()
+    req = _request(ready)
+    _refused(anchored, ready, _form(_ours(holder, lid, req["nonce"], req["client_id"]),
+                                    req["state"]), "Status is not valid")  # fmt: skip
+
+
+def _foreign_leaf(key: ECKey) -> str:
+    """A CA of our own and a leaf it issues for ``key``: the leaf's x5c entry."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Another issuer CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    public = serialization.load_pem_public_key(key.as_pem(private=False))
+
+    def build(subject: x509.Name, public: Any, ca: bool) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
+            .public_key(public).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )  # fmt: skip
+
+    build(ca_name, ca_key.public_key(), True)
+    leaf = build(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "市场监督管理局")]),
+                 public, False)  # fmt: skip
+    return base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def test_a_credential_whose_x5c_does_not_reach_the_anchor_is_refused(
+    anchored: JsVerifier, holder: Holder
+) -> None:
+    """The department's claims and kid signed by another key: with a chain of another CA it is
+    refused for the chain, with no x5c for the lack of one, and with the department's genuine x5c
+    for the signature (the leaf's key is what verifies); the genuine credential is accepted."""
+    key, vc = _bound_vc(holder)
+    header, payload = sdjwt.unverified(sdjwt.parse(vc).jwt)
+    assert len(header["x5c"]) == 1  # the leaf; the CA is the anchor, not sent
+    claims = {k: v for k, v in payload.items() if not k.startswith("_sd")}
+    claims.update(name="食品经营许可证", number="JY-FORGED", validUntil="2099-12-31")
+    other = ECKey.generate_key("P-256")
+    bare = {k: v for k, v in header.items() if k != "x5c"}
+    for x5c, why in (([_foreign_leaf(other)], "does not reach a trust anchor"),
+                     (None, "has no certificate chain"),
+                     (header["x5c"], "Invalid JWT Signature")):  # fmt: skip
+        forged_header = bare if x5c is None else {**bare, "x5c": x5c}
+        forged, _ = sdjwt.issue(forged_header, claims, FIELDS, sdjwt.signer_of(other))
+        ready = anchored.new()
+        req = _request(ready)
+        shown = sdjwt.present(forged, FIELDS, sdjwt.signer_of(key), nonce=req["nonce"],
+                              aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+        _refused(anchored, ready, _form(shown, req["state"]), why)
+    # the genuine credential, presented the same way: accepted
+    genuine = sdjwt.present(vc, FIELDS, sdjwt.signer_of(key), nonce=req["nonce"],
+                            aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+    assert anchored.post(ready, _form(genuine, req["state"])).status_code == 200
+    assert anchored.event("verdict", ready["requestId"])["ok"] is True
