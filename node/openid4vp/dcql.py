@@ -19,6 +19,7 @@ TYPE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,63}$")
 MAX_CREDENTIALS = 8
 MAX_CLAIMS = 32
 MAX_SETS = 8  # credential sets, options per set, claim sets per query
+SET_KEYS = {"options", "required", "purpose"}  # purpose: drafts 22-24, kept, not read
 DEFAULT_FIELDS = ("name", "number", "validUntil")
 
 
@@ -117,8 +118,8 @@ def _credential_sets(sets: Any, known: set[str]) -> list[dict[str, Any]]:
     out = []
     for n, one in enumerate(sets):
         where = f"credential_sets[{n}]"
-        if not isinstance(one, dict) or "options" not in one or set(one) - {"options", "required"}:
-            raise _fail(f"{where}: an object of options and required")
+        if not isinstance(one, dict) or "options" not in one or set(one) - SET_KEYS:
+            raise _fail(f"{where}: an object of options, required (and purpose)")
         options = one["options"]
         if not isinstance(options, list) or not 1 <= len(options) <= MAX_SETS:
             raise _fail(f"{where}.options: 1 to {MAX_SETS} lists of credential query ids")

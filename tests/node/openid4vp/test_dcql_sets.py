@@ -50,6 +50,8 @@ def test_the_matter_any_of_is_one_credential_set_with_an_option_per_type() -> No
     assert q["credential_sets"] == [{"options": [["food_operation"], ["food_production"]]}]
     assert [c["id"] for c in q["credentials"]] == ["food_operation", "food_production"]
     assert "credential_sets" not in dcql.from_matter(["FOOD-OPERATION"], None)
+    purpose = {"credentials": [_cq("a")], "credential_sets": [{"options": [["a"]], "purpose": "x"}]}
+    assert dcql.checked(purpose)["credential_sets"] == purpose["credential_sets"]  # kept
 
 
 @pytest.mark.parametrize(
@@ -59,9 +61,9 @@ def test_the_matter_any_of_is_one_credential_set_with_an_option_per_type() -> No
         ({"credentials": [_cq("a")], "credential_sets": [{"options": [["b"]]}]}, "'b' is not"),
         ({"credentials": [_cq("a")], "credential_sets": [{"options": [[]]}]}, "non-empty"),
         ({"credentials": [_cq("a")], "credential_sets": [{"options": []}]}, "options: 1 to"),
-        ({"credentials": [_cq("a")], "credential_sets": [{"required": True}]}, "options and"),
-        ({"credentials": [_cq("a")], "credential_sets": [{"options": [["a"]], "purpose": 1}]},
-         "options and required"),
+        ({"credentials": [_cq("a")], "credential_sets": [{"required": True}]}, "options, req"),
+        ({"credentials": [_cq("a")], "credential_sets": [{"options": [["a"]], "why": 1}]},
+         "options, required"),
         ({"credentials": [_cq("a")], "credential_sets": [{"options": [["a"]], "required": "y"}]},
          "true or false"),
         ({"credentials": [_cq("a")], "credential_sets": [{"options": [["a", "a"]]}]}, "twice"),
