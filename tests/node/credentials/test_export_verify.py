@@ -58,7 +58,7 @@ def test_vc_jwt_verifies_with_joserfc_and_the_chain_key(cred: CredEnv) -> None:
     header, _ = sdjwt.unverified(token)
     assert header["typ"] == "vc+jwt" and header["alg"] == "ES256"
     # joserfc refuses a JWS header over 512 bytes by default (a DoS guard); one carrying an x5c
-    # certificate (HAIP 1.0 §6.1.1) is about 1.2 KB, so a verifier of such tokens raises it
+    # certificate (HAIP 1.0 §6.1.1) is about 1.4 KB, so a verifier of such tokens raises it
     registry = JWSRegistry(algorithms=["ES256"])
     registry.max_header_length = 8192
     obj = jws.deserialize_compact(

@@ -5,9 +5,9 @@
 // parses and validates the wallet's response against it (state, JARM decryption, the DCQL
 // vp_token shape);
 // @sd-jwt/sd-jwt-vc 0.19 (OpenWallet Foundation sd-jwt-js) verifies each SD-JWT VC presentation:
-// issuer signature with the configured issuer JWK, disclosures (digests), the status list entry
-// (it fetches the issuer's Token Status List), the KB-JWT's typ, signature by cnf.jwk, nonce and
-// sd_hash.
+// issuer signature with the configured issuer JWK (or the x5c leaf's key), disclosures
+// (digests), the status list entry (it fetches the issuer's Token Status List), the KB-JWT's typ,
+// signature by cnf.jwk, nonce and sd_hash.
 //
 // Ours, in this file (the libraries leave them to the caller; see "ours:" below): the ES256 and
 // SHA-256 calls behind oid4vc-ts's sign/hash callbacks (Node's crypto; sd-jwt-js gets its ES256
