@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from credledger.node.core.errors import InputError
+from credledger.wallet.openid4vp import sets
+from credledger.wallet.openid4vp.request import InvalidRequest
 from tests.wallet.openid4vp.conftest import TOKENS, Holder
 
-pytestmark = pytest.mark.chain
 EITHER = {"licenceTypes": ["FOOD-OPERATION", "FOOD-PRODUCTION"], "anyOf": True,
           "fields": ["name", "number"]}  # fmt: skip
 OP = "urn:credledger:licence-type:FOOD-OPERATION"
@@ -37,6 +39,7 @@ def _cq(cid: str, vct: str, claims: list[dict[str, Any]], **extra: Any) -> dict[
             **extra}  # fmt: skip
 
 
+@pytest.mark.chain
 def test_resolve_shows_the_sets_and_respond_sends_one_option(holder: Holder) -> None:
     op = holder.licence()
     prod = holder.licence(type="FOOD-PRODUCTION")
@@ -67,6 +70,7 @@ def test_resolve_shows_the_sets_and_respond_sends_one_option(holder: Holder) -> 
     assert [c["credentialQueryId"] for c in got["credentials"]] == ["food_operation"]
 
 
+@pytest.mark.chain
 def test_a_required_set_left_unchosen_is_refused_before_anything_is_sent(holder: Holder) -> None:
     prod = holder.licence(type="FOOD-PRODUCTION")
     name = [{"path": ["name"]}]
@@ -84,6 +88,7 @@ def test_a_required_set_left_unchosen_is_refused_before_anything_is_sent(holder:
     assert state_of(holder, rid)["state"] == "pending"
 
 
+@pytest.mark.chain
 def test_claim_sets_one_set_disclosed(holder: Holder) -> None:
     lid = holder.licence()
     claims = [{"id": "n", "path": ["name"]}, {"id": "num", "path": ["number"]},
@@ -108,3 +113,55 @@ def test_claim_sets_one_set_disclosed(holder: Holder) -> None:
     assert got["verdict"] == "VALID", got
     (one,) = got["credentials"]
     assert one["claimSet"] == 1 and set(one["disclosed"]) == {"holderCode"}, one
+
+
+# --- the holder's reading of the sets alone (no chain) --------------------------------------------
+
+
+def test_sets_alone_required_and_sent() -> None:
+    ids = {"op", "prod", "extra"}
+    raw = {"credential_sets": [{"options": [["op"], ["prod"]]},
+                               {"options": [["op", "extra"]], "required": False}]}  # fmt: skip
+    cs = sets.credential_sets(raw, ids)
+    assert cs == [{"options": [["op"], ["prod"]], "required": True},
+                  {"options": [["op", "extra"]], "required": False}]  # fmt: skip
+    assert sets.required_ids(cs, ids) == set() and sets.required_ids(None, ids) == ids
+    assert sets.required_ids([{"options": [["op", "prod"], ["op"]], "required": True}], ids) == {
+        "op"
+    }
+    view = sets.sets_view(cs, {"op": False, "prod": True, "extra": True})
+    assert [s["satisfiable"] for s in view] == [True, False]
+    assert sets.sent(cs, {"prod"}) == {"prod"}
+    assert sets.sent(cs, {"op", "prod", "extra"}) == {"op", "extra"}  # the first option of each
+    with pytest.raises(InputError, match=r"one of \[op\] or \[prod\]"):
+        sets.sent(cs, {"extra"})
+    assert sets.sent(None, {"op"}) == {"op"}
+    bads: list[Any] = [[], [{"options": [["nope"]]}], [{"options": [[]]}],
+                       [{"options": [["op"]], "required": "yes"}], "x"]  # fmt: skip
+    for bad in bads:
+        with pytest.raises(InvalidRequest):
+            sets.credential_sets({"credential_sets": bad}, ids)
+
+
+def test_claim_sets_alone() -> None:
+    cq = {"claims": [{"id": "n", "path": ["name"]}, {"id": "num", "path": ["number"]},
+                     {"id": "code", "path": ["holderCode"]}],
+          "claim_sets": [["n", "num"], ["code"]]}  # fmt: skip
+    cs = sets.claim_sets(cq)
+    assert cs == [["n", "num"], ["code"]]
+    has_all = {"name", "number", "holderCode"}
+    only_code = {"holderCode"}
+
+    def having(names: set[str]) -> Any:
+        return lambda c: c["path"][0] in names
+
+    assert sets.claim_set_of(cq, cs, having(has_all)) == (0, ["name", "number"], [])
+    assert sets.claim_set_of(cq, cs, having(only_code)) == (1, ["holderCode"], [])
+    assert sets.claim_set_of(cq, cs, having({"name"})) == (None, ["name", "number"], [["number"]])
+    assert sets.covers(cq, cs, {"holderCode"}, having(has_all))
+    assert not sets.covers(cq, cs, {"name", "holderCode"}, having({"name", "number"}))
+    for bad in ({"claims": [{"path": ["name"]}], "claim_sets": [["n"]]},
+                {"claims": [{"id": "n", "path": ["name"]}], "claim_sets": [["x"]]},
+                {"claims": [{"id": "n", "path": ["name"]}], "claim_sets": []}):  # fmt: skip
+        with pytest.raises(ValueError, match="claim_sets"):
+            sets.claim_sets(bad)
