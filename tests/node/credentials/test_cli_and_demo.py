@@ -3,11 +3,15 @@ on chain and signing at `credledger up`)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
 import httpx
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
+from credledger.node.core import sdjwt
 from credledger.node.core.demo import DEMO_ENTERPRISE_USCC as DEMO_ENTERPRISE
 from credledger.node.devnet import free_port
 from tests.node.credentials.conftest import CredEnv, issue
@@ -63,6 +67,15 @@ def test_demo_departments_sign_credentials(tmp_path: Path) -> None:
             assert r.status_code == 200, r.text
             v = httpx.post(f"{node.url}/v1/credentials/verify", json={"credential": r.text})
             assert v.json()["verdict"] == "VALID", v.text
+            # the demo department's leaf of the node's devnet issuer CA, named by display name
+            (x5c,) = json.loads(sdjwt.b64url_decode(r.text.split(".")[0]))["x5c"]
+            leaf = x509.load_der_x509_certificate(base64.b64decode(x5c))
+            ca = httpx.get(f"{node.url}/v1/credentials/issuer-ca.pem")
+            assert ca.status_code == 200 and ca.text == (
+                tmp_path / "data" / "credentials" / "issuer-ca.pem").read_text()  # fmt: skip
+            leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(ca.content))
+            assert leaf.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == (
+                "市场监督管理局")  # fmt: skip
         assert (tmp_path / "data" / "demo" / "credential-market.pem").is_file()
     finally:
         node.stop()
