@@ -24,8 +24,9 @@
 //          "direct_post" | "direct_post.jwt", "clientName": "…", "host": "127.0.0.1", "port": 0}
 //   or, instead of "issuerJwks", "trustAnchors": ["<PEM CA certificate>", …]: no issuer key is
 //   given; each issuer-signed JWT (the credential, the status list token) must carry an x5c
-//   chain (HAIP 1.0 §6.1.1) that reaches one of the anchors, and is checked with the key of its
-//   leaf (ours: the chain check, over Node's crypto.X509Certificate; see x5cLeaf).
+//   chain (HAIP 1.0 §6.1.1) that reaches one of the anchors, whose leaf names the JWT's iss as a
+//   URI SAN, and is checked with the leaf's key (ours: the chain check, over Node's
+//   crypto.X509Certificate; see x5cLeaf).
 // stdout, one JSON object a line:
 //   {"ready": {"link": "openid4vp://…", "requestId", "requestUri", "responseUri", "clientId",
 //              "nonce", "state", "responseMode"}}            (at start, and for POST /requests)
@@ -208,7 +209,15 @@ const vcVerifier = new SDJwtVcInstance({
   verifier: async (data, sig) => {
     const header = JSON.parse(b64u(data.split('.')[0]).toString());
     if (config.trustAnchors) {
-      const jwk = x5cLeaf(header).publicKey.export({format: 'jwk'});
+      const leaf = x5cLeaf(header);
+      // ours: the leaf names the issuer — its iss among the leaf's URI SANs (SD-JWT VC §3.5
+      // asks this of an https iss; ours is a URN, named the same way)
+      const {iss} = JSON.parse(b64u(data.split('.')[1]).toString());
+      const sans = (leaf.subjectAltName ?? '').split(', ');
+      if (typeof iss !== 'string' || !sans.includes(`URI:${iss}`)) {
+        throw new Error(`x5c: the leaf certificate does not name the issuer ${iss} (URI SAN)`);
+      }
+      const jwk = leaf.publicKey.export({format: 'jwk'});
       return (await ES256.getVerifier(strip(jwk)))(data, sig);
     }
     const {kid} = header;

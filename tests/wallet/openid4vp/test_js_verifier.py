@@ -15,7 +15,7 @@ afterwards; so are a suspended licence and a credential signed by a key the veri
 trust. The library's own holder passes the same verifier. Given no issuer key but only the
 node's devnet issuer CA as trust anchor, the verifier checks the x5c chains (HAIP 1.0 §6.1.1) of
 the credential and the status list token and still accepts our wallet's presentation, and refuses
-a credential whose x5c does not reach the anchor. Node and the npm packages are
+a credential whose x5c does not reach the anchor or whose leaf names another issuer. Node and the npm packages are
 required: without them this fails, it does not skip."""
 
 from __future__ import annotations
@@ -549,3 +549,43 @@ def test_a_credential_whose_x5c_does_not_reach_the_anchor_is_refused(
                             aud=req["client_id"], iat=int(time.time()))  # fmt: skip
     assert anchored.post(ready, _form(genuine, req["state"])).status_code == 200
     assert anchored.event("verdict", ready["requestId"])["ok"] is True
+
+
+def test_a_leaf_of_the_anchor_that_names_another_issuer_is_refused(
+    anchored: JsVerifier, holder: Holder
+) -> None:
+    """A leaf the devnet CA itself issued for the department's key (the test signs it with the
+    CA's key from the node's data dir) but naming another issuer in its URI SAN: the chain reaches
+    the anchor and the signature holds, yet the leaf does not name the credential's iss."""
+    cred = holder.cred
+    folder = cred.node.data_dir / "credentials"
+    ca_key = serialization.load_pem_private_key((folder / "issuer-ca-key.pem").read_bytes(), None)
+    ca = x509.load_pem_x509_certificate((folder / "issuer-ca.pem").read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key, vc = _bound_vc(holder)
+    header, payload = sdjwt.unverified(sdjwt.parse(vc).jwt)
+    genuine = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+    now = datetime.datetime.now(datetime.UTC)
+    other_issuer = payload["iss"][:-40] + "00" * 20
+    leaf = (
+        x509.CertificateBuilder().subject_name(genuine.subject).issuer_name(ca.subject)
+        .public_key(cred.key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(
+            other_issuer)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    claims = {k: v for k, v in payload.items() if not k.startswith("_sd")}
+    claims.update(name="食品经营许可证", number="JY13101050000001", validUntil="2036-12-31")
+    der = base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()
+    pem = cred.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())  # fmt: skip
+    department = sdjwt.signer_of(ECKey.import_key(pem))
+    forged, _ = sdjwt.issue({**header, "x5c": [der]}, claims, FIELDS, department)
+    ready = anchored.new()
+    req = _request(ready)
+    shown = sdjwt.present(forged, FIELDS, sdjwt.signer_of(key), nonce=req["nonce"],
+                          aud=req["client_id"], iat=int(time.time()))  # fmt: skip
+    _refused(anchored, ready, _form(shown, req["state"]), "does not name the issuer")
