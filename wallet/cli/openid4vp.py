@@ -30,6 +30,11 @@ def _show(asked: dict[str, Any]) -> None:
     console.print(f"  client_id {v['clientId']}", highlight=False)
     until = when(asked["expiresAt"]) if asked.get("expiresAt") else "no expiry given"
     console.print(f"  response {asked['responseMode']}, answer before {until}", highlight=False)
+    for n, cs in enumerate(asked.get("credentialSets") or []):
+        options = " or ".join("[" + ", ".join(o) + "]" for o in cs["options"])
+        need = "required" if cs["required"] else "optional"
+        can = "can answer" if cs["satisfiable"] else "cannot answer"
+        console.print(f"set {n} ({need}): one of {options} ({can})", highlight=False, markup=False)
     for q in asked["queries"]:
         types = ", ".join(q["licenceTypes"]) or ", ".join(q["vctValues"]) or "?"
         fields = ", ".join(q["asks"]) or "no fields"
@@ -68,13 +73,18 @@ def _choices(
         pick = next((lic for lic in wanted if lic in ids), None)
         if pick is None and not wanted and len(ids) == 1:
             pick = ids[0]
+        if pick is None and not q.get("required", True):
+            continue  # an alternative of a credential set: another query may answer it
         if pick is None:
             named = f" ({', '.join(wanted)} is not one)" if wanted else ""
             held = ", ".join(ids) or "none held"
             raise InputError(
                 f"query {q['id']}: name the licence with --licence{named}; candidates: {held}"
             )
-        choices[q["id"]] = {"licenceId": pick, "disclose": disclose or q["asks"]}
+        cand = next(c for c in q["candidates"] if c["licenceId"] == pick)
+        # with claim_sets: the fields of the first set this licence can disclose
+        choices[q["id"]] = {"licenceId": pick, "disclose": disclose or cand.get("disclose")
+                            or q["asks"]}  # fmt: skip
     return choices
 
 

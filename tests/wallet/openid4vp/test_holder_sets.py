@@ -12,6 +12,7 @@ import pytest
 from credledger.node.core.errors import InputError
 from credledger.wallet.openid4vp import sets
 from credledger.wallet.openid4vp.request import InvalidRequest
+from tests.wallet.harness import run_wallet_cli
 from tests.wallet.openid4vp.conftest import TOKENS, Holder
 
 EITHER = {"licenceTypes": ["FOOD-OPERATION", "FOOD-PRODUCTION"], "anyOf": True,
@@ -113,6 +114,21 @@ def test_claim_sets_one_set_disclosed(holder: Holder) -> None:
     assert got["verdict"] == "VALID", got
     (one,) = got["credentials"]
     assert one["claimSet"] == 1 and set(one["disclosed"]) == {"holderCode"}, one
+
+
+@pytest.mark.chain
+def test_the_cli_shows_the_sets_and_presents_one_option(holder: Holder, tmp_path: Any) -> None:
+    prod = holder.licence(type="FOOD-PRODUCTION")
+    rid, link = start(holder, EITHER)
+    env = {"CREDLEDGER_WALLET_URL": holder.wallet.url, "CREDLEDGER_WALLET_TOKEN": holder.token,
+           "CREDLEDGER_WALLET_SESSION": str(tmp_path / "session.json")}  # fmt: skip
+    out = run_wallet_cli("openid4vp", "show", link, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "one of [food_operation] or [food_production] (can answer)" in out.stdout, out.stdout
+    out = run_wallet_cli("openid4vp", "present", link, "--licence", prod, env=env)
+    assert out.returncode == 0 and "answered 200" in out.stdout, out.stdout + out.stderr
+    got = state_of(holder, rid)
+    assert got["verdict"] == "VALID" and [c["licenceId"] for c in got["credentials"]] == [prod]
 
 
 # --- the holder's reading of the sets alone (no chain) --------------------------------------------
