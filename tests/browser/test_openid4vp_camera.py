@@ -390,6 +390,29 @@ def test_the_consent_form_reads_back_as_the_holders_choices() -> None:
     assert not consent_view({"mayAnswer": False, "queries": view["queries"]})["answerable"]
 
 
+def test_with_claim_sets_each_licence_discloses_its_own_field_group() -> None:
+    """DCQL claim_sets: the licence chosen decides which field group is sent (its ``disclose``),
+    not the first usable licence's group; the page shows each licence's group beside it."""
+    from credledger.wallet.web.openid4vp import choices_of, consent_view
+
+    view = consent_view({"verifier": {"trusted": True}, "queries": [
+        {"id": "q", "asks": ["name", "number"], "claimSetFields": [["name", "number"],
+                                                                   ["holderCode"]],
+         "candidates": [
+             {"licenceId": "0x1", "fields": ["name", "number"], "missing": [],
+              "disclose": ["name", "number"]},
+             {"licenceId": "0x2", "fields": ["holderCode", "name"], "missing": [],
+              "disclose": ["holderCode"]}]}]})  # fmt: skip
+    [q] = view["queries"]
+    assert q["each"] and q["asked"] == [] and "holderCode" not in q["optional"]
+    form = {"licence.q": "0x2", "asks.q.0x1": ["name", "number"], "asks.q.0x2": ["holderCode"]}
+    assert choices_of(form) == {"q": {"licenceId": "0x2", "disclose": ["holderCode"]}}
+    form["licence.q"] = "0x1"
+    form["disclose.q"] = ["authority"]
+    assert choices_of(form) == {"q": {"licenceId": "0x1",
+                                      "disclose": ["name", "number", "authority"]}}  # fmt: skip
+
+
 def _query(qid: str, code: str, claims: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"id": qid, "format": "dc+sd-jwt", "claims": claims, **extra,
             "meta": {"vct_values": [f"urn:credledger:licence-type:{code}"]}}  # fmt: skip
@@ -432,8 +455,9 @@ def test_one_of_several_licences_and_one_of_several_field_groups(
         # the first option is chosen, the other is left out (and could be chosen instead)
         assert page.is_checked("input[name='licence.food']:not([data-none])")
         assert page.is_checked("input[name='licence.business'][data-none]")
-        asked_food = page.query_selector_all("fieldset[data-query=food] input[data-asked=true]")
-        assert [e.get_attribute("data-field") for e in asked_food] == ["name", "number"]
+        # with claim sets each licence names the field group it would disclose
+        groups = page.query_selector_all("fieldset[data-query=food] [data-discloses]")
+        assert groups and all(g.get_attribute("data-discloses") == "name,number" for g in groups)
         _check(page, "zh", "phone", "wallet-consent-sets", errors)
         page.click("#consent-present")
         page.wait_for_selector("#present-done[data-status=sent]")

@@ -143,6 +143,10 @@ class OpenID4VPHolder:
             bound = str(lic.get("holderAddress") or "").lower()
             if bound == caller.address.lower() and caller.may("present", lid):
                 out.append(lic)
+        # the licences in force first, the newest first: at most MAX_CANDIDATES of a type are
+        # offered, and a new licence must not be the one left out
+        out.sort(key=lambda lic: int(lic.get("issuedAt") or 0), reverse=True)
+        out.sort(key=lambda lic: lic.get("status") != "ACTIVE")
         return out
 
     def _fields(self, lid: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -85,7 +85,13 @@ def consent_view(asked: dict[str, Any]) -> dict[str, Any]:
         extra = [f for f in FIELDS if f not in wanted and (f in held or not held)]
         usable = [c for c in q.get("candidates") or []
                   if not c.get("missing") and not c.get("unavailable")]  # fmt: skip
-        queries.append({**q, "asked": wanted, "optional": extra, "usable": usable,
+        # DCQL claim_sets: each licence discloses the first field group it has in full (its
+        # own ``disclose``), shown and sent with that licence, not the query's first group
+        each = len(q.get("claimSetFields") or []) > 1
+        if each:
+            groups = {str(f) for c in usable for f in c.get("disclose") or []}
+            wanted, extra = [], [f for f in FIELDS if f not in groups and (f in held or not held)]
+        queries.append({**q, "asked": wanted, "optional": extra, "usable": usable, "each": each,
                         "required": q.get("required", True) is not False})  # fmt: skip
     answerable = {q["id"] for q in queries if q["usable"]}
     sets = asked.get("credentialSets")
@@ -190,7 +196,8 @@ def choices_of(form: dict[str, Any]) -> dict[str, dict[str, Any]]:
             qid = key[len("licence.") :]
             if not text(form, key):  # "do not present" (a query the verifier does not require)
                 continue
-            fields = many(form, f"disclose.{qid}")
+            # the chosen licence's own field group (claim_sets), then the fields asked and added
+            fields = many(form, f"asks.{qid}.{text(form, key)}") + many(form, f"disclose.{qid}")
             out[qid] = {"licenceId": text(form, key), "disclose": list(dict.fromkeys(fields))}
     if not out:
         raise InputError("choose a licence for each request", field="licence")
