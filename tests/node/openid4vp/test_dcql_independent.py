@@ -2,8 +2,8 @@
 (OpenWallet Foundation dcql-ts, 3.0.0), over the same cases — which queries are valid
 (credential_sets and claim_sets naming what exists) and which presented claims satisfy a query
 (one option of each required set, one claim set in full; the first claim set met). The package is
-not among the devnet's dependencies: the test runs when it is in
-hardhat-free-devnet/node_modules, or in the node_modules named by CREDLEDGER_DCQL_MODULES."""
+a pinned dev dependency of hardhat-free-devnet (``make setup`` installs it); another
+node_modules may be named by CREDLEDGER_DCQL_MODULES. Missing, the test fails: it never skips."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from credledger.node.core.errors import InputError
 from credledger.node.openid4vp import dcql
 from tests.conftest import ROOT
@@ -24,10 +22,6 @@ MODULES = Path(
     os.environ.get("CREDLEDGER_DCQL_MODULES") or ROOT / "hardhat-free-devnet" / "node_modules"
 )
 SCRIPT = Path(__file__).with_name("dcql_check.mjs")
-pytestmark = pytest.mark.skipif(
-    not (MODULES / "dcql" / "package.json").exists() or shutil.which("node") is None,
-    reason="the npm package dcql is not installed (hardhat-free-devnet/node_modules)",
-)
 OP = "urn:credledger:licence-type:FOOD-OPERATION"
 PROD = "urn:credledger:licence-type:FOOD-PRODUCTION"
 NAME = [{"path": ["name"]}, {"path": ["number"]}]
@@ -94,6 +88,8 @@ def _ours(query: dict[str, Any], presented: dict[str, Any] | None) -> dict[str, 
 
 
 def test_the_dcql_package_and_ours_agree(tmp_path: Path) -> None:
+    assert shutil.which("node"), "node is missing: run `make setup`"
+    assert (MODULES / "dcql" / "package.json").exists(), "npm package dcql missing: `make setup`"
     path = tmp_path / "cases.json"
     path.write_text(json.dumps([{"query": q, "presented": p} for q, p in CASES]))
     run = subprocess.run(["node", str(SCRIPT), str(MODULES), str(path)], capture_output=True,
