@@ -120,7 +120,7 @@ async def create(request: Request, runtime: Runtime, who: Principal, form: Any) 
     mode = str(form.get("responseMode") or "direct_post")
     flow = str(form.get("flow") or "cross-device")
     try:
-        query = dcql.from_matter(types, fields or None)
+        query = dcql.from_matter(types, fields or None, form.get("anyOf") == "1")
         rid = await run_in_threadpool(service.create, who, query, mode, None, flow)
     except CredledgerError:
         return redirect("/clerk?message=oid4vp.bad_matter#oid4vp")

@@ -394,6 +394,15 @@ def test_the_clerk_panel_starts_a_request_and_the_status_waits_for_the_answer(
     # a stale form is refused
     r = c.post("/clerk/presentation-requests", data={"csrf": "x", "licenceTypes": "FOOD-OPERATION"})
     assert "clerk.csrf" in str(r.url)
+    # "any one of these types": one credential set, one option per type
+    either = {"csrf": csrf.group(1), "licenceTypes": ["FOOD-OPERATION", "FOOD-PRODUCTION"],
+              "anyOf": "1"}  # fmt: skip
+    r = c.post("/clerk/presentation-requests", data=either)
+    eid = parse_qs(urlsplit(str(r.url)).query)["request"][0]
+    sets = cred.node.ok(cred.node.get(f"/v1/presentation-requests/{eid}", TOKENS["market"]))
+    assert sets["dcqlQuery"]["credential_sets"] == [
+        {"options": [["food_operation"], ["food_production"]]}
+    ], sets["dcqlQuery"]
     form = {"csrf": csrf.group(1), "licenceTypes": ["FOOD-OPERATION"],
             "fields": ["name", "number", "validUntil"], "responseMode": "direct_post",
             "flow": "cross-device"}  # fmt: skip
