@@ -15,8 +15,8 @@ afterwards; so are a suspended licence and a credential signed by a key the veri
 trust. The library's own holder passes the same verifier. Given no issuer key but only the
 node's devnet issuer CA as trust anchor, the verifier checks the x5c chains (HAIP 1.0 §6.1.1) of
 the credential and the status list token and still accepts our wallet's presentation, and refuses
-a credential whose x5c does not reach the anchor or whose leaf names another issuer. Node and the npm packages are
-required: without them this fails, it does not skip."""
+a credential whose x5c does not reach the anchor or whose leaf names another issuer. Node and the
+npm packages are required: without them this fails, it does not skip."""
 
 from __future__ import annotations
 
