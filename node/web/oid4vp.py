@@ -16,6 +16,7 @@ same-device result page.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -166,6 +167,8 @@ async def done_page(request: Request, runtime: Runtime, rid: str) -> Response:
     resp = render(
         request, "oid4vp_done.html", status=status, runtime=runtime, view=view,
         rid=rid, asked=bool(code),
+        # the language links keep the response code, or the result is gone after a switch
+        keep_query=urlencode({"response_code": code}) if view is not None and code else None,
     )  # fmt: skip
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"

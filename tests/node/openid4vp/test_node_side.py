@@ -87,6 +87,11 @@ def test_same_device_answers_a_redirect_uri_and_the_result_page_shows_the_verdic
                                                                  "lang": "en"})  # fmt: skip
     assert page.status_code == 200 and 'data-verdict="VALID"' in page.text, page.text
     assert 'data-field="number"' in page.text and "Food" in page.text
+    # switching language keeps the result (the link carries the code, which the page just had)
+    zh = re.search(r'href="([^"]*lang=zh-CN)"', page.text)
+    assert zh and f"response_code={code}" in zh.group(1).replace("&amp;", "&"), page.text[:400]
+    switched = cred.node.get(zh.group(1).replace("&amp;", "&"))
+    assert switched.status_code == 200 and 'data-verdict="VALID"' in switched.text
     wrong = cred.node.get(f"/openid4vp/{asked.id}/done", params={"response_code": "nope"})
     assert wrong.status_code == 404 and "data-verdict" not in wrong.text
     # the clerk's view is the full one, with the record
