@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from credledger.node.api.deps import Runtime
 from credledger.node.auth import Principal
@@ -115,9 +115,8 @@ def _session(request: Request) -> Session | None:
     return _sessions(request).get(request.cookies.get(SESSION_COOKIE))
 
 
-async def _form(request: Request, limit: int) -> dict[str, Any]:
-    form = await request.form(max_part_size=limit)
-    return dict(form.multi_items())
+async def _form(request: Request, limit: int) -> FormData:
+    return await request.form(max_part_size=limit)
 
 
 def _cross_site(request: Request) -> Response | None:
@@ -130,8 +129,22 @@ def _cross_site(request: Request) -> Response | None:
     return render(request, "error.html", status=403, message=message)
 
 
-def _csrf_ok(session: Session, form: dict[str, Any]) -> bool:
+def _csrf_ok(session: Session, form: FormData) -> bool:
     return hmac.compare_digest(str(form.get("csrf", "")), session.csrf)
+
+
+async def _clerk_form(request: Request, limit: int) -> tuple[Session, FormData] | Response:
+    """A signed-in clerk's form post, or the answer to give instead: 403 from another site,
+    back to the page without a session or with a stale CSRF token."""
+    if (refusal := _cross_site(request)) is not None:
+        return refusal
+    session = _session(request)
+    if session is None:
+        return redirect("/clerk")
+    form = await _form(request, limit)
+    if not _csrf_ok(session, form):
+        return redirect("/clerk?message=clerk.csrf")
+    return session, form
 
 
 @router.get("/clerk", response_class=HTMLResponse)
@@ -227,14 +240,10 @@ async def _verified(
 @router.post("/clerk/verify")
 async def clerk_verify(request: Request, runtime: Runtime) -> Response:
     """The scan gun's Enter (a token), or an uploaded picture of the QR code (``image``)."""
-    if (refusal := _cross_site(request)) is not None:
-        return refusal
-    session = _session(request)
-    if session is None:
-        return redirect("/clerk")
-    form = await _form(request, MAX_IMAGE_BYTES)
-    if not _csrf_ok(session, form):
-        return redirect("/clerk?message=clerk.csrf")
+    got = await _clerk_form(request, MAX_IMAGE_BYTES)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     token = str(form.get("token") or "")
     image = form.get("image")
     if isinstance(image, UploadFile) and image.filename:
@@ -255,15 +264,10 @@ async def clerk_verify(request: Request, runtime: Runtime) -> Response:
 @router.post("/clerk/document")
 async def clerk_document(request: Request, runtime: Runtime) -> Response:
     """A document checked against a licence (the same check as ``POST /v1/verify/document``)."""
-    if (refusal := _cross_site(request)) is not None:
-        return refusal
-    session = _session(request)
-    if session is None:
-        return redirect("/clerk")
-    limit = runtime.settings.api.max_upload_bytes
-    form = await _form(request, limit)
-    if not _csrf_ok(session, form):
-        return redirect("/clerk?message=clerk.csrf")
+    got = await _clerk_form(request, runtime.settings.api.max_upload_bytes)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     doc = form.get("document")
     if not isinstance(doc, UploadFile):
         return redirect("/clerk")
@@ -283,14 +287,10 @@ async def clerk_document(request: Request, runtime: Runtime) -> Response:
 @router.post("/clerk/presentation-requests")
 async def clerk_presentation_request(request: Request, runtime: Runtime) -> Response:
     """The panel "request from a wallet" (OpenID4VP): start a request, show its QR code."""
-    if (refusal := _cross_site(request)) is not None:
-        return refusal
-    session = _session(request)
-    if session is None:
-        return redirect("/clerk")
-    form = await request.form(max_part_size=64 * 1024)
-    if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
-        return redirect("/clerk?message=clerk.csrf")
+    got = await _clerk_form(request, 64 * 1024)
+    if isinstance(got, Response):
+        return got
+    session, form = got
     return await oid4vp.create(request, runtime, session.principal, form)
 
 
