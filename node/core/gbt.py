@@ -272,6 +272,21 @@ def parse_gbt_identifier(text: str) -> GbtIdentifier:
 # --- metadata (GB/T 36903) ----------------------------------------------------------------------
 
 HOLDER_CODE_TYPES = ("uscc", "citizen_id")
+#: the metadata's field names as the API, the exports and the wallet show them, in the
+#: standard's order (``LicenceMetadata.json``); each is selectively disclosable in an SD-JWT VC
+METADATA_FIELDS = (
+    "name",
+    "typeCode",
+    "number",
+    "identifier",
+    "authority",
+    "issueDate",
+    "holderName",
+    "holderCode",
+    "holderCodeType",
+    "validFrom",
+    "validUntil",
+)
 
 
 @dataclass(frozen=True)

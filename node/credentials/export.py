@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from credledger.node.core import sdjwt
 from credledger.node.core.errors import ConflictError, InputError
+from credledger.node.core.gbt import METADATA_FIELDS
 from credledger.node.credentials.ids import vct_of
 from credledger.node.credentials.keys import CredentialKey
 
@@ -23,19 +24,7 @@ VC_TYP = "vc+jwt"  # VC-JOSE-COSE: the media type application/vc+jwt
 VC_CTY = "vc"
 SD_TYP = "dc+sd-jwt"  # SD-JWT VC
 # the GB/T 36903 fields (LicenceMetadata.json), each selectively disclosable in an SD-JWT VC
-SUBJECT_FIELDS = (
-    "name",
-    "typeCode",
-    "number",
-    "identifier",
-    "authority",
-    "issueDate",
-    "holderName",
-    "holderCode",
-    "holderCodeType",
-    "validFrom",
-    "validUntil",
-)
+SUBJECT_FIELDS = METADATA_FIELDS
 
 
 class NoMetadata(ConflictError):

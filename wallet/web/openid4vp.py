@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from credledger.node.core.errors import CredledgerError, InputError
+from credledger.node.core.gbt import METADATA_FIELDS
 from credledger.wallet.accounts import Caller
 from credledger.wallet.openid4vp import OpenID4VPHolder
 from credledger.wallet.runtime import WalletRuntime
@@ -41,8 +42,7 @@ router = APIRouter(include_in_schema=False)
 LINK_COOKIE = "wallet_oid4vp_link"
 LINK_MAX = 2048
 #: the GB/T 36903 fields of a licence credential, each selectively disclosable
-FIELDS = ("name", "typeCode", "number", "identifier", "authority", "issueDate", "holderName",
-          "holderCode", "holderCodeType", "validFrom", "validUntil")  # fmt: skip
+FIELDS = METADATA_FIELDS
 
 
 def holder_of(runtime: WalletRuntime) -> OpenID4VPHolder:

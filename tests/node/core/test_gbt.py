@@ -11,6 +11,7 @@ from stdnum.iso7064 import mod_37_36  # an independent implementation
 
 from credledger.node.core.gbt import (
     GBT_ROOT,
+    METADATA_FIELDS,
     MOD37_ALPHABET,
     LicenceMetadata,
     decode_serial,
@@ -184,6 +185,10 @@ def _metadata(**over: str) -> LicenceMetadata:
     }
     fields.update(over)
     return LicenceMetadata(**fields)
+
+
+def test_the_field_list_is_the_metadata_json_in_order() -> None:
+    assert tuple(_metadata().json()) == METADATA_FIELDS
 
 
 def test_canonical_bytes_are_jcs() -> None:
