@@ -6,16 +6,21 @@ and cannot be installed. Screenshots go to tests/output/browser/ (git-ignored).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from credledger.node.devnet import DevnetInfo, free_port, launch
+from credledger.node.devnet import terminate as stop_chain
 from tests.node.counter import conftest as counter_fixtures
+from tests.support.node_process import UpProcess
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -27,6 +32,40 @@ ARGS = [
     "--no-first-run",
 ]
 OUTPUT = Path(__file__).resolve().parents[1] / "output" / "browser"
+
+
+@contextlib.contextmanager
+def demo_up(
+    tmp: Path,
+    *,
+    env: dict[str, str] | None = None,
+    before_start: Callable[[UpProcess], None] | None = None,
+) -> Iterator[tuple[UpProcess, str, DevnetInfo]]:
+    """``credledger up --demo`` with its wallet, on an anvil chain of its own: (node, the wallet's
+    URL, the chain), once the wallet page is up; all stopped on the way out.
+    ``before_start``: what must run between the node's set-up and its start."""
+    _, chain = launch("anvil", free_port(), None, tmp / "anvil.log")
+    try:
+        wallet_port = free_port()
+        node = UpProcess(
+            tmp, rpc_urls=[chain.rpc_url], demo=True, companions=True,
+            extra=["--wallet-port", str(wallet_port)], env=env,
+        )  # fmt: skip
+        if before_start is not None:
+            before_start(node)
+        node.start()
+        try:
+            node.wait_ready(timeout=240)
+            deadline = time.monotonic() + 120
+            while "wallet page: sign in with USCC" not in node.output():
+                assert time.monotonic() < deadline, node.output()
+                time.sleep(0.5)
+            yield node, f"http://127.0.0.1:{wallet_port}", chain
+        finally:
+            assert node.stop() == 0
+    finally:
+        stop_chain(chain.pid)
+
 
 # the counter tests' chain, node and key holders, re-used here
 lchain = counter_fixtures.lchain

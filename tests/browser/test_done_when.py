@@ -19,10 +19,9 @@ from credledger.node.core import presentation as pr
 from credledger.node.core.demo import DEMO_ENTERPRISE_USCC, DEMO_HOLDER_DEV_ACCOUNT
 from credledger.node.core.signer import dev_account
 from credledger.node.demo.licences import CLERK_TOKEN
-from credledger.node.devnet import DevnetInfo, free_port, launch
-from credledger.node.devnet import terminate as stop_chain
+from credledger.node.devnet import DevnetInfo
 from credledger.wallet.demo import DEMO_PASSWORD
-from tests.browser.conftest import scan, shot
+from tests.browser.conftest import demo_up, scan, shot
 from tests.support.node_process import UpProcess
 
 pytestmark = pytest.mark.chain
@@ -32,23 +31,8 @@ ENFORCEMENT_TOKEN = "devnet-enforcement-token"
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[tuple[UpProcess, str, DevnetInfo]]:
-    _, chain = launch("anvil", free_port(), None, tmp_path / "anvil.log")
-    wallet_port = free_port()
-    node = UpProcess(
-        tmp_path, rpc_urls=[chain.rpc_url], demo=True, companions=True,
-        extra=["--wallet-port", str(wallet_port)],
-    )  # fmt: skip
-    node.start()
-    try:
-        node.wait_ready(timeout=240)
-        deadline = time.monotonic() + 120
-        while "wallet page: sign in with USCC" not in node.output():
-            assert time.monotonic() < deadline, node.output()
-            time.sleep(0.5)
-        yield node, f"http://127.0.0.1:{wallet_port}", chain
-    finally:
-        assert node.stop() == 0
-        stop_chain(chain.pid)
+    with demo_up(tmp_path) as up:
+        yield up
 
 
 def _codes(page: Any) -> list[str]:

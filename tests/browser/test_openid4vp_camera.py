@@ -22,10 +22,9 @@ import pytest
 from credledger.node.core import paths
 from credledger.node.core.demo import DEMO_ENTERPRISE_USCC
 from credledger.node.demo.licences import CLERK_TOKEN
-from credledger.node.devnet import DevnetInfo, free_port, launch
-from credledger.node.devnet import terminate as stop_chain
+from credledger.node.devnet import DevnetInfo
 from credledger.wallet.demo import DEMO_PASSWORD
-from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT, _ensure_chromium
+from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT, _ensure_chromium, demo_up
 from tests.browser.test_keyboard import tab_to
 from tests.browser.test_pages_fit import AXE, SIZES, _check
 from tests.browser.test_wallet_page import until
@@ -174,23 +173,8 @@ def consent_asks(page: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[UpProcess, str, DevnetInfo]]:
     tmp = tmp_path_factory.mktemp("oid4vp-camera")
-    _, chain = launch("anvil", free_port(), None, tmp / "anvil.log")
-    wallet_port = free_port()
-    node = UpProcess(
-        tmp, rpc_urls=[chain.rpc_url], demo=True, companions=True,
-        extra=["--wallet-port", str(wallet_port)],
-    )  # fmt: skip
-    node.start()
-    try:
-        node.wait_ready(timeout=240)
-        deadline = time.monotonic() + 120
-        while "wallet page: sign in with USCC" not in node.output():
-            assert time.monotonic() < deadline, node.output()
-            time.sleep(0.5)
-        yield node, f"http://127.0.0.1:{wallet_port}", chain
-    finally:
-        assert node.stop() == 0
-        stop_chain(chain.pid)
+    with demo_up(tmp) as up:
+        yield up
 
 
 @pytest.fixture(scope="module")

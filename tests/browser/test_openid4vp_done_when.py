@@ -31,10 +31,9 @@ from PIL import Image
 
 from credledger.node.core.demo import DEMO_ENTERPRISE_USCC
 from credledger.node.demo.licences import CLERK_TOKEN
-from credledger.node.devnet import DevnetInfo, free_port, launch
-from credledger.node.devnet import terminate as stop_chain
+from credledger.node.devnet import DevnetInfo, free_port
 from credledger.wallet.demo import DEMO_PASSWORD
-from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT
+from tests.browser.conftest import ARGS, CHROMIUM, OUTPUT, demo_up
 from tests.browser.test_openid4vp_camera import (
     camera_browser,
     consent_asks,
@@ -96,7 +95,8 @@ class RecordingProxy:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():  # shutdown() waits for a serve_forever that never began
+            self.server.shutdown()
         self.server.server_close()
 
 
@@ -118,27 +118,14 @@ def up(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[UpProcess, str, RecordingProxy, DevnetInfo]]:
     tmp_path = tmp_path_factory.mktemp("oid4vp-done-when")
-    _, chain = launch("anvil", free_port(), None, tmp_path / "anvil.log")
-    wallet_port = free_port()
     proxy = RecordingProxy()
-    node = UpProcess(
-        tmp_path, rpc_urls=[chain.rpc_url], demo=True, companions=True,
-        extra=["--wallet-port", str(wallet_port)],
-        env={"CREDLEDGER_LICENCES__PUBLIC_URL": proxy.url},
-    )  # fmt: skip
-    proxy.start(node.url)
-    node.start()
     try:
-        node.wait_ready(timeout=240)
-        deadline = time.monotonic() + 120
-        while "wallet page: sign in with USCC" not in node.output():
-            assert time.monotonic() < deadline, node.output()
-            time.sleep(0.5)
-        yield node, f"http://127.0.0.1:{wallet_port}", proxy, chain
+        env = {"CREDLEDGER_LICENCES__PUBLIC_URL": proxy.url}
+        with demo_up(tmp_path, env=env, before_start=lambda n: proxy.start(n.url)) as up:
+            node, wallet_url, chain = up
+            yield node, wallet_url, proxy, chain
     finally:
-        assert node.stop() == 0
         proxy.stop()
-        stop_chain(chain.pid)
 
 
 def clerk_asks(clerk: Any, node_url: str, flow: str, mode: str = "direct_post") -> tuple[str, str]:

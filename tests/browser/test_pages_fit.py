@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,10 +22,9 @@ import pytest
 from credledger.node.core import paths
 from credledger.node.core.demo import DEMO_ENTERPRISE_USCC
 from credledger.node.demo.licences import CLERK_TOKEN
-from credledger.node.devnet import DevnetInfo, free_port, launch
-from credledger.node.devnet import terminate as stop_chain
+from credledger.node.devnet import DevnetInfo
 from credledger.wallet.demo import DEMO_PASSWORD
-from tests.browser.conftest import OUTPUT
+from tests.browser.conftest import OUTPUT, demo_up
 from tests.support.node_process import UpProcess
 
 pytestmark = pytest.mark.chain
@@ -71,23 +69,8 @@ AXE_RUN = """async () => {
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[UpProcess, str, DevnetInfo]]:
     tmp = tmp_path_factory.mktemp("fit")
-    _, chain = launch("anvil", free_port(), None, tmp / "anvil.log")
-    wallet_port = free_port()
-    node = UpProcess(
-        tmp, rpc_urls=[chain.rpc_url], demo=True, companions=True,
-        extra=["--wallet-port", str(wallet_port)],
-    )  # fmt: skip
-    node.start()
-    try:
-        node.wait_ready(timeout=240)
-        deadline = time.monotonic() + 120
-        while "wallet page: sign in with USCC" not in node.output():
-            assert time.monotonic() < deadline, node.output()
-            time.sleep(0.5)
-        yield node, f"http://127.0.0.1:{wallet_port}", chain
-    finally:
-        assert node.stop() == 0
-        stop_chain(chain.pid)
+    with demo_up(tmp) as up:
+        yield up
 
 
 def _context(browser: Any, lang: str, size: str) -> Any:
